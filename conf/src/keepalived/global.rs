@@ -1,0 +1,151 @@
+//! `global_defs { ... }`.
+
+use super::tree::Stmt;
+use super::values::Ctx;
+use crate::model::{GlobalDefs, LvsSyncDaemon, LvsTimeouts, SmtpServer};
+
+pub(super) fn read(cx: &mut Ctx, stmts: &[Stmt], g: &mut GlobalDefs) {
+    for st in stmts {
+        let key = st.keyword.text.as_str();
+        let path = format!("global_defs.{key}");
+        if key != "notification_email" {
+            cx.no_block(st);
+        }
+        cx.at(&path, st);
+        match key {
+            "router_id" => g.router_id = cx.word(st, "a name"),
+            "notification_email" => {
+                g.notification_email = cx.block(st).iter().map(|e| e.keyword.text.clone()).collect();
+            }
+            "notification_email_from" => g.notification_email_from = cx.word(st, "an address"),
+            "smtp_server" => {
+                if let Some(host) = cx.arg(st, 0, "a host").map(|w| w.text.clone()) {
+                    let port = if st.args.len() > 1 { cx.int(st, 1, 1, 65535) } else { None };
+                    cx.extra(st, 2);
+                    g.smtp_server = Some(SmtpServer { host, port: port.unwrap_or(25) });
+                }
+            }
+            "smtp_connect_timeout" => set(&mut g.smtp_connect_timeout, cx.secs(st, 0, 1.0, 3600.0)),
+            "script_user" => g.script_user = cx.run_as(st),
+            "enable_script_security" => g.enable_script_security = cx.flag(st),
+            "lvs_sync_daemon" => g.lvs_sync_daemon = sync_daemon(cx, st),
+            "lvs_flush" => g.lvs_flush = cx.flag(st),
+            "lvs_flush_onstop" => g.lvs_flush_onstop = cx.flag(st),
+            "lvs_timeouts" => g.lvs_timeouts = timeouts(cx, st),
+            "vrrp_version" => set(&mut g.vrrp_version, cx.int(st, 0, 2, 3)),
+            "vrrp_mcast_group4" => {
+                if let Some(a) = cx.ip(st, 0) {
+                    if a.is_ipv4() {
+                        g.vrrp_mcast_group4 = a;
+                    } else {
+                        cx.error(st.args[0].span, "vrrp_mcast_group4 must be an IPv4 address");
+                    }
+                }
+            }
+            "vrrp_mcast_group6" => {
+                if let Some(a) = cx.ip(st, 0) {
+                    if a.is_ipv6() {
+                        g.vrrp_mcast_group6 = a;
+                    } else {
+                        cx.error(st.args[0].span, "vrrp_mcast_group6 must be an IPv6 address");
+                    }
+                }
+            }
+            "vrrp_garp_master_delay" => set(&mut g.vrrp_garp_master_delay, cx.int(st, 0, 0, 86400)),
+            "vrrp_garp_master_repeat" => set(&mut g.vrrp_garp_master_repeat, cx.int(st, 0, 0, 1000)),
+            "vrrp_garp_master_refresh" => set(&mut g.vrrp_garp_master_refresh, cx.int(st, 0, 0, 86400)),
+            "vrrp_garp_master_refresh_repeat" => set(&mut g.vrrp_garp_master_refresh_repeat, cx.int(st, 0, 1, 1000)),
+            "vrrp_garp_interval" => set(&mut g.vrrp_garp_interval, cx.secs(st, 0, 0.0, 1.0)),
+            "vrrp_gna_interval" => set(&mut g.vrrp_gna_interval, cx.secs(st, 0, 0.0, 1.0)),
+            "vrrp_garp_lower_prio_delay" => g.vrrp_garp_lower_prio_delay = cx.int(st, 0, 0, 86400),
+            "vrrp_garp_lower_prio_repeat" => g.vrrp_garp_lower_prio_repeat = cx.int(st, 0, 0, 1000),
+            "vrrp_lower_prio_no_advert" => g.vrrp_lower_prio_no_advert = bool_opt(cx, st),
+            "vrrp_higher_prio_send_advert" => g.vrrp_higher_prio_send_advert = bool_opt(cx, st),
+            "vrrp_check_unicast_src" => g.vrrp_check_unicast_src = cx.flag(st),
+            "vrrp_skip_check_adv_addr" => g.vrrp_skip_check_adv_addr = cx.flag(st),
+            "vrrp_strict" => g.vrrp_strict = cx.flag(st),
+            "vrrp_startup_delay" => set(&mut g.vrrp_startup_delay, cx.secs(st, 0, 0.0, 3600.0)),
+            "notify_fifo" | "vrrp_notify_fifo" => {
+                cx.at("global_defs.notify_fifo", st);
+                g.notify_fifo = cx.arg(st, 0, "a path").map(|w| w.text.clone());
+            }
+            "notify_fifo_script" | "vrrp_notify_fifo_script" => {
+                cx.at("global_defs.notify_fifo_script", st);
+                g.notify_fifo_script = cx.command(st);
+            }
+            "max_auto_priority" => {
+                g.max_auto_priority = if st.args.is_empty() { Some(99) } else { cx.int(st, 0, -1, 99) };
+            }
+            _ => cx.unknown(st, "global_defs"),
+        }
+    }
+}
+
+fn set<T>(slot: &mut T, v: Option<T>) {
+    if let Some(v) = v {
+        *slot = v;
+    }
+}
+
+/// `KEYWORD [true|false|on|off|yes|no]`: keepalived's optional boolean.
+fn bool_opt(cx: &mut Ctx, st: &Stmt) -> bool {
+    match st.args.first().map(|w| w.text.to_ascii_lowercase()) {
+        None => true,
+        Some(v) if matches!(v.as_str(), "true" | "on" | "yes") => true,
+        Some(v) if matches!(v.as_str(), "false" | "off" | "no") => false,
+        Some(_) => {
+            cx.error(st.args[0].span, format!("`{}` takes true or false", st.keyword.text));
+            false
+        }
+    }
+}
+
+/// `lvs_sync_daemon IFNAME INSTANCE [id N] [maxlen N] [port N] [ttl N] [group IP]`.
+fn sync_daemon(cx: &mut Ctx, st: &Stmt) -> Option<LvsSyncDaemon> {
+    let interface = cx.arg(st, 0, "an interface and a VRRP instance")?.text.clone();
+    let instance = cx.arg(st, 1, "a VRRP instance after the interface")?.text.clone();
+    let mut d = LvsSyncDaemon { interface, instance, id: None, maxlen: None, port: None, ttl: None, group: None };
+    let mut i = 2;
+    while i < st.args.len() {
+        let opt = st.args[i].text.as_str();
+        let Some(v) = st.args.get(i + 1) else {
+            cx.error(st.args[i].span, format!("`{opt}` needs a value"));
+            break;
+        };
+        match opt {
+            "id" => d.id = cx.int_word("lvs_sync_daemon id", v, 0, 255),
+            "maxlen" => d.maxlen = cx.int_word("lvs_sync_daemon maxlen", v, 1, 65535 - 20 - 8),
+            "port" => d.port = cx.int_word("lvs_sync_daemon port", v, 1, 65535),
+            "ttl" => d.ttl = cx.int_word("lvs_sync_daemon ttl", v, 1, 255),
+            "group" => d.group = cx.ip_word("lvs_sync_daemon group", v),
+            _ => cx.error(
+                st.args[i].span,
+                format!("unknown lvs_sync_daemon option `{opt}` (id, maxlen, port, ttl, group)"),
+            ),
+        }
+        i += 2;
+    }
+    Some(d)
+}
+
+/// `lvs_timeouts [tcp N] [tcpfin N] [udp N]`.
+fn timeouts(cx: &mut Ctx, st: &Stmt) -> Option<LvsTimeouts> {
+    let mut t = LvsTimeouts::default();
+    let mut i = 0;
+    while i < st.args.len() {
+        let opt = st.args[i].text.as_str();
+        let Some(v) = st.args.get(i + 1) else {
+            cx.error(st.args[i].span, format!("`{opt}` needs a number of seconds"));
+            break;
+        };
+        let secs = cx.int_word(&format!("lvs_timeouts {opt}"), v, 0, i64::from(i32::MAX) / 1000);
+        match opt {
+            "tcp" => t.tcp = secs,
+            "tcpfin" => t.tcpfin = secs,
+            "udp" => t.udp = secs,
+            _ => cx.error(st.args[i].span, format!("unknown lvs_timeouts option `{opt}` (tcp, tcpfin, udp)")),
+        }
+        i += 2;
+    }
+    Some(t)
+}

@@ -1,0 +1,113 @@
+//! The keepalived.conf reader: preprocess and tokenize ([`lexer`]), group into statements
+//! ([`tree`]), then map statements onto the model (one module per part of the file).
+//!
+//! Unknown keywords are warnings, as in keepalived; bad values are errors.
+
+mod check;
+mod global;
+pub(crate) mod lexer;
+mod lvs;
+pub(crate) mod tree;
+mod values;
+mod vrrp;
+
+use crate::diag::{Diagnostic, SourceMap, Sources};
+use crate::model::Config;
+use std::path::{Path, PathBuf};
+use tree::Stmt;
+use values::Ctx;
+
+/// Reads a keepalived.conf from disk (with its includes).
+pub(crate) fn read_file(
+    path: &Path,
+    config_id: &str,
+    sources: &mut Sources,
+    diags: &mut Vec<Diagnostic>,
+    map: &mut SourceMap,
+) -> Config {
+    let mut lx = lexer::Lexer::new(sources, diags, config_id);
+    lx.file(path, None);
+    let tokens = std::mem::take(&mut lx.tokens);
+    build(&tokens, diags, map)
+}
+
+/// Reads keepalived.conf text; includes resolve against `path`'s folder.
+pub(crate) fn read_str(
+    text: &str,
+    path: PathBuf,
+    config_id: &str,
+    sources: &mut Sources,
+    diags: &mut Vec<Diagnostic>,
+    map: &mut SourceMap,
+) -> Config {
+    let mut lx = lexer::Lexer::new(sources, diags, config_id);
+    lx.text(path, text.to_string());
+    let tokens = std::mem::take(&mut lx.tokens);
+    build(&tokens, diags, map)
+}
+
+fn build(tokens: &[lexer::Token], diags: &mut Vec<Diagnostic>, map: &mut SourceMap) -> Config {
+    let stmts = tree::parse(tokens, diags);
+    let mut cx = Ctx { diags, map };
+    top(&mut cx, &stmts)
+}
+
+fn top(cx: &mut Ctx, stmts: &[Stmt]) -> Config {
+    let mut c = Config::default();
+    for st in stmts {
+        match st.keyword.text.as_str() {
+            "global_defs" => {
+                cx.extra(st, 0);
+                let block = cx.block(st);
+                global::read(cx, block, &mut c.global_defs);
+            }
+            "vrrp_script" => {
+                let path = format!("vrrp_script[{}]", c.vrrp_scripts.len());
+                if let Some(s) = vrrp::script(cx, st, &path) {
+                    c.vrrp_scripts.push(s);
+                }
+            }
+            "track_file" | "vrrp_track_file" => {
+                let path = format!("track_file[{}]", c.track_files.len());
+                if let Some(s) = vrrp::track_file(cx, st, &path) {
+                    c.track_files.push(s);
+                }
+            }
+            "vrrp_sync_group" => {
+                let path = format!("vrrp_sync_group[{}]", c.vrrp_sync_groups.len());
+                if let Some(g) = vrrp::sync_group(cx, st, &path) {
+                    c.vrrp_sync_groups.push(g);
+                }
+            }
+            "vrrp_instance" => {
+                let path = format!("vrrp_instance[{}]", c.vrrp_instances.len());
+                if let Some(i) = vrrp::instance(cx, st, &path) {
+                    c.vrrp_instances.push(i);
+                }
+            }
+            "virtual_server_group" => {
+                let path = format!("virtual_server_group[{}]", c.virtual_server_groups.len());
+                if let Some(g) = lvs::group(cx, st, &path) {
+                    c.virtual_server_groups.push(g);
+                }
+            }
+            "virtual_server" => {
+                let path = format!("virtual_server[{}]", c.virtual_servers.len());
+                if let Some(v) = lvs::virtual_server(cx, st, &path) {
+                    c.virtual_servers.push(v);
+                }
+            }
+            _ => cx.unknown(st, "the top level"),
+        }
+    }
+    c
+}
+
+/// The name of a named block (`vrrp_instance NAME {`), recording where it is.
+fn block_name(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<String> {
+    let name = cx.arg(st, 0, "a name")?.text.clone();
+    cx.extra(st, 1);
+    cx.map.set(path, st.span());
+    cx.map.set(format!("{path}.name"), st.args[0].span);
+    Some(name)
+}

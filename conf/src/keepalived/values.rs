@@ -1,0 +1,202 @@
+//! Reading values out of keepalived.conf statements, with a diagnostic for each bad one.
+
+use super::tree::{Stmt, Word};
+use crate::diag::{Diagnostic, SourceMap, Span};
+use crate::model::RunAs;
+use std::net::IpAddr;
+
+/// What the mapping from statements to the model writes to.
+pub(crate) struct Ctx<'a> {
+    pub diags: &'a mut Vec<Diagnostic>,
+    pub map: &'a mut SourceMap,
+}
+
+impl Ctx<'_> {
+    pub fn error(&mut self, span: Span, msg: impl Into<String>) {
+        self.diags.push(Diagnostic::error(Some(span), msg));
+    }
+
+    pub fn warn(&mut self, span: Span, msg: impl Into<String>) {
+        self.diags.push(Diagnostic::warning(Some(span), msg));
+    }
+
+    /// A keyword this block does not know: keepalived warns and goes on, and so do we.
+    pub fn unknown(&mut self, st: &Stmt, block: &str) {
+        self.diags.push(
+            Diagnostic::warning(
+                Some(st.keyword.span),
+                format!("unknown keyword `{}` in {block}; ignored", st.keyword.text),
+            )
+            .with_label("not a keyword here"),
+        );
+    }
+
+    /// Records where `path` (a model path) was written: the statement's arguments.
+    pub fn at(&mut self, path: &str, st: &Stmt) {
+        self.map.set(path, args_span(st));
+    }
+
+    /// Warns about arguments past `n` that nothing reads.
+    pub fn extra(&mut self, st: &Stmt, n: usize) {
+        if let Some(w) = st.args.get(n) {
+            let span = Span { end: st.span().end, ..w.span };
+            self.warn(
+                span,
+                format!(
+                    "extra argument{} to `{}` ignored",
+                    if st.args.len() > n + 1 { "s" } else { "" },
+                    st.keyword.text
+                ),
+            );
+        }
+    }
+
+    /// The `i`th argument, or an error naming what is missing.
+    pub fn arg<'s>(&mut self, st: &'s Stmt, i: usize, what: &str) -> Option<&'s Word> {
+        let w = st.args.get(i);
+        if w.is_none() {
+            self.error(st.span(), format!("`{}` needs {what}", st.keyword.text));
+        }
+        w
+    }
+
+    /// An integer argument within `min..=max`.
+    pub fn int<T: TryFrom<i64>>(&mut self, st: &Stmt, i: usize, min: i64, max: i64) -> Option<T> {
+        let w = self.arg(st, i, "a number")?;
+        self.int_word(&st.keyword.text, w, min, max)
+    }
+
+    /// An integer word within `min..=max`.
+    pub fn int_word<T: TryFrom<i64>>(&mut self, key: &str, w: &Word, min: i64, max: i64) -> Option<T> {
+        match w.text.parse::<i64>() {
+            Ok(v) if (min..=max).contains(&v) => T::try_from(v).ok(),
+            Ok(v) => {
+                self.diags.push(
+                    Diagnostic::error(Some(w.span), format!("{key} {v} is out of range {min}-{max}"))
+                        .with_label(format!("must be {min}-{max}")),
+                );
+                None
+            }
+            Err(_) => {
+                self.diags.push(
+                    Diagnostic::error(Some(w.span), format!("{key}: `{}` is not a whole number", w.text))
+                        .with_label("expected a number"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A number of seconds (fractions allowed) within `min..=max`.
+    pub fn secs(&mut self, st: &Stmt, i: usize, min: f64, max: f64) -> Option<f64> {
+        let w = self.arg(st, i, "a number of seconds")?;
+        match w.text.parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= min && v <= max => Some(v),
+            Ok(v) => {
+                self.diags.push(
+                    Diagnostic::error(Some(w.span), format!("{} {v} is out of range {min}-{max}", st.keyword.text))
+                        .with_label(format!("must be {min}-{max} seconds")),
+                );
+                None
+            }
+            Err(_) => {
+                self.diags.push(
+                    Diagnostic::error(
+                        Some(w.span),
+                        format!("{}: `{}` is not a number of seconds", st.keyword.text, w.text),
+                    )
+                    .with_label("expected a number"),
+                );
+                None
+            }
+        }
+    }
+
+    /// An IP address argument.
+    pub fn ip(&mut self, st: &Stmt, i: usize) -> Option<IpAddr> {
+        let w = self.arg(st, i, "an IP address")?;
+        self.ip_word(&st.keyword.text, w)
+    }
+
+    /// An IP address word.
+    pub fn ip_word(&mut self, key: &str, w: &Word) -> Option<IpAddr> {
+        match w.text.parse::<IpAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.diags.push(
+                    Diagnostic::error(Some(w.span), format!("{key}: `{}` is not an IP address", w.text))
+                        .with_label("expected an IPv4 or IPv6 address"),
+                );
+                None
+            }
+        }
+    }
+
+    /// The single word argument.
+    pub fn word(&mut self, st: &Stmt, what: &str) -> Option<String> {
+        let w = self.arg(st, 0, what)?.text.clone();
+        self.extra(st, 1);
+        Some(w)
+    }
+
+    /// A command line: all arguments joined (keepalived takes the rest of the line).
+    pub fn command(&mut self, st: &Stmt) -> Option<String> {
+        self.arg(st, 0, "a command")?;
+        Some(st.args.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" "))
+    }
+
+    /// A flag: true, warning about arguments.
+    pub fn flag(&mut self, st: &Stmt) -> bool {
+        self.extra(st, 0);
+        true
+    }
+
+    /// `user USER [GROUP]`.
+    pub fn run_as(&mut self, st: &Stmt) -> Option<RunAs> {
+        let user = self.arg(st, 0, "a user name")?.text.clone();
+        let group = st.args.get(1).map(|w| w.text.clone());
+        self.extra(st, 2);
+        Some(RunAs { user, group })
+    }
+
+    /// `weight N [reverse]`, `N` within `min..=max`.
+    pub fn weight(&mut self, st: &Stmt, min: i64, max: i64) -> Option<(i32, bool)> {
+        let w = self.int::<i32>(st, 0, min, max)?;
+        let reverse = match st.args.get(1) {
+            Some(r) if r.text == "reverse" => true,
+            Some(r) => {
+                self.error(r.span, format!("expected `reverse` after the weight, found `{}`", r.text));
+                false
+            }
+            None => false,
+        };
+        self.extra(st, 2);
+        Some((w, reverse))
+    }
+
+    /// The block of a statement that must have one; an error when it has none.
+    pub fn block<'s>(&mut self, st: &'s Stmt) -> &'s [Stmt] {
+        match &st.block {
+            Some(b) => b,
+            None => {
+                self.error(st.span(), format!("`{}` needs a `{{ ... }}` block", st.keyword.text));
+                &[]
+            }
+        }
+    }
+
+    /// Complains when a statement that takes no block has one.
+    pub fn no_block(&mut self, st: &Stmt) {
+        if st.block.is_some() {
+            self.error(st.keyword.span, format!("`{}` does not take a block", st.keyword.text));
+        }
+    }
+}
+
+/// The arguments of a statement (its keyword when it has none).
+pub(crate) fn args_span(st: &Stmt) -> Span {
+    match st.args.first() {
+        Some(first) => Span { end: st.span().end, ..first.span },
+        None => st.keyword.span,
+    }
+}

@@ -1,0 +1,217 @@
+//! IPVS checks: service identity, references, families, scheduler flags, checkers.
+
+use super::V;
+use crate::model::{Check, Config, Family, ForwardMethod, KNOWN_SCHEDULERS, Protocol, ServiceKey, VirtualServer};
+use std::collections::HashMap;
+
+pub(super) fn check(v: &mut V, c: &Config) {
+    let groups: Vec<&str> = c.virtual_server_groups.iter().map(|g| g.name.as_str()).collect();
+    let files: Vec<&str> = c.track_files.iter().map(|f| f.name.as_str()).collect();
+    for (i, g) in c.virtual_server_groups.iter().enumerate() {
+        for (k, m) in g.members.iter().enumerate() {
+            let p = format!("virtual_server_group[{i}].members[{k}]");
+            match (m.ip, m.port, m.fwmark) {
+                (Some(_), _, None) | (None, None, Some(_)) => {}
+                _ => {
+                    v.error(&p, "a virtual_server_group member is either `IP[-END] PORT` or `fwmark N`");
+                }
+            }
+        }
+        if g.members.is_empty() {
+            v.warn(&format!("virtual_server_group[{i}]"), format!("virtual_server_group `{}` is empty", g.name));
+        }
+    }
+
+    let mut services: HashMap<(String, Option<Protocol>), usize> = HashMap::new();
+    for (i, vs) in c.virtual_servers.iter().enumerate() {
+        let p = format!("virtual_server[{i}]");
+        let Some(key) = vs.key() else {
+            v.error(&p, "a virtual_server needs exactly one of `ip` + `port`, `fwmark` or `group`");
+            continue;
+        };
+        if let ServiceKey::Group(name) = &key {
+            if !groups.contains(&name.as_str()) {
+                v.error(&format!("{p}.group"), format!("`{name}` is no virtual_server_group")).label =
+                    Some("unknown virtual_server_group".into());
+            }
+        }
+        let is_fwmark = matches!(key, ServiceKey::Fwmark(_));
+        if vs.protocol.is_none() && !is_fwmark {
+            v.warn(&p, format!("virtual_server {key} has no `protocol`; keepalived makes it UDP"))
+                .notes
+                .push("add `protocol TCP` if this is a TCP service".into());
+        }
+        let proto = if is_fwmark { None } else { Some(vs.effective_protocol()) };
+        if let Some(&first) = services.get(&(key.to_string(), proto)) {
+            let note = format!("first defined{}", v.where_is(&format!("virtual_server[{first}]")));
+            v.error(&p, format!("virtual_server {key} is defined twice")).notes.push(note);
+        } else {
+            services.insert((key.to_string(), proto), i);
+        }
+        if let ServiceKey::Addr(_, 0) = key {
+            if vs.persistence_timeout.is_none() {
+                v.error(&format!("{p}.port"), "port 0 (all ports) needs persistence_timeout, as in IPVS");
+            }
+        }
+
+        service_options(v, &p, vs, &key);
+        real_servers(v, &p, vs, &key, &files);
+    }
+}
+
+/// The service's family: its address's, else `ip_family`, else its first real server's.
+fn family(vs: &VirtualServer) -> Option<Family> {
+    vs.ip.as_ref().map(Family::of).or(vs.ip_family).or_else(|| vs.real_servers.first().map(|r| Family::of(&r.ip)))
+}
+
+fn service_options(v: &mut V, p: &str, vs: &VirtualServer, key: &ServiceKey) {
+    if !KNOWN_SCHEDULERS.contains(&vs.lb_algo.as_str()) {
+        v.warn(
+            &format!("{p}.lb_algo"),
+            format!("`{}` is not a scheduler the kernel ships ({})", vs.lb_algo, KNOWN_SCHEDULERS.join(", ")),
+        );
+    }
+    if (vs.sh_port || vs.sh_fallback) && vs.lb_algo != "sh" {
+        v.warn(
+            &format!("{p}.lb_algo"),
+            format!("sh-port / sh-fallback only affect the sh scheduler, not {}", vs.lb_algo),
+        );
+    }
+    if (vs.mh_port || vs.mh_fallback) && vs.lb_algo != "mh" {
+        v.warn(
+            &format!("{p}.lb_algo"),
+            format!("mh-port / mh-fallback only affect the mh scheduler, not {}", vs.lb_algo),
+        );
+    }
+    if vs.ops && vs.protocol != Some(Protocol::Udp) && !matches!(key, ServiceKey::Fwmark(_)) {
+        v.warn(&format!("{p}.ops"), "one-packet scheduling (ops) only applies to UDP services");
+    }
+    if let Some(gran) = vs.persistence_granularity {
+        if vs.persistence_timeout.is_none() {
+            v.warn(
+                &format!("{p}.persistence_granularity"),
+                "persistence_granularity has no effect without persistence_timeout",
+            );
+        }
+        let max = if family(vs) == Some(Family::Inet6) { 128 } else { 32 };
+        v.range(&format!("{p}.persistence_granularity"), "persistence_granularity", i64::from(gran), 1, max);
+    }
+    if vs.tunnel.is_some() && vs.lb_kind != ForwardMethod::Tun {
+        v.warn(&format!("{p}.tunnel"), "tunnel settings only apply with lb_kind TUN");
+    }
+    if let Some(t) = &vs.tunnel {
+        if t.kind == crate::model::TunnelType::Gue && t.port.is_none() {
+            v.error(&format!("{p}.tunnel"), "a GUE tunnel needs a port");
+        }
+    }
+    if let Some(sorry) = &vs.sorry_server {
+        if let Some(f) = family(vs) {
+            if Family::of(&sorry.ip) != f && vs.lb_kind != ForwardMethod::Tun {
+                v.error(
+                    &format!("{p}.sorry_server"),
+                    format!(
+                        "sorry_server {} is {} but the service is {}",
+                        sorry.ip,
+                        Family::of(&sorry.ip).name(),
+                        f.name()
+                    ),
+                );
+            }
+        }
+    }
+    if vs.delay_loop <= 0.0 {
+        v.error(&format!("{p}.delay_loop"), "delay_loop must be above 0 seconds");
+    }
+    let total: u64 = vs.real_servers.iter().map(|r| u64::from(r.weight)).sum();
+    if !vs.real_servers.is_empty() && u64::from(vs.quorum) > total {
+        v.warn(
+            &format!("{p}.quorum"),
+            format!(
+                "quorum {} is above the total weight of the real servers ({total}); quorum can never be reached",
+                vs.quorum
+            ),
+        );
+    }
+}
+
+fn real_servers(v: &mut V, p: &str, vs: &VirtualServer, key: &ServiceKey, files: &[&str]) {
+    let svc_family = family(vs);
+    let svc_port = match key {
+        ServiceKey::Addr(_, port) => Some(*port),
+        _ => None,
+    };
+    let mut seen: HashMap<(std::net::IpAddr, Option<u16>), usize> = HashMap::new();
+    for (k, rs) in vs.real_servers.iter().enumerate() {
+        let rp = format!("{p}.real_server[{k}]");
+        let method = rs.lb_kind.unwrap_or(vs.lb_kind);
+        if let Some(f) = svc_family {
+            if Family::of(&rs.ip) != f && method != ForwardMethod::Tun {
+                v.error(
+                    &format!("{rp}.ip"),
+                    format!("real_server {} is {} but the service is {}", rs.ip, Family::of(&rs.ip).name(), f.name()),
+                )
+                .notes
+                .push("IPVS mixes families only with TUN forwarding".into());
+            }
+        }
+        if let Some(&first) = seen.get(&(rs.ip, rs.port)) {
+            let note = format!("first listed{}", v.where_is(&format!("{p}.real_server[{first}]")));
+            v.error(&rp, format!("real_server {} is listed twice in this virtual_server", rs.ip)).notes.push(note);
+        } else {
+            seen.insert((rs.ip, rs.port), k);
+        }
+        v.range(&format!("{rp}.weight"), "weight", i64::from(rs.weight), 0, 65535);
+        if let (Some(rport), Some(sport)) = (rs.port, svc_port) {
+            if rport != sport && matches!(method, ForwardMethod::Dr | ForwardMethod::Tun) && sport != 0 {
+                v.warn(
+                    &format!("{rp}.port"),
+                    format!(
+                        "with {method} forwarding IPVS cannot map port {sport} to {rport}; packets keep port {sport}"
+                    ),
+                );
+            }
+        }
+        if let (Some(u), Some(l)) = (rs.uthreshold, rs.lthreshold) {
+            if l > u && u != 0 {
+                v.error(&format!("{rp}.lthreshold"), format!("lthreshold {l} is above uthreshold {u}"));
+            }
+        }
+        for (n, chk) in rs.checks.iter().enumerate() {
+            let cp = format!("{rp}.check[{n}]");
+            match chk {
+                Check::Misc(m) if m.misc_path.trim().is_empty() => {
+                    v.error(&cp, "MISC_CHECK has no misc_path");
+                }
+                Check::File(f) if !files.contains(&f.track_file.as_str()) => {
+                    v.error(
+                        &format!("{cp}.track_file"),
+                        format!("FILE_CHECK names `{}`, which is no track_file block", f.track_file),
+                    )
+                    .label = Some("unknown track_file".into());
+                }
+                Check::Http(h) | Check::Ssl(h) if h.url.is_empty() => {
+                    v.error(&cp, format!("{} has no url", chk.keyword()));
+                }
+                _ => {}
+            }
+            let common = chk.common();
+            if let Some(t) = common.connect_timeout {
+                if t <= 0.0 {
+                    v.error(&format!("{cp}.connect_timeout"), "connect_timeout must be above 0 seconds");
+                }
+            }
+            if let (Some(ip), Some(f)) = (common.connect_ip, svc_family) {
+                if Family::of(&ip) != f && Family::of(&ip) != Family::of(&rs.ip) {
+                    v.warn(
+                        &format!("{cp}.connect_ip"),
+                        format!(
+                            "connect_ip {ip} is {} but the real server is {}",
+                            Family::of(&ip).name(),
+                            Family::of(&rs.ip).name()
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! VRRP checks: ranges, duplicate VRIDs, address families, references, combinations.
+
+use super::V;
+use crate::model::{AuthType, Config, Family, InitialState};
+use std::collections::HashMap;
+
+pub(super) fn check(v: &mut V, c: &Config) {
+    let g = &c.global_defs;
+    v.range("global_defs.vrrp_version", "vrrp_version", i64::from(g.vrrp_version), 2, 3);
+
+    for (i, s) in c.vrrp_scripts.iter().enumerate() {
+        let p = format!("vrrp_script[{i}]");
+        v.range(&format!("{p}.rise"), "rise", i64::from(s.rise), 1, 1_000_000);
+        v.range(&format!("{p}.fall"), "fall", i64::from(s.fall), 1, 1_000_000);
+        v.range(&format!("{p}.weight"), "weight", i64::from(s.weight), -253, 253);
+        if s.script.trim().is_empty() {
+            v.error(&format!("{p}.script"), format!("vrrp_script `{}` has an empty script", s.name));
+        }
+        if s.interval <= 0.0 {
+            v.error(&format!("{p}.interval"), "interval must be above 0 seconds");
+        }
+    }
+
+    let script_names: Vec<&str> = c.vrrp_scripts.iter().map(|s| s.name.as_str()).collect();
+    let file_names: Vec<&str> = c.track_files.iter().map(|s| s.name.as_str()).collect();
+    let instance_names: Vec<&str> = c.vrrp_instances.iter().map(|s| s.name.as_str()).collect();
+
+    // (interface, VRID, family) -> first instance index.
+    let mut vrids: HashMap<(Option<&str>, u8, Family), usize> = HashMap::new();
+    for (i, inst) in c.vrrp_instances.iter().enumerate() {
+        let p = format!("vrrp_instance[{i}]");
+        let name = &inst.name;
+        let version = inst.effective_version(g);
+
+        if inst.virtual_router_id == 0 {
+            if v.map.exact(&format!("{p}.virtual_router_id")).is_none() {
+                v.error(&p, format!("vrrp_instance `{name}` has no virtual_router_id"));
+            } else {
+                v.range(&format!("{p}.virtual_router_id"), "virtual_router_id", 0, 1, 255);
+            }
+        }
+        v.range(&format!("{p}.priority"), "priority", i64::from(inst.priority), 1, 255);
+        if let Some(ver) = inst.version {
+            v.range(&format!("{p}.version"), "version", i64::from(ver), 2, 3);
+        }
+        advert_int(v, &p, inst.advert_int, version);
+        if inst.interface.is_none() {
+            v.warn(
+                &p,
+                format!("vrrp_instance `{name}` has no interface; keepalived falls back to its default_interface"),
+            );
+        }
+
+        // One address family per instance.
+        let fam = inst.family();
+        for (k, a) in inst.virtual_ipaddress.iter().enumerate() {
+            if Family::of(&a.address) != fam {
+                v.error(
+                    &format!("{p}.virtual_ipaddress[{k}]"),
+                    format!(
+                        "{} is {} but vrrp_instance `{name}` is {}",
+                        a.address,
+                        Family::of(&a.address).name(),
+                        fam.name()
+                    ),
+                )
+                .notes
+                .push(
+                    "an instance carries one address family; use virtual_ipaddress_excluded or a second instance"
+                        .into(),
+                );
+            }
+        }
+        for (field, addr) in [("unicast_src_ip", inst.unicast_src_ip), ("mcast_src_ip", inst.mcast_src_ip)] {
+            if let Some(a) = addr {
+                if Family::of(&a) != fam {
+                    v.error(
+                        &format!("{p}.{field}"),
+                        format!(
+                            "{field} {a} is {} but vrrp_instance `{name}` is {}",
+                            Family::of(&a).name(),
+                            fam.name()
+                        ),
+                    );
+                }
+            }
+        }
+        let mut peers: HashMap<std::net::IpAddr, usize> = HashMap::new();
+        for (k, peer) in inst.unicast_peer.iter().enumerate() {
+            let pp = format!("{p}.unicast_peer[{k}]");
+            if Family::of(&peer.address) != fam {
+                v.error(
+                    &pp,
+                    format!(
+                        "unicast_peer {} is {} but vrrp_instance `{name}` is {}",
+                        peer.address,
+                        Family::of(&peer.address).name(),
+                        fam.name()
+                    ),
+                );
+            }
+            if Some(peer.address) == inst.unicast_src_ip {
+                v.error(&pp, format!("unicast_peer {} is this instance's own unicast_src_ip", peer.address));
+            }
+            if peers.insert(peer.address, k).is_some() {
+                v.warn(&pp, format!("unicast_peer {} is listed twice", peer.address));
+            }
+            if let (Some(lo), Some(hi)) = (peer.min_ttl, peer.max_ttl) {
+                if lo > hi {
+                    v.error(&pp, format!("min_ttl {lo} is above max_ttl {hi}"));
+                }
+            }
+        }
+
+        // Duplicate VRID on one interface and family.
+        let key = (inst.interface.as_deref(), inst.virtual_router_id, fam);
+        if inst.virtual_router_id != 0 {
+            if let Some(&first) = vrids.get(&key) {
+                let other = &c.vrrp_instances[first].name;
+                let note =
+                    format!("`{other}` uses it{}", v.where_is(&format!("vrrp_instance[{first}].virtual_router_id")));
+                let on = inst.interface.as_deref().map_or_else(String::new, |i| format!(" on {i}"));
+                let d = v.error(
+                    &format!("{p}.virtual_router_id"),
+                    format!(
+                        "virtual_router_id {} is already used{on} for {} by vrrp_instance `{other}`",
+                        inst.virtual_router_id,
+                        fam.name()
+                    ),
+                );
+                d.label = Some("duplicate VRID".into());
+                d.notes.push(note);
+            } else {
+                vrids.insert(key, i);
+            }
+        }
+
+        // References.
+        for (k, t) in inst.track_script.iter().enumerate() {
+            if !script_names.contains(&t.name.as_str()) {
+                v.error(&format!("{p}.track_script[{k}]"), format!("track_script `{}` names no vrrp_script", t.name))
+                    .label = Some("unknown vrrp_script".into());
+            }
+        }
+        for (k, t) in inst.track_file.iter().enumerate() {
+            if !file_names.contains(&t.name.as_str()) {
+                v.error(
+                    &format!("{p}.track_file[{k}]"),
+                    format!("track_file `{}` names no track_file block", t.name),
+                )
+                .label = Some("unknown track_file".into());
+            }
+        }
+
+        // Combinations.
+        if inst.nopreempt && inst.state == InitialState::Master {
+            v.warn(&format!("{p}.nopreempt"), format!("vrrp_instance `{name}` has nopreempt with state MASTER; nopreempt needs state BACKUP, so keepalived ignores the MASTER hint"))
+                .label = Some("nopreempt with state MASTER".into());
+        }
+        if inst.nopreempt && inst.preempt_delay.is_some() {
+            v.warn(&format!("{p}.preempt_delay"), "preempt_delay has no effect with nopreempt");
+        }
+        if inst.nopreempt && inst.priority == 255 {
+            v.warn(&format!("{p}.nopreempt"), "priority 255 (address owner) always preempts; nopreempt is ignored");
+        }
+        if let Some(d) = inst.preempt_delay {
+            if !(0.0..=1000.0).contains(&d) {
+                v.error(&format!("{p}.preempt_delay"), format!("preempt_delay {d} is out of range 0-1000"));
+            }
+        }
+        if let Some(auth) = &inst.authentication {
+            if version == 3 {
+                v.warn(&format!("{p}.authentication"), "VRRPv3 has no authentication (RFC 5798); it is ignored");
+            } else if auth.auth_type == AuthType::Ah {
+                v.warn(
+                    &format!("{p}.authentication.auth_type"),
+                    "auth_type AH is not supported by tandem (RFC 3768 removed it); adverts would be refused",
+                );
+            }
+            if auth.auth_pass.is_empty() {
+                v.error(&format!("{p}.authentication.auth_pass"), "auth_pass is empty");
+            }
+        }
+        if (g.vrrp_strict || inst.strict_mode) && !inst.unicast_peer.is_empty() {
+            v.error(
+                &format!("{p}.unicast_peer"),
+                "vrrp_strict does not allow unicast peers (RFC 5798 multicasts adverts)",
+            );
+        }
+        if inst.virtual_ipaddress.is_empty() && inst.virtual_ipaddress_excluded.is_empty() {
+            v.warn(&p, format!("vrrp_instance `{name}` has no virtual_ipaddress"));
+        }
+    }
+
+    // Sync groups: members exist, belong to one group only.
+    let mut member_of: HashMap<&str, usize> = HashMap::new();
+    for (i, grp) in c.vrrp_sync_groups.iter().enumerate() {
+        let p = format!("vrrp_sync_group[{i}]");
+        for (k, m) in grp.group.iter().enumerate() {
+            let mp = format!("{p}.group[{k}]");
+            if !instance_names.contains(&m.as_str()) {
+                v.error(&mp, format!("vrrp_sync_group `{}` names `{m}`, which is no vrrp_instance", grp.name)).label =
+                    Some("unknown vrrp_instance".into());
+            } else if let Some(&other) = member_of.get(m.as_str()) {
+                let note = format!(
+                    "also in `{}`{}",
+                    c.vrrp_sync_groups[other].name,
+                    v.where_is(&format!("vrrp_sync_group[{other}]"))
+                );
+                v.error(&mp, format!("vrrp_instance `{m}` is in more than one vrrp_sync_group")).notes.push(note);
+            } else {
+                member_of.insert(m.as_str(), i);
+            }
+        }
+        if grp.group.len() == 1 {
+            v.warn(&format!("{p}.group"), format!("vrrp_sync_group `{}` has only one instance", grp.name));
+        }
+        for (k, t) in grp.track_script.iter().enumerate() {
+            if !script_names.contains(&t.name.as_str()) {
+                v.error(&format!("{p}.track_script[{k}]"), format!("track_script `{}` names no vrrp_script", t.name));
+            }
+        }
+    }
+
+    if let Some(sd) = &g.lvs_sync_daemon {
+        if !instance_names.contains(&sd.instance.as_str()) {
+            v.error(
+                "global_defs.lvs_sync_daemon",
+                format!("lvs_sync_daemon follows `{}`, which is no vrrp_instance", sd.instance),
+            );
+        }
+    }
+}
+
+/// v2: whole seconds 1-255 (RFC 3768 5.3.7); v3: centiseconds 1-4095 (RFC 5798 5.2.7).
+fn advert_int(v: &mut V, p: &str, secs: f64, version: u8) {
+    let path = format!("{p}.advert_int");
+    if version == 3 {
+        let cs = secs * 100.0;
+        if !(1.0..=4095.0).contains(&cs.round()) || cs.round() < 1.0 {
+            v.error(&path, format!("advert_int {secs} is out of range 0.01-40.95 seconds for VRRPv3")).label =
+                Some("must be 0.01-40.95".into());
+        } else if (cs - cs.round()).abs() > 1e-6 {
+            v.warn(
+                &path,
+                format!("advert_int {secs} is not a whole number of centiseconds; VRRPv3 sends {}", cs.round() / 100.0),
+            );
+        }
+    } else if secs.fract() != 0.0 || !(1.0..=255.0).contains(&secs) {
+        v.error(&path, format!("advert_int {secs} is not valid for VRRPv2, which counts whole seconds 1-255"))
+            .notes
+            .push("use `version 3` for sub-second adverts".into());
+    }
+}

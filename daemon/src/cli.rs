@@ -1,0 +1,63 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// tandem keeps a pair of Linux Virtual Server directors highly available.
+#[derive(Debug, Parser)]
+#[command(name = "tandem", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a configuration file: exit 0 when it is good, 1 when it has errors.
+    ///
+    /// Errors and warnings go to stderr with file:line:column. The file is judged on its own,
+    /// not against this host (interfaces that do not exist here are fine).
+    Check {
+        /// Where the file is and how to read it.
+        #[command(flatten)]
+        input: Input,
+        /// Turn warnings (such as unknown keywords) into errors.
+        #[arg(long)]
+        strict: bool,
+        /// Print the resolved model as TOML on stdout.
+        #[arg(long)]
+        dump: bool,
+    },
+    /// Print the TOML equivalent of a configuration file (typically a keepalived.conf).
+    Convert {
+        /// Where the file is and how to read it.
+        #[command(flatten)]
+        input: Input,
+    },
+}
+
+/// The configuration file to read.
+#[derive(Debug, Args)]
+pub struct Input {
+    /// The configuration file.
+    #[arg(short = 'f', long = "config", value_name = "FILE")]
+    pub file: PathBuf,
+    /// Its format; by default `.toml` files are TOML and others keepalived.conf.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// The id that `@ID` lines of a keepalived.conf are kept for (default: the first label of
+    /// the host name, as keepalived).
+    #[arg(short = 'i', long = "config-id", value_name = "ID")]
+    pub config_id: Option<String>,
+}
+
+/// `--format` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    /// tandem's TOML.
+    Toml,
+    /// keepalived.conf.
+    Keepalived,
+}

@@ -1,0 +1,94 @@
+//! The `tandem` command: `check` and `convert` configuration files.
+
+mod cli;
+
+use clap::Parser;
+use cli::{Cli, Command, FormatArg, Input};
+use std::io::Write;
+use std::process::ExitCode;
+use tandem_conf::{Format, Options, Report, Severity};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { input, strict, dump } => check(&input, strict, dump),
+        Command::Convert { input } => convert(&input),
+    }
+}
+
+fn options(input: &Input, strict: bool) -> Options {
+    Options {
+        format: input.format.map(|f| match f {
+            FormatArg::Toml => Format::Toml,
+            FormatArg::Keepalived => Format::Keepalived,
+        }),
+        config_id: Some(input.config_id.clone().unwrap_or_else(host_config_id)),
+        strict,
+    }
+}
+
+/// keepalived's default config id: the host name up to its first dot.
+fn host_config_id() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .map(|h| h.split('.').next().unwrap_or_default().to_string())
+        .unwrap_or_default()
+}
+
+/// Prints the diagnostics and a summary on stderr; true when the file is usable.
+fn report(input: &Input, r: &Report) -> bool {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(r.render().as_bytes());
+    let (errors, warnings) = (r.count(Severity::Error), r.count(Severity::Warning));
+    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    let name = input.file.display();
+    if errors > 0 {
+        let _ =
+            writeln!(err, "error: {name} is not valid: {}, {}", plural(errors, "error"), plural(warnings, "warning"));
+        false
+    } else {
+        let c = &r.config;
+        let _ = writeln!(
+            err,
+            "{name}: ok ({}, {}, {}, {})",
+            plural(c.vrrp_instances.len(), "vrrp instance"),
+            plural(c.virtual_servers.len(), "virtual server"),
+            plural(c.virtual_servers.iter().map(|v| v.real_servers.len()).sum(), "real server"),
+            plural(warnings, "warning"),
+        );
+        true
+    }
+}
+
+fn check(input: &Input, strict: bool, dump: bool) -> ExitCode {
+    let r = tandem_conf::load(&input.file, &options(input, strict));
+    if !report(input, &r) {
+        return ExitCode::from(1);
+    }
+    if dump {
+        return print_toml(&r);
+    }
+    ExitCode::SUCCESS
+}
+
+fn convert(input: &Input) -> ExitCode {
+    let r = tandem_conf::load(&input.file, &options(input, false));
+    if !report(input, &r) {
+        return ExitCode::from(1);
+    }
+    print_toml(&r)
+}
+
+fn print_toml(r: &Report) -> ExitCode {
+    match tandem_conf::to_toml(&r.config) {
+        Ok(text) => {
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write the model as TOML: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
