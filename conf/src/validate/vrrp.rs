@@ -154,7 +154,7 @@ pub(super) fn check(v: &mut V, c: &Config) {
 
         // Combinations.
         if inst.nopreempt && inst.state == InitialState::Master {
-            v.warn(&format!("{p}.nopreempt"), format!("vrrp_instance `{name}` has nopreempt with state MASTER; nopreempt needs state BACKUP, so keepalived ignores the MASTER hint"))
+            v.warn(&format!("{p}.nopreempt"), format!("vrrp_instance `{name}` has nopreempt with state MASTER; nopreempt only works from state BACKUP, and keepalived clears it"))
                 .label = Some("nopreempt with state MASTER".into());
         }
         if inst.nopreempt && inst.preempt_delay.is_some() {
