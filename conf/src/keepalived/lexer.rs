@@ -333,7 +333,10 @@ fn tokenize(line: &Line) -> Vec<(Kind, String, usize, usize)> {
                     }
                     i += 1;
                 }
-                out.push((Kind::Word, String::from_utf8_lossy(&word).into_owned(), start, i));
+                // The line is UTF-8 and words split only at ASCII bytes, so this never copies.
+                let word =
+                    String::from_utf8(word).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                out.push((Kind::Word, word, start, i));
             }
         }
     }

@@ -27,8 +27,8 @@ pub(crate) fn read_file(
 ) -> Config {
     let mut lx = lexer::Lexer::new(sources, diags, config_id);
     lx.file(path, None);
-    let tokens = std::mem::take(&mut lx.tokens);
-    build(&tokens, diags, map)
+    let mut tokens = std::mem::take(&mut lx.tokens);
+    build(&mut tokens, diags, map)
 }
 
 /// Reads keepalived.conf text; includes resolve against `path`'s folder.
@@ -42,11 +42,13 @@ pub(crate) fn read_str(
 ) -> Config {
     let mut lx = lexer::Lexer::new(sources, diags, config_id);
     lx.text(path, text.to_string());
-    let tokens = std::mem::take(&mut lx.tokens);
-    build(&tokens, diags, map)
+    let mut tokens = std::mem::take(&mut lx.tokens);
+    build(&mut tokens, diags, map)
 }
 
-fn build(tokens: &[lexer::Token], diags: &mut Vec<Diagnostic>, map: &mut SourceMap) -> Config {
+fn build(tokens: &mut [lexer::Token], diags: &mut Vec<Diagnostic>, map: &mut SourceMap) -> Config {
+    // About one recorded place per word.
+    map.reserve(tokens.len());
     let stmts = tree::parse(tokens, diags);
     let mut cx = Ctx { diags, map };
     top(&mut cx, &stmts)

@@ -29,43 +29,49 @@ impl Stmt {
     }
 }
 
-/// Builds the statement tree; unbalanced braces are reported.
-pub(crate) fn parse(tokens: &[Token], diags: &mut Vec<Diagnostic>) -> Vec<Stmt> {
+/// Builds the statement tree, taking the tokens' text; unbalanced braces are reported.
+pub(crate) fn parse(tokens: &mut [Token], diags: &mut Vec<Diagnostic>) -> Vec<Stmt> {
     let mut p = Parser { tokens, pos: 0 };
     p.block(None, diags)
 }
 
 struct Parser<'t> {
-    tokens: &'t [Token],
+    tokens: &'t mut [Token],
     pos: usize,
 }
 
-impl<'t> Parser<'t> {
-    fn peek(&self) -> Option<&'t Token> {
-        let tokens = self.tokens;
-        tokens.get(self.pos)
+impl Parser<'_> {
+    fn peek(&self) -> Option<(Kind, Span)> {
+        self.tokens.get(self.pos).map(|t| (t.kind, t.span))
+    }
+
+    /// The current token's text, taken out of it.
+    fn take_word(&mut self) -> Word {
+        let t = &mut self.tokens[self.pos];
+        self.pos += 1;
+        Word { text: std::mem::take(&mut t.text), span: t.span }
     }
 
     /// Statements until the `}` that closes `open` (or the end, at top level).
     fn block(&mut self, open: Option<Span>, diags: &mut Vec<Diagnostic>) -> Vec<Stmt> {
         let mut out = Vec::new();
-        while let Some(tok) = self.peek() {
-            match tok.kind {
+        while let Some((kind, span)) = self.peek() {
+            match kind {
                 Kind::Newline => self.pos += 1,
                 Kind::Close => {
                     self.pos += 1;
                     if open.is_some() {
                         return out;
                     }
-                    diags.push(Diagnostic::error(Some(tok.span), "unexpected `}`").with_label("no block is open here"));
+                    diags.push(Diagnostic::error(Some(span), "unexpected `}`").with_label("no block is open here"));
                 }
                 Kind::Open => {
                     self.pos += 1;
                     diags.push(
-                        Diagnostic::error(Some(tok.span), "`{` without a keyword before it")
+                        Diagnostic::error(Some(span), "`{` without a keyword before it")
                             .with_label("block has no keyword"),
                     );
-                    let _ = self.block(Some(tok.span), diags);
+                    let _ = self.block(Some(span), diags);
                 }
                 Kind::Word => out.push(self.stmt(diags)),
             }
@@ -77,16 +83,10 @@ impl<'t> Parser<'t> {
     }
 
     fn stmt(&mut self, diags: &mut Vec<Diagnostic>) -> Stmt {
-        let first = &self.tokens[self.pos];
-        let keyword = Word { text: first.text.clone(), span: first.span };
-        self.pos += 1;
+        let keyword = self.take_word();
         let mut args = Vec::new();
-        while let Some(tok) = self.peek() {
-            if tok.kind != Kind::Word {
-                break;
-            }
-            args.push(Word { text: tok.text.clone(), span: tok.span });
-            self.pos += 1;
+        while let Some((Kind::Word, _)) = self.peek() {
+            args.push(self.take_word());
         }
         // A block may open on this line, or alone on the next one.
         let mut look = self.pos;

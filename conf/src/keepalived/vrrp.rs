@@ -100,6 +100,7 @@ pub(super) fn sync_group(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<SyncGrou
         track_file: Vec::new(),
         notify: Notify::default(),
         smtp_alert: false,
+        sync_group_tracking_weight: false,
     };
     for b in cx.block(st) {
         let key = b.keyword.text.as_str();
@@ -124,8 +125,11 @@ pub(super) fn sync_group(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<SyncGrou
             "track_script" => g.track_script = track_refs(cx, b, &here, -253, 253),
             "track_file" => g.track_file = track_refs(cx, b, &here, -254, 254),
             "smtp_alert" => g.smtp_alert = cx.flag(b),
-            "global_tracking" | "sync_group_tracking_weight" => {
-                cx.warn(b.keyword.span, format!("`{key}` is deprecated in keepalived and has no effect in tandem"));
+            "sync_group_tracking_weight" => g.sync_group_tracking_weight = cx.flag(b),
+            "global_tracking" => {
+                cx.at(&format!("{path}.sync_group_tracking_weight"), b);
+                cx.warn(b.keyword.span, "`global_tracking` is deprecated; it means sync_group_tracking_weight");
+                g.sync_group_tracking_weight = cx.flag(b);
             }
             _ => cx.unknown(b, "vrrp_sync_group"),
         }

@@ -113,7 +113,7 @@ pub struct VsgMember {
 }
 
 /// How a virtual server is identified.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ServiceKey {
     /// `virtual_server IP PORT`.
     Addr(IpAddr, u16),

@@ -381,6 +381,10 @@ pub struct SyncGroup {
     /// `smtp_alert`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub smtp_alert: bool,
+    /// `sync_group_tracking_weight` (or the deprecated `global_tracking`): members keep the
+    /// weights of their own tracked scripts and interfaces; without it keepalived ignores them.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sync_group_tracking_weight: bool,
 }
 
 fn default_priority() -> u8 {

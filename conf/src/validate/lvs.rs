@@ -22,7 +22,7 @@ pub(super) fn check(v: &mut V, c: &Config) {
         }
     }
 
-    let mut services: HashMap<(String, Option<Protocol>), usize> = HashMap::new();
+    let mut services: HashMap<(ServiceKey, Option<Protocol>), usize> = HashMap::new();
     for (i, vs) in c.virtual_servers.iter().enumerate() {
         let p = format!("virtual_server[{i}]");
         let Some(key) = vs.key() else {
@@ -42,11 +42,11 @@ pub(super) fn check(v: &mut V, c: &Config) {
                 .push("add `protocol TCP` if this is a TCP service".into());
         }
         let proto = if is_fwmark { None } else { Some(vs.effective_protocol()) };
-        if let Some(&first) = services.get(&(key.to_string(), proto)) {
+        if let Some(&first) = services.get(&(key.clone(), proto)) {
             let note = format!("first defined{}", v.where_is(&format!("virtual_server[{first}]")));
             v.error(&p, format!("virtual_server {key} is defined twice")).notes.push(note);
         } else {
-            services.insert((key.to_string(), proto), i);
+            services.insert((key.clone(), proto), i);
         }
         if let ServiceKey::Addr(_, 0) = key {
             if vs.persistence_timeout.is_none() {
@@ -142,12 +142,12 @@ fn real_servers(v: &mut V, p: &str, vs: &VirtualServer, key: &ServiceKey, files:
     };
     let mut seen: HashMap<(std::net::IpAddr, Option<u16>), usize> = HashMap::new();
     for (k, rs) in vs.real_servers.iter().enumerate() {
-        let rp = format!("{p}.real_server[{k}]");
+        let rp = || format!("{p}.real_server[{k}]");
         let method = rs.lb_kind.unwrap_or(vs.lb_kind);
         if let Some(f) = svc_family {
             if Family::of(&rs.ip) != f && method != ForwardMethod::Tun {
                 v.error(
-                    &format!("{rp}.ip"),
+                    &format!("{}.ip", rp()),
                     format!("real_server {} is {} but the service is {}", rs.ip, Family::of(&rs.ip).name(), f.name()),
                 )
                 .notes
@@ -156,15 +156,17 @@ fn real_servers(v: &mut V, p: &str, vs: &VirtualServer, key: &ServiceKey, files:
         }
         if let Some(&first) = seen.get(&(rs.ip, rs.port)) {
             let note = format!("first listed{}", v.where_is(&format!("{p}.real_server[{first}]")));
-            v.error(&rp, format!("real_server {} is listed twice in this virtual_server", rs.ip)).notes.push(note);
+            v.error(&rp(), format!("real_server {} is listed twice in this virtual_server", rs.ip)).notes.push(note);
         } else {
             seen.insert((rs.ip, rs.port), k);
         }
-        v.range(&format!("{rp}.weight"), "weight", i64::from(rs.weight), 0, 65535);
+        if rs.weight > 65535 {
+            v.range(&format!("{}.weight", rp()), "weight", i64::from(rs.weight), 0, 65535);
+        }
         if let (Some(rport), Some(sport)) = (rs.port, svc_port) {
             if rport != sport && matches!(method, ForwardMethod::Dr | ForwardMethod::Tun) && sport != 0 {
                 v.warn(
-                    &format!("{rp}.port"),
+                    &format!("{}.port", rp()),
                     format!(
                         "with {method} forwarding IPVS cannot map port {sport} to {rport}; packets keep port {sport}"
                     ),
@@ -173,37 +175,37 @@ fn real_servers(v: &mut V, p: &str, vs: &VirtualServer, key: &ServiceKey, files:
         }
         if let (Some(u), Some(l)) = (rs.uthreshold, rs.lthreshold) {
             if l > u && u != 0 {
-                v.error(&format!("{rp}.lthreshold"), format!("lthreshold {l} is above uthreshold {u}"));
+                v.error(&format!("{}.lthreshold", rp()), format!("lthreshold {l} is above uthreshold {u}"));
             }
         }
         for (n, chk) in rs.checks.iter().enumerate() {
-            let cp = format!("{rp}.check[{n}]");
+            let cp = || format!("{}.check[{n}]", rp());
             match chk {
                 Check::Misc(m) if m.misc_path.trim().is_empty() => {
-                    v.error(&cp, "MISC_CHECK has no misc_path");
+                    v.error(&cp(), "MISC_CHECK has no misc_path");
                 }
                 Check::File(f) if !files.contains(&f.track_file.as_str()) => {
                     v.error(
-                        &format!("{cp}.track_file"),
+                        &format!("{}.track_file", cp()),
                         format!("FILE_CHECK names `{}`, which is no track_file block", f.track_file),
                     )
                     .label = Some("unknown track_file".into());
                 }
                 Check::Http(h) | Check::Ssl(h) if h.url.is_empty() => {
-                    v.error(&cp, format!("{} has no url", chk.keyword()));
+                    v.error(&cp(), format!("{} has no url", chk.keyword()));
                 }
                 _ => {}
             }
             let common = chk.common();
             if let Some(t) = common.connect_timeout {
                 if t <= 0.0 {
-                    v.error(&format!("{cp}.connect_timeout"), "connect_timeout must be above 0 seconds");
+                    v.error(&format!("{}.connect_timeout", cp()), "connect_timeout must be above 0 seconds");
                 }
             }
             if let (Some(ip), Some(f)) = (common.connect_ip, svc_family) {
                 if Family::of(&ip) != f && Family::of(&ip) != Family::of(&rs.ip) {
                     v.warn(
-                        &format!("{cp}.connect_ip"),
+                        &format!("{}.connect_ip", cp()),
                         format!(
                             "connect_ip {ip} is {} but the real server is {}",
                             Family::of(&ip).name(),

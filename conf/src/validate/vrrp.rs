@@ -188,8 +188,16 @@ pub(super) fn check(v: &mut V, c: &Config) {
             );
         }
         if inst.virtual_ipaddress.is_empty() && inst.virtual_ipaddress_excluded.is_empty() {
-            v.warn(&p, format!("vrrp_instance `{name}` has no virtual_ipaddress"));
+            if version == 3 || g.vrrp_strict || inst.strict_mode {
+                v.error(
+                    &p,
+                    format!("vrrp_instance `{name}` has no virtual_ipaddress; VRRPv3 and strict mode need one"),
+                );
+            } else {
+                v.warn(&p, format!("vrrp_instance `{name}` has no virtual_ipaddress"));
+            }
         }
+        ignored_weights(v, c, i, &p);
     }
 
     // Sync groups: members exist, belong to one group only.
@@ -250,5 +258,37 @@ fn advert_int(v: &mut V, p: &str, secs: f64, version: u8) {
         v.error(&path, format!("advert_int {secs} is not valid for VRRPv2, which counts whole seconds 1-255"))
             .notes
             .push("use `version 3` for sub-second adverts".into());
+    }
+}
+
+/// keepalived (vrrp.c, vrrp_complete_instance) drops the weights of tracked scripts and
+/// interfaces on members of a sync group without `sync_group_tracking_weight`, and on address
+/// owners (priority 255); say so where the weight is written.
+fn ignored_weights(v: &mut V, c: &Config, i: usize, p: &str) {
+    let inst = &c.vrrp_instances[i];
+    let group = c.vrrp_sync_groups.iter().find(|g| g.group.iter().any(|m| *m == inst.name));
+    let why = match group {
+        Some(g) if !g.sync_group_tracking_weight => {
+            format!("it is in vrrp_sync_group `{}` (add sync_group_tracking_weight there to keep weights)", g.name)
+        }
+        _ if inst.priority == 255 => "priority 255 (address owner) never changes".to_string(),
+        _ => return,
+    };
+    for (k, t) in inst.track_script.iter().enumerate() {
+        let weight = t.weight.or_else(|| c.vrrp_scripts.iter().find(|s| s.name == t.name).map(|s| s.weight));
+        if weight.is_some_and(|w| w != 0) {
+            v.warn(
+                &format!("{p}.track_script[{k}]"),
+                format!("the weight of tracked script `{}` is ignored, as in keepalived: {why}", t.name),
+            );
+        }
+    }
+    for (k, t) in inst.track_interface.iter().enumerate() {
+        if t.weight.is_some_and(|w| w != 0) {
+            v.warn(
+                &format!("{p}.track_interface[{k}]"),
+                format!("the weight of tracked interface `{}` is ignored, as in keepalived: {why}", t.interface),
+            );
+        }
     }
 }
