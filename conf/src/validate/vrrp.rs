@@ -266,7 +266,7 @@ fn advert_int(v: &mut V, p: &str, secs: f64, version: u8) {
 /// owners (priority 255); say so where the weight is written.
 fn ignored_weights(v: &mut V, c: &Config, i: usize, p: &str) {
     let inst = &c.vrrp_instances[i];
-    let group = c.vrrp_sync_groups.iter().find(|g| g.group.iter().any(|m| *m == inst.name));
+    let group = c.vrrp_sync_groups.iter().find(|g| g.group.contains(&inst.name));
     let why = match group {
         Some(g) if !g.sync_group_tracking_weight => {
             format!("it is in vrrp_sync_group `{}` (add sync_group_tracking_weight there to keep weights)", g.name)
