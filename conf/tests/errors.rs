@@ -1,0 +1,375 @@
+//! Each class of mistake is reported with its message, file, line and column.
+
+use std::path::{Path, PathBuf};
+use tandem_conf::{Options, Report, Severity, load, load_str};
+
+/// (severity, message, file name, line, column) of every diagnostic.
+fn found(r: &Report) -> Vec<(Severity, String, String, usize, usize)> {
+    r.diagnostics
+        .iter()
+        .map(|d| {
+            let loc = r.location(d).expect("every diagnostic here has a location");
+            let file = loc.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            (d.severity, d.message.clone(), file, loc.line, loc.column)
+        })
+        .collect()
+}
+
+fn check(text: &str) -> Report {
+    load_str(text, "keepalived.conf", &Options::default())
+}
+
+/// Asserts exactly one diagnostic, an error, with this message at this line and column.
+fn one_error(r: &Report, message: &str, line: usize, column: usize) {
+    let f = found(r);
+    assert_eq!(f.len(), 1, "expected one diagnostic, got:\n{}", r.render());
+    assert_eq!(
+        f[0],
+        (Severity::Error, message.to_string(), "keepalived.conf".to_string(), line, column),
+        "{}",
+        r.render()
+    );
+}
+
+const INSTANCE: &str = "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n    virtual_ipaddress {\n        10.0.0.1/24\n    }\n}\n";
+
+#[test]
+fn a_clean_file_has_no_diagnostics() {
+    let r = check(INSTANCE);
+    assert!(r.diagnostics.is_empty(), "{}", r.render());
+}
+
+// --- syntax ---
+
+#[test]
+fn unclosed_block_points_at_its_brace() {
+    let r = check(
+        "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 5\n    virtual_ipaddress {\n        10.0.0.1\n}\n",
+    );
+    one_error(&r, "unclosed `{`", 1, 20);
+}
+
+#[test]
+fn extra_closing_brace() {
+    let r = check(&format!("{INSTANCE}}}\n"));
+    one_error(&r, "unexpected `}`", 8, 1);
+}
+
+#[test]
+fn unterminated_quote() {
+    let r = check("vrrp_script chk {\n    script \"/bin/true\n}\n");
+    // The quote error, then the script has no command left.
+    let f = found(&r);
+    assert_eq!(
+        f[0],
+        (Severity::Error, "unterminated quoted string".into(), "keepalived.conf".into(), 2, 12),
+        "{}",
+        r.render()
+    );
+}
+
+#[test]
+fn bad_number() {
+    let r = check(&INSTANCE.replace("virtual_router_id 51", "virtual_router_id fifty"));
+    one_error(&r, "virtual_router_id: `fifty` is not a whole number", 3, 23);
+}
+
+#[test]
+fn bad_address() {
+    let r = check(&INSTANCE.replace("        10.0.0.1/24\n", "        10.0.0.300/24\n        10.0.0.2/24\n"));
+    one_error(&r, "`10.0.0.300/24` is not an address with an optional prefix (like 10.0.0.1/24)", 5, 9);
+}
+
+#[test]
+fn bad_enum_value() {
+    let r = check(&INSTANCE.replace("    interface eth0\n", "    state PRIMARY\n    interface eth0\n"));
+    one_error(&r, "state must be MASTER or BACKUP, not `PRIMARY`", 2, 11);
+}
+
+#[test]
+fn unknown_keyword_is_a_warning_with_its_place_and_strict_makes_it_an_error() {
+    let text = INSTANCE.replace("    interface eth0\n", "    interface eth0\n    frobnicate yes\n");
+    let r = check(&text);
+    let f = found(&r);
+    assert_eq!(
+        f,
+        vec![(
+            Severity::Warning,
+            "unknown keyword `frobnicate` in vrrp_instance; ignored".into(),
+            "keepalived.conf".into(),
+            3,
+            5
+        )]
+    );
+    assert!(!r.has_errors());
+    let strict = load_str(&text, "keepalived.conf", &Options { strict: true, ..Options::default() });
+    assert!(strict.has_errors());
+    assert_eq!(strict.diagnostics[0].severity, Severity::Error);
+}
+
+#[test]
+fn missing_value() {
+    let r = check(&INSTANCE.replace("virtual_router_id 51", "virtual_router_id"));
+    let f = found(&r);
+    assert_eq!(
+        f[0],
+        (Severity::Error, "`virtual_router_id` needs a number".into(), "keepalived.conf".into(), 3, 5),
+        "{}",
+        r.render()
+    );
+}
+
+// --- ranges ---
+
+#[test]
+fn vrid_out_of_range_is_reported_once_at_the_value() {
+    let r = check(&INSTANCE.replace("virtual_router_id 51", "virtual_router_id 256"));
+    one_error(&r, "virtual_router_id 256 is out of range 1-255", 3, 23);
+}
+
+#[test]
+fn priority_out_of_range() {
+    let r = check(&INSTANCE.replace("    interface eth0\n", "    interface eth0\n    priority 0\n"));
+    one_error(&r, "priority 0 is out of range 1-255", 3, 14);
+}
+
+#[test]
+fn advert_int_per_version() {
+    let r = check(&INSTANCE.replace("    interface eth0\n", "    interface eth0\n    advert_int 0.5\n"));
+    one_error(&r, "advert_int 0.5 is not valid for VRRPv2, which counts whole seconds 1-255", 3, 16);
+    let ok =
+        check(&INSTANCE.replace("    interface eth0\n", "    interface eth0\n    version 3\n    advert_int 0.5\n"));
+    assert!(ok.diagnostics.is_empty(), "{}", ok.render());
+    let r = check(&INSTANCE.replace("    interface eth0\n", "    interface eth0\n    version 3\n    advert_int 41\n"));
+    one_error(&r, "advert_int 41 is out of range 0.01-40.95 seconds for VRRPv3", 4, 16);
+}
+
+#[test]
+fn ranges_in_toml_point_at_the_value() {
+    let toml = "[[vrrp_instance]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvirtual_router_id = 0\n\n[[vrrp_instance.virtual_ipaddress]]\naddress = \"10.0.0.1\"\nprefix = 24\n";
+    let r = load_str(toml, "tandem.toml", &Options::default());
+    let f = found(&r);
+    assert_eq!(
+        f,
+        vec![(Severity::Error, "virtual_router_id 0 is out of range 1-255".into(), "tandem.toml".into(), 4, 21)]
+    );
+}
+
+#[test]
+fn toml_syntax_and_unknown_keys_are_located() {
+    let r = load_str(
+        "[[vrrp_instance]]\nname = \"VI_1\"\nvirtual_router_id = 5\npriorty = 3\n",
+        "tandem.toml",
+        &Options::default(),
+    );
+    let f = found(&r);
+    assert_eq!(f.len(), 1, "{}", r.render());
+    assert!(f[0].1.starts_with("unknown field `priorty`"), "{}", f[0].1);
+    assert_eq!((f[0].3, f[0].4), (4, 1));
+    let r = load_str("[global_defs\n", "tandem.toml", &Options::default());
+    assert!(r.has_errors());
+    assert_eq!(r.location(&r.diagnostics[0]).map(|l| l.line), Some(1));
+}
+
+// --- unknown references ---
+
+#[test]
+fn unknown_track_script() {
+    let r = check(
+        &INSTANCE
+            .replace("    interface eth0\n", "    interface eth0\n    track_script {\n        chk_nothing\n    }\n"),
+    );
+    one_error(&r, "track_script `chk_nothing` names no vrrp_script", 4, 9);
+}
+
+#[test]
+fn unknown_sync_group_member() {
+    let r = check(&format!("vrrp_sync_group G {{\n    group {{\n        VI_1\n        VI_9\n    }}\n}}\n{INSTANCE}"));
+    one_error(&r, "vrrp_sync_group `G` names `VI_9`, which is no vrrp_instance", 4, 9);
+}
+
+#[test]
+fn unknown_virtual_server_group() {
+    let r = check("virtual_server group WEB {\n    protocol TCP\n}\n");
+    one_error(&r, "`WEB` is no virtual_server_group", 1, 1);
+}
+
+#[test]
+fn unknown_track_file_in_file_check() {
+    let r = check(
+        "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    real_server 10.0.1.1 80 {\n        FILE_CHECK {\n            track_file nope\n        }\n    }\n}\n",
+    );
+    one_error(&r, "FILE_CHECK names `nope`, which is no track_file block", 5, 24);
+}
+
+#[test]
+fn unknown_lvs_sync_daemon_instance() {
+    let r = check(&format!("global_defs {{\n    lvs_sync_daemon eth0 VI_7\n}}\n{INSTANCE}"));
+    one_error(&r, "lvs_sync_daemon follows `VI_7`, which is no vrrp_instance", 2, 21);
+}
+
+// --- duplicates ---
+
+#[test]
+fn duplicate_vrid_on_one_interface_and_family() {
+    let second = INSTANCE.replace("VI_1", "VI_2").replace("10.0.0.1/24", "10.0.0.2/24");
+    let r = check(&format!("{INSTANCE}{second}"));
+    one_error(&r, "virtual_router_id 51 is already used on eth0 for IPv4 by vrrp_instance `VI_1`", 10, 23);
+    assert_eq!(r.diagnostics[0].notes, vec!["`VI_1` uses it at keepalived.conf:3:23".to_string()]);
+    // The same VRID for IPv6, or on another interface, is fine (RFC 5798 section 5.2.3).
+    let v6 = second.replace("10.0.0.2/24", "2001:db8::2/64");
+    assert!(check(&format!("{INSTANCE}{v6}")).diagnostics.is_empty());
+    let other_if = second.replace("eth0", "eth1");
+    assert!(check(&format!("{INSTANCE}{other_if}")).diagnostics.is_empty());
+}
+
+#[test]
+fn duplicate_instance_name() {
+    let second = INSTANCE.replace("virtual_router_id 51", "virtual_router_id 52");
+    let r = check(&format!("{INSTANCE}{second}"));
+    one_error(&r, "vrrp_instance `VI_1` is defined twice", 8, 15);
+}
+
+#[test]
+fn duplicate_virtual_server_and_real_server() {
+    let vs =
+        "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    real_server 10.0.1.1 80\n    real_server 10.0.1.1 80\n}\n";
+    let r = check(&format!("{vs}{vs}"));
+    let f = found(&r);
+    let messages: Vec<(&str, usize, usize)> = f.iter().map(|d| (d.1.as_str(), d.3, d.4)).collect();
+    assert_eq!(
+        messages,
+        vec![
+            ("real_server 10.0.1.1 is listed twice in this virtual_server", 4, 5),
+            ("virtual_server 10.0.0.1:80 is defined twice", 6, 1),
+            ("real_server 10.0.1.1 is listed twice in this virtual_server", 9, 5),
+        ],
+        "{}",
+        r.render()
+    );
+}
+
+#[test]
+fn mixed_families_in_one_instance() {
+    let r = check(&INSTANCE.replace("        10.0.0.1/24\n", "        10.0.0.1/24\n        2001:db8::1/64\n"));
+    one_error(&r, "2001:db8::1 is IPv6 but vrrp_instance `VI_1` is IPv4", 6, 9);
+}
+
+// --- combinations ---
+
+#[test]
+fn nopreempt_with_state_master_is_warned_at_nopreempt() {
+    let r = check(&INSTANCE.replace("    interface eth0\n", "    state MASTER\n    nopreempt\n    interface eth0\n"));
+    let f = found(&r);
+    assert_eq!(f.len(), 1, "{}", r.render());
+    assert_eq!((f[0].0, f[0].3, f[0].4), (Severity::Warning, 3, 5));
+    assert!(f[0].1.contains("nopreempt with state MASTER"));
+}
+
+#[test]
+fn virtual_server_without_protocol_is_warned_as_udp() {
+    let r = check("virtual_server 10.0.0.1 53 {\n    real_server 10.0.1.1 53\n}\n");
+    let f = found(&r);
+    assert_eq!(
+        f,
+        vec![(
+            Severity::Warning,
+            "virtual_server 10.0.0.1:53 has no `protocol`; keepalived makes it UDP".into(),
+            "keepalived.conf".into(),
+            1,
+            1
+        )]
+    );
+    assert_eq!(r.config.virtual_servers[0].effective_protocol(), tandem_conf::Protocol::Udp);
+}
+
+// --- includes ---
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tandem-conf-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn write(path: &Path, text: &str) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(path, text).expect("write");
+}
+
+#[test]
+fn missing_include_is_an_error_at_the_include_line() {
+    let dir = temp_dir("missing");
+    let main = dir.join("keepalived.conf");
+    write(&main, &format!("{INSTANCE}include conf.d/missing.conf\n"));
+    let r = load(&main, &Options::default());
+    let f = found(&r);
+    assert_eq!(f.len(), 1, "{}", r.render());
+    assert!(f[0].1.starts_with("cannot read included file"), "{}", f[0].1);
+    assert!(f[0].1.contains("conf.d/missing.conf"));
+    assert_eq!((f[0].0, f[0].2.as_str(), f[0].3, f[0].4), (Severity::Error, "keepalived.conf", 8, 9));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unreadable_include_is_an_error() {
+    let dir = temp_dir("unreadable");
+    let main = dir.join("keepalived.conf");
+    // A directory where a file is expected cannot be read, whoever runs the test (root too).
+    std::fs::create_dir_all(dir.join("vs.conf")).expect("mkdir");
+    write(&main, "include vs.conf\n");
+    let r = load(&main, &Options::default());
+    let f = found(&r);
+    assert_eq!(f.len(), 1, "{}", r.render());
+    assert!(f[0].1.starts_with("cannot read included file"), "{}", f[0].1);
+    assert_eq!((f[0].3, f[0].4), (1, 9));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_error_inside_an_included_file_names_that_file() {
+    let dir = temp_dir("inner");
+    let main = dir.join("keepalived.conf");
+    write(&main, "include conf.d/*.conf\n");
+    write(&dir.join("conf.d/10-vi.conf"), &INSTANCE.replace("virtual_router_id 51", "virtual_router_id 999"));
+    let r = load(&main, &Options::default());
+    let f = found(&r);
+    assert_eq!(
+        f,
+        vec![(Severity::Error, "virtual_router_id 999 is out of range 1-255".into(), "10-vi.conf".into(), 3, 23)]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn include_loop_is_an_error() {
+    let dir = temp_dir("loop");
+    let main = dir.join("keepalived.conf");
+    write(&main, "include other.conf\n");
+    write(&dir.join("other.conf"), "include keepalived.conf\n");
+    let r = load(&main, &Options::default());
+    let f = found(&r);
+    assert_eq!(f.len(), 1, "{}", r.render());
+    assert!(f[0].1.ends_with("includes itself"), "{}", f[0].1);
+    assert_eq!((f[0].2.as_str(), f[0].3, f[0].4), ("other.conf", 1, 9));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unreadable_main_file() {
+    let r = load(Path::new("/nonexistent/keepalived.conf"), &Options::default());
+    assert!(r.has_errors());
+    assert!(r.diagnostics[0].message.starts_with("cannot read `/nonexistent/keepalived.conf`"));
+}
+
+#[test]
+fn rendering_shows_file_line_column_the_line_and_a_caret() {
+    let r = check(&INSTANCE.replace("virtual_router_id 51", "virtual_router_id 256"));
+    let text = r.render();
+    assert!(text.starts_with("error: virtual_router_id 256 is out of range 1-255\n"), "{text}");
+    assert!(text.contains("--> keepalived.conf:3:23\n"), "{text}");
+    assert!(text.contains("3 |     virtual_router_id 256\n"), "{text}");
+    assert!(text.contains("  |                       ^^^ must be 1-255"), "{text}");
+}

@@ -1,0 +1,113 @@
+//! The `tandem` command line: exit codes, what goes to stdout and stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn tandem(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tandem")).args(args).output().expect("tandem runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+fn temp(name: &str, contents: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tandem-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let p = dir.join(name);
+    std::fs::write(&p, contents).expect("write");
+    p
+}
+
+const GOOD: &str = "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n    virtual_ipaddress {\n        10.0.0.1/24\n    }\n}\n";
+
+#[test]
+fn check_good_file_exits_0_and_prints_nothing_on_stdout() {
+    let f = temp("good.conf", GOOD);
+    let out = tandem(&["check", "-f", f.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    assert!(text(&out.stderr).contains("ok (1 vrrp instance, 0 virtual servers, 0 real servers, 0 warnings)"));
+}
+
+#[test]
+fn check_bad_file_exits_1_with_located_errors_on_stderr() {
+    let f = temp("bad.conf", &GOOD.replace("51", "300"));
+    let out = tandem(&["check", "-f", f.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("error: virtual_router_id 300 is out of range 1-255"), "{err}");
+    assert!(err.contains(&format!("--> {}:3:23", f.display())), "{err}");
+    assert!(err.contains("is not valid: 1 error, 0 warnings"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn warnings_pass_unless_strict() {
+    let f = temp("warn.conf", &GOOD.replace("    interface eth0\n", "    interface eth0\n    frob 1\n"));
+    let path = f.to_str().expect("utf-8");
+    let out = tandem(&["check", "-f", path]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains("warning: unknown keyword `frob` in vrrp_instance; ignored"));
+    let strict = tandem(&["check", "--strict", "-f", path]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(text(&strict.stderr).contains("error: unknown keyword `frob`"));
+}
+
+#[test]
+fn dump_and_convert_print_toml_that_checks_clean() {
+    let src = examples().join("keepalived.conf");
+    let src = src.to_str().expect("utf-8");
+    let dump = tandem(&["check", "-f", src, "--config-id", "director1", "--dump"]);
+    assert_eq!(dump.status.code(), Some(0), "{}", text(&dump.stderr));
+    let conv = tandem(&["convert", "-f", src, "--config-id", "director1"]);
+    assert_eq!(conv.status.code(), Some(0));
+    assert_eq!(dump.stdout, conv.stdout);
+    let toml = text(&conv.stdout);
+    assert!(toml.contains("[[vrrp_instance]]\nname = \"VI_EXTERNAL\"\nstate = \"MASTER\""), "{toml}");
+    let f = temp("converted.toml", &toml);
+    let back = tandem(&["check", "-f", f.to_str().expect("utf-8"), "--dump"]);
+    assert_eq!(back.status.code(), Some(0), "{}", text(&back.stderr));
+    assert_eq!(back.stdout, conv.stdout);
+}
+
+#[test]
+fn config_id_selects_conditional_lines() {
+    let src = examples().join("keepalived.conf");
+    let src = src.to_str().expect("utf-8");
+    let two = tandem(&["convert", "-f", src, "-i", "director2"]);
+    let toml = text(&two.stdout);
+    assert!(toml.contains("name = \"VI_EXTERNAL\"\nstate = \"BACKUP\""), "{toml}");
+    assert!(toml.contains("priority = 100"));
+    assert!(!toml.contains("priority = 150"));
+}
+
+#[test]
+fn format_flag_overrides_the_extension() {
+    let f = temp("toml-without-extension.cfg", "[global_defs]\nrouter_id = \"x\"\n");
+    let path = f.to_str().expect("utf-8");
+    assert_eq!(tandem(&["check", "-f", path, "--format", "toml"]).status.code(), Some(0));
+    let as_kad = tandem(&["check", "-f", path, "--strict"]);
+    assert_eq!(as_kad.status.code(), Some(1));
+}
+
+#[test]
+fn convert_refuses_a_broken_file() {
+    let f = temp("broken.conf", "vrrp_instance VI_1 {\n");
+    let out = tandem(&["convert", "-f", f.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(text(&out.stderr).contains("unclosed `{`"));
+}
+
+#[test]
+fn missing_file_and_bad_usage() {
+    let out = tandem(&["check", "-f", "/nonexistent/x.conf"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot read `/nonexistent/x.conf`"));
+    assert_eq!(tandem(&["check"]).status.code(), Some(2));
+}
