@@ -1,5 +1,7 @@
 //! Each class of mistake is reported with its message, file, line and column.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a failed set-up step should fail the test
+
 use std::path::{Path, PathBuf};
 use tandem_conf::{Options, Report, Severity, load, load_str};
 

@@ -1,6 +1,8 @@
 //! keepalived.conf syntax: comments, quotes, continuations, conditionals, variables,
 //! includes, block shapes and synonyms, each checked by what it becomes in the model.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a failed set-up step should fail the test
+
 use std::path::PathBuf;
 use tandem_conf::{Config, Options, Report, load, load_str};
 

@@ -1,6 +1,8 @@
 //! Property tests: a model written as keepalived.conf reads back as the same model, and any
 //! model goes through tandem's TOML and back unchanged.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a failed set-up step should fail the test
+
 use proptest::prelude::*;
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr};

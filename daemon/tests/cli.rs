@@ -1,5 +1,7 @@
 //! The `tandem` command line: exit codes, what goes to stdout and stderr.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a failed set-up step should fail the test
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
