@@ -8,6 +8,7 @@ mod global;
 pub(crate) mod lexer;
 mod lvs;
 pub(crate) mod tree;
+mod unsupported;
 mod values;
 mod vrrp;
 

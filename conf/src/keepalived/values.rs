@@ -20,15 +20,21 @@ impl Ctx<'_> {
         self.diags.push(Diagnostic::warning(Some(span), msg));
     }
 
-    /// A keyword this block does not know: keepalived warns and goes on, and so do we.
+    /// A keyword this block does not know: keepalived warns and goes on, and so do we. A
+    /// keyword keepalived knows but tandem does not implement says so.
     pub fn unknown(&mut self, st: &Stmt, block: &str) {
-        self.diags.push(
+        let kw = &st.keyword.text;
+        let d = if super::unsupported::is_unsupported(kw) {
             Diagnostic::warning(
                 Some(st.keyword.span),
-                format!("unknown keyword `{}` in {block}; ignored", st.keyword.text),
+                format!("keepalived's `{kw}` is not supported by tandem; ignored"),
             )
-            .with_label("not a keyword here"),
-        );
+            .with_label("not supported")
+        } else {
+            Diagnostic::warning(Some(st.keyword.span), format!("unknown keyword `{kw}` in {block}; ignored"))
+                .with_label("not a keyword here")
+        };
+        self.diags.push(d);
     }
 
     /// Records where `path` (a model path) was written: the statement's arguments.
