@@ -30,7 +30,11 @@ pub(super) fn read(cx: &mut Ctx, stmts: &[Stmt], g: &mut GlobalDefs) {
             "enable_script_security" => g.enable_script_security = cx.flag(st),
             "lvs_sync_daemon" => g.lvs_sync_daemon = sync_daemon(cx, st),
             "lvs_flush" => g.lvs_flush = cx.flag(st),
-            "lvs_flush_onstop" => g.lvs_flush_onstop = cx.flag(st),
+            // keepalived 2.2 spells it `lvs_flush_on_stop`; `lvs_flush_onstop` is its older name.
+            "lvs_flush_on_stop" | "lvs_flush_onstop" => {
+                cx.at("global_defs.lvs_flush_onstop", st);
+                g.lvs_flush_onstop = cx.flag(st);
+            }
             "lvs_timeouts" => g.lvs_timeouts = timeouts(cx, st),
             "vrrp_version" => set(&mut g.vrrp_version, cx.int(st, 0, 2, 3)),
             "vrrp_mcast_group4" => {
