@@ -110,6 +110,8 @@ fn plain_rs(a: &str, port: Option<u16>) -> RealServer {
         lb_kind: None,
         tunnel: None,
         inhibit_on_failure: false,
+        alpha: None,
+        virtualhost: None,
         uthreshold: None,
         lthreshold: None,
         notify_up: None,
@@ -193,6 +195,10 @@ fn plain_instance(name: &str, interface: &str, vrid: u8, vips: Vec<VirtualAddres
         accept: None,
         strict_mode: false,
         check_unicast_src: false,
+        unicast_ttl: None,
+        v3_checksum_as_v2: false,
+        lower_prio_no_advert: None,
+        higher_prio_send_advert: None,
         garp: GarpOverrides {
             master_delay: None,
             master_repeat: None,
@@ -220,6 +226,8 @@ fn plain_global() -> GlobalDefs {
         lvs_flush: false,
         lvs_flush_onstop: false,
         lvs_timeouts: None,
+        default_interface: None,
+        v3_checksum_as_v2: false,
         vrrp_version: 2,
         vrrp_mcast_group4: ip("224.0.0.18"),
         vrrp_mcast_group6: ip("ff02::12"),
@@ -288,6 +296,8 @@ fn global_defs_every_keyword() {
             // written `lvs_flush_on_stop`, keepalived 2.2's spelling
             lvs_flush_onstop: true,
             lvs_timeouts: Some(LvsTimeouts { tcp: Some(900), tcpfin: Some(120), udp: Some(300) }),
+            default_interface: some("eth0"),
+            v3_checksum_as_v2: false,
             vrrp_version: 3,
             vrrp_mcast_group4: ip("224.0.0.19"),
             vrrp_mcast_group6: ip("ff02::13"),
@@ -524,6 +534,10 @@ fn vrrp_instance_every_keyword() {
         accept: Some(true),
         strict_mode: false,
         check_unicast_src: false,
+        unicast_ttl: None,
+        v3_checksum_as_v2: false,
+        lower_prio_no_advert: Some(true),
+        higher_prio_send_advert: Some(false),
         garp: GarpOverrides {
             master_delay: Some(3),
             master_repeat: Some(2),
@@ -573,6 +587,7 @@ fn vrrp_v3_ipv6_unicast() {
             peer("2001:db8:1::13", None, Some(64)),
         ],
         check_unicast_src: true,
+        unicast_ttl: Some(64),
         ..plain_instance(
             "VI_6",
             "eth0",
@@ -899,6 +914,8 @@ fn checks<'c>(c: &'c Config, key: &ServiceKey) -> &'c [Check] {
 #[test]
 fn http_and_ssl_checkers() {
     let c = load_clean("checkers_http.conf");
+    let rs = &service(&c, &addr("192.0.2.80", 80)).real_servers[0];
+    assert_eq!((rs.alpha, rs.virtualhost.as_deref()), (Some(false), Some("www.example.com")));
     assert_eq!(
         checks(&c, &addr("192.0.2.80", 80)),
         &[Check::Http(HttpCheck {
@@ -933,6 +950,7 @@ fn http_and_ssl_checkers() {
             warmup: Some(4.0),
             fwmark: Some(7),
             log_all_failures: true,
+            alpha: Some(true),
         })]
     );
     let ssl = checks(&c, &addr("192.0.2.80", 443));
@@ -995,6 +1013,7 @@ fn other_checkers() {
                 warmup: Some(6.0),
                 fwmark: Some(9),
                 log_all_failures: true,
+                alpha: None,
             }),
             Check::Tcp(TcpCheck::default()),
             Check::Smtp(SmtpCheck {
@@ -1013,6 +1032,7 @@ fn other_checkers() {
                 delay_loop: Some(20.0),
                 warmup: Some(2.0),
                 log_all_failures: true,
+                alpha: None,
                 ..MiscCheck::default()
             }),
             Check::Misc(MiscCheck {
@@ -1087,7 +1107,7 @@ fn deprecated_and_tandem_spellings() {
         .collect();
     assert_eq!(
         found,
-        vec![(Severity::Warning, s("`global_tracking` is deprecated; it means sync_group_tracking_weight"), 17)],
+        vec![(Severity::Warning, s("`global_tracking` is deprecated; it means sync_group_tracking_weight"), 18)],
         "{}",
         report.render()
     );
@@ -1096,6 +1116,9 @@ fn deprecated_and_tandem_spellings() {
     assert!(c.vrrp_sync_groups[0].sync_group_tracking_weight);
     assert_eq!(c.vrrp_sync_groups[0].group, vec![s("VI_OLD_1"), s("VI_OLD_2")]);
     assert_eq!(c.vrrp_instances.len(), 2);
+    assert!(c.global_defs.v3_checksum_as_v2);
+    assert!(c.vrrp_instances[0].v3_checksum_as_v2);
+    assert!(!c.vrrp_instances[1].v3_checksum_as_v2);
 
     assert_eq!(
         service(&c, &addr("192.0.2.85", 80)),
@@ -1144,6 +1167,13 @@ fn deprecated_and_tandem_spellings() {
 /// Every keyword the keepalived reader accepts, and the corpus must use each one (as the
 /// first word of a line, or inside a one-line block) in a file of its own.
 const KEYWORDS: &[&str] = &[
+    "default_interface",
+    "v3_checksum_as_v2",
+    "unicast_ttl",
+    "lower_prio_no_advert",
+    "higher_prio_send_advert",
+    "alpha",
+    "virtualhost",
     // top level
     "global_defs",
     "vrrp_script",

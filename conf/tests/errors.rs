@@ -234,8 +234,7 @@ fn duplicate_instance_name() {
 
 #[test]
 fn duplicate_virtual_server_and_real_server() {
-    let vs =
-        "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    real_server 10.0.1.1 80\n    real_server 10.0.1.1 80\n}\n";
+    let vs = "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    real_server 10.0.1.1 80 { weight 1 }\n    real_server 10.0.1.1 80 { weight 2 }\n}\n";
     let r = check(&format!("{vs}{vs}"));
     let f = found(&r);
     let messages: Vec<(&str, usize, usize)> = f.iter().map(|d| (d.1.as_str(), d.3, d.4)).collect();
@@ -270,7 +269,7 @@ fn nopreempt_with_state_master_is_warned_at_nopreempt() {
 
 #[test]
 fn virtual_server_without_protocol_is_warned_as_udp() {
-    let r = check("virtual_server 10.0.0.1 53 {\n    real_server 10.0.1.1 53\n}\n");
+    let r = check("virtual_server 10.0.0.1 53 {\n    real_server 10.0.1.1 53 {\n    }\n}\n");
     let f = found(&r);
     assert_eq!(
         f,
@@ -283,6 +282,20 @@ fn virtual_server_without_protocol_is_warned_as_udp() {
         )]
     );
     assert_eq!(r.config.virtual_servers[0].effective_protocol(), tandem_conf::Protocol::Udp);
+}
+
+#[test]
+fn real_server_without_a_block_is_an_error_as_in_keepalived() {
+    let r = check("virtual_server 10.0.0.1 80 {\n    protocol TCP\n    real_server 10.0.1.1 80\n}\n");
+    one_error(&r, "`real_server` needs a `{ ... }` block (at least `{ weight 1 }`)", 3, 5);
+}
+
+#[test]
+fn a_group_of_fwmarks_needs_no_protocol() {
+    let r = check(
+        "virtual_server_group MARKS {\n    fwmark 1\n    fwmark 2\n}\nvirtual_server group MARKS {\n    real_server 10.0.1.1 80 {\n    }\n}\n",
+    );
+    assert!(r.diagnostics.is_empty(), "{}", r.render());
 }
 
 // --- includes ---

@@ -91,6 +91,7 @@ fn read_common(cx: &mut Ctx, b: &Stmt, key: &str, c: &mut CheckCommon) -> bool {
         "warmup" => c.warmup = cx.secs(b, 0, 0.0, 86400.0),
         "fwmark" => c.fwmark = cx.int(b, 0, 0, i64::from(u32::MAX)),
         "log_all_failures" => c.log_all_failures = cx.flag(b),
+        "alpha" => c.alpha = Some(cx.bool_opt(b)),
         _ => return false,
     }
     true

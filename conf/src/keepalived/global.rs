@@ -36,6 +36,8 @@ pub(super) fn read(cx: &mut Ctx, stmts: &[Stmt], g: &mut GlobalDefs) {
                 g.lvs_flush_onstop = cx.flag(st);
             }
             "lvs_timeouts" => g.lvs_timeouts = timeouts(cx, st),
+            "default_interface" => g.default_interface = cx.word(st, "an interface name"),
+            "v3_checksum_as_v2" => g.v3_checksum_as_v2 = cx.bool_opt(st),
             "vrrp_version" => set(&mut g.vrrp_version, cx.int(st, 0, 2, 3)),
             "vrrp_mcast_group4" => {
                 if let Some(a) = cx.ip(st, 0) {
@@ -63,8 +65,8 @@ pub(super) fn read(cx: &mut Ctx, stmts: &[Stmt], g: &mut GlobalDefs) {
             "vrrp_gna_interval" => set(&mut g.vrrp_gna_interval, cx.secs(st, 0, 0.0, 1.0)),
             "vrrp_garp_lower_prio_delay" => g.vrrp_garp_lower_prio_delay = cx.int(st, 0, 0, 86400),
             "vrrp_garp_lower_prio_repeat" => g.vrrp_garp_lower_prio_repeat = cx.int(st, 0, 0, 1000),
-            "vrrp_lower_prio_no_advert" => g.vrrp_lower_prio_no_advert = bool_opt(cx, st),
-            "vrrp_higher_prio_send_advert" => g.vrrp_higher_prio_send_advert = bool_opt(cx, st),
+            "vrrp_lower_prio_no_advert" => g.vrrp_lower_prio_no_advert = cx.bool_opt(st),
+            "vrrp_higher_prio_send_advert" => g.vrrp_higher_prio_send_advert = cx.bool_opt(st),
             "vrrp_check_unicast_src" => g.vrrp_check_unicast_src = cx.flag(st),
             "vrrp_skip_check_adv_addr" => g.vrrp_skip_check_adv_addr = cx.flag(st),
             "vrrp_strict" => g.vrrp_strict = cx.flag(st),
@@ -88,19 +90,6 @@ pub(super) fn read(cx: &mut Ctx, stmts: &[Stmt], g: &mut GlobalDefs) {
 fn set<T>(slot: &mut T, v: Option<T>) {
     if let Some(v) = v {
         *slot = v;
-    }
-}
-
-/// `KEYWORD [true|false|on|off|yes|no]`: keepalived's optional boolean.
-fn bool_opt(cx: &mut Ctx, st: &Stmt) -> bool {
-    match st.args.first().map(|w| w.text.to_ascii_lowercase()) {
-        None => true,
-        Some(v) if matches!(v.as_str(), "true" | "on" | "yes") => true,
-        Some(v) if matches!(v.as_str(), "false" | "off" | "no") => false,
-        Some(_) => {
-            cx.error(st.args[0].span, format!("`{}` takes true or false", st.keyword.text));
-            false
-        }
     }
 }
 

@@ -282,8 +282,9 @@ fn real_server(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<RealServer> {
     };
     cx.extra(st, 2);
     let mut r = RealServer::new(ip, port);
+    // keepalived refuses a real_server without a block ("Missing '{'").
     let Some(block) = &st.block else {
-        // keepalived allows `real_server IP PORT` without a block: always up, weight 1.
+        cx.error(st.span(), "`real_server` needs a `{ ... }` block (at least `{ weight 1 }`)");
         return Some(r);
     };
     for b in block {
@@ -308,6 +309,8 @@ fn real_server(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<RealServer> {
                 }
             }
             "inhibit_on_failure" => r.inhibit_on_failure = cx.flag(b),
+            "alpha" => r.alpha = Some(cx.bool_opt(b)),
+            "virtualhost" => r.virtualhost = cx.word(b, "a host name"),
             "uthreshold" => r.uthreshold = cx.int(b, 0, 0, i64::from(u32::MAX)),
             "lthreshold" => r.lthreshold = cx.int(b, 0, 0, i64::from(u32::MAX)),
             "notify_up" => r.notify_up = cx.command(b),

@@ -157,6 +157,22 @@ impl Ctx<'_> {
         true
     }
 
+    /// `KEYWORD [true|false|on|off|yes|no]`: keepalived's optional boolean (lib/parser.c
+    /// check_true_false).
+    pub fn bool_opt(&mut self, st: &Stmt) -> bool {
+        let value = match st.args.first().map(|w| w.text.to_ascii_lowercase()) {
+            None => true,
+            Some(v) if matches!(v.as_str(), "true" | "on" | "yes") => true,
+            Some(v) if matches!(v.as_str(), "false" | "off" | "no") => false,
+            Some(_) => {
+                self.error(st.args[0].span, format!("`{}` takes true or false", st.keyword.text));
+                false
+            }
+        };
+        self.extra(st, 1);
+        value
+    }
+
     /// `user USER [GROUP]`.
     pub fn run_as(&mut self, st: &Stmt) -> Option<RunAs> {
         let user = self.arg(st, 0, "a user name")?.text.clone();

@@ -223,6 +223,10 @@ pub(super) fn instance(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpInstan
             }
             "strict_mode" => v.strict_mode = cx.flag(b),
             "check_unicast_src" => v.check_unicast_src = cx.flag(b),
+            "unicast_ttl" => v.unicast_ttl = cx.int(b, 0, 1, 255),
+            "v3_checksum_as_v2" => v.v3_checksum_as_v2 = cx.bool_opt(b),
+            "lower_prio_no_advert" => v.lower_prio_no_advert = Some(cx.bool_opt(b)),
+            "higher_prio_send_advert" => v.higher_prio_send_advert = Some(cx.bool_opt(b)),
             "garp_master_delay"
             | "garp_master_repeat"
             | "garp_master_refresh"

@@ -35,6 +35,8 @@ pub struct CheckCommon {
     pub fwmark: Option<u32>,
     /// `log_all_failures`.
     pub log_all_failures: bool,
+    /// `alpha [BOOL]`: this checker starts failed (overrides the server's `alpha`).
+    pub alpha: Option<bool>,
 }
 
 /// Declares a checker struct with the common keywords followed by its own.
@@ -80,6 +82,9 @@ macro_rules! checker {
             /// `log_all_failures`.
             #[serde(skip_serializing_if = "is_false")]
             pub log_all_failures: bool,
+            /// `alpha`.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub alpha: Option<bool>,
             $($(#[$fm])* pub $f: $t,)*
         }
 
@@ -99,6 +104,7 @@ macro_rules! checker {
                     warmup: self.warmup,
                     fwmark: self.fwmark,
                     log_all_failures: self.log_all_failures,
+                    alpha: self.alpha,
                 }
             }
 
@@ -116,6 +122,7 @@ macro_rules! checker {
                 self.warmup = c.warmup;
                 self.fwmark = c.fwmark;
                 self.log_all_failures = c.log_all_failures;
+                self.alpha = c.alpha;
             }
         }
     };

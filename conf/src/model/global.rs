@@ -40,6 +40,13 @@ pub struct GlobalDefs {
     /// `lvs_timeouts tcp N tcpfin N udp N` (seconds; absent ones are left as the kernel has them).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lvs_timeouts: Option<LvsTimeouts>,
+    /// `default_interface`: the interface of instances that name none (keepalived: eth0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_interface: Option<String>,
+    /// `v3_checksum_as_v2`: VRRPv3 IPv4 checksums leave out the pseudo-header, for peers that
+    /// compute them so.
+    #[serde(skip_serializing_if = "is_false")]
+    pub v3_checksum_as_v2: bool,
     /// `vrrp_version` 2 or 3 (default 2): the default for instances without `version`.
     pub vrrp_version: u8,
     /// `vrrp_mcast_group4` (default 224.0.0.18).
@@ -107,6 +114,8 @@ impl Default for GlobalDefs {
             lvs_flush: false,
             lvs_flush_onstop: false,
             lvs_timeouts: None,
+            default_interface: None,
+            v3_checksum_as_v2: false,
             vrrp_version: 2,
             vrrp_mcast_group4: IpAddr::V4(std::net::Ipv4Addr::new(224, 0, 0, 18)),
             vrrp_mcast_group6: IpAddr::V6(std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12)),

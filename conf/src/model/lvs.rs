@@ -347,6 +347,12 @@ pub struct RealServer {
     /// `inhibit_on_failure`: weight 0 instead of removal when checks fail.
     #[serde(default, skip_serializing_if = "is_false")]
     pub inhibit_on_failure: bool,
+    /// `alpha [BOOL]`: overrides the virtual server's `alpha` for this server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<bool>,
+    /// `virtualhost`: default Host header for this server's HTTP checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virtualhost: Option<String>,
     /// `uthreshold`: upper connection threshold (0 = none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uthreshold: Option<u32>,
@@ -392,6 +398,8 @@ impl RealServer {
             lb_kind: None,
             tunnel: None,
             inhibit_on_failure: false,
+            alpha: None,
+            virtualhost: None,
             uthreshold: None,
             lthreshold: None,
             notify_up: None,

@@ -148,6 +148,18 @@ pub struct VrrpInstance {
     /// `check_unicast_src`: accept unicast adverts only from configured peers.
     #[serde(default, skip_serializing_if = "is_false")]
     pub check_unicast_src: bool,
+    /// `unicast_ttl`: TTL of unicast adverts (255).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unicast_ttl: Option<u8>,
+    /// `v3_checksum_as_v2`: this instance's VRRPv3 IPv4 checksums leave out the pseudo-header.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub v3_checksum_as_v2: bool,
+    /// `lower_prio_no_advert [BOOL]`: overrides `vrrp_lower_prio_no_advert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lower_prio_no_advert: Option<bool>,
+    /// `higher_prio_send_advert [BOOL]`: overrides `vrrp_higher_prio_send_advert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub higher_prio_send_advert: Option<bool>,
     /// Gratuitous ARP schedule overrides (`garp_master_*`, `garp_lower_prio_*`).
     #[serde(default, skip_serializing_if = "GarpOverrides::is_empty")]
     pub garp: GarpOverrides,
@@ -188,6 +200,10 @@ impl VrrpInstance {
             accept: None,
             strict_mode: false,
             check_unicast_src: false,
+            unicast_ttl: None,
+            v3_checksum_as_v2: false,
+            lower_prio_no_advert: None,
+            higher_prio_send_advert: None,
             garp: GarpOverrides::default(),
             notify: Notify::default(),
             smtp_alert: false,

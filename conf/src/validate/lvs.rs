@@ -35,7 +35,16 @@ pub(super) fn check(v: &mut V, c: &Config) {
                     Some("unknown virtual_server_group".into());
             }
         }
-        let is_fwmark = matches!(key, ServiceKey::Fwmark(_));
+        // A group of fwmark members only is a fwmark service: keepalived refuses `protocol`.
+        let is_fwmark = match &key {
+            ServiceKey::Fwmark(_) => true,
+            ServiceKey::Group(name) => c
+                .virtual_server_groups
+                .iter()
+                .find(|g| g.name == *name)
+                .is_some_and(|g| !g.members.is_empty() && g.members.iter().all(|m| m.fwmark.is_some())),
+            ServiceKey::Addr(..) => false,
+        };
         if vs.protocol.is_none() && !is_fwmark {
             v.warn(&p, format!("virtual_server {key} has no `protocol`; keepalived makes it UDP"))
                 .notes

@@ -44,10 +44,10 @@ pub(super) fn check(v: &mut V, c: &Config) {
             v.range(&format!("{p}.version"), "version", i64::from(ver), 2, 3);
         }
         advert_int(v, &p, inst.advert_int, version);
-        if inst.interface.is_none() {
+        if inst.interface.is_none() && g.default_interface.is_none() {
             v.warn(
                 &p,
-                format!("vrrp_instance `{name}` has no interface; keepalived falls back to its default_interface"),
+                format!("vrrp_instance `{name}` has no interface; keepalived uses eth0 unless global_defs sets default_interface"),
             );
         }
 
