@@ -1,0 +1,1 @@
+//! The sans-I/O instance and sync-group state machines: see the crate documentation.

@@ -1,0 +1,1 @@
+//! Codecs: see the crate documentation.
