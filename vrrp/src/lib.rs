@@ -12,6 +12,7 @@
 
 pub mod advert;
 pub mod instance;
+pub mod linux;
 pub mod wire;
 
 pub use advert::{Advert, Auth, Version};
