@@ -13,6 +13,7 @@
 pub mod advert;
 pub mod instance;
 pub mod linux;
+pub mod track;
 pub mod wire;
 
 pub use advert::{Advert, Auth, Version};
