@@ -2,6 +2,7 @@
 //! GARP / NA sending, link events).
 
 pub mod addr;
+pub mod link;
 
 /// A failed kernel request: what was being done, and the errno the kernel gave.
 #[derive(Debug, thiserror::Error)]
