@@ -3,6 +3,7 @@
 
 pub mod addr;
 pub mod link;
+pub mod socket;
 
 /// A failed kernel request: what was being done, and the errno the kernel gave.
 #[derive(Debug, thiserror::Error)]

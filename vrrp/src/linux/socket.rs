@@ -1,0 +1,153 @@
+//! Raw sockets for IP protocol 112 (VRRP), bound to one interface.
+//!
+//! As keepalived (keepalived/vrrp/vrrp.c, open_vrrp_send_socket / open_vrrp_read_socket):
+//! TTL / hop limit 255 for multicast and unicast (RFC 5798 section 5.1.1.3: receivers drop
+//! other values), TOS 0xC0 (network control) for IPv4, multicast loop off, the group joined
+//! on the interface only for multicast, and the socket bound to the interface
+//! (SO_BINDTODEVICE) so adverts go out and come in there and nowhere else.
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+use tokio::io::unix::AsyncFd;
+
+/// IANA protocol number of VRRP.
+pub const IPPROTO_VRRP: i32 = 112;
+
+/// What one receive returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// Sender's address.
+    pub src: IpAddr,
+    /// Destination address (IPv4: from the header; IPv6: not known here).
+    pub dst: Option<IpAddr>,
+    /// TTL (IPv4) or hop limit (IPv6) the packet arrived with.
+    pub ttl: u8,
+    /// IPv4 TOS byte (0 for IPv6).
+    pub tos: u8,
+    /// The VRRP message.
+    pub payload: Vec<u8>,
+}
+
+/// A VRRP socket on one interface.
+pub struct VrrpSocket {
+    io: AsyncFd<Socket>,
+    v6: bool,
+}
+
+impl VrrpSocket {
+    /// Opens a socket for one interface and family. `group` is joined for multicast (none for
+    /// unicast); `source`, when given, is the address adverts are sent from.
+    pub fn open(
+        ifname: &str,
+        ifindex: u32,
+        v6: bool,
+        group: Option<IpAddr>,
+        source: Option<IpAddr>,
+    ) -> io::Result<Self> {
+        let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
+        let s = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))?;
+        s.set_nonblocking(true)?;
+        s.bind_device(Some(ifname.as_bytes()))?;
+        if v6 {
+            s.set_multicast_hops_v6(255)?;
+            s.set_unicast_hops_v6(255)?;
+            s.set_multicast_loop_v6(false)?;
+            s.set_multicast_if_v6(ifindex)?;
+            s.set_recv_hoplimit_v6(true)?;
+            if let Some(IpAddr::V6(g)) = group {
+                s.join_multicast_v6(&g, ifindex)?;
+            }
+        } else {
+            s.set_multicast_ttl_v4(255)?;
+            s.set_ttl_v4(255)?;
+            s.set_tos_v4(0xc0)?;
+            s.set_multicast_loop_v4(false)?;
+            if let Some(IpAddr::V4(g)) = group {
+                s.join_multicast_v4_n(&g, &socket2::InterfaceIndexOrAddress::Index(ifindex))?;
+            }
+        }
+        if let Some(src) = source {
+            s.bind(&SockAddr::from(SocketAddr::new(src, 0)))?;
+        }
+        // SAFETY: the socket2::Socket owns its file descriptor from creation to drop, and
+        // `as_raw_fd` always returns that same descriptor; the AsyncFd owns the Socket, so the
+        // descriptor stays open and unchanged for the AsyncFd's whole life (tokio's contract
+        // for `register`).
+        #[allow(unsafe_code)]
+        let io = unsafe { AsyncFd::register(s) }.map_err(|e| io::Error::other(e.to_string()))?;
+        Ok(VrrpSocket { io, v6 })
+    }
+
+    /// Sends one VRRP message to `dst` (the group, or a unicast peer).
+    pub async fn send_to(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
+        let to = SockAddr::from(SocketAddr::new(dst, 0));
+        loop {
+            let mut guard = self.io.writable().await?;
+            match guard.try_io(|s| s.get_ref().send_to(payload, &to)) {
+                Ok(r) => return r.map(|_| ()),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Receives one packet.
+    pub async fn recv(&self) -> io::Result<Received> {
+        loop {
+            let mut guard = self.io.readable().await?;
+            let r = guard.try_io(|s| if self.v6 { recv_v6(s.get_ref()) } else { recv_v4(s.get_ref()) });
+            match r {
+                Ok(Ok(Some(p))) => return Ok(p),
+                Ok(Ok(None)) => continue, // not a packet we can read: skip it
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+/// IPv4 raw sockets return the IP header with the payload.
+fn recv_v4(s: &Socket) -> io::Result<Option<Received>> {
+    use std::io::Read;
+    let mut bytes = vec![0u8; 2048];
+    let n = (&*s).read(&mut bytes)?;
+    bytes.truncate(n);
+    let Some(&first) = bytes.first() else { return Ok(None) };
+    let ihl = usize::from(first & 0x0f) * 4;
+    if first >> 4 != 4 || ihl < 20 || bytes.len() < ihl {
+        return Ok(None);
+    }
+    let src = Ipv4Addr::new(bytes[12], bytes[13], bytes[14], bytes[15]);
+    let dst = Ipv4Addr::new(bytes[16], bytes[17], bytes[18], bytes[19]);
+    Ok(Some(Received {
+        src: src.into(),
+        dst: Some(dst.into()),
+        ttl: bytes[8],
+        tos: bytes[1],
+        payload: bytes[ihl..].to_vec(),
+    }))
+}
+
+/// IPv6 raw sockets return the payload only; the hop limit comes as ancillary data.
+fn recv_v6(s: &Socket) -> io::Result<Option<Received>> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrIn6, recvmsg};
+    let mut buf = vec![0u8; 2048];
+    let mut cmsg = nix::cmsg_space!(libc_int);
+    let mut iov = [io::IoSliceMut::new(&mut buf)];
+    let msg =
+        recvmsg::<SockaddrIn6>(s.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()).map_err(io::Error::from)?;
+    let mut ttl = None;
+    for c in msg.cmsgs().map_err(io::Error::from)? {
+        if let ControlMessageOwned::Ipv6HopLimit(h) = c {
+            ttl = u8::try_from(h).ok();
+        }
+    }
+    let (Some(from), Some(ttl)) = (msg.address, ttl) else { return Ok(None) };
+    let n = msg.bytes;
+    let src: Ipv6Addr = from.ip();
+    Ok(Some(Received { src: src.into(), dst: None, ttl, tos: 0, payload: buf[..n].to_vec() }))
+}
+
+#[allow(non_camel_case_types)]
+type libc_int = i32;
