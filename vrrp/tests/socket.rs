@@ -6,66 +6,16 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a failed set-up step should fail the test
 
 use std::net::IpAddr;
-use std::process::Command;
 use std::time::Duration;
 use tandem_vrrp::linux::addr::ifindex;
 use tandem_vrrp::linux::socket::VrrpSocket;
 
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("ip runs");
-    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
+mod common;
+use common::Pair;
 
-/// Two namespaces `a` (eth0: 192.0.2.1, 2001:db8::1) and `b` (eth0: 192.0.2.2, 2001:db8::2)
-/// joined by a veth pair; deleted on drop.
-struct Pair {
-    a: String,
-    b: String,
-}
-
-impl Pair {
-    fn new(tag: &str) -> Pair {
-        let (a, b) = (format!("tvs-{tag}-a-{}", std::process::id()), format!("tvs-{tag}-b-{}", std::process::id()));
-        for n in [&a, &b] {
-            let _ = Command::new("ip").args(["netns", "del", n]).output();
-            ip(&["netns", "add", n]);
-            // No duplicate address detection: the link-local source must be usable at once.
-            for k in ["net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"] {
-                ip(&["netns", "exec", n, "sysctl", "-qw", k]);
-            }
-        }
-        ip(&["-n", &a, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0", "netns", &b]);
-        ip(&["-n", &b, "link", "set", "peer0", "name", "eth0"]);
-        for (n, v4, v6) in [(&a, "192.0.2.1/24", "2001:db8::1/64"), (&b, "192.0.2.2/24", "2001:db8::2/64")] {
-            ip(&["-n", n, "addr", "add", v4, "dev", "eth0"]);
-            ip(&["-n", n, "addr", "add", v6, "dev", "eth0", "nodad"]);
-            ip(&["-n", n, "link", "set", "eth0", "up"]);
-            ip(&["-n", n, "link", "set", "lo", "up"]);
-        }
-        Pair { a, b }
-    }
-
-    /// Opens a socket on eth0 inside namespace `ns`.
-    fn open(ns: &str, v6: bool, group: Option<IpAddr>, source: Option<IpAddr>) -> VrrpSocket {
-        let handle = tokio::runtime::Handle::current();
-        let path = format!("/var/run/netns/{ns}");
-        std::thread::spawn(move || {
-            let f = std::fs::File::open(path).unwrap();
-            nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-            let _rt = handle.enter();
-            VrrpSocket::open("eth0", ifindex("eth0").unwrap(), v6, group, source).unwrap()
-        })
-        .join()
-        .unwrap()
-    }
-}
-
-impl Drop for Pair {
-    fn drop(&mut self) {
-        for n in [&self.a, &self.b] {
-            let _ = Command::new("ip").args(["netns", "del", n]).output();
-        }
-    }
+/// Opens a VRRP socket on eth0 inside namespace `ns`.
+fn open(ns: &str, v6: bool, group: Option<IpAddr>, source: Option<IpAddr>) -> VrrpSocket {
+    Pair::within(ns, move || VrrpSocket::open("eth0", ifindex("eth0").unwrap(), v6, group, source).unwrap())
 }
 
 fn addr(s: &str) -> IpAddr {
@@ -84,8 +34,8 @@ fn ipv4_multicast_arrives_with_ttl_255_and_tos_c0() {
     let p = Pair::new("m4");
     run(async {
         let g = addr("224.0.0.18");
-        let tx = Pair::open(&p.a, false, Some(g), Some(addr("192.0.2.1")));
-        let rx = Pair::open(&p.b, false, Some(g), None);
+        let tx = open(&p.a, false, Some(g), Some(addr("192.0.2.1")));
+        let rx = open(&p.b, false, Some(g), None);
         tx.send_to(&PAYLOAD, g).await.unwrap();
         let got = rx.recv().await.unwrap();
         assert_eq!((got.src, got.dst, got.ttl, got.tos), (addr("192.0.2.1"), Some(g), 255, 0xc0));
@@ -97,8 +47,8 @@ fn ipv4_multicast_arrives_with_ttl_255_and_tos_c0() {
 fn ipv4_unicast_reaches_the_peer() {
     let p = Pair::new("u4");
     run(async {
-        let tx = Pair::open(&p.a, false, None, Some(addr("192.0.2.1")));
-        let rx = Pair::open(&p.b, false, None, None);
+        let tx = open(&p.a, false, None, Some(addr("192.0.2.1")));
+        let rx = open(&p.b, false, None, None);
         tx.send_to(&PAYLOAD, addr("192.0.2.2")).await.unwrap();
         let got = rx.recv().await.unwrap();
         assert_eq!((got.src, got.dst, got.ttl), (addr("192.0.2.1"), Some(addr("192.0.2.2")), 255));
@@ -111,8 +61,8 @@ fn ipv6_multicast_arrives_with_hop_limit_255() {
     let p = Pair::new("m6");
     run(async {
         let g = addr("ff02::12");
-        let tx = Pair::open(&p.a, true, Some(g), None);
-        let rx = Pair::open(&p.b, true, Some(g), None);
+        let tx = open(&p.a, true, Some(g), None);
+        let rx = open(&p.b, true, Some(g), None);
         let payload = [0x31u8, 7, 100, 0, 0, 100, 0, 0];
         // IPv6 on a veth that just came up takes a moment; adverts are periodic anyway.
         let sender = async {

@@ -2,6 +2,7 @@
 //! GARP / NA sending, link events).
 
 pub mod addr;
+pub mod frames;
 pub mod link;
 pub mod socket;
 
