@@ -30,6 +30,18 @@ pub enum Command {
         #[arg(long)]
         dump: bool,
     },
+    /// Run the VRRP part of a configuration: elect a master, float the virtual addresses.
+    ///
+    /// Runs until SIGTERM or SIGINT, when every master sends a priority-0 advert and removes
+    /// its addresses. Logs transitions on stderr.
+    Run {
+        /// Where the file is and how to read it.
+        #[command(flatten)]
+        input: Input,
+        /// Log debug detail too (dropped adverts and the like).
+        #[arg(short, long)]
+        verbose: bool,
+    },
     /// Print the TOML equivalent of a configuration file (typically a keepalived.conf).
     Convert {
         /// Where the file is and how to read it.

@@ -1,7 +1,7 @@
-//! The `tandem` command: `check` and `convert` configuration files.
+//! The `tandem` command: `check` and `convert` configuration files, `run` the VRRP part.
 
 mod cli;
-#[allow(dead_code)] // used by `tandem run`, which the VRRP issue wires next
+mod run;
 mod script;
 
 use clap::Parser;
@@ -15,6 +15,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { input, strict, dump } => check(&input, strict, dump),
         Command::Convert { input } => convert(&input),
+        Command::Run { input, verbose } => run_command(&input, verbose),
     }
 }
 
@@ -90,6 +91,25 @@ fn print_toml(r: &Report) -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: cannot write the model as TOML: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run_command(input: &Input, verbose: bool) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(if verbose { tracing::Level::DEBUG } else { tracing::Level::INFO })
+        .with_target(false)
+        .init();
+    let r = tandem_conf::load(&input.file, &options(input, false));
+    if !report(input, &r) {
+        return ExitCode::from(1);
+    }
+    match run::run(&r.config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
             ExitCode::from(1)
         }
     }

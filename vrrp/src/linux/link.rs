@@ -33,6 +33,8 @@ pub struct LinkState {
     pub up: bool,
     /// The interface was deleted.
     pub gone: bool,
+    /// Its hardware address, when it has a 6-byte one.
+    pub mac: Option<[u8; 6]>,
 }
 
 /// A subscription to link changes in the calling thread's network namespace.
@@ -99,7 +101,13 @@ fn state_of(msg: &Nlmsghdr<Rtm, Ifinfomsg>) -> Option<LinkState> {
         .get_attr_payload_as_with_len::<String>(Ifla::Ifname)
         .map(|n| n.trim_end_matches('\0').to_string())
         .unwrap_or_default();
+    let mac = p
+        .rtattrs()
+        .get_attr_handle()
+        .get_attr_payload_as_with_len_borrowed::<&[u8]>(Ifla::Address)
+        .ok()
+        .and_then(|b| <[u8; 6]>::try_from(b).ok());
     let flags = p.ifi_flags();
     let up = !gone && flags.contains(Iff::UP) && flags.contains(Iff::RUNNING);
-    Some(LinkState { ifindex: u32::try_from(*p.ifi_index()).unwrap_or(0), name, up, gone })
+    Some(LinkState { ifindex: u32::try_from(*p.ifi_index()).unwrap_or(0), name, up, gone, mac })
 }

@@ -30,15 +30,19 @@ pub struct Received {
     pub payload: Vec<u8>,
 }
 
-/// A VRRP socket on one interface.
+/// A VRRP socket pair on one interface: one to send (bound to the source address, when one
+/// is configured) and one to receive. A raw socket bound to an address only receives packets
+/// sent to that address, so one socket cannot do both for multicast; keepalived also keeps
+/// them apart (open_vrrp_send_socket / open_vrrp_read_socket).
 pub struct VrrpSocket {
-    io: AsyncFd<Socket>,
+    tx: AsyncFd<Socket>,
+    rx: AsyncFd<Socket>,
     v6: bool,
 }
 
 impl VrrpSocket {
-    /// Opens a socket for one interface and family. `group` is joined for multicast (none for
-    /// unicast); `source`, when given, is the address adverts are sent from.
+    /// Opens the sockets for one interface and family. `group` is joined for multicast (none
+    /// for unicast); `source`, when given, is the address adverts are sent from.
     pub fn open(
         ifname: &str,
         ifindex: u32,
@@ -46,45 +50,27 @@ impl VrrpSocket {
         group: Option<IpAddr>,
         source: Option<IpAddr>,
     ) -> io::Result<Self> {
-        let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
-        let s = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))?;
-        s.set_nonblocking(true)?;
-        s.bind_device(Some(ifname.as_bytes()))?;
-        if v6 {
-            s.set_multicast_hops_v6(255)?;
-            s.set_unicast_hops_v6(255)?;
-            s.set_multicast_loop_v6(false)?;
-            s.set_multicast_if_v6(ifindex)?;
-            s.set_recv_hoplimit_v6(true)?;
-            if let Some(IpAddr::V6(g)) = group {
-                s.join_multicast_v6(&g, ifindex)?;
-            }
-        } else {
-            s.set_multicast_ttl_v4(255)?;
-            s.set_ttl_v4(255)?;
-            s.set_tos_v4(0xc0)?;
-            s.set_multicast_loop_v4(false)?;
-            if let Some(IpAddr::V4(g)) = group {
-                s.join_multicast_v4_n(&g, &socket2::InterfaceIndexOrAddress::Index(ifindex))?;
-            }
-        }
+        let tx = raw_socket(ifname, ifindex, v6)?;
         if let Some(src) = source {
-            s.bind(&SockAddr::from(SocketAddr::new(src, 0)))?;
+            tx.bind(&SockAddr::from(SocketAddr::new(src, 0)))?;
         }
-        // SAFETY: the socket2::Socket owns its file descriptor from creation to drop, and
-        // `as_raw_fd` always returns that same descriptor; the AsyncFd owns the Socket, so the
-        // descriptor stays open and unchanged for the AsyncFd's whole life (tokio's contract
-        // for `register`).
-        #[allow(unsafe_code)]
-        let io = unsafe { AsyncFd::register(s) }.map_err(|e| io::Error::other(e.to_string()))?;
-        Ok(VrrpSocket { io, v6 })
+        // The sending socket is never read: the smallest queue the kernel allows, so that what
+        // it is given (every VRRP packet on the interface) is dropped, not hoarded.
+        tx.set_recv_buffer_size(1)?;
+        let rx = raw_socket(ifname, ifindex, v6)?;
+        match group {
+            Some(IpAddr::V6(g)) => rx.join_multicast_v6(&g, ifindex)?,
+            Some(IpAddr::V4(g)) => rx.join_multicast_v4_n(&g, &socket2::InterfaceIndexOrAddress::Index(ifindex))?,
+            None => {}
+        }
+        Ok(VrrpSocket { tx: register(tx)?, rx: register(rx)?, v6 })
     }
 
     /// Sends one VRRP message to `dst` (the group, or a unicast peer).
     pub async fn send_to(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
         let to = SockAddr::from(SocketAddr::new(dst, 0));
         loop {
-            let mut guard = self.io.writable().await?;
+            let mut guard = self.tx.writable().await?;
             match guard.try_io(|s| s.get_ref().send_to(payload, &to)) {
                 Ok(r) => return r.map(|_| ()),
                 Err(_would_block) => continue,
@@ -95,7 +81,7 @@ impl VrrpSocket {
     /// Receives one packet.
     pub async fn recv(&self) -> io::Result<Received> {
         loop {
-            let mut guard = self.io.readable().await?;
+            let mut guard = self.rx.readable().await?;
             let r = guard.try_io(|s| if self.v6 { recv_v6(s.get_ref()) } else { recv_v4(s.get_ref()) });
             match r {
                 Ok(Ok(Some(p))) => return Ok(p),
@@ -105,6 +91,36 @@ impl VrrpSocket {
             }
         }
     }
+}
+
+/// A raw protocol-112 socket bound to the interface, with keepalived's options.
+fn raw_socket(ifname: &str, ifindex: u32, v6: bool) -> io::Result<Socket> {
+    let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
+    let s = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))?;
+    s.set_nonblocking(true)?;
+    s.bind_device(Some(ifname.as_bytes()))?;
+    if v6 {
+        s.set_multicast_hops_v6(255)?;
+        s.set_unicast_hops_v6(255)?;
+        s.set_multicast_loop_v6(false)?;
+        s.set_multicast_if_v6(ifindex)?;
+        s.set_recv_hoplimit_v6(true)?;
+    } else {
+        s.set_multicast_ttl_v4(255)?;
+        s.set_ttl_v4(255)?;
+        s.set_tos_v4(0xc0)?;
+        s.set_multicast_loop_v4(false)?;
+    }
+    Ok(s)
+}
+
+fn register(s: Socket) -> io::Result<AsyncFd<Socket>> {
+    // SAFETY: the socket2::Socket owns its file descriptor from creation to drop, and
+    // `as_raw_fd` always returns that same descriptor; the AsyncFd owns the Socket, so the
+    // descriptor stays open and unchanged for the AsyncFd's whole life (tokio's contract for
+    // `register`).
+    #[allow(unsafe_code)]
+    unsafe { AsyncFd::register(s) }.map_err(|e| io::Error::other(e.to_string()))
 }
 
 /// IPv4 raw sockets return the IP header with the payload.

@@ -1,0 +1,248 @@
+//! From the configuration model to what the VRRP loop runs: one unit per sync group (a lone
+//! instance is a group of one), with each member's settings for the state machine and the
+//! I/O it needs, resolved against this host (interface indexes, source addresses).
+
+use std::net::IpAddr;
+use std::time::Duration;
+use tandem_conf as conf;
+use tandem_vrrp::instance::{GarpSettings, InitialState, Settings};
+use tandem_vrrp::linux::addr::{self, AddressSpec, Addresses, parse_scope};
+use tandem_vrrp::wire::vrrp::simple_password;
+use tandem_vrrp::{Auth, Version};
+
+/// A tracked object and how it moves priority.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tracked {
+    /// Script, interface or file name.
+    pub name: String,
+    /// keepalived's weight (0: fault while down).
+    pub weight: i32,
+    /// `reverse`.
+    pub reverse: bool,
+}
+
+/// One VRRP instance ready to run.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// State-machine settings.
+    pub settings: Settings,
+    /// The interface adverts use.
+    pub ifname: String,
+    /// Its index.
+    pub ifindex: u32,
+    /// IPv6 instance.
+    pub v6: bool,
+    /// Multicast group (None in unicast mode).
+    pub group: Option<IpAddr>,
+    /// Unicast peers.
+    pub peers: Vec<IpAddr>,
+    /// Address adverts are sent from, when configured (bound).
+    pub source: Option<IpAddr>,
+    /// Every address the instance floats (virtual_ipaddress and _excluded).
+    pub vips: Vec<AddressSpec>,
+    /// `v3_checksum_as_v2`.
+    pub checksum_as_v2: bool,
+    /// Tracked scripts (instance's and its group's).
+    pub scripts: Vec<Tracked>,
+    /// Tracked interfaces: the instance's own interface and VIP devices (weight 0) plus
+    /// `track_interface` entries.
+    pub interfaces: Vec<Tracked>,
+    /// Notify scripts.
+    pub notify: conf::Notify,
+}
+
+/// A sync group (or a lone instance) ready to run.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    /// The group's name (the instance's for a lone instance).
+    pub name: String,
+    /// True for a configured vrrp_sync_group.
+    pub is_group: bool,
+    /// Members, in configuration order.
+    pub members: Vec<Member>,
+    /// The group's notify scripts.
+    pub notify: conf::Notify,
+}
+
+/// Builds the units of a configuration; the error names the instance and what is missing.
+pub fn units(c: &conf::Config, startup_delay: Duration) -> Result<Vec<Unit>, String> {
+    let addrs = Addresses::open().map_err(|e| e.to_string())?;
+    let mut grouped: Vec<bool> = vec![false; c.vrrp_instances.len()];
+    let mut units = Vec::new();
+    for g in &c.vrrp_sync_groups {
+        let mut members = Vec::new();
+        for name in &g.group {
+            let Some(i) = c.vrrp_instances.iter().position(|v| v.name == *name) else {
+                return Err(format!("vrrp_sync_group {}: no vrrp_instance {name}", g.name));
+            };
+            grouped[i] = true;
+            let mut m = member(c, &c.vrrp_instances[i], &addrs, startup_delay)?;
+            m.scripts.extend(tracked_scripts(c, &g.track_script));
+            m.interfaces.extend(tracked_interfaces(&g.track_interface));
+            members.push(m);
+        }
+        units.push(Unit { name: g.name.clone(), is_group: true, members, notify: g.notify.clone() });
+    }
+    for (i, inst) in c.vrrp_instances.iter().enumerate() {
+        if !grouped[i] {
+            let m = member(c, inst, &addrs, startup_delay)?;
+            units.push(Unit {
+                name: inst.name.clone(),
+                is_group: false,
+                members: vec![m],
+                notify: conf::Notify::default(),
+            });
+        }
+    }
+    Ok(units)
+}
+
+fn tracked_scripts(c: &conf::Config, refs: &[conf::TrackRef]) -> Vec<Tracked> {
+    refs.iter()
+        .map(|t| {
+            let script = c.vrrp_scripts.iter().find(|s| s.name == t.name);
+            Tracked {
+                name: t.name.clone(),
+                weight: t.weight.or(script.map(|s| s.weight)).unwrap_or(0),
+                reverse: t.reverse || script.is_some_and(|s| s.weight_reverse),
+            }
+        })
+        .collect()
+}
+
+fn tracked_interfaces(refs: &[conf::TrackInterface]) -> Vec<Tracked> {
+    refs.iter()
+        .map(|t| Tracked { name: t.interface.clone(), weight: t.weight.unwrap_or(0), reverse: t.reverse })
+        .collect()
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s).unwrap_or(Duration::ZERO)
+}
+
+fn member(
+    c: &conf::Config,
+    v: &conf::VrrpInstance,
+    addrs: &Addresses,
+    startup_delay: Duration,
+) -> Result<Member, String> {
+    let g = &c.global_defs;
+    let ctx = |what: String| format!("vrrp_instance {}: {what}", v.name);
+    let ifname = v.interface.clone().or_else(|| g.default_interface.clone()).unwrap_or_else(|| "eth0".to_string());
+    let ifindex = addr::ifindex(&ifname).map_err(|e| ctx(e.to_string()))?;
+    let v6 = v.family() == conf::Family::Inet6;
+    let version = if v.effective_version(g) == 3 { Version::V3 } else { Version::V2 };
+    let unicast = !v.unicast_peer.is_empty();
+
+    // The address adverts come from: configured, else the interface's first IPv4 address, or
+    // its link-local IPv6 address (RFC 5798 5.1.2.1).
+    let configured = if unicast { v.unicast_src_ip } else { v.mcast_src_ip };
+    let wanted =
+        |a: &IpAddr| if v6 { matches!(a, IpAddr::V6(x) if x.segments()[0] & 0xffc0 == 0xfe80) } else { a.is_ipv4() };
+    // An interface that just came up may not have its link-local address yet (IPv6 address
+    // configuration runs after the link is up): wait for it a little, as at boot.
+    let mut primary = configured;
+    let give_up = std::time::Instant::now() + Duration::from_secs(10);
+    while primary.is_none() {
+        let own = addrs.list(ifindex).map_err(|e| ctx(e.to_string()))?;
+        primary = own.iter().map(|(a, _)| *a).find(wanted);
+        if primary.is_none() {
+            if std::time::Instant::now() >= give_up {
+                return Err(ctx(format!(
+                    "{ifname} has no {} address to send adverts from",
+                    if v6 { "link-local IPv6" } else { "IPv4" }
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let Some(primary) = primary else { return Err(ctx("no source address".into())) };
+
+    let mut vips = Vec::new();
+    for a in v.virtual_ipaddress.iter().chain(&v.virtual_ipaddress_excluded) {
+        let dev = a.dev.clone().unwrap_or_else(|| ifname.clone());
+        let index = addr::ifindex(&dev).map_err(|e| ctx(e.to_string()))?;
+        let scope = match &a.scope {
+            Some(s) => parse_scope(s).ok_or_else(|| ctx(format!("unknown scope {s}")))?,
+            None => 0,
+        };
+        let broadcast = match a.brd {
+            Some(IpAddr::V4(b)) => Some(b),
+            _ => None,
+        };
+        vips.push(AddressSpec {
+            ifindex: index,
+            ifname: dev,
+            address: a.address,
+            prefix: a.prefix,
+            broadcast,
+            scope,
+            label: a.label.clone(),
+        });
+    }
+
+    let advertised: Vec<IpAddr> = v.virtual_ipaddress.iter().map(|a| a.address).collect();
+    let mut s = Settings::new(v.name.clone(), v.virtual_router_id, version, primary, advertised);
+    s.priority = v.priority;
+    s.advert_interval_cs = (v.advert_int * 100.0).round().clamp(1.0, 4095.0 * 100.0) as u16;
+    s.preempt = !v.nopreempt;
+    s.preempt_delay = v.preempt_delay.map(secs).unwrap_or_default();
+    s.initial_state = if v.state == conf::InitialState::Master { InitialState::Master } else { InitialState::Backup };
+    s.auth = match (&v.authentication, version) {
+        (Some(a), Version::V2) if a.auth_type == conf::AuthType::Pass => {
+            Auth::Simple(simple_password(a.auth_pass.as_bytes()))
+        }
+        (Some(_), Version::V2) => Auth::Ah,
+        _ => Auth::None,
+    };
+    s.lower_prio_no_advert = v.lower_prio_no_advert.unwrap_or(g.vrrp_lower_prio_no_advert);
+    s.higher_prio_send_advert = v.higher_prio_send_advert.unwrap_or(g.vrrp_higher_prio_send_advert);
+    let o = &v.garp;
+    s.garp = GarpSettings {
+        master_delay: Duration::from_secs(u64::from(o.master_delay.unwrap_or(g.vrrp_garp_master_delay))),
+        master_repeat: o.master_repeat.unwrap_or(g.vrrp_garp_master_repeat),
+        master_refresh: Some(Duration::from_secs(u64::from(o.master_refresh.unwrap_or(g.vrrp_garp_master_refresh))))
+            .filter(|d| !d.is_zero()),
+        master_refresh_repeat: o.master_refresh_repeat.unwrap_or(g.vrrp_garp_master_refresh_repeat),
+        lower_prio_delay: Duration::from_secs(u64::from(
+            o.lower_prio_delay
+                .or(g.vrrp_garp_lower_prio_delay)
+                .unwrap_or(o.master_delay.unwrap_or(g.vrrp_garp_master_delay)),
+        )),
+        lower_prio_repeat: o
+            .lower_prio_repeat
+            .or(g.vrrp_garp_lower_prio_repeat)
+            .unwrap_or(o.master_repeat.unwrap_or(g.vrrp_garp_master_repeat)),
+        interval: secs(if v6 { g.vrrp_gna_interval } else { g.vrrp_garp_interval }),
+    };
+    s.startup_delay = startup_delay;
+    let settings = s.validated().map_err(|e| ctx(format!("{e:?}")))?;
+
+    let mut interfaces = Vec::new();
+    if !v.dont_track_primary {
+        interfaces.push(Tracked { name: ifname.clone(), weight: 0, reverse: false });
+    }
+    for (a, spec) in v.virtual_ipaddress.iter().chain(&v.virtual_ipaddress_excluded).zip(&vips) {
+        if !a.no_track && spec.ifname != ifname && !interfaces.iter().any(|t| t.name == spec.ifname) {
+            interfaces.push(Tracked { name: spec.ifname.clone(), weight: 0, reverse: false });
+        }
+    }
+    interfaces.extend(tracked_interfaces(&v.track_interface));
+
+    let group = (!unicast).then_some(if v6 { g.vrrp_mcast_group6 } else { g.vrrp_mcast_group4 });
+    let source = configured.or(if v6 { None } else { Some(primary) });
+    Ok(Member {
+        settings,
+        ifname,
+        ifindex,
+        v6,
+        group,
+        peers: v.unicast_peer.iter().map(|p| p.address).collect(),
+        source,
+        vips,
+        checksum_as_v2: v.v3_checksum_as_v2 || g.v3_checksum_as_v2,
+        scripts: tracked_scripts(c, &v.track_script),
+        interfaces,
+        notify: v.notify.clone(),
+    })
+}

@@ -1,0 +1,162 @@
+//! `tandem run`: the VRRP part of a configuration (IPVS comes with its own issue).
+//!
+//! One tokio task per unit (sync group, or lone instance), one task per tracked
+//! `vrrp_script`, one thread following rtnetlink link changes. SIGTERM or SIGINT stops every
+//! unit gracefully: masters send priority 0 and remove their addresses, then tandem exits.
+
+mod build;
+mod unit;
+
+use crate::script::{Credentials, Script};
+use std::collections::HashMap;
+use std::time::Duration;
+use tandem_vrrp::linux::link::{LinkMonitor, LinkState};
+use tandem_vrrp::linux::socket::Received;
+use tokio::sync::{broadcast, watch};
+use tracing::{error, info, warn};
+
+/// Something for a unit's loop.
+pub(crate) enum Event {
+    /// A packet for member N.
+    Packet(usize, Received),
+}
+
+/// One finished run of a vrrp_script.
+#[derive(Debug, Clone)]
+pub(crate) struct ScriptResult {
+    name: String,
+    success: bool,
+    detail: String,
+}
+
+/// A vrrp_script ready to run.
+#[derive(Debug, Clone)]
+pub(crate) struct ScriptSpec {
+    script: Script,
+    interval: Duration,
+    timeout: Duration,
+    rise: u32,
+    fall: u32,
+    init_fail: bool,
+}
+
+fn script_specs(c: &tandem_conf::Config) -> Result<HashMap<String, ScriptSpec>, String> {
+    let mut out = HashMap::new();
+    for s in &c.vrrp_scripts {
+        let mut script = Script::parse(&s.script).map_err(|e| format!("vrrp_script {}: {e}", s.name))?;
+        let user = s.user.as_ref().or(c.global_defs.script_user.as_ref());
+        if let Some(u) = user {
+            script.credentials = Some(
+                Credentials::lookup(&u.user, u.group.as_deref()).map_err(|e| format!("vrrp_script {}: {e}", s.name))?,
+            );
+        }
+        let interval = Duration::try_from_secs_f64(s.interval).unwrap_or(Duration::from_secs(1));
+        let timeout = s.timeout.and_then(|t| Duration::try_from_secs_f64(t).ok()).unwrap_or(interval);
+        out.insert(
+            s.name.clone(),
+            ScriptSpec { script, interval, timeout, rise: s.rise, fall: s.fall, init_fail: s.init_fail },
+        );
+    }
+    Ok(out)
+}
+
+/// Runs the VRRP part of `config` until SIGTERM or SIGINT. Returns an error message when it
+/// cannot start.
+pub fn run(config: &tandem_conf::Config) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    rt.block_on(async_run(config))
+}
+
+async fn async_run(config: &tandem_conf::Config) -> Result<(), String> {
+    let delay = Duration::try_from_secs_f64(config.global_defs.vrrp_startup_delay).unwrap_or_default();
+    let units = build::units(config, delay)?;
+    if units.is_empty() {
+        return Err("the configuration has no vrrp_instance".to_string());
+    }
+    let specs = script_specs(config)?;
+
+    // Link changes: a thread reads rtnetlink and broadcasts.
+    let (link_tx, _) = broadcast::channel::<LinkState>(256);
+    let mut monitor = LinkMonitor::open().map_err(|e| e.to_string())?;
+    let initial = monitor.dump().map_err(|e| e.to_string())?;
+    let sender = link_tx.clone();
+    std::thread::Builder::new()
+        .name("links".into())
+        .spawn(move || {
+            while let Some(ev) = monitor.next_event() {
+                match ev {
+                    Ok(l) => {
+                        let _ = sender.send(l);
+                    }
+                    Err(e) => warn!(error = %e, "link monitor"),
+                }
+            }
+        })
+        .map_err(|e| e.to_string())?;
+
+    // vrrp_scripts that some unit tracks run on their own tasks.
+    let (result_tx, _) = broadcast::channel::<ScriptResult>(256);
+    let tracked: std::collections::HashSet<&str> =
+        units.iter().flat_map(|u| u.members.iter().flat_map(|m| m.scripts.iter().map(|t| t.name.as_str()))).collect();
+    for (name, spec) in &specs {
+        if !tracked.contains(name.as_str()) {
+            continue;
+        }
+        let (name, spec, tx) = (name.clone(), spec.clone(), result_tx.clone());
+        tokio::spawn(async move {
+            loop {
+                let outcome = spec.script.run(spec.timeout).await;
+                let _ = tx.send(ScriptResult {
+                    name: name.clone(),
+                    success: outcome.success(),
+                    detail: outcome.to_string(),
+                });
+                tokio::time::sleep(spec.interval).await;
+            }
+        });
+    }
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    let specs = std::sync::Arc::new(specs);
+    let initial = std::sync::Arc::new(initial);
+    for u in units {
+        let (specs, initial) = (specs.clone(), initial.clone());
+        let (results, links, stop) = (result_tx.subscribe(), link_tx.subscribe(), stop_rx.clone());
+        tasks.spawn(async move {
+            let name = u.name.clone();
+            (name, unit::run(u, &specs, results, links, &initial, stop).await)
+        });
+    }
+    info!(units = tasks.len(), "tandem running");
+
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let mut failed = None;
+    loop {
+        tokio::select! {
+            _ = term.recv() => { info!("SIGTERM: stopping"); let _ = stop_tx.send(true); }
+            _ = int.recv() => { info!("SIGINT: stopping"); let _ = stop_tx.send(true); }
+            done = tasks.join_next() => match done {
+                None => break,
+                Some(Ok((_, Ok(())))) => {}
+                Some(Ok((name, Err(e)))) => {
+                    error!(unit = %name, error = %e, "unit failed; stopping");
+                    failed = Some(e);
+                    let _ = stop_tx.send(true);
+                }
+                Some(Err(e)) => {
+                    error!(error = %e, "unit task ended abnormally; stopping");
+                    failed = Some(e.to_string());
+                    let _ = stop_tx.send(true);
+                }
+            }
+        }
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,225 @@
+//! `tandem run` in network namespaces: a tandem pair, and tandem beside keepalived 2.2.7 in
+//! both roles (v2 and v3, multicast and unicast, with and without PASS auth). A client on the
+//! same segment watches the VIP's neighbour entry. Needs root.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a failed set-up step should fail the test
+
+use std::time::{Duration, Instant};
+use tandem_tests::keepalived::Keepalived;
+use tandem_tests::netns::{Host, Lab, wait_until};
+
+const VIP: &str = "192.0.2.100";
+
+struct Rig {
+    lab: Lab,
+    d1: Host,
+    d2: Host,
+    client: Host,
+}
+
+fn rig(tag: &str) -> Rig {
+    let mut lab = Lab::new(tag).unwrap();
+    let seg = lab.segment("lan").unwrap();
+    let d1 = lab.host("d1").unwrap();
+    let d2 = lab.host("d2").unwrap();
+    let client = lab.host("client").unwrap();
+    lab.connect(&d1, &seg, "eth0", &["192.0.2.1/24", "2001:db8::1/64"]).unwrap();
+    lab.connect(&d2, &seg, "eth0", &["192.0.2.2/24", "2001:db8::2/64"]).unwrap();
+    lab.connect(&client, &seg, "eth0", &["192.0.2.50/24", "2001:db8::50/64"]).unwrap();
+    Rig { lab, d1, d2, client }
+}
+
+/// Options of one director's instance.
+#[derive(Clone, Copy)]
+struct Opts {
+    priority: u8,
+    v3: bool,
+    v6: bool,
+    unicast: bool,
+    auth: bool,
+}
+
+fn config(me: &str, peer: &str, o: Opts) -> String {
+    let (vip, me_addr, peer_addr) = if o.v6 {
+        ("2001:db8::100/64", format!("2001:db8::{me}"), format!("2001:db8::{peer}"))
+    } else {
+        ("192.0.2.100/24", format!("192.0.2.{me}"), format!("192.0.2.{peer}"))
+    };
+    let mut s = format!(
+        "vrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id 51\n    priority {}\n    advert_int 1\n    version {}\n",
+        o.priority,
+        if o.v3 { 3 } else { 2 }
+    );
+    if o.unicast {
+        s += &format!("    unicast_src_ip {me_addr}\n    unicast_peer {{\n        {peer_addr}\n    }}\n");
+    }
+    if o.auth {
+        s += "    authentication {\n        auth_type PASS\n        auth_pass s3cret\n    }\n";
+    }
+    s += &format!("    virtual_ipaddress {{\n        {vip}\n    }}\n}}\n");
+    s
+}
+
+/// A running tandem, killed with the lab.
+struct Tandem {
+    pid: u32,
+    log: std::path::PathBuf,
+}
+
+impl Tandem {
+    fn start(lab: &mut Lab, host: &Host, name: &str, conf: &str) -> Tandem {
+        let path = lab.dir().join(format!("{name}.conf"));
+        std::fs::write(&path, conf).unwrap();
+        let log = format!("{name}.log");
+        let pid =
+            lab.spawn(host, env!("CARGO_BIN_EXE_tandem"), &["run", "-v", "-f", path.to_str().unwrap()], &log).unwrap();
+        Tandem { pid, log: lab.dir().join(log) }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+fn has_vip(lab: &Lab, h: &Host, vip: &str) -> bool {
+    lab.has_address(h, vip).unwrap_or(false)
+}
+
+/// Waits until exactly `master` holds the VIP (and `other` not), for `secs`.
+fn settles(r: &Rig, master: &Host, other: &Host, vip: &str, secs: u64) -> bool {
+    wait_until(Duration::from_secs(secs), || has_vip(&r.lab, master, vip) && !has_vip(&r.lab, other, vip))
+}
+
+fn client_sees(r: &Rig, vip: &str, host: &Host) -> bool {
+    let mac = r.lab.mac(host, "eth0").unwrap();
+    wait_until(Duration::from_secs(3), || {
+        r.lab.neighbour(&r.client, vip).ok().flatten().as_deref() == Some(mac.as_str())
+    })
+}
+
+#[test]
+fn tandem_pair_elects_fails_over_and_preempts_back() {
+    let mut r = rig("pair");
+    let o = Opts { priority: 150, v3: false, v6: false, unicast: false, auth: false };
+    let t1 = Tandem::start(&mut r.lab, &r.d1.clone(), "d1", &config("1", "2", o));
+    let t2 = Tandem::start(&mut r.lab, &r.d2.clone(), "d2", &config("2", "1", Opts { priority: 100, ..o }));
+    assert!(settles(&r, &r.d1, &r.d2, VIP, 10), "no election:\n{}\n{}", t1.log(), t2.log());
+    let _ = r.lab.run(&r.client, "ping", &["-c1", "-W1", VIP]);
+    assert!(client_sees(&r, VIP, &r.d1));
+
+    // Graceful stop: priority 0, so d2 takes over after its skew, well before 3 s.
+    let t0 = Instant::now();
+    r.lab.signal(t1.pid, "TERM").unwrap();
+    assert!(settles(&r, &r.d2, &r.d1, VIP, 5), "no takeover after SIGTERM:\n{}\n{}", t1.log(), t2.log());
+    assert!(t0.elapsed() < Duration::from_millis(2500), "takeover after SIGTERM took {:?}", t0.elapsed());
+    assert!(client_sees(&r, VIP, &r.d2), "the client's entry did not move to d2");
+    assert!(t1.log().contains("stopping"), "{}", t1.log());
+
+    // d1 comes back with the higher priority and preempts.
+    let t1b = Tandem::start(&mut r.lab, &r.d1.clone(), "d1b", &config("1", "2", o));
+    assert!(settles(&r, &r.d1, &r.d2, VIP, 10), "no preemption:\n{}\n{}", t1b.log(), t2.log());
+    assert!(client_sees(&r, VIP, &r.d1));
+
+    // Crash: no priority 0; d2 waits for the master-down interval (3 s + skew).
+    r.lab.signal(t1b.pid, "KILL").unwrap();
+    let _ = r.lab.run(&r.d1, "ip", &["addr", "del", "192.0.2.100/24", "dev", "eth0"]);
+    let t0 = Instant::now();
+    assert!(settles(&r, &r.d2, &r.d1, VIP, 8), "no takeover after SIGKILL:\n{}", t2.log());
+    let took = t0.elapsed();
+    assert!(
+        took > Duration::from_millis(2500) && took < Duration::from_secs(5),
+        "takeover after SIGKILL took {took:?}"
+    );
+    assert!(client_sees(&r, VIP, &r.d2));
+}
+
+#[test]
+fn tandem_pair_over_ipv6() {
+    let mut r = rig("pair6");
+    let o = Opts { priority: 150, v3: true, v6: true, unicast: false, auth: false };
+    let t1 = Tandem::start(&mut r.lab, &r.d1.clone(), "d1", &config("1", "2", o));
+    let t2 = Tandem::start(&mut r.lab, &r.d2.clone(), "d2", &config("2", "1", Opts { priority: 100, ..o }));
+    let vip = "2001:db8::100";
+    assert!(settles(&r, &r.d1, &r.d2, vip, 10), "no election:\n{}\n{}", t1.log(), t2.log());
+    let _ = r.lab.run(&r.client, "ping", &["-6", "-c1", "-W1", vip]);
+    assert!(client_sees(&r, vip, &r.d1));
+    r.lab.signal(t1.pid, "TERM").unwrap();
+    assert!(settles(&r, &r.d2, &r.d1, vip, 5), "no takeover:\n{}\n{}", t1.log(), t2.log());
+    assert!(client_sees(&r, vip, &r.d2), "the unsolicited NA did not move the client's entry");
+}
+
+/// tandem and keepalived in both roles: the higher priority is master whoever runs it, the
+/// other stays backup (it accepts the master's adverts), and a graceful stop hands over.
+fn interop(tag: &str, o: Opts) {
+    let vip = if o.v6 { "2001:db8::100" } else { VIP };
+    for tandem_is_master in [true, false] {
+        let mut r = rig(&format!("{tag}{}", u8::from(tandem_is_master)));
+        let hi = Opts { priority: 150, ..o };
+        let lo = Opts { priority: 100, ..o };
+        let (d1, d2) = (r.d1.clone(), r.d2.clone());
+        let (t, k) = if tandem_is_master {
+            (
+                Tandem::start(&mut r.lab, &d1, "tandem", &config("1", "2", hi)),
+                Keepalived::start(&mut r.lab, &d2, "kad", &config("2", "1", lo)).unwrap(),
+            )
+        } else {
+            (
+                Tandem::start(&mut r.lab, &d1, "tandem", &config("1", "2", lo)),
+                Keepalived::start(&mut r.lab, &d2, "kad", &config("2", "1", hi)).unwrap(),
+            )
+        };
+        let (master, backup) = if tandem_is_master { (&d1, &d2) } else { (&d2, &d1) };
+        assert!(
+            settles(&r, master, backup, vip, 10),
+            "{tag}: wrong master (tandem master: {tandem_is_master}):\n{}\n{}",
+            t.log(),
+            k.log()
+        );
+        // Stable: the backup keeps accepting the master's adverts for a while.
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(
+            has_vip(&r.lab, master, vip) && !has_vip(&r.lab, backup, vip),
+            "{tag}: not stable:\n{}\n{}",
+            t.log(),
+            k.log()
+        );
+        let master_pid = if tandem_is_master { t.pid } else { k.pid };
+        r.lab.signal(master_pid, "TERM").unwrap();
+        assert!(
+            settles(&r, backup, master, vip, 5),
+            "{tag}: no takeover after the master stopped:\n{}\n{}",
+            t.log(),
+            k.log()
+        );
+    }
+}
+
+#[test]
+fn interop_v2_multicast() {
+    interop("k2m", Opts { priority: 0, v3: false, v6: false, unicast: false, auth: false });
+}
+
+#[test]
+fn interop_v2_multicast_pass_auth() {
+    interop("k2a", Opts { priority: 0, v3: false, v6: false, unicast: false, auth: true });
+}
+
+#[test]
+fn interop_v2_unicast_pass_auth() {
+    interop("k2u", Opts { priority: 0, v3: false, v6: false, unicast: true, auth: true });
+}
+
+#[test]
+fn interop_v3_multicast() {
+    interop("k3m", Opts { priority: 0, v3: true, v6: false, unicast: false, auth: false });
+}
+
+#[test]
+fn interop_v3_unicast() {
+    interop("k3u", Opts { priority: 0, v3: true, v6: false, unicast: true, auth: false });
+}
+
+#[test]
+fn interop_v3_ipv6() {
+    interop("k36", Opts { priority: 0, v3: true, v6: true, unicast: false, auth: false });
+}
