@@ -65,8 +65,7 @@ pub struct Unit {
 }
 
 /// Builds the units of a configuration; the error names the instance and what is missing.
-pub fn units(c: &conf::Config, startup_delay: Duration) -> Result<Vec<Unit>, String> {
-    let addrs = Addresses::open().map_err(|e| e.to_string())?;
+pub fn units(c: &conf::Config, addrs: &Addresses, startup_delay: Duration) -> Result<Vec<Unit>, String> {
     let mut grouped: Vec<bool> = vec![false; c.vrrp_instances.len()];
     let mut units = Vec::new();
     for g in &c.vrrp_sync_groups {
@@ -76,7 +75,7 @@ pub fn units(c: &conf::Config, startup_delay: Duration) -> Result<Vec<Unit>, Str
                 return Err(format!("vrrp_sync_group {}: no vrrp_instance {name}", g.name));
             };
             grouped[i] = true;
-            let mut m = member(c, &c.vrrp_instances[i], &addrs, startup_delay)?;
+            let mut m = member(c, &c.vrrp_instances[i], addrs, startup_delay)?;
             m.scripts.extend(tracked_scripts(c, &g.track_script));
             m.interfaces.extend(tracked_interfaces(&g.track_interface));
             members.push(m);
@@ -85,7 +84,7 @@ pub fn units(c: &conf::Config, startup_delay: Duration) -> Result<Vec<Unit>, Str
     }
     for (i, inst) in c.vrrp_instances.iter().enumerate() {
         if !grouped[i] {
-            let m = member(c, inst, &addrs, startup_delay)?;
+            let m = member(c, inst, addrs, startup_delay)?;
             units.push(Unit {
                 name: inst.name.clone(),
                 is_group: false,

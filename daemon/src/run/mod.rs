@@ -10,6 +10,7 @@ mod unit;
 use crate::script::{Credentials, Script};
 use std::collections::HashMap;
 use std::time::Duration;
+use tandem_vrrp::linux::addr::Addresses;
 use tandem_vrrp::linux::link::{LinkMonitor, LinkState};
 use tandem_vrrp::linux::socket::Received;
 use tokio::sync::{broadcast, watch};
@@ -69,7 +70,9 @@ pub fn run(config: &tandem_conf::Config) -> Result<(), String> {
 
 async fn async_run(config: &tandem_conf::Config) -> Result<(), String> {
     let delay = Duration::try_from_secs_f64(config.global_defs.vrrp_startup_delay).unwrap_or_default();
-    let units = build::units(config, delay)?;
+    // One route-netlink socket for every unit (neli runs a thread per socket).
+    let addrs = std::sync::Arc::new(Addresses::open().map_err(|e| e.to_string())?);
+    let units = build::units(config, &addrs, delay)?;
     if units.is_empty() {
         return Err("the configuration has no vrrp_instance".to_string());
     }
@@ -121,11 +124,11 @@ async fn async_run(config: &tandem_conf::Config) -> Result<(), String> {
     let specs = std::sync::Arc::new(specs);
     let initial = std::sync::Arc::new(initial);
     for u in units {
-        let (specs, initial) = (specs.clone(), initial.clone());
+        let (specs, initial, addrs) = (specs.clone(), initial.clone(), addrs.clone());
         let (results, links, stop) = (result_tx.subscribe(), link_tx.subscribe(), stop_rx.clone());
         tasks.spawn(async move {
             let name = u.name.clone();
-            (name, unit::run(u, &specs, results, links, &initial, stop).await)
+            (name, unit::run(u, &specs, results, links, &initial, &addrs, stop).await)
         });
     }
     info!(units = tasks.len(), "tandem running");

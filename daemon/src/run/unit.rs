@@ -43,9 +43,9 @@ pub async fn run(
     mut results: broadcast::Receiver<ScriptResult>,
     mut links: broadcast::Receiver<LinkState>,
     initial_links: &[LinkState],
+    addrs: &Addresses,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
-    let addrs = Addresses::open().map_err(|e| e.to_string())?;
     let (tx, mut rx) = mpsc::channel::<Event>(256);
     let mut io = Vec::new();
     for (i, m) in unit.members.iter().enumerate() {
@@ -101,7 +101,7 @@ pub async fn run(
     }
     group.start(now);
     let mut group_state = group.state();
-    let mut actions = Performer { unit: &unit, io: &io, addrs: &addrs };
+    let mut actions = Performer { unit: &unit, io: &io, addrs };
     actions.drain(&mut group, &mut group_state).await;
 
     loop {
