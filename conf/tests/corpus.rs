@@ -240,7 +240,7 @@ fn plain_global() -> GlobalDefs {
         vrrp_garp_lower_prio_delay: None,
         vrrp_garp_lower_prio_repeat: None,
         vrrp_lower_prio_no_advert: false,
-        vrrp_higher_prio_send_advert: false,
+        vrrp_higher_prio_send_advert: None,
         vrrp_check_unicast_src: false,
         vrrp_skip_check_adv_addr: false,
         vrrp_strict: false,
@@ -310,7 +310,7 @@ fn global_defs_every_keyword() {
             vrrp_garp_lower_prio_delay: Some(7),
             vrrp_garp_lower_prio_repeat: Some(4),
             vrrp_lower_prio_no_advert: true,
-            vrrp_higher_prio_send_advert: true,
+            vrrp_higher_prio_send_advert: Some(true),
             vrrp_check_unicast_src: true,
             vrrp_skip_check_adv_addr: true,
             vrrp_strict: true,
@@ -347,7 +347,7 @@ fn global_defs_other_spellings() {
             // `false` written out
             vrrp_lower_prio_no_advert: false,
             // bare: true
-            vrrp_higher_prio_send_advert: true,
+            vrrp_higher_prio_send_advert: Some(true),
             // the older spelling
             lvs_flush_onstop: true,
             ..plain_global()

@@ -12,6 +12,7 @@ const VIP: &str = "192.0.2.100";
 
 struct Rig {
     lab: Lab,
+    seg: tandem_tests::netns::Segment,
     d1: Host,
     d2: Host,
     client: Host,
@@ -26,7 +27,7 @@ fn rig(tag: &str) -> Rig {
     lab.connect(&d1, &seg, "eth0", &["192.0.2.1/24", "2001:db8::1/64"]).unwrap();
     lab.connect(&d2, &seg, "eth0", &["192.0.2.2/24", "2001:db8::2/64"]).unwrap();
     lab.connect(&client, &seg, "eth0", &["192.0.2.50/24", "2001:db8::50/64"]).unwrap();
-    Rig { lab, d1, d2, client }
+    Rig { lab, seg, d1, d2, client }
 }
 
 /// Options of one director's instance.
@@ -222,4 +223,62 @@ fn interop_v3_unicast() {
 #[test]
 fn interop_v3_ipv6() {
     interop("k36", Opts { priority: 0, v3: true, v6: true, unicast: false, auth: false });
+}
+
+#[test]
+fn partition_gives_two_masters_and_healing_leaves_one_that_regarps() {
+    let mut r = rig("part");
+    let o = Opts { priority: 150, v3: false, v6: false, unicast: false, auth: false };
+    let t1 = Tandem::start(&mut r.lab, &r.d1.clone(), "d1", &config("1", "2", o));
+    let t2 = Tandem::start(&mut r.lab, &r.d2.clone(), "d2", &config("2", "1", Opts { priority: 100, ..o }));
+    assert!(settles(&r, &r.d1, &r.d2, VIP, 10), "no election:\n{}\n{}", t1.log(), t2.log());
+    // The client has talked to the VIP: it holds an entry that gratuitous ARPs update.
+    let _ = r.lab.run(&r.client, "ping", &["-c1", "-W1", VIP]);
+    assert!(client_sees(&r, VIP, &r.d1));
+
+    // The directors can no longer hear each other; both still reach the client.
+    r.lab.isolate(&r.d1, &r.seg, true).unwrap();
+    r.lab.isolate(&r.d2, &r.seg, true).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(8), || has_vip(&r.lab, &r.d1, VIP) && has_vip(&r.lab, &r.d2, VIP)),
+        "a partition should give two masters:\n{}\n{}",
+        t1.log(),
+        t2.log()
+    );
+    // d2's gratuitous ARPs took the client.
+    assert!(client_sees(&r, VIP, &r.d2), "the client did not follow d2's GARPs during the partition");
+
+    // Healing: one master remains, and it re-announces itself so the client follows.
+    r.lab.isolate(&r.d1, &r.seg, false).unwrap();
+    r.lab.isolate(&r.d2, &r.seg, false).unwrap();
+    assert!(settles(&r, &r.d1, &r.d2, VIP, 6), "two masters after healing:\n{}\n{}", t1.log(), t2.log());
+    assert!(client_sees(&r, VIP, &r.d1), "the client still points at d2 after healing:\n{}\n{}", t1.log(), t2.log());
+}
+
+#[test]
+fn a_failing_tracked_script_moves_the_vip_and_recovering_moves_it_back() {
+    let mut r = rig("track");
+    let flag = r.lab.dir().join("d1-healthy");
+    std::fs::write(&flag, "").unwrap();
+    let o = Opts { priority: 150, v3: false, v6: false, unicast: false, auth: false };
+    let script = format!(
+        "vrrp_script chk {{\n    script \"/usr/bin/test -e {}\"\n    interval 1\n    weight -60\n}}\n",
+        flag.display()
+    );
+    let d1_conf = script + &config("1", "2", o).replace("    virtual_ipaddress", "    track_script {\n        chk\n    }\n    virtual_ipaddress");
+    let t1 = Tandem::start(&mut r.lab, &r.d1.clone(), "d1", &d1_conf);
+    let t2 = Tandem::start(&mut r.lab, &r.d2.clone(), "d2", &config("2", "1", Opts { priority: 100, ..o }));
+    assert!(settles(&r, &r.d1, &r.d2, VIP, 10), "no election:\n{}\n{}", t1.log(), t2.log());
+    let _ = r.lab.run(&r.client, "ping", &["-c1", "-W1", VIP]);
+    assert!(client_sees(&r, VIP, &r.d1));
+
+    // 150 - 60 = 90 < 100: d2 preempts.
+    std::fs::remove_file(&flag).unwrap();
+    assert!(settles(&r, &r.d2, &r.d1, VIP, 8), "the VIP did not move when the script failed:\n{}\n{}", t1.log(), t2.log());
+    assert!(client_sees(&r, VIP, &r.d2));
+
+    // Back to 150: d1 preempts again.
+    std::fs::write(&flag, "").unwrap();
+    assert!(settles(&r, &r.d1, &r.d2, VIP, 8), "the VIP did not come back:\n{}\n{}", t1.log(), t2.log());
+    assert!(client_sees(&r, VIP, &r.d1));
 }

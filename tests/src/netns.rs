@@ -15,6 +15,8 @@ pub struct Lab {
     children: Vec<Child>,
     dir: PathBuf,
     links: usize,
+    /// (host namespace, segment namespace, bridge port) of every connection.
+    ports: Vec<(String, String, String)>,
 }
 
 /// A host: a network namespace with `lo` up.
@@ -58,7 +60,7 @@ impl Lab {
         let dir = std::env::temp_dir().join(&prefix);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
-        Ok(Lab { prefix, namespaces: Vec::new(), children: Vec::new(), dir, links: 0 })
+        Ok(Lab { prefix, namespaces: Vec::new(), children: Vec::new(), dir, links: 0, ports: Vec::new() })
     }
 
     /// A folder for this lab's files (configs, logs, captures), removed with the lab.
@@ -100,6 +102,7 @@ impl Lab {
         ip(&["-n", &host.ns, "link", "add", ifname, "type", "veth", "peer", "name", &tmp])?;
         ip(&["-n", &host.ns, "link", "set", &tmp, "netns", &segment.ns, "name", &port])?;
         ip(&["-n", &segment.ns, "link", "set", &port, "master", "br0", "up"])?;
+        self.ports.push((host.ns.clone(), segment.ns.clone(), port.clone()));
         for a in addrs {
             let mut args = vec!["-n", &host.ns, "addr", "add", a, "dev", ifname];
             if a.contains(':') {
@@ -113,6 +116,23 @@ impl Lab {
     /// Takes `host`'s `ifname` down or up: a partition or its healing.
     pub fn set_link(&self, host: &Host, ifname: &str, up: bool) -> io::Result<()> {
         ip(&["-n", &host.ns, "link", "set", ifname, if up { "up" } else { "down" }])
+    }
+
+    /// Isolates `host`'s port on `segment` (or ends the isolation): isolated ports cannot
+    /// reach each other but still reach every other port, so isolating two directors
+    /// partitions them while both still see the client, with every link up.
+    pub fn isolate(&self, host: &Host, segment: &Segment, on: bool) -> io::Result<()> {
+        let Some((_, _, port)) = self.ports.iter().find(|(h, s, _)| *h == host.ns && *s == segment.ns) else {
+            return Err(io::Error::other(format!("{} is not on {}", host.ns, segment.ns)));
+        };
+        let out = Command::new("ip")
+            .args(["netns", "exec", &segment.ns, "bridge", "link", "set", "dev", port, "isolated", if on { "on" } else { "off" }])
+            .output()?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(io::Error::other(String::from_utf8_lossy(&out.stderr).trim().to_string()))
+        }
     }
 
     /// Starts a program inside `host`; it is killed when the lab is dropped. Returns its pid.

@@ -66,7 +66,7 @@ pub(super) fn read(cx: &mut Ctx, stmts: &[Stmt], g: &mut GlobalDefs) {
             "vrrp_garp_lower_prio_delay" => g.vrrp_garp_lower_prio_delay = cx.int(st, 0, 0, 86400),
             "vrrp_garp_lower_prio_repeat" => g.vrrp_garp_lower_prio_repeat = cx.int(st, 0, 0, 1000),
             "vrrp_lower_prio_no_advert" => g.vrrp_lower_prio_no_advert = cx.bool_opt(st),
-            "vrrp_higher_prio_send_advert" => g.vrrp_higher_prio_send_advert = cx.bool_opt(st),
+            "vrrp_higher_prio_send_advert" => g.vrrp_higher_prio_send_advert = Some(cx.bool_opt(st)),
             "vrrp_check_unicast_src" => g.vrrp_check_unicast_src = cx.flag(st),
             "vrrp_skip_check_adv_addr" => g.vrrp_skip_check_adv_addr = cx.flag(st),
             "vrrp_strict" => g.vrrp_strict = cx.flag(st),

@@ -76,8 +76,10 @@ pub struct GlobalDefs {
     #[serde(skip_serializing_if = "is_false")]
     pub vrrp_lower_prio_no_advert: bool,
     /// `vrrp_higher_prio_send_advert`: send an advert before yielding to a higher priority.
-    #[serde(skip_serializing_if = "is_false")]
-    pub vrrp_higher_prio_send_advert: bool,
+    /// Unset, tandem does (keepalived does not): after a partition heals, the winner then
+    /// hears a lower priority and re-sends gratuitous ARPs, so no client keeps the loser's MAC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vrrp_higher_prio_send_advert: Option<bool>,
     /// `vrrp_check_unicast_src`: accept unicast adverts only from configured peers.
     #[serde(skip_serializing_if = "is_false")]
     pub vrrp_check_unicast_src: bool,
@@ -128,7 +130,7 @@ impl Default for GlobalDefs {
             vrrp_garp_lower_prio_delay: None,
             vrrp_garp_lower_prio_repeat: None,
             vrrp_lower_prio_no_advert: false,
-            vrrp_higher_prio_send_advert: false,
+            vrrp_higher_prio_send_advert: None,
             vrrp_check_unicast_src: false,
             vrrp_skip_check_adv_addr: false,
             vrrp_strict: false,
