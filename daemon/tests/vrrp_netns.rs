@@ -265,7 +265,9 @@ fn a_failing_tracked_script_moves_the_vip_and_recovering_moves_it_back() {
         "vrrp_script chk {{\n    script \"/usr/bin/test -e {}\"\n    interval 1\n    weight -60\n}}\n",
         flag.display()
     );
-    let d1_conf = script + &config("1", "2", o).replace("    virtual_ipaddress", "    track_script {\n        chk\n    }\n    virtual_ipaddress");
+    let d1_conf = script
+        + &config("1", "2", o)
+            .replace("    virtual_ipaddress", "    track_script {\n        chk\n    }\n    virtual_ipaddress");
     let t1 = Tandem::start(&mut r.lab, &r.d1.clone(), "d1", &d1_conf);
     let t2 = Tandem::start(&mut r.lab, &r.d2.clone(), "d2", &config("2", "1", Opts { priority: 100, ..o }));
     assert!(settles(&r, &r.d1, &r.d2, VIP, 10), "no election:\n{}\n{}", t1.log(), t2.log());
@@ -274,7 +276,12 @@ fn a_failing_tracked_script_moves_the_vip_and_recovering_moves_it_back() {
 
     // 150 - 60 = 90 < 100: d2 preempts.
     std::fs::remove_file(&flag).unwrap();
-    assert!(settles(&r, &r.d2, &r.d1, VIP, 8), "the VIP did not move when the script failed:\n{}\n{}", t1.log(), t2.log());
+    assert!(
+        settles(&r, &r.d2, &r.d1, VIP, 8),
+        "the VIP did not move when the script failed:\n{}\n{}",
+        t1.log(),
+        t2.log()
+    );
     assert!(client_sees(&r, VIP, &r.d2));
 
     // Back to 150: d1 preempts again.

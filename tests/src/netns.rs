@@ -126,7 +126,18 @@ impl Lab {
             return Err(io::Error::other(format!("{} is not on {}", host.ns, segment.ns)));
         };
         let out = Command::new("ip")
-            .args(["netns", "exec", &segment.ns, "bridge", "link", "set", "dev", port, "isolated", if on { "on" } else { "off" }])
+            .args([
+                "netns",
+                "exec",
+                &segment.ns,
+                "bridge",
+                "link",
+                "set",
+                "dev",
+                port,
+                "isolated",
+                if on { "on" } else { "off" },
+            ])
             .output()?;
         if out.status.success() {
             Ok(())

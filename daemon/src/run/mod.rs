@@ -5,6 +5,7 @@
 //! unit gracefully: masters send priority 0 and remove their addresses, then tandem exits.
 
 mod build;
+mod fifo;
 mod unit;
 
 use crate::script::{Credentials, Script};
@@ -119,16 +120,31 @@ async fn async_run(config: &tandem_conf::Config) -> Result<(), String> {
         });
     }
 
+    // keepalived's notify FIFO, and the script that reads it.
+    let fifo = match &config.global_defs.notify_fifo {
+        Some(p) => Some(fifo::NotifyFifo::open(std::path::Path::new(p))?),
+        None => None,
+    };
+    if let (Some(f), Some(cmd)) = (&fifo, &config.global_defs.notify_fifo_script) {
+        let script = Script::parse(cmd).map_err(|e| format!("notify_fifo_script: {e}"))?;
+        let script = script.with_args([f.path().display().to_string()]);
+        tokio::spawn(async move {
+            let outcome = script.run(Duration::MAX).await;
+            warn!(%outcome, "notify_fifo_script ended");
+        });
+    }
+    let fifo = std::sync::Arc::new(fifo);
+
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     let specs = std::sync::Arc::new(specs);
     let initial = std::sync::Arc::new(initial);
     for u in units {
-        let (specs, initial, addrs) = (specs.clone(), initial.clone(), addrs.clone());
+        let (specs, initial, addrs, fifo) = (specs.clone(), initial.clone(), addrs.clone(), fifo.clone());
         let (results, links, stop) = (result_tx.subscribe(), link_tx.subscribe(), stop_rx.clone());
         tasks.spawn(async move {
             let name = u.name.clone();
-            (name, unit::run(u, &specs, results, links, &initial, &addrs, stop).await)
+            (name, unit::run(u, &specs, results, links, &initial, &addrs, fifo.as_ref().as_ref(), stop).await)
         });
     }
     info!(units = tasks.len(), "tandem running");

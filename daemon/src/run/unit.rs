@@ -44,6 +44,7 @@ pub async fn run(
     mut links: broadcast::Receiver<LinkState>,
     initial_links: &[LinkState],
     addrs: &Addresses,
+    fifo: Option<&super::fifo::NotifyFifo>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
     let (tx, mut rx) = mpsc::channel::<Event>(256);
@@ -101,7 +102,7 @@ pub async fn run(
     }
     group.start(now);
     let mut group_state = group.state();
-    let mut actions = Performer { unit: &unit, io: &io, addrs };
+    let mut actions = Performer { unit: &unit, io: &io, addrs, fifo };
     actions.drain(&mut group, &mut group_state).await;
 
     loop {
@@ -261,6 +262,7 @@ struct Performer<'a> {
     unit: &'a Unit,
     io: &'a [Io],
     addrs: &'a Addresses,
+    fifo: Option<&'a super::fifo::NotifyFifo>,
 }
 
 impl Performer<'_> {
@@ -302,6 +304,7 @@ impl Performer<'_> {
                     info!(instance = %m.settings.name, from = ?from, to = ?to, reason = %reason, "VRRP transition");
                     notify(
                         &m.notify,
+                        self.fifo,
                         "INSTANCE",
                         &m.settings.name,
                         to,
@@ -313,7 +316,7 @@ impl Performer<'_> {
         let now = group.state();
         if self.unit.is_group && now != *group_state {
             info!(group = %self.unit.name, from = ?group_state, to = ?now, "sync group transition");
-            notify(&self.unit.notify, "GROUP", &self.unit.name, now, 0);
+            notify(&self.unit.notify, self.fifo, "GROUP", &self.unit.name, now, 0);
         }
         *group_state = now;
     }
@@ -338,7 +341,14 @@ async fn send_advert(m: &Member, io: &Io, a: &Advert) {
 
 /// keepalived's notify scripts: `notify_master` etc. as they are, and `notify` with
 /// `GROUP|INSTANCE NAME STATE PRIORITY` appended (keepalived/vrrp/vrrp_notify.c).
-fn notify(n: &tandem_conf::Notify, kind: &str, name: &str, state: State, priority: u8) {
+fn notify(
+    n: &tandem_conf::Notify,
+    fifo: Option<&super::fifo::NotifyFifo>,
+    kind: &str,
+    name: &str,
+    state: State,
+    priority: u8,
+) {
     let (specific, word) = match state {
         State::Master => (&n.master, "MASTER"),
         State::Backup => (&n.backup, "BACKUP"),
@@ -346,6 +356,9 @@ fn notify(n: &tandem_conf::Notify, kind: &str, name: &str, state: State, priorit
         State::Stopped => (&n.stop, "STOP"),
         State::Init => return,
     };
+    if let Some(f) = fifo {
+        f.write(kind, name, word, priority);
+    }
     let mut runs: Vec<Script> = Vec::new();
     if let Some(cmd) = specific {
         match Script::parse(cmd) {
