@@ -23,6 +23,14 @@ pub(crate) enum Event {
     Packet(usize, Received),
 }
 
+/// What every unit reads and nobody changes.
+pub(crate) struct Shared {
+    scripts: HashMap<String, ScriptSpec>,
+    initial_links: Vec<LinkState>,
+    addrs: Addresses,
+    fifo: Option<fifo::NotifyFifo>,
+}
+
 /// One finished run of a vrrp_script.
 #[derive(Debug, Clone)]
 pub(crate) struct ScriptResult {
@@ -72,7 +80,7 @@ pub fn run(config: &tandem_conf::Config) -> Result<(), String> {
 async fn async_run(config: &tandem_conf::Config) -> Result<(), String> {
     let delay = Duration::try_from_secs_f64(config.global_defs.vrrp_startup_delay).unwrap_or_default();
     // One route-netlink socket for every unit (neli runs a thread per socket).
-    let addrs = std::sync::Arc::new(Addresses::open().map_err(|e| e.to_string())?);
+    let addrs = Addresses::open().map_err(|e| e.to_string())?;
     let units = build::units(config, &addrs, delay)?;
     if units.is_empty() {
         return Err("the configuration has no vrrp_instance".to_string());
@@ -133,18 +141,16 @@ async fn async_run(config: &tandem_conf::Config) -> Result<(), String> {
             warn!(%outcome, "notify_fifo_script ended");
         });
     }
-    let fifo = std::sync::Arc::new(fifo);
+    let shared = std::sync::Arc::new(Shared { scripts: specs, initial_links: initial, addrs, fifo });
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
-    let specs = std::sync::Arc::new(specs);
-    let initial = std::sync::Arc::new(initial);
     for u in units {
-        let (specs, initial, addrs, fifo) = (specs.clone(), initial.clone(), addrs.clone(), fifo.clone());
+        let shared = shared.clone();
         let (results, links, stop) = (result_tx.subscribe(), link_tx.subscribe(), stop_rx.clone());
         tasks.spawn(async move {
             let name = u.name.clone();
-            (name, unit::run(u, &specs, results, links, &initial, &addrs, fifo.as_ref().as_ref(), stop).await)
+            (name, unit::run(u, &shared, results, links, stop).await)
         });
     }
     info!(units = tasks.len(), "tandem running");

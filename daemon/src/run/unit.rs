@@ -39,14 +39,13 @@ impl Drops {
 /// Runs a unit until `stop` turns true; then stops it gracefully (priority 0, VIPs removed).
 pub async fn run(
     unit: Unit,
-    scripts: &HashMap<String, super::ScriptSpec>,
+    shared: &super::Shared,
     mut results: broadcast::Receiver<ScriptResult>,
     mut links: broadcast::Receiver<LinkState>,
-    initial_links: &[LinkState],
-    addrs: &Addresses,
-    fifo: Option<&super::fifo::NotifyFifo>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
+    let (scripts, initial_links, addrs, fifo) =
+        (&shared.scripts, &shared.initial_links[..], &shared.addrs, shared.fifo.as_ref());
     let (tx, mut rx) = mpsc::channel::<Event>(256);
     let mut io = Vec::new();
     for (i, m) in unit.members.iter().enumerate() {
