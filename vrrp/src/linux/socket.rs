@@ -8,7 +8,7 @@
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 use tokio::io::unix::AsyncFd;
 
@@ -129,19 +129,14 @@ fn recv_v4(s: &Socket) -> io::Result<Option<Received>> {
     let mut bytes = vec![0u8; 2048];
     let n = (&*s).read(&mut bytes)?;
     bytes.truncate(n);
-    let Some(&first) = bytes.first() else { return Ok(None) };
-    let ihl = usize::from(first & 0x0f) * 4;
-    if first >> 4 != 4 || ihl < 20 || bytes.len() < ihl {
-        return Ok(None);
-    }
-    let src = Ipv4Addr::new(bytes[12], bytes[13], bytes[14], bytes[15]);
-    let dst = Ipv4Addr::new(bytes[16], bytes[17], bytes[18], bytes[19]);
+    // A packet the kernel handed us that does not parse as IPv4 is skipped.
+    let Ok(packet) = crate::wire::ipv4::Ipv4Packet::new_checked(&bytes[..]) else { return Ok(None) };
     Ok(Some(Received {
-        src: src.into(),
-        dst: Some(dst.into()),
-        ttl: bytes[8],
-        tos: bytes[1],
-        payload: bytes[ihl..].to_vec(),
+        src: packet.src_addr().into(),
+        dst: Some(packet.dst_addr().into()),
+        ttl: packet.ttl(),
+        tos: packet.tos(),
+        payload: packet.payload().to_vec(),
     }))
 }
 
