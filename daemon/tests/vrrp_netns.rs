@@ -108,6 +108,16 @@ fn tandem_pair_elects_fails_over_and_preempts_back() {
     let _ = r.lab.run(&r.client, "ping", &["-c1", "-W1", VIP]);
     assert!(client_sees(&r, VIP, &r.d1));
 
+    // Running, tandem holds only CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_NET_ADMIN and
+    // CAP_NET_RAW (bits 5, 6, 7, 12, 13), in every thread.
+    for task in std::fs::read_dir(format!("/proc/{}/task", t1.pid)).unwrap() {
+        let status = std::fs::read_to_string(task.unwrap().path().join("status")).unwrap();
+        for set in ["CapEff:", "CapPrm:"] {
+            let line = status.lines().find(|l| l.starts_with(set)).unwrap();
+            assert_eq!(line.split_whitespace().nth(1), Some("00000000000030e0"), "{line}");
+        }
+    }
+
     // Graceful stop: priority 0, so d2 takes over after its skew, well before 3 s.
     let t0 = Instant::now();
     r.lab.signal(t1.pid, "TERM").unwrap();

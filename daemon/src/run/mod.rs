@@ -6,6 +6,7 @@
 
 mod build;
 mod fifo;
+mod privileges;
 mod unit;
 
 use crate::script::{Credentials, Script};
@@ -73,6 +74,9 @@ fn script_specs(c: &tandem_conf::Config) -> Result<HashMap<String, ScriptSpec>, 
 /// Runs the VRRP part of `config` until SIGTERM or SIGINT. Returns an error message when it
 /// cannot start.
 pub fn run(config: &tandem_conf::Config) -> Result<(), String> {
+    // First, before the runtime and neli start threads.
+    let kept = privileges::drop_to_needed()?;
+    info!(capabilities = ?kept, "capabilities dropped to what is needed");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     rt.block_on(async_run(config))
 }
