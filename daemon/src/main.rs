@@ -101,6 +101,8 @@ fn run_command(input: &Input, verbose: bool) -> ExitCode {
         .with_writer(std::io::stderr)
         .with_max_level(if verbose { tracing::Level::DEBUG } else { tracing::Level::INFO })
         .with_target(false)
+        // Colours only on a terminal: a log file or the journal gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let r = tandem_conf::load(&input.file, &options(input, false));
     if !report(input, &r) {

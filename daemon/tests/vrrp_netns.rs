@@ -299,3 +299,55 @@ fn a_failing_tracked_script_moves_the_vip_and_recovering_moves_it_back() {
     assert!(settles(&r, &r.d1, &r.d2, VIP, 8), "the VIP did not come back:\n{}\n{}", t1.log(), t2.log());
     assert!(client_sees(&r, VIP, &r.d1));
 }
+
+/// Two instances in a sync group on two segments (public VIP, private DIP). The private link
+/// of the master failing puts its whole group in fault, so both addresses move together.
+#[test]
+fn a_sync_group_moves_together_when_one_members_link_fails() {
+    let mut lab = Lab::new("sync").unwrap();
+    let public = lab.segment("pub").unwrap();
+    let private = lab.segment("priv").unwrap();
+    let d1 = lab.host("d1").unwrap();
+    let d2 = lab.host("d2").unwrap();
+    lab.connect(&d1, &public, "eth0", &["192.0.2.1/24"]).unwrap();
+    lab.connect(&d1, &private, "eth1", &["10.0.0.2/24"]).unwrap();
+    lab.connect(&d2, &public, "eth0", &["192.0.2.2/24"]).unwrap();
+    lab.connect(&d2, &private, "eth1", &["10.0.0.3/24"]).unwrap();
+    let conf = |priority: u8| {
+        format!(
+            "vrrp_sync_group LVS {{\n    group {{\n        VI_PUB\n        VI_PRIV\n    }}\n}}\n\
+             vrrp_instance VI_PUB {{\n    interface eth0\n    virtual_router_id 51\n    priority {priority}\n    virtual_ipaddress {{\n        192.0.2.100/24\n    }}\n}}\n\
+             vrrp_instance VI_PRIV {{\n    interface eth1\n    virtual_router_id 52\n    priority {priority}\n    virtual_ipaddress {{\n        10.0.0.1/24\n    }}\n}}\n"
+        )
+    };
+    let t1 = Tandem::start(&mut lab, &d1, "d1", &conf(150));
+    let t2 = Tandem::start(&mut lab, &d2, "d2", &conf(100));
+    let both = |lab: &Lab, h: &Host| has_vip(lab, h, "192.0.2.100") && has_vip(lab, h, "10.0.0.1");
+    let none = |lab: &Lab, h: &Host| !has_vip(lab, h, "192.0.2.100") && !has_vip(lab, h, "10.0.0.1");
+    assert!(
+        wait_until(Duration::from_secs(10), || both(&lab, &d1) && none(&lab, &d2)),
+        "no election:\n{}\n{}",
+        t1.log(),
+        t2.log()
+    );
+
+    // d1's private link goes down: VI_PRIV faults, and VI_PUB follows it out of master
+    // although its own link is fine; d2 takes both.
+    lab.set_link(&d1, "eth1", false).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(8), || both(&lab, &d2) && !has_vip(&lab, &d1, "192.0.2.100")),
+        "the group did not move together:\n{}\n{}",
+        t1.log(),
+        t2.log()
+    );
+    assert!(t1.log().contains("to=Fault"), "{}", t1.log());
+
+    // The link returns: d1 (higher priority) takes both back.
+    lab.set_link(&d1, "eth1", true).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || both(&lab, &d1) && none(&lab, &d2)),
+        "no return:\n{}\n{}",
+        t1.log(),
+        t2.log()
+    );
+}
