@@ -113,3 +113,18 @@ fn missing_file_and_bad_usage() {
     assert!(text(&out.stderr).contains("cannot read `/nonexistent/x.conf`"));
     assert_eq!(tandem(&["check"]).status.code(), Some(2));
 }
+
+#[test]
+fn run_refuses_what_it_does_not_implement_instead_of_ignoring_it() {
+    let f = temp(
+        "vmac.conf",
+        "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 51\n    use_vmac\n    virtual_ipaddress {\n        10.0.0.1/24\n    }\n}\n",
+    );
+    // In a network namespace of its own, never the machine's.
+    let out = Command::new("unshare")
+        .args(["-n", env!("CARGO_BIN_EXE_tandem"), "run", "-f", f.to_str().expect("utf-8")])
+        .output()
+        .expect("unshare runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("error: vrrp_instance VI_1: use_vmac is not supported by tandem run yet"));
+}

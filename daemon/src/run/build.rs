@@ -127,6 +127,13 @@ fn member(
 ) -> Result<Member, String> {
     let g = &c.global_defs;
     let ctx = |what: String| format!("vrrp_instance {}: {what}", v.name);
+    // Parsed, but not implemented by `tandem run` yet: refuse rather than pretend.
+    if v.use_vmac.is_some() {
+        return Err(ctx("use_vmac is not supported by tandem run yet".into()));
+    }
+    if !v.track_file.is_empty() {
+        return Err(ctx("track_file is not supported by tandem run yet".into()));
+    }
     let ifname = v.interface.clone().or_else(|| g.default_interface.clone()).unwrap_or_else(|| "eth0".to_string());
     let ifindex = addr::ifindex(&ifname).map_err(|e| ctx(e.to_string()))?;
     let v6 = v.family() == conf::Family::Inet6;

@@ -90,6 +90,15 @@ async fn async_run(config: &tandem_conf::Config) -> Result<(), String> {
         return Err("the configuration has no vrrp_instance".to_string());
     }
     let specs = script_specs(config)?;
+    if !config.virtual_servers.is_empty() {
+        warn!(
+            count = config.virtual_servers.len(),
+            "virtual_server blocks are not programmed into IPVS yet (tandem's IPVS issue)"
+        );
+    }
+    if config.vrrp_sync_groups.iter().any(|g| !g.track_file.is_empty()) {
+        return Err("vrrp_sync_group track_file is not supported by tandem run yet".into());
+    }
 
     // Link changes: a thread reads rtnetlink and broadcasts.
     let (link_tx, _) = broadcast::channel::<LinkState>(256);
