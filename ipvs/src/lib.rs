@@ -1,4 +1,14 @@
-//! IPVS for tandem: the generic-netlink client, the desired-state model and reconciliation
-//! against the kernel's table.
+//! IPVS for tandem: the table model, the minimal diff between what the kernel has and what
+//! the configuration wants, and (to come) the generic-netlink client that applies it.
 //!
-//! Nothing is implemented yet: this crate is built by the IPVS issue.
+//! The kernel is the source of truth (DESIGN.md, "Where state lives"): tandem keeps a model of
+//! the kernel's table, filled by a dump and updated by every change it applies, and
+//! reconciles the desired table against that model, never against the previous
+//! configuration. So a hand edit with ipvsadm is repaired, and a one-line reload is one
+//! change.
+
+pub mod diff;
+pub mod model;
+
+pub use diff::{Change, Scope, apply, diff};
+pub use model::{Dest, DestKey, Forward, Service, ServiceFlags, ServiceKey, Table, TunnelType};
