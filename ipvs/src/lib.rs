@@ -7,8 +7,11 @@
 //! configuration. So a hand edit with ipvsadm is repaired, and a one-line reload is one
 //! change.
 
+pub mod attrs;
 pub mod diff;
 pub mod model;
+pub mod netlink;
 
 pub use diff::{Change, Scope, apply, diff};
 pub use model::{Dest, DestKey, Forward, Service, ServiceFlags, ServiceKey, Table, TunnelType};
+pub use netlink::{Info, Ipvs, IpvsError};
