@@ -1,6 +1,8 @@
 //! The `tandem` command: `check` and `convert` configuration files, `run` the VRRP part.
 
 mod cli;
+#[allow(dead_code)] // applied by `tandem run` once the IPVS wiring lands (IPVS issue)
+mod desired;
 mod run;
 mod script;
 

@@ -1,0 +1,213 @@
+//! The IPVS table a configuration wants, in tandem-ipvs's terms.
+//!
+//! As keepalived (keepalived/check/ipvswrapper.c, ipvs_set_srule / ipvs_set_drule): a
+//! `virtual_server group` becomes one service per member (an `IP-END` range one per
+//! address); persistence sets the PERSISTENT flag with its timeout and granularity; `ops` is
+//! ONEPACKET; sh-fallback / mh-fallback are SCHED1 and sh-port / mh-port SCHED2; a real
+//! server without a port uses the service's. Until the health-checking issue lands, every
+//! real server counts as up.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use tandem_conf as conf;
+use tandem_ipvs::model::proto;
+use tandem_ipvs::{Dest, DestKey, Forward, Service, ServiceFlags, ServiceKey, Table, TunnelType};
+
+/// The desired table of a configuration.
+pub fn table(c: &conf::Config) -> Table {
+    let mut t = Table::default();
+    for vs in &c.virtual_servers {
+        let keys = keys(c, vs);
+        for key in keys {
+            let service = service(vs, &key);
+            let vs_port = match key {
+                ServiceKey::Addr { port, .. } => port,
+                ServiceKey::Fwmark { .. } => 0,
+            };
+            let mut dests = BTreeMap::new();
+            for rs in &vs.real_servers {
+                dests.insert(DestKey { addr: rs.ip, port: rs.port.unwrap_or(vs_port) }, dest(vs, rs));
+            }
+            t.services.insert(key, (service, dests));
+        }
+    }
+    t
+}
+
+fn protocol(vs: &conf::VirtualServer) -> u16 {
+    match vs.effective_protocol() {
+        conf::Protocol::Tcp => proto::TCP,
+        conf::Protocol::Udp => proto::UDP,
+        conf::Protocol::Sctp => proto::SCTP,
+    }
+}
+
+/// The kernel services one virtual_server stands for.
+pub fn keys(c: &conf::Config, vs: &conf::VirtualServer) -> Vec<ServiceKey> {
+    let v6_family = || {
+        vs.ip_family
+            .map(|f| f == conf::Family::Inet6)
+            .or_else(|| vs.real_servers.first().map(|r| r.ip.is_ipv6()))
+            .unwrap_or(false)
+    };
+    match vs.key() {
+        Some(conf::ServiceKey::Addr(addr, port)) => vec![ServiceKey::Addr { protocol: protocol(vs), addr, port }],
+        Some(conf::ServiceKey::Fwmark(mark)) => vec![ServiceKey::Fwmark { v6: v6_family(), mark }],
+        Some(conf::ServiceKey::Group(name)) => {
+            let Some(g) = c.virtual_server_groups.iter().find(|g| g.name == name) else { return vec![] };
+            let mut out = Vec::new();
+            for m in &g.members {
+                if let Some(mark) = m.fwmark {
+                    out.push(ServiceKey::Fwmark { v6: v6_family(), mark });
+                    continue;
+                }
+                let (Some(first), Some(port)) = (m.ip, m.port.or(Some(0))) else { continue };
+                for addr in range(first, m.range_end) {
+                    out.push(ServiceKey::Addr { protocol: protocol(vs), addr, port });
+                }
+            }
+            out
+        }
+        None => vec![],
+    }
+}
+
+/// `IP-END`: the addresses from `first` to the one whose last octet (hextet) is `end`.
+fn range(first: IpAddr, end: Option<u16>) -> Vec<IpAddr> {
+    let Some(end) = end else { return vec![first] };
+    match first {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            (u16::from(o[3])..=end.min(255)).map(|last| IpAddr::from([o[0], o[1], o[2], last as u8])).collect()
+        }
+        IpAddr::V6(a) => {
+            let mut s = a.segments();
+            let start = s[7];
+            (start..=end)
+                .map(|last| {
+                    s[7] = last;
+                    IpAddr::from(s)
+                })
+                .collect()
+        }
+    }
+}
+
+fn service(vs: &conf::VirtualServer, key: &ServiceKey) -> Service {
+    let mut flags = 0;
+    if vs.persistence_timeout.is_some() {
+        flags |= ServiceFlags::PERSISTENT;
+    }
+    if vs.ops {
+        flags |= ServiceFlags::ONEPACKET;
+    }
+    if vs.sh_fallback || vs.mh_fallback {
+        flags |= ServiceFlags::SCHED1;
+    }
+    if vs.sh_port || vs.mh_port {
+        flags |= ServiceFlags::SCHED2;
+    }
+    let v6 = key.is_v6();
+    let netmask = match (vs.persistence_granularity, v6) {
+        (Some(p), true) => u32::from(p.min(128)),
+        (None, true) => 128,
+        (Some(p), false) => u32::MAX.checked_shl(32 - u32::from(p.min(32))).unwrap_or(0),
+        (None, false) => u32::MAX,
+    };
+    Service {
+        scheduler: vs.lb_algo.clone(),
+        flags: ServiceFlags(flags),
+        timeout: vs.persistence_timeout.unwrap_or(0),
+        netmask,
+        pe_name: vs.persistence_engine.clone(),
+    }
+}
+
+fn dest(vs: &conf::VirtualServer, rs: &conf::RealServer) -> Dest {
+    let method = rs.lb_kind.unwrap_or(vs.lb_kind);
+    let forward = match method {
+        conf::ForwardMethod::Nat => Forward::Masq,
+        conf::ForwardMethod::Dr => Forward::Route,
+        conf::ForwardMethod::Tun => {
+            let t = rs.tunnel.or(vs.tunnel);
+            let (kind, port) = match t.map(|t| t.kind) {
+                Some(conf::TunnelType::Gue) => (TunnelType::Gue, t.and_then(|t| t.port).unwrap_or(0)),
+                Some(conf::TunnelType::Gre) => (TunnelType::Gre, 0),
+                _ => (TunnelType::Ipip, 0),
+            };
+            // IP_VS_TUNNEL_ENCAP_FLAG_CSUM 1, _REMCSUM 2 (include/uapi/linux/ip_vs.h).
+            let flags = match t.and_then(|t| t.csum) {
+                Some(conf::TunnelCsum::Csum) => 1,
+                Some(conf::TunnelCsum::Remcsum) => 2,
+                _ => 0,
+            };
+            Forward::Tunnel { kind, port, flags }
+        }
+    };
+    Dest {
+        forward,
+        weight: rs.weight,
+        u_threshold: rs.uthreshold.unwrap_or(0),
+        l_threshold: rs.lthreshold.unwrap_or(0),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed set-up step should fail the test
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> conf::Config {
+        let r = conf::load_str(text, "k.conf", &conf::Options::default());
+        assert!(!r.has_errors(), "{}", r.render());
+        r.config
+    }
+
+    #[test]
+    fn the_tutorial_nat_service_with_port_mapping_and_persistence() {
+        let c = load(
+            "virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo wrr\n lb_kind NAT\n persistence_timeout 30\n persistence_granularity 255.255.255.0\n real_server 10.0.0.11 8080 {\n  weight 1\n }\n real_server 10.0.0.12 8080 {\n  weight 2\n }\n}\n",
+        );
+        let t = table(&c);
+        let key = ServiceKey::Addr { protocol: proto::TCP, addr: "192.0.2.10".parse().unwrap(), port: 80 };
+        let (s, d) = t.services.get(&key).unwrap();
+        assert_eq!(
+            s,
+            &Service {
+                scheduler: "wrr".into(),
+                flags: ServiceFlags(ServiceFlags::PERSISTENT),
+                timeout: 30,
+                netmask: 0xffff_ff00,
+                pe_name: None
+            }
+        );
+        let rs2 = DestKey { addr: "10.0.0.12".parse().unwrap(), port: 8080 };
+        assert_eq!(d.get(&rs2), Some(&Dest { forward: Forward::Masq, weight: 2, u_threshold: 0, l_threshold: 0 }));
+    }
+
+    #[test]
+    fn groups_ranges_fwmarks_dr_tun_and_scheduler_flags() {
+        let c = load(
+            "virtual_server_group G {\n 192.0.2.1-3 80\n fwmark 7\n}\n\
+             virtual_server group G {\n protocol UDP\n lb_algo sh\n sh-port\n sh-fallback\n ops\n lb_kind DR\n real_server 10.0.0.2 {\n  weight 3\n }\n}\n\
+             virtual_server 2001:db8::10 443 {\n protocol TCP\n lb_kind TUN type gue port 6080 csum\n real_server 2001:db8:1::2 443 {\n  weight 1\n }\n}\n",
+        );
+        let t = table(&c);
+        assert_eq!(t.services.len(), 5, "{:?}", t.services.keys().collect::<Vec<_>>());
+        let k = ServiceKey::Addr { protocol: proto::UDP, addr: "192.0.2.3".parse().unwrap(), port: 80 };
+        let (s, d) = t.services.get(&k).unwrap();
+        assert_eq!(s.flags.0, ServiceFlags::ONEPACKET | ServiceFlags::SCHED1 | ServiceFlags::SCHED2);
+        // A real server without a port uses the service's.
+        assert_eq!(d.keys().next(), Some(&DestKey { addr: "10.0.0.2".parse().unwrap(), port: 80 }));
+        assert_eq!(d.values().next().unwrap().forward, Forward::Route);
+        let (_, fw) = t.services.get(&ServiceKey::Fwmark { v6: false, mark: 7 }).unwrap();
+        assert_eq!(fw.keys().next().unwrap().port, 0);
+        let v6 = ServiceKey::Addr { protocol: proto::TCP, addr: "2001:db8::10".parse().unwrap(), port: 443 };
+        let (s6, d6) = t.services.get(&v6).unwrap();
+        assert_eq!(s6.netmask, 128);
+        assert_eq!(
+            d6.values().next().unwrap().forward,
+            Forward::Tunnel { kind: TunnelType::Gue, port: 6080, flags: 1 }
+        );
+    }
+}
