@@ -6,3 +6,4 @@
 
 pub mod keepalived;
 pub mod netns;
+pub mod vm;
