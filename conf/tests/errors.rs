@@ -285,6 +285,14 @@ fn virtual_server_without_protocol_is_warned_as_udp() {
 }
 
 #[test]
+fn gre_with_remote_checksum_is_refused_as_keepalived_does() {
+    let r = check(
+        "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    lb_kind TUN type gre remcsum\n    real_server 10.0.1.1 80 {\n    }\n}\n",
+    );
+    one_error(&r, "GRE tunnels do not support remote checksum offload (remcsum); use csum or nocsum", 3, 13);
+}
+
+#[test]
 fn real_server_without_a_block_is_an_error_as_in_keepalived() {
     let r = check("virtual_server 10.0.0.1 80 {\n    protocol TCP\n    real_server 10.0.1.1 80\n}\n");
     one_error(&r, "`real_server` needs a `{ ... }` block (at least `{ weight 1 }`)", 3, 5);

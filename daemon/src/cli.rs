@@ -41,6 +41,10 @@ pub enum Command {
         /// Log debug detail too (dropped adverts and the like).
         #[arg(short, long)]
         verbose: bool,
+        /// Leave the IPVS services in the kernel at stop (keepalived's --dont-release-ipvs);
+        /// by default tandem removes the services its configuration declares.
+        #[arg(long)]
+        dont_release_ipvs: bool,
     },
     /// Print the TOML equivalent of a configuration file (typically a keepalived.conf).
     Convert {

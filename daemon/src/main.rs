@@ -1,7 +1,6 @@
 //! The `tandem` command: `check` and `convert` configuration files, `run` the VRRP part.
 
 mod cli;
-#[allow(dead_code)] // applied by `tandem run` once the IPVS wiring lands (IPVS issue)
 mod desired;
 mod run;
 mod script;
@@ -17,7 +16,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { input, strict, dump } => check(&input, strict, dump),
         Command::Convert { input } => convert(&input),
-        Command::Run { input, verbose } => run_command(&input, verbose),
+        Command::Run { input, verbose, dont_release_ipvs } => run_command(&input, verbose, !dont_release_ipvs),
     }
 }
 
@@ -98,7 +97,7 @@ fn print_toml(r: &Report) -> ExitCode {
     }
 }
 
-fn run_command(input: &Input, verbose: bool) -> ExitCode {
+fn run_command(input: &Input, verbose: bool, release_ipvs: bool) -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_max_level(if verbose { tracing::Level::DEBUG } else { tracing::Level::INFO })
@@ -110,7 +109,7 @@ fn run_command(input: &Input, verbose: bool) -> ExitCode {
     if !report(input, &r) {
         return ExitCode::from(1);
     }
-    match run::run(&r.config) {
+    match run::run(&r.config, release_ipvs) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

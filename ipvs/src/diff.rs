@@ -110,3 +110,16 @@ pub fn apply(table: &mut Table, change: &Change) {
         }
     }
 }
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Change::AddService(k, s) => write!(f, "add service {k} ({})", s.scheduler),
+            Change::EditService(k, s) => write!(f, "edit service {k} ({})", s.scheduler),
+            Change::DelService(k) => write!(f, "delete service {k}"),
+            Change::AddDest(k, d, x) => write!(f, "add {d} to {k} (weight {})", x.weight),
+            Change::EditDest(k, d, x) => write!(f, "edit {d} of {k} (weight {})", x.weight),
+            Change::DelDest(k, d) => write!(f, "delete {d} from {k}"),
+        }
+    }
+}

@@ -114,6 +114,7 @@ pub(super) fn virtual_server(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<Virt
                 }
             }
             "lb_kind" => {
+                cx.at(&format!("{path}.tunnel"), b);
                 if let Some((m, t)) = method(cx, b) {
                     v.lb_kind = m;
                     v.tunnel = t;
@@ -303,6 +304,7 @@ fn real_server(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<RealServer> {
         match key {
             "weight" => r.weight = cx.int(b, 0, 0, 65535).unwrap_or(r.weight),
             "lb_kind" => {
+                cx.at(&format!("{path}.tunnel"), b);
                 if let Some((m, t)) = method(cx, b) {
                     r.lb_kind = Some(m);
                     r.tunnel = t;

@@ -109,8 +109,11 @@ fn service_options(v: &mut V, p: &str, vs: &VirtualServer, key: &ServiceKey) {
         v.warn(&format!("{p}.tunnel"), "tunnel settings only apply with lb_kind TUN");
     }
     if let Some(t) = &vs.tunnel {
-        if t.kind == crate::model::TunnelType::Gue && t.port.is_none() {
-            v.error(&format!("{p}.tunnel"), "a GUE tunnel needs a port");
+        tunnel(v, &format!("{p}.tunnel"), t);
+    }
+    for (k, rs) in vs.real_servers.iter().enumerate() {
+        if let Some(t) = &rs.tunnel {
+            tunnel(v, &format!("{p}.real_server[{k}].tunnel"), t);
         }
     }
     if let Some(sorry) = &vs.sorry_server {
@@ -224,5 +227,17 @@ fn real_servers(v: &mut V, p: &str, vs: &VirtualServer, key: &ServiceKey, files:
                 }
             }
         }
+    }
+}
+
+/// GUE needs a port; GRE has no remote checksum offload (keepalived check_parser.c refuses it,
+/// and so does ipvsadm).
+fn tunnel(v: &mut V, path: &str, t: &crate::model::Tunnel) {
+    use crate::model::{TunnelCsum, TunnelType};
+    if t.kind == TunnelType::Gue && t.port.is_none() {
+        v.error(path, "a GUE tunnel needs a port");
+    }
+    if t.kind == TunnelType::Gre && t.csum == Some(TunnelCsum::Remcsum) {
+        v.error(path, "GRE tunnels do not support remote checksum offload (remcsum); use csum or nocsum");
     }
 }

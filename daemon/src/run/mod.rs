@@ -6,6 +6,7 @@
 
 mod build;
 mod fifo;
+mod ipvs;
 mod privileges;
 mod unit;
 
@@ -73,29 +74,23 @@ fn script_specs(c: &tandem_conf::Config) -> Result<HashMap<String, ScriptSpec>, 
 
 /// Runs the VRRP part of `config` until SIGTERM or SIGINT. Returns an error message when it
 /// cannot start.
-pub fn run(config: &tandem_conf::Config) -> Result<(), String> {
+pub fn run(config: &tandem_conf::Config, release_ipvs: bool) -> Result<(), String> {
     // First, before the runtime and neli start threads.
     let kept = privileges::drop_to_needed()?;
     info!(capabilities = ?kept, "capabilities dropped to what is needed");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    rt.block_on(async_run(config))
+    rt.block_on(async_run(config, release_ipvs))
 }
 
-async fn async_run(config: &tandem_conf::Config) -> Result<(), String> {
+async fn async_run(config: &tandem_conf::Config, release_ipvs: bool) -> Result<(), String> {
     let delay = Duration::try_from_secs_f64(config.global_defs.vrrp_startup_delay).unwrap_or_default();
     // One route-netlink socket for every unit (neli runs a thread per socket).
     let addrs = Addresses::open().map_err(|e| e.to_string())?;
     let units = build::units(config, &addrs, delay)?;
-    if units.is_empty() {
-        return Err("the configuration has no vrrp_instance".to_string());
+    if units.is_empty() && config.virtual_servers.is_empty() {
+        return Err("the configuration has neither vrrp_instance nor virtual_server".to_string());
     }
     let specs = script_specs(config)?;
-    if !config.virtual_servers.is_empty() {
-        warn!(
-            count = config.virtual_servers.len(),
-            "virtual_server blocks are not programmed into IPVS yet (tandem's IPVS issue)"
-        );
-    }
     if config.vrrp_sync_groups.iter().any(|g| !g.track_file.is_empty()) {
         return Err("vrrp_sync_group track_file is not supported by tandem run yet".into());
     }
@@ -166,7 +161,15 @@ async fn async_run(config: &tandem_conf::Config) -> Result<(), String> {
             (name, unit::run(u, &shared, results, links, stop).await)
         });
     }
-    info!(units = tasks.len(), "tandem running");
+    // The IPVS table, kept as the configuration wants it (every real server counts as up
+    // until the health-checking issue lands).
+    let units_count = tasks.len();
+    if !config.virtual_servers.is_empty() {
+        let desired = crate::desired::table(config);
+        let (whole, stop) = (config.global_defs.lvs_flush, stop_rx.clone());
+        tasks.spawn(async move { ("IPVS".to_string(), ipvs::keep(desired, whole, release_ipvs, stop).await) });
+    }
+    info!(units = units_count, ipvs = !config.virtual_servers.is_empty(), "tandem running");
 
     let mut term =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;

@@ -1,0 +1,168 @@
+//! IPVS against the real kernel, in the VM (this machine's kernel has no IPVS).
+//!
+//! Golden tests: for each case, the tutorial-style ipvsadm commands build a table and
+//! `ipvsadm -Sn` prints it; the table is cleared; `tandem run` applies the equivalent
+//! keepalived.conf; its `ipvsadm -Sn` must be the same, and the same as the golden file in
+//! tests/golden/ (written from ipvsadm's output with TANDEM_BLESS=1). After SIGTERM tandem
+//! has removed what it added. Then drift: a hand edit is repaired within one reconcile
+//! period, and a service nobody declared is left alone. All in one boot.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a failed set-up step should fail the test
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+use tandem_tests::vm::{Batch, BatchRun, Vm};
+
+struct Case {
+    name: &'static str,
+    conf: &'static str,
+    ipvsadm: &'static str,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "nat_wrr_persistence_portmap",
+        conf: "virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo wrr\n lb_kind NAT\n persistence_timeout 30\n persistence_granularity 255.255.255.0\n real_server 10.0.0.11 8080 {\n  weight 1\n }\n real_server 10.0.0.12 8080 {\n  weight 2\n }\n}\n",
+        ipvsadm: "ipvsadm -A -t 192.0.2.10:80 -s wrr -p 30 -M 255.255.255.0\nipvsadm -a -t 192.0.2.10:80 -r 10.0.0.11:8080 -m -w 1\nipvsadm -a -t 192.0.2.10:80 -r 10.0.0.12:8080 -m -w 2",
+    },
+    Case {
+        name: "dr_rr",
+        conf: "virtual_server 192.0.2.11 80 {\n protocol TCP\n lb_algo rr\n lb_kind DR\n real_server 10.0.0.11 80 {\n  weight 1\n }\n real_server 10.0.0.12 80 {\n  weight 1\n }\n}\n",
+        ipvsadm: "ipvsadm -A -t 192.0.2.11:80 -s rr\nipvsadm -a -t 192.0.2.11:80 -r 10.0.0.11:80 -g -w 1\nipvsadm -a -t 192.0.2.11:80 -r 10.0.0.12:80 -g -w 1",
+    },
+    Case {
+        name: "tun_ipip_gue_gre",
+        conf: "virtual_server 192.0.2.12 80 {\n protocol TCP\n lb_algo wlc\n lb_kind TUN\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.12 81 {\n protocol TCP\n lb_algo wlc\n lb_kind TUN type gue port 6080 csum\n real_server 10.0.0.11 81 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.12 82 {\n protocol TCP\n lb_algo wlc\n lb_kind TUN type gre csum\n real_server 10.0.0.11 82 {\n  weight 1\n }\n}\n",
+        ipvsadm: "ipvsadm -A -t 192.0.2.12:80 -s wlc\nipvsadm -a -t 192.0.2.12:80 -r 10.0.0.11:80 -i -w 1\nipvsadm -A -t 192.0.2.12:81 -s wlc\nipvsadm -a -t 192.0.2.12:81 -r 10.0.0.11:81 -i --tun-type gue --tun-port 6080 --tun-csum -w 1\nipvsadm -A -t 192.0.2.12:82 -s wlc\nipvsadm -a -t 192.0.2.12:82 -r 10.0.0.11:82 -i --tun-type gre --tun-csum -w 1",
+    },
+    Case {
+        name: "fwmark_ipv4_ipv6",
+        conf: "virtual_server fwmark 7 {\n lb_algo rr\n lb_kind DR\n real_server 10.0.0.11 {\n  weight 1\n }\n}\nvirtual_server fwmark 8 {\n ip_family inet6\n lb_algo rr\n lb_kind DR\n real_server 2001:db8:1::2 {\n  weight 1\n }\n}\n",
+        ipvsadm: "ipvsadm -A -f 7 -s rr\nipvsadm -a -f 7 -r 10.0.0.11:0 -g -w 1\nipvsadm -A -f 8 -6 -s rr\nipvsadm -a -f 8 -6 -r [2001:db8:1::2]:0 -g -w 1",
+    },
+    Case {
+        name: "ipv6_nat",
+        conf: "virtual_server 2001:db8::10 443 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server 2001:db8:1::2 8443 {\n  weight 3\n }\n}\n",
+        ipvsadm: "ipvsadm -A -t [2001:db8::10]:443 -s rr\nipvsadm -a -t [2001:db8::10]:443 -r [2001:db8:1::2]:8443 -m -w 3",
+    },
+    Case {
+        name: "udp_ops_sh_flags",
+        conf: "virtual_server 192.0.2.13 53 {\n protocol UDP\n lb_algo sh\n sh-port\n sh-fallback\n ops\n lb_kind DR\n real_server 10.0.0.11 53 {\n  weight 1\n }\n}\n",
+        ipvsadm: "ipvsadm -A -u 192.0.2.13:53 -s sh -o -b sh-fallback,sh-port\nipvsadm -a -u 192.0.2.13:53 -r 10.0.0.11:53 -g -w 1",
+    },
+    Case {
+        name: "thresholds_sip_persistence",
+        conf: "virtual_server 192.0.2.14 5060 {\n protocol UDP\n lb_algo rr\n lb_kind NAT\n persistence_timeout 60\n persistence_engine sip\n real_server 10.0.0.11 5060 {\n  weight 1\n  uthreshold 100\n  lthreshold 10\n }\n}\n",
+        ipvsadm: "ipvsadm -A -u 192.0.2.14:5060 -s rr -p 60 --pe sip\nipvsadm -a -u 192.0.2.14:5060 -r 10.0.0.11:5060 -m -w 1 -x 100 -y 10",
+    },
+    Case {
+        name: "every_scheduler",
+        conf: "virtual_server 192.0.2.20 1001 {\n protocol TCP\n lb_algo rr\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1002 {\n protocol TCP\n lb_algo wrr\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1003 {\n protocol TCP\n lb_algo lc\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1004 {\n protocol TCP\n lb_algo wlc\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1005 {\n protocol TCP\n lb_algo lblc\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1006 {\n protocol TCP\n lb_algo lblcr\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1007 {\n protocol TCP\n lb_algo dh\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1008 {\n protocol TCP\n lb_algo sh\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1009 {\n protocol TCP\n lb_algo sed\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1010 {\n protocol TCP\n lb_algo nq\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1011 {\n protocol TCP\n lb_algo fo\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1012 {\n protocol TCP\n lb_algo ovf\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1013 {\n protocol TCP\n lb_algo mh\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\n",
+        ipvsadm: "for s in rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh; do n=$((n+1)); p=$((1000+n)); ipvsadm -A -t 192.0.2.20:$p -s $s; ipvsadm -a -t 192.0.2.20:$p -r 10.0.0.11:80 -m -w 1; done",
+    },
+];
+
+/// A snippet: ipvsadm's table, then tandem's, then what is left after tandem stops.
+fn golden_snippet(c: &Case) -> String {
+    let tandem = env!("CARGO_BIN_EXE_tandem");
+    format!(
+        "cat > /tmp/{name}.conf <<'CONF'\n{conf}CONF\nipvsadm -C\nn=0\n{cmds}\nipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/ipvsadm\"\nipvsadm -C\n\
+         {tandem} run -f /tmp/{name}.conf > \"$TANDEM_SNIPPET_OUT/tandem.log\" 2>&1 &\npid=$!\n\
+         i=0; while [ $i -lt 150 ]; do ipvsadm -Sn > /tmp/got; cmp -s /tmp/got \"$TANDEM_SNIPPET_OUT/ipvsadm\" && break; i=$((i+1)); sleep 0.1; done\n\
+         ipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/tandem\"\nkill -TERM $pid; wait $pid\nipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/after_stop\"\n",
+        name = c.name,
+        conf = c.conf,
+        cmds = c.ipvsadm,
+    )
+}
+
+/// Drift: tandem runs a NAT service; by hand, a destination is deleted, another re-weighted
+/// and a foreign service added. Within one reconcile period (5 s) tandem repairs its own
+/// service and leaves the foreign one; at stop it removes only its own.
+fn drift_snippet() -> String {
+    let tandem = env!("CARGO_BIN_EXE_tandem");
+    format!(
+        "cat > /tmp/drift.conf <<'CONF'\n{conf}CONF\nipvsadm -C\n{tandem} run -f /tmp/drift.conf > \"$TANDEM_SNIPPET_OUT/tandem.log\" 2>&1 &\npid=$!\n\
+         i=0; while [ $i -lt 100 ]; do ipvsadm -Ln | grep -q 10.0.0.12 && break; i=$((i+1)); sleep 0.1; done\n\
+         ipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/applied\"\n\
+         ipvsadm -d -t 192.0.2.10:80 -r 10.0.0.11:8080\nipvsadm -e -t 192.0.2.10:80 -r 10.0.0.12:8080 -m -w 9\nipvsadm -A -t 198.51.100.1:80 -s rr\n\
+         ipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/edited\"\n\
+         i=0; while [ $i -lt 80 ]; do ipvsadm -Sn | grep -v 198.51.100.1 > /tmp/now; cmp -s /tmp/now \"$TANDEM_SNIPPET_OUT/applied\" && break; i=$((i+1)); sleep 0.1; done\n\
+         echo $i > \"$TANDEM_SNIPPET_OUT/tenths\"\nipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/repaired\"\nkill -TERM $pid; wait $pid\nipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/after_stop\"\n",
+        conf = CASES[0].conf,
+    )
+}
+
+fn run() -> &'static BatchRun {
+    static RUN: OnceLock<BatchRun> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let vm = Vm::builder().timeout(Duration::from_secs(240)).build().unwrap_or_else(|e| panic!("{e}"));
+        let mut batch = Batch::new().snippet_timeout(Duration::from_secs(60));
+        for c in CASES {
+            batch = batch.snippet(c.name, golden_snippet(c));
+        }
+        batch = batch.snippet("drift", drift_snippet());
+        vm.run_batch(&batch).unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+fn golden_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{name}.txt"))
+}
+
+#[test]
+fn tandem_programs_exactly_what_the_equivalent_ipvsadm_commands_do() {
+    let run = run();
+    let mut failures = Vec::new();
+    for c in CASES {
+        let s = run.get(c.name).unwrap();
+        let log = s.read_to_string("tandem.log").unwrap_or_default();
+        let want = s.read_to_string("ipvsadm").unwrap_or_default();
+        let got = s.read_to_string("tandem").unwrap_or_default();
+        let after = s.read_to_string("after_stop").unwrap_or_default();
+        if want.trim().is_empty() {
+            failures.push(format!("{}: the ipvsadm commands built nothing: {}", c.name, s.stderr));
+            continue;
+        }
+        if std::env::var_os("TANDEM_BLESS").is_some() {
+            std::fs::write(golden_path(c.name), &want).unwrap();
+        }
+        let golden = std::fs::read_to_string(golden_path(c.name)).unwrap_or_default();
+        if got != want {
+            failures.push(format!(
+                "{}: tandem's table differs from ipvsadm's\n--- ipvsadm\n{want}--- tandem\n{got}--- log\n{log}",
+                c.name
+            ));
+        }
+        if want != golden {
+            failures.push(format!(
+                "{}: ipvsadm's table differs from the golden file\n--- golden\n{golden}--- now\n{want}",
+                c.name
+            ));
+        }
+        if !after.trim().is_empty() {
+            failures.push(format!("{}: tandem left services behind at stop:\n{after}", c.name));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn a_hand_edit_is_repaired_within_one_reconcile_period_and_foreign_services_are_left_alone() {
+    let s = run().get("drift").unwrap();
+    let log = s.read_to_string("tandem.log").unwrap_or_default();
+    let applied = s.read_to_string("applied").unwrap();
+    let edited = s.read_to_string("edited").unwrap();
+    let repaired = s.read_to_string("repaired").unwrap();
+    assert_ne!(applied, edited, "the hand edit did not change the table");
+    let tenths: u32 = s.read_to_string("tenths").unwrap().trim().parse().unwrap();
+    assert!(tenths < 80, "not repaired within 8 s:\n{repaired}\n{log}");
+    let without_foreign: String =
+        repaired.lines().filter(|l| !l.contains("198.51.100.1")).map(|l| format!("{l}\n")).collect();
+    assert_eq!(without_foreign, applied, "{log}");
+    assert!(repaired.contains("-A -t 198.51.100.1:80 -s rr"), "the foreign service was removed:\n{repaired}");
+    assert!(log.contains("drifted"), "the repair was not logged:\n{log}");
+    // At stop tandem removed its own service and left the foreign one.
+    assert_eq!(s.read_to_string("after_stop").unwrap(), "-A -t 198.51.100.1:80 -s rr\n");
+}
