@@ -67,9 +67,9 @@ const CASES: &[Case] = &[
 fn golden_snippet(c: &Case) -> String {
     let tandem = env!("CARGO_BIN_EXE_tandem");
     format!(
-        "cat > /tmp/{name}.conf <<'CONF'\n{conf}CONF\nipvsadm -C\nn=0\n{cmds}\nipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/ipvsadm\"\nipvsadm -C\n\
-         {tandem} run -f /tmp/{name}.conf > \"$TANDEM_SNIPPET_OUT/tandem.log\" 2>&1 &\npid=$!\n\
-         i=0; while [ $i -lt 150 ]; do ipvsadm -Sn > /tmp/got; cmp -s /tmp/got \"$TANDEM_SNIPPET_OUT/ipvsadm\" && break; i=$((i+1)); sleep 0.1; done\n\
+        "cat > $TMPDIR/{name}.conf <<'CONF'\n{conf}CONF\nipvsadm -C\nn=0\n{cmds}\nipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/ipvsadm\"\nipvsadm -C\n\
+         {tandem} run -f $TMPDIR/{name}.conf > \"$TANDEM_SNIPPET_OUT/tandem.log\" 2>&1 &\npid=$!\n\
+         i=0; while [ $i -lt 150 ]; do ipvsadm -Sn > $TMPDIR/got; cmp -s $TMPDIR/got \"$TANDEM_SNIPPET_OUT/ipvsadm\" && break; i=$((i+1)); sleep 0.1; done\n\
          ipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/tandem\"\nkill -TERM $pid; wait $pid\nipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/after_stop\"\n",
         name = c.name,
         conf = c.conf,
@@ -83,12 +83,12 @@ fn golden_snippet(c: &Case) -> String {
 fn drift_snippet() -> String {
     let tandem = env!("CARGO_BIN_EXE_tandem");
     format!(
-        "cat > /tmp/drift.conf <<'CONF'\n{conf}CONF\nipvsadm -C\n{tandem} run -f /tmp/drift.conf > \"$TANDEM_SNIPPET_OUT/tandem.log\" 2>&1 &\npid=$!\n\
+        "cat > $TMPDIR/drift.conf <<'CONF'\n{conf}CONF\nipvsadm -C\n{tandem} run -f $TMPDIR/drift.conf > \"$TANDEM_SNIPPET_OUT/tandem.log\" 2>&1 &\npid=$!\n\
          i=0; while [ $i -lt 100 ]; do ipvsadm -Ln | grep -q 10.0.0.12 && break; i=$((i+1)); sleep 0.1; done\n\
          ipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/applied\"\n\
          ipvsadm -d -t 192.0.2.10:80 -r 10.0.0.11:8080\nipvsadm -e -t 192.0.2.10:80 -r 10.0.0.12:8080 -m -w 9\nipvsadm -A -t 198.51.100.1:80 -s rr\n\
          ipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/edited\"\n\
-         i=0; while [ $i -lt 80 ]; do ipvsadm -Sn | grep -v 198.51.100.1 > /tmp/now; cmp -s /tmp/now \"$TANDEM_SNIPPET_OUT/applied\" && break; i=$((i+1)); sleep 0.1; done\n\
+         i=0; while [ $i -lt 80 ]; do ipvsadm -Sn | grep -v 198.51.100.1 > $TMPDIR/now; cmp -s $TMPDIR/now \"$TANDEM_SNIPPET_OUT/applied\" && break; i=$((i+1)); sleep 0.1; done\n\
          echo $i > \"$TANDEM_SNIPPET_OUT/tenths\"\nipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/repaired\"\nkill -TERM $pid; wait $pid\nipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/after_stop\"\n",
         conf = CASES[0].conf,
     )

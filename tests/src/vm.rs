@@ -3,7 +3,7 @@
 //! The VM boots the host's own Debian kernel under QEMU (TCG; KVM hangs here) from a tiny
 //! initramfs: busybox, an init script and the module files (IPVS with every scheduler, veth,
 //! bridge, tunnels, virtio and 9p). Init mounts the host's root read-only over 9p, mounts
-//! proc/sys/dev and tmpfs on `/tmp`, `/run` and `/var/tmp` over it, chroots into it and runs
+//! proc/sys/dev and a tmpfs on `/run` over it, chroots into it and runs
 //! the caller's shell script as root: the host's cargo-built binaries, `ipvsadm` and
 //! `keepalived` all run there against real IPVS. The VM has no NIC (`-nic none`): whatever
 //! networking a test needs lives in network namespaces inside the VM.
@@ -32,7 +32,8 @@
 //! - `TANDEM_VM=1`, `TANDEM_VM_KERNEL` (the kernel version);
 //! - `TANDEM_VM_OUT`: a writable directory whose files the host reads back ([`VmRun::out_dir`]);
 //! - `TANDEM_VM_IN`: a directory holding the [`Job`]'s input files;
-//! - `PATH` as root's, `HOME=/tmp`, `/tmp` and `/run` empty tmpfs, `lo` up, the rest of the
+//! - `PATH` as root's, `HOME` and `TMPDIR` a writable `/run/tmp` (on the `/run` tmpfs; `/tmp`
+//!   and `/var/tmp` stay the host's, read-only, so a checkout under them is visible), `lo` up, the rest of the
 //!   host's file system read-only.
 //!
 //! Concurrency: at most `$TANDEM_VM_JOBS` VMs run at once in one process (default: half the
@@ -631,12 +632,12 @@ impl Vm {
         let g = initramfs::SHARE_IN_GUEST;
         let mut s = String::from("# tandem VM driver (generated)\n");
         s.push_str("export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n");
-        s.push_str("export HOME=/tmp TERM=dumb LC_ALL=C.UTF-8 TANDEM_VM=1\n");
+        s.push_str("mkdir -p /run/tmp\nexport HOME=/run/tmp TMPDIR=/run/tmp TERM=dumb LC_ALL=C.UTF-8 TANDEM_VM=1\n");
         s.push_str(&format!("export TANDEM_VM_OUT={g}/out TANDEM_VM_IN={g}/in TANDEM_VM_KERNEL=\"$(uname -r)\"\n"));
         for (name, value) in &self.config.env {
             s.push_str(&format!("export {name}={}\n", shell_quote(value)));
         }
-        s.push_str("ip link set lo up 2>/dev/null\ncd /tmp\n");
+        s.push_str("ip link set lo up 2>/dev/null\ncd /run/tmp\n");
         s.push_str(&format!("exec /bin/sh {g}/script.sh\n"));
         s
     }

@@ -43,10 +43,10 @@ ipvsadm -Sn > "$TANDEM_VM_OUT/rules"
 ipvsadm -C
 mkdir "$TANDEM_VM_OUT/sched"
 for s in {scheds}; do
-    if ipvsadm -A -t 10.0.1.1:80 -s "$s" 2> /tmp/err; then
+    if ipvsadm -A -t 10.0.1.1:80 -s "$s" 2> "$TMPDIR/err"; then
         ipvsadm -Sn > "$TANDEM_VM_OUT/sched/$s"
     else
-        cp /tmp/err "$TANDEM_VM_OUT/sched/$s.err"
+        cp "$TMPDIR/err" "$TANDEM_VM_OUT/sched/$s.err"
     fi
     ipvsadm -C
 done

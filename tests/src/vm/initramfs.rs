@@ -56,9 +56,7 @@ mkdir -p $H/dev/pts $H/dev/shm
 mount -t devpts devpts $H/dev/pts
 mount -t tmpfs tmpfs $H/dev/shm
 mount -t cgroup2 cgroup2 $H/sys/fs/cgroup 2> /dev/null
-mount -t tmpfs tmpfs $H/tmp
 mount -t tmpfs tmpfs $H/run
-[ -d $H/var/tmp ] && mount -t tmpfs tmpfs $H/var/tmp
 mkdir -p $S
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 {share_tag} $S || {{ say "cannot mount the run's share"; halt_vm; }}
 hostname tandem-vm
