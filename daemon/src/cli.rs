@@ -46,6 +46,17 @@ pub enum Command {
         #[arg(long)]
         dont_release_ipvs: bool,
     },
+    /// Print the changes a configuration would make to the kernel's IPVS table, without
+    /// making them.
+    ///
+    /// One line per change, as `tandem run` would apply them (services it does not declare
+    /// are left alone unless lvs_flush). Exit 0 when there is nothing to change, 2 when
+    /// there are changes, 1 on errors.
+    Plan {
+        /// Where the file is and how to read it.
+        #[command(flatten)]
+        input: Input,
+    },
     /// Print the TOML equivalent of a configuration file (typically a keepalived.conf).
     Convert {
         /// Where the file is and how to read it.

@@ -16,6 +16,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { input, strict, dump } => check(&input, strict, dump),
         Command::Convert { input } => convert(&input),
+        Command::Plan { input } => plan(&input),
         Command::Run { input, verbose, dont_release_ipvs } => run_command(&input, verbose, !dont_release_ipvs),
     }
 }
@@ -94,6 +95,35 @@ fn print_toml(r: &Report) -> ExitCode {
             eprintln!("error: cannot write the model as TOML: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+fn plan(input: &Input) -> ExitCode {
+    let r = tandem_conf::load(&input.file, &options(input, false));
+    if !report(input, &r) {
+        return ExitCode::from(1);
+    }
+    let desired = desired::table(&r.config);
+    let managed: std::collections::BTreeSet<_> = desired.services.keys().copied().collect();
+    let ipvs = match tandem_ipvs::Ipvs::open().and_then(|i| i.dump().map(|t| (i, t))) {
+        Ok((_, current)) => current,
+        Err(e) => {
+            eprintln!("error: {e} (is the ip_vs module loaded?)");
+            return ExitCode::from(1);
+        }
+    };
+    let scope =
+        if r.config.global_defs.lvs_flush { tandem_ipvs::Scope::Whole } else { tandem_ipvs::Scope::Declared(&managed) };
+    let changes = tandem_ipvs::diff(&ipvs, &desired, scope);
+    let mut out = std::io::stdout().lock();
+    for c in &changes {
+        let _ = writeln!(out, "{c}");
+    }
+    if changes.is_empty() {
+        let _ = writeln!(std::io::stderr(), "the kernel's IPVS table already matches the configuration");
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
     }
 }
 

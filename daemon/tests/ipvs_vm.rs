@@ -94,6 +94,22 @@ fn drift_snippet() -> String {
     )
 }
 
+/// `tandem plan`: one weight differs from the configuration and a foreign service exists.
+fn plan_snippet() -> String {
+    let tandem = env!("CARGO_BIN_EXE_tandem");
+    format!(
+        "cat > $TMPDIR/plan.conf <<'CONF'\n{conf}CONF\nipvsadm -C\n\
+         ipvsadm -A -t 192.0.2.10:80 -s wrr -p 30 -M 255.255.255.0\nipvsadm -a -t 192.0.2.10:80 -r 10.0.0.11:8080 -m -w 1\n\
+         ipvsadm -a -t 192.0.2.10:80 -r 10.0.0.12:8080 -m -w 5\nipvsadm -A -t 198.51.100.1:80 -s rr\n\
+         ipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/before\"\n\
+         {tandem} plan -f $TMPDIR/plan.conf > \"$TANDEM_SNIPPET_OUT/plan\" 2> \"$TANDEM_SNIPPET_OUT/plan.err\"; echo $? > \"$TANDEM_SNIPPET_OUT/plan.status\"\n\
+         ipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/after\"\n\
+         ipvsadm -e -t 192.0.2.10:80 -r 10.0.0.12:8080 -m -w 2\n\
+         {tandem} plan -f $TMPDIR/plan.conf > \"$TANDEM_SNIPPET_OUT/plan2\" 2>/dev/null; echo $? > \"$TANDEM_SNIPPET_OUT/plan2.status\"\n",
+        conf = CASES[0].conf,
+    )
+}
+
 fn run() -> &'static BatchRun {
     static RUN: OnceLock<BatchRun> = OnceLock::new();
     RUN.get_or_init(|| {
@@ -103,6 +119,7 @@ fn run() -> &'static BatchRun {
             batch = batch.snippet(c.name, golden_snippet(c));
         }
         batch = batch.snippet("drift", drift_snippet());
+        batch = batch.snippet("plan", plan_snippet());
         vm.run_batch(&batch).unwrap_or_else(|e| panic!("{e}"))
     })
 }
@@ -165,4 +182,15 @@ fn a_hand_edit_is_repaired_within_one_reconcile_period_and_foreign_services_are_
     assert!(log.contains("drifted"), "the repair was not logged:\n{log}");
     // At stop tandem removed its own service and left the foreign one.
     assert_eq!(s.read_to_string("after_stop").unwrap(), "-A -t 198.51.100.1:80 -s rr\n");
+}
+
+#[test]
+fn plan_lists_the_changes_and_makes_none() {
+    let s = run().get("plan").unwrap();
+    let err = s.read_to_string("plan.err").unwrap_or_default();
+    assert_eq!(s.read_to_string("plan").unwrap(), "edit 10.0.0.12:8080 of TCP 192.0.2.10:80 (weight 2)\n", "{err}");
+    assert_eq!(s.read_to_string("plan.status").unwrap().trim(), "2");
+    assert_eq!(s.read_to_string("before").unwrap(), s.read_to_string("after").unwrap(), "plan changed the table");
+    assert_eq!(s.read_to_string("plan2").unwrap(), "");
+    assert_eq!(s.read_to_string("plan2.status").unwrap().trim(), "0");
 }
