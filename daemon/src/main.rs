@@ -105,8 +105,8 @@ fn plan(input: &Input) -> ExitCode {
     }
     let desired = desired::table(&r.config);
     let managed: std::collections::BTreeSet<_> = desired.services.keys().copied().collect();
-    let ipvs = match tandem_ipvs::Ipvs::open().and_then(|i| i.dump().map(|t| (i, t))) {
-        Ok((_, current)) => current,
+    let current = match tandem_ipvs::Ipvs::open().and_then(|i| i.dump()) {
+        Ok(table) => table,
         Err(e) => {
             eprintln!("error: {e} (is the ip_vs module loaded?)");
             return ExitCode::from(1);
@@ -114,7 +114,7 @@ fn plan(input: &Input) -> ExitCode {
     };
     let scope =
         if r.config.global_defs.lvs_flush { tandem_ipvs::Scope::Whole } else { tandem_ipvs::Scope::Declared(&managed) };
-    let changes = tandem_ipvs::diff(&ipvs, &desired, scope);
+    let changes = tandem_ipvs::diff(&current, &desired, scope);
     let mut out = std::io::stdout().lock();
     for c in &changes {
         let _ = writeln!(out, "{c}");
