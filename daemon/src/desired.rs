@@ -61,7 +61,8 @@ pub fn keys(c: &conf::Config, vs: &conf::VirtualServer) -> Vec<ServiceKey> {
                     out.push(ServiceKey::Fwmark { v6: v6_family(), mark });
                     continue;
                 }
-                let (Some(first), Some(port)) = (m.ip, m.port.or(Some(0))) else { continue };
+                let Some(first) = m.ip else { continue };
+                let port = m.port.unwrap_or(0);
                 for addr in range(first, m.range_end) {
                     out.push(ServiceKey::Addr { protocol: protocol(vs), addr, port });
                 }

@@ -93,13 +93,9 @@ pub async fn run(
     let mut group = SyncGroup::new(unit.name.clone(), instances?);
     let mut track = Tracking::new(&unit, scripts, initial_links);
     let mut drops = Drops::default();
-    let now = Instant::now();
-    for (i, m) in unit.members.iter().enumerate() {
-        let (fault, delta) = track.evaluate(m);
-        group.set_priority_adjustment(i, now, delta);
-        group.set_fault(i, now, fault);
-    }
-    group.start(now);
+    // Faults and adjustments known before start apply from the start.
+    retrack(&unit, &track, &mut group);
+    group.start(Instant::now());
     let mut group_state = group.state();
     let mut actions = Performer { unit: &unit, io: &io, addrs, fifo };
     actions.drain(&mut group, &mut group_state).await;
@@ -124,14 +120,14 @@ pub async fn run(
             r = results.recv() => {
                 if let Ok(r) = r {
                     if track.script_result(&r) {
-                        retrack(&unit, &mut track, &mut group);
+                        retrack(&unit, &track, &mut group);
                     }
                 }
             }
             l = links.recv() => {
                 if let Ok(l) = l {
                     if track.link(&l) {
-                        retrack(&unit, &mut track, &mut group);
+                        retrack(&unit, &track, &mut group);
                     }
                 }
             }
@@ -147,7 +143,7 @@ pub async fn run(
     }
 }
 
-fn retrack(unit: &Unit, track: &mut Tracking, group: &mut SyncGroup) {
+fn retrack(unit: &Unit, track: &Tracking, group: &mut SyncGroup) {
     let now = Instant::now();
     for (i, m) in unit.members.iter().enumerate() {
         let (fault, delta) = track.evaluate(m);

@@ -144,7 +144,7 @@ fn recv_v4(s: &Socket) -> io::Result<Option<Received>> {
 fn recv_v6(s: &Socket) -> io::Result<Option<Received>> {
     use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrIn6, recvmsg};
     let mut buf = vec![0u8; 2048];
-    let mut cmsg = nix::cmsg_space!(libc_int);
+    let mut cmsg = nix::cmsg_space!(nix::libc::c_int);
     let mut iov = [io::IoSliceMut::new(&mut buf)];
     let msg =
         recvmsg::<SockaddrIn6>(s.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()).map_err(io::Error::from)?;
@@ -159,6 +159,3 @@ fn recv_v6(s: &Socket) -> io::Result<Option<Received>> {
     let src: Ipv6Addr = from.ip();
     Ok(Some(Received { src: src.into(), dst: None, ttl, tos: 0, payload: buf[..n].to_vec() }))
 }
-
-#[allow(non_camel_case_types)]
-type libc_int = i32;
