@@ -23,6 +23,16 @@ pub mod cmd {
     pub const DEL_DEST: u8 = 7;
     /// IPVS_CMD_GET_DEST.
     pub const GET_DEST: u8 = 8;
+    /// IPVS_CMD_NEW_DAEMON.
+    pub const NEW_DAEMON: u8 = 9;
+    /// IPVS_CMD_DEL_DAEMON.
+    pub const DEL_DAEMON: u8 = 10;
+    /// IPVS_CMD_GET_DAEMON.
+    pub const GET_DAEMON: u8 = 11;
+    /// IPVS_CMD_SET_CONFIG.
+    pub const SET_CONFIG: u8 = 12;
+    /// IPVS_CMD_GET_CONFIG.
+    pub const GET_CONFIG: u8 = 13;
     /// IPVS_CMD_GET_INFO.
     pub const GET_INFO: u8 = 15;
 }
@@ -33,6 +43,14 @@ pub mod top {
     pub const SERVICE: u16 = 1;
     /// Nested destination.
     pub const DEST: u16 = 2;
+    /// Nested sync daemon.
+    pub const DAEMON: u16 = 3;
+    /// TCP established timeout (u32 seconds).
+    pub const TIMEOUT_TCP: u16 = 4;
+    /// TCP FIN_WAIT timeout (u32 seconds).
+    pub const TIMEOUT_TCP_FIN: u16 = 5;
+    /// UDP timeout (u32 seconds).
+    pub const TIMEOUT_UDP: u16 = 6;
 }
 
 /// Service attributes (IPVS_SVC_ATTR_*).
@@ -57,6 +75,8 @@ pub mod svc {
     pub const NETMASK: u16 = 9;
     /// Persistence engine (string).
     pub const PE_NAME: u16 = 11;
+    /// Nested 64-bit statistics (IPVS_STATS_ATTR_*).
+    pub const STATS64: u16 = 12;
 }
 
 /// Destination attributes (IPVS_DEST_ATTR_*).
@@ -73,6 +93,12 @@ pub mod dst {
     pub const U_THRESH: u16 = 5;
     /// Lower threshold (u32).
     pub const L_THRESH: u16 = 6;
+    /// Active connections (u32).
+    pub const ACTIVE_CONNS: u16 = 7;
+    /// Inactive connections (u32).
+    pub const INACT_CONNS: u16 = 8;
+    /// Persistent connection templates (u32).
+    pub const PERSIST_CONNS: u16 = 9;
     /// Destination address family (u16).
     pub const ADDR_FAMILY: u16 = 11;
     /// Tunnel type (u8).
@@ -81,6 +107,52 @@ pub mod dst {
     pub const TUN_PORT: u16 = 14;
     /// Tunnel flags (u16).
     pub const TUN_FLAGS: u16 = 15;
+    /// Nested 64-bit statistics (IPVS_STATS_ATTR_*).
+    pub const STATS64: u16 = 12;
+}
+
+/// Sync daemon attributes (IPVS_DAEMON_ATTR_*).
+pub mod daemon {
+    /// IP_VS_STATE_MASTER (1) or IP_VS_STATE_BACKUP (2), u32.
+    pub const STATE: u16 = 1;
+    /// Interface for the multicast (string).
+    pub const MCAST_IFN: u16 = 2;
+    /// Sync id (u32).
+    pub const SYNC_ID: u16 = 3;
+    /// Largest sync message (u16).
+    pub const SYNC_MAXLEN: u16 = 4;
+    /// IPv4 multicast group (4 bytes, network order).
+    pub const MCAST_GROUP: u16 = 5;
+    /// IPv6 multicast group (16 bytes).
+    pub const MCAST_GROUP6: u16 = 6;
+    /// UDP port (u16, host order).
+    pub const MCAST_PORT: u16 = 7;
+    /// Multicast TTL (u8).
+    pub const MCAST_TTL: u16 = 8;
+}
+
+/// Statistics attributes (IPVS_STATS_ATTR_*), each a u64 inside STATS64.
+pub mod stats {
+    /// Connections scheduled.
+    pub const CONNS: u16 = 1;
+    /// Incoming packets.
+    pub const INPKTS: u16 = 2;
+    /// Outgoing packets.
+    pub const OUTPKTS: u16 = 3;
+    /// Incoming bytes.
+    pub const INBYTES: u16 = 4;
+    /// Outgoing bytes.
+    pub const OUTBYTES: u16 = 5;
+    /// Connections per second.
+    pub const CPS: u16 = 6;
+    /// Incoming packets per second.
+    pub const INPPS: u16 = 7;
+    /// Outgoing packets per second.
+    pub const OUTPPS: u16 = 8;
+    /// Incoming bytes per second.
+    pub const INBPS: u16 = 9;
+    /// Outgoing bytes per second.
+    pub const OUTBPS: u16 = 10;
 }
 
 /// Info attributes (IPVS_INFO_ATTR_*).
@@ -119,6 +191,17 @@ fn af_of(a: &IpAddr) -> u16 {
     if a.is_ipv4() { AF_INET } else { AF_INET6 }
 }
 
+/// Reads nested attributes (a payload that is itself a sequence of attributes) into a
+/// lookup by type; a malformed payload reads as empty.
+pub fn nested_lookup(payload: &[u8]) -> impl Fn(u16) -> Option<Vec<u8>> + use<> {
+    use neli::{FromBytesWithInput, types::Buffer, types::GenlBuffer};
+    let mut cursor = std::io::Cursor::new(payload);
+    let found: Vec<(u16, Vec<u8>)> = GenlBuffer::<u16, Buffer>::from_bytes_with_input(&mut cursor, payload.len())
+        .map(|b| b.iter().map(|a| (*a.nla_type().nla_type(), a.nla_payload().as_ref().to_vec())).collect())
+        .unwrap_or_default();
+    move |t| found.iter().find(|(k, _)| *k == t).map(|(_, v)| v.clone())
+}
+
 /// A NUL-terminated string payload.
 pub fn cstring(s: &str) -> Vec<u8> {
     let mut b = s.as_bytes().to_vec();
@@ -135,6 +218,11 @@ pub fn string_from(bytes: &[u8]) -> String {
 /// A host-order u32 payload.
 pub fn u32_from(bytes: &[u8]) -> Option<u32> {
     bytes.get(..4).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_ne_bytes)
+}
+
+/// A host-order u64 payload.
+pub fn u64_from(bytes: &[u8]) -> Option<u64> {
+    bytes.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_ne_bytes)
 }
 
 /// A host-order u16 payload.
@@ -200,7 +288,7 @@ pub fn service_from(get: &dyn Fn(u16) -> Option<Vec<u8>>) -> Option<(ServiceKey,
         if v6 { u32_from(&netmask_raw)? } else { u32::from_be_bytes(<[u8; 4]>::try_from(netmask_raw.get(..4)?).ok()?) };
     let service = Service {
         scheduler: string_from(&get(svc::SCHED_NAME)?),
-        flags: ServiceFlags(u32_from(&get(svc::FLAGS)?)?),
+        flags: ServiceFlags(u32_from(&get(svc::FLAGS)?)? & !ServiceFlags::HASHED),
         timeout: u32_from(&get(svc::TIMEOUT)?)?,
         netmask,
         pe_name: get(svc::PE_NAME).map(|b| string_from(&b)).filter(|s| !s.is_empty()),

@@ -1,24 +1,39 @@
 //! The IPVS generic-netlink client (family "IPVS", version 1). Every command needs
-//! CAP_NET_ADMIN. There is no batch command: each change is one acknowledged request.
+//! CAP_NET_ADMIN.
+//!
+//! There is no batch command, but nothing forces one round trip per change either: the
+//! kernel handles every message of a send in order (netlink_rcv_skb) and answers only
+//! failures unless asked for an acknowledgement. So [`Ipvs::apply_all`] writes many changes
+//! per send, asks for an acknowledgement of the last one only, and matches the failures it
+//! reads back to their changes by sequence number.
 
 use crate::attrs::{self, cmd, top};
 use crate::diff::Change;
 use crate::model::{DestKey, ServiceKey, Table};
+use crate::stats::{DestCounters, Stats, TableStats};
+use crate::sync_daemon::{SyncDaemon, SyncState};
+use crate::timeouts::Timeouts;
 use neli::{
-    consts::{nl::NlmF, socket::NlFamily},
-    err::RouterError,
+    FromBytesWithInput, ToBytes,
+    consts::{
+        nl::{NlmF, Nlmsg},
+        socket::{Msg as MsgFlags, NlFamily},
+    },
     genl::{AttrTypeBuilder, Genlmsghdr, GenlmsghdrBuilder, Nlattr, NlattrBuilder},
-    nl::NlPayload,
+    nl::{NlPayload, Nlmsghdr, NlmsghdrBuilder},
     router::synchronous::NlRouter,
-    types::{Buffer, GenlBuffer},
+    socket::NlSocket,
+    types::{Buffer, GenlBuffer, NlBuffer},
     utils::Groups,
 };
+use std::io::Cursor;
+use std::sync::Mutex;
 
 /// IPVS generic-netlink protocol version.
 const VERSION: u8 = 1;
 
 /// A failed IPVS request: what was being done and the kernel's errno.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{op}: {detail}")]
 pub struct IpvsError {
     /// What was being done, e.g. "add destination 10.0.0.2:80 to TCP 192.0.2.10:80".
@@ -33,12 +48,24 @@ impl IpvsError {
     fn new(op: impl Into<String>, errno: Option<i32>, detail: impl Into<String>) -> Self {
         IpvsError { op: op.into(), errno, detail: detail.into() }
     }
+
+    fn errno(op: impl Into<String>, errno: i32) -> Self {
+        IpvsError::new(op, Some(errno), std::io::Error::from_raw_os_error(errno).to_string())
+    }
 }
 
 /// errno values (asm-generic/errno-base.h).
 const ENOENT: i32 = 2;
-const EEXIST: i32 = 17;
 const ESRCH: i32 = 3;
+const EEXIST: i32 = 17;
+
+/// Most messages one send carries. Each failure comes back as its own datagram, charged
+/// about a kilobyte against the receive buffer (212,992 bytes by default): 64 failures fit.
+const BATCH_MESSAGES: usize = 64;
+/// Most bytes one send carries (a netlink send must fit the socket's send buffer).
+const BATCH_BYTES: usize = 32 * 1024;
+/// Receive buffer: larger than the largest dump datagram the kernel builds (32 KiB).
+const RECV_BUFFER: usize = 64 * 1024;
 
 /// `ipvsadm --version`'s numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,77 +76,166 @@ pub struct Info {
     pub conn_tab_size: u32,
 }
 
-/// A generic-netlink socket speaking IPVS, in the calling thread's network namespace.
-pub struct Ipvs {
-    router: NlRouter,
-    family: u16,
-}
-
 type Msg = Genlmsghdr<u8, u16>;
+type Attrs = Vec<Nlattr<u16, Buffer>>;
 
-fn router_error<T: std::fmt::Debug, P: std::fmt::Debug>(op: &str, e: RouterError<T, P>) -> IpvsError {
-    match e {
-        RouterError::Nlmsgerr(m) => {
-            let errno = -*m.error();
-            IpvsError::new(op, Some(errno), std::io::Error::from_raw_os_error(errno).to_string())
-        }
-        other => IpvsError::new(op, None, format!("{other:?}")),
-    }
+/// The socket and its sequence counter; one request (or batch) at a time.
+struct Conn {
+    socket: NlSocket,
+    seq: u32,
+    buf: Vec<u8>,
 }
 
-fn nested(kind: u16, attrs: &[(u16, Vec<u8>)], op: &str) -> Result<Nlattr<u16, Buffer>, IpvsError> {
-    let err = |e: String| IpvsError::new(op, None, e);
+/// A generic-netlink socket speaking IPVS, in the calling thread's network namespace.
+/// Requests from several threads are serialised.
+pub struct Ipvs {
+    family: u16,
+    conn: Mutex<Conn>,
+}
+
+fn nested(kind: u16, attrs: &[(u16, Vec<u8>)]) -> Result<Nlattr<u16, Buffer>, String> {
     let mut outer = NlattrBuilder::default()
-        .nla_type(AttrTypeBuilder::default().nla_type(kind).nla_nested(true).build().map_err(|e| err(e.to_string()))?)
+        .nla_type(AttrTypeBuilder::default().nla_type(kind).nla_nested(true).build().map_err(|e| e.to_string())?)
         .nla_payload(Vec::<u8>::new())
         .build()
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(|e| e.to_string())?;
     for (t, bytes) in attrs {
-        let inner = NlattrBuilder::default()
-            .nla_type(AttrTypeBuilder::default().nla_type(*t).build().map_err(|e| err(e.to_string()))?)
-            .nla_payload(Buffer::from(bytes.clone()))
-            .build()
-            .map_err(|e| err(e.to_string()))?;
-        outer = outer.nest(&inner).map_err(|e| err(e.to_string()))?;
+        outer = outer.nest(&plain(*t, bytes)?).map_err(|e| e.to_string())?;
     }
     Ok(outer)
+}
+
+fn plain(kind: u16, bytes: &[u8]) -> Result<Nlattr<u16, Buffer>, String> {
+    NlattrBuilder::default()
+        .nla_type(AttrTypeBuilder::default().nla_type(kind).build().map_err(|e| e.to_string())?)
+        .nla_payload(Buffer::from(bytes.to_vec()))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// What a change asks of the kernel: command, attributes, and the errno that means "already
+/// so" (keepalived, check/ipvswrapper.c: EEXIST on add, ESRCH/ENOENT on delete).
+fn request_of(change: &Change) -> Result<(u8, Attrs, Option<i32>), String> {
+    let service = |k: &ServiceKey| nested(top::SERVICE, &attrs::service_identity(k));
+    let dest = |k: &ServiceKey, dk: &DestKey, d| {
+        Ok::<_, String>(vec![service(k)?, nested(top::DEST, &attrs::dest_attrs(dk, d))?])
+    };
+    Ok(match change {
+        Change::AddService(k, s) => {
+            (cmd::NEW_SERVICE, vec![nested(top::SERVICE, &attrs::service_full(k, s))?], Some(EEXIST))
+        }
+        Change::EditService(k, s) => (cmd::SET_SERVICE, vec![nested(top::SERVICE, &attrs::service_full(k, s))?], None),
+        Change::DelService(k) => (cmd::DEL_SERVICE, vec![service(k)?], Some(ESRCH)),
+        Change::AddDest(k, dk, d) => (cmd::NEW_DEST, dest(k, dk, Some(d))?, Some(EEXIST)),
+        Change::EditDest(k, dk, d) => (cmd::SET_DEST, dest(k, dk, Some(d))?, None),
+        Change::DelDest(k, dk) => (cmd::DEL_DEST, dest(k, dk, None)?, Some(ENOENT)),
+    })
+}
+
+/// What a change does, in words, for errors.
+fn describe(change: &Change) -> String {
+    match change {
+        Change::AddService(k, _) => format!("add service {k}"),
+        Change::EditService(k, _) => format!("edit service {k}"),
+        Change::DelService(k) => format!("delete service {k}"),
+        Change::AddDest(k, dk, _) => format!("add destination {dk} to {k}"),
+        Change::EditDest(k, dk, _) => format!("edit destination {dk} of {k}"),
+        Change::DelDest(k, dk) => format!("delete destination {dk} of {k}"),
+    }
+}
+
+/// One request message, as bytes.
+fn encode(family: u16, command: u8, flags: NlmF, seq: u32, attrs: Attrs) -> Result<Vec<u8>, String> {
+    let genl = GenlmsghdrBuilder::default()
+        .cmd(command)
+        .version(VERSION)
+        .attrs(attrs.into_iter().collect::<GenlBuffer<u16, Buffer>>())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let msg = NlmsghdrBuilder::default()
+        .nl_type(family)
+        .nl_flags(flags | NlmF::REQUEST)
+        .nl_seq(seq)
+        .nl_pid(0)
+        .nl_payload(NlPayload::Payload(genl))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut cursor = Cursor::new(Vec::new());
+    msg.to_bytes(&mut cursor).map_err(|e| e.to_string())?;
+    Ok(cursor.into_inner())
+}
+
+/// One reply datagram's messages, or why it could not be read.
+fn parse(bytes: &[u8]) -> Result<Vec<Nlmsghdr<u16, Msg>>, String> {
+    NlBuffer::<u16, Msg>::from_bytes_with_input(&mut Cursor::new(bytes), bytes.len())
+        .map(|b| b.into_iter().collect())
+        .map_err(|e| format!("unreadable reply: {e}"))
+}
+
+impl Conn {
+    fn receive(&mut self) -> Result<Vec<Nlmsghdr<u16, Msg>>, String> {
+        self.buf.resize(RECV_BUFFER, 0);
+        let (n, _) = self.socket.recv(&mut self.buf[..], MsgFlags::empty()).map_err(|e| e.to_string())?;
+        parse(self.buf.get(..n).unwrap_or_default())
+    }
+
+    /// Sends one request and gathers its replies: up to the acknowledgement, or up to
+    /// NLMSG_DONE for a dump.
+    fn exchange(
+        &mut self,
+        family: u16,
+        command: u8,
+        flags: NlmF,
+        attrs: Attrs,
+    ) -> Result<Vec<Msg>, (Option<i32>, String)> {
+        self.seq = self.seq.wrapping_add(1);
+        let seq = self.seq;
+        let bytes = encode(family, command, flags | NlmF::ACK, seq, attrs).map_err(|e| (None, e))?;
+        self.socket.send(&bytes, MsgFlags::empty()).map_err(|e| (None, e.to_string()))?;
+        let mut out = Vec::new();
+        loop {
+            for m in self.receive().map_err(|e| (None, e))? {
+                if *m.nl_seq() != seq {
+                    continue; // a late answer to an earlier request
+                }
+                match m.nl_payload() {
+                    NlPayload::Payload(p) => out.push(p.clone()),
+                    NlPayload::Err(e) => return Err((Some(-*e.error()), String::new())),
+                    NlPayload::Ack(_) => return Ok(out),
+                    NlPayload::DumpExtAck(_) | NlPayload::Empty => {
+                        if *m.nl_type() == u16::from(Nlmsg::Done) {
+                            return Ok(out);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl Ipvs {
     /// Connects and resolves the IPVS family (fails when the ip_vs module is not loaded).
     pub fn open() -> Result<Ipvs, IpvsError> {
         let op = "open the IPVS generic netlink family";
-        let (router, _) = NlRouter::connect(NlFamily::Generic, None, Groups::empty())
+        let family = {
+            // The router resolves the family; requests then go over a plain socket, without
+            // the router's thread between tandem and the kernel.
+            let (router, _) = NlRouter::connect(NlFamily::Generic, None, Groups::empty())
+                .map_err(|e| IpvsError::new(op, None, e.to_string()))?;
+            router.resolve_genl_family("IPVS").map_err(|e| IpvsError::new(op, None, format!("{e:?}")))?
+        };
+        let socket = NlSocket::connect(NlFamily::Generic, None, Groups::empty())
             .map_err(|e| IpvsError::new(op, None, e.to_string()))?;
-        let family = router.resolve_genl_family("IPVS").map_err(|e| router_error(op, e))?;
-        Ok(Ipvs { router, family })
+        socket.block().map_err(|e| IpvsError::new(op, None, e.to_string()))?;
+        Ok(Ipvs { family, conn: Mutex::new(Conn { socket, seq: 0, buf: Vec::new() }) })
     }
 
-    fn request(
-        &self,
-        command: u8,
-        flags: NlmF,
-        attrs: Vec<Nlattr<u16, Buffer>>,
-        op: &str,
-    ) -> Result<Vec<Msg>, IpvsError> {
-        let genl = GenlmsghdrBuilder::default()
-            .cmd(command)
-            .version(VERSION)
-            .attrs(attrs.into_iter().collect::<GenlBuffer<u16, Buffer>>())
-            .build()
-            .map_err(|e| IpvsError::new(op, None, e.to_string()))?;
-        let recv = self
-            .router
-            .send::<u16, Msg, u16, Msg>(self.family, flags, NlPayload::Payload(genl))
-            .map_err(|e| router_error(op, e))?;
-        let mut out = Vec::new();
-        for r in recv {
-            let r = r.map_err(|e| router_error(op, e))?;
-            if let Some(p) = r.get_payload() {
-                out.push(p.clone());
-            }
-        }
-        Ok(out)
+    fn request(&self, command: u8, flags: NlmF, attrs: Attrs, op: &str) -> Result<Vec<Msg>, IpvsError> {
+        let mut conn = self.conn.lock().map_err(|_| IpvsError::new(op, None, "socket poisoned by a panic"))?;
+        conn.exchange(self.family, command, flags, attrs).map_err(|(errno, detail)| match errno {
+            Some(e) => IpvsError::errno(op, e),
+            None => IpvsError::new(op, None, detail),
+        })
     }
 
     /// IPVS_CMD_GET_INFO.
@@ -137,88 +253,157 @@ impl Ipvs {
 
     /// Every service and destination in the kernel (GET_SERVICE, then GET_DEST per service).
     pub fn dump(&self) -> Result<Table, IpvsError> {
+        self.dump_with_stats().map(|(t, _)| t)
+    }
+
+    /// Every service and destination with their counters.
+    pub fn dump_with_stats(&self) -> Result<(Table, TableStats), IpvsError> {
         let op = "list IPVS services";
         let mut table = Table::default();
+        let mut stats = TableStats::default();
         for m in self.request(cmd::GET_SERVICE, NlmF::DUMP, vec![], op)? {
             let h = m.attrs().get_attr_handle();
             let Ok(nested) = h.get_nested_attributes::<u16>(top::SERVICE) else { continue };
             let get = |t: u16| nested.get_attribute(t).map(|a| a.nla_payload().as_ref().to_vec());
             if let Some((k, s)) = attrs::service_from(&get) {
+                let st = get(attrs::svc::STATS64).map(|b| Stats::from_nested(&b)).unwrap_or_default();
                 table.services.insert(k, (s, Default::default()));
+                stats.services.insert(k, (st, Default::default()));
             }
         }
         let keys: Vec<ServiceKey> = table.services.keys().copied().collect();
         for key in keys {
             let op = format!("list destinations of {key}");
-            let svc = nested(top::SERVICE, &attrs::service_identity(&key), &op)?;
+            let svc = nested(top::SERVICE, &attrs::service_identity(&key)).map_err(|e| IpvsError::new(&op, None, e))?;
             for m in self.request(cmd::GET_DEST, NlmF::DUMP, vec![svc], &op)? {
                 let h = m.attrs().get_attr_handle();
                 let Ok(nested) = h.get_nested_attributes::<u16>(top::DEST) else { continue };
                 let get = |t: u16| nested.get_attribute(t).map(|a| a.nla_payload().as_ref().to_vec());
-                if let (Some((dk, d)), Some(entry)) =
-                    (attrs::dest_from(&get, key.is_v6()), table.services.get_mut(&key))
-                {
+                let Some((dk, d)) = attrs::dest_from(&get, key.is_v6()) else { continue };
+                let n = |t| get(t).and_then(|b| attrs::u32_from(&b)).unwrap_or(0);
+                let counters = DestCounters {
+                    active: n(attrs::dst::ACTIVE_CONNS),
+                    inactive: n(attrs::dst::INACT_CONNS),
+                    persistent: n(attrs::dst::PERSIST_CONNS),
+                    stats: get(attrs::dst::STATS64).map(|b| Stats::from_nested(&b)).unwrap_or_default(),
+                };
+                if let Some(entry) = table.services.get_mut(&key) {
                     entry.1.insert(dk, d);
+                }
+                if let Some(entry) = stats.services.get_mut(&key) {
+                    entry.1.insert(dk, counters);
                 }
             }
         }
-        Ok(table)
+        Ok((table, stats))
     }
 
-    /// Applies one change. As keepalived (check/ipvswrapper.c), "already there" on an add
-    /// and "not there" on a delete count as done.
+    /// Applies one change and waits for the kernel's answer.
     pub fn apply(&self, change: &Change) -> Result<(), IpvsError> {
-        let (op, command, attrs, tolerated) = match change {
-            Change::AddService(k, s) => (
-                format!("add service {k}"),
-                cmd::NEW_SERVICE,
-                vec![nested(top::SERVICE, &attrs::service_full(k, s), "")?],
-                Some(EEXIST),
-            ),
-            Change::EditService(k, s) => (
-                format!("edit service {k}"),
-                cmd::SET_SERVICE,
-                vec![nested(top::SERVICE, &attrs::service_full(k, s), "")?],
-                None,
-            ),
-            Change::DelService(k) => (
-                format!("delete service {k}"),
-                cmd::DEL_SERVICE,
-                vec![nested(top::SERVICE, &attrs::service_identity(k), "")?],
-                Some(ESRCH),
-            ),
-            Change::AddDest(k, dk, d) => (
-                format!("add destination {dk} to {k}"),
-                cmd::NEW_DEST,
-                self.dest_request(k, dk, Some(d))?,
-                Some(EEXIST),
-            ),
-            Change::EditDest(k, dk, d) => {
-                (format!("edit destination {dk} of {k}"), cmd::SET_DEST, self.dest_request(k, dk, Some(d))?, None)
-            }
-            Change::DelDest(k, dk) => (
-                format!("delete destination {dk} of {k}"),
-                cmd::DEL_DEST,
-                self.dest_request(k, dk, None)?,
-                Some(ENOENT),
-            ),
-        };
-        match self.request(command, NlmF::ACK, attrs, &op) {
-            Err(e) if e.errno.is_some() && e.errno == tolerated => Ok(()),
-            Err(e) => Err(e),
-            Ok(_) => Ok(()),
+        match self.apply_all(std::slice::from_ref(change))?.pop() {
+            Some((_, e)) => Err(e),
+            None => Ok(()),
         }
     }
 
-    fn dest_request(
-        &self,
-        k: &ServiceKey,
-        dk: &DestKey,
-        d: Option<&crate::model::Dest>,
-    ) -> Result<Vec<Nlattr<u16, Buffer>>, IpvsError> {
-        Ok(vec![
-            nested(top::SERVICE, &attrs::service_identity(k), "")?,
-            nested(top::DEST, &attrs::dest_attrs(dk, d), "")?,
-        ])
+    /// Applies changes in order, many per send. Returns the changes the kernel refused (by
+    /// index, with its errno); every other change was applied. "Already so" answers count
+    /// as applied. An `Err` means the socket failed and the outcome of the changes from the
+    /// failing batch on is unknown: re-read the table.
+    pub fn apply_all(&self, changes: &[Change]) -> Result<Vec<(usize, IpvsError)>, IpvsError> {
+        let fail = |detail: String| IpvsError::new("apply IPVS changes", None, detail);
+        let mut conn = self.conn.lock().map_err(|_| fail("socket poisoned by a panic".into()))?;
+        let mut refused = Vec::new();
+        let mut start = 0;
+        while start < changes.len() {
+            // One batch: as many messages as fit, the last one asking for an acknowledgement.
+            let mut parts: Vec<(Vec<u8>, u32, usize, Option<i32>)> = Vec::new();
+            let mut size = 0;
+            for (i, change) in changes.iter().enumerate().skip(start).take(BATCH_MESSAGES) {
+                let (command, attrs, tolerated) = request_of(change).map_err(fail)?;
+                let seq = conn.seq.wrapping_add(1 + parts.len() as u32);
+                let bytes = encode(self.family, command, NlmF::empty(), seq, attrs).map_err(fail)?;
+                if size + bytes.len() > BATCH_BYTES && !parts.is_empty() {
+                    break;
+                }
+                size += bytes.len();
+                parts.push((bytes, seq, i, tolerated));
+            }
+            let Some(last) = parts.last_mut() else { break };
+            let (command, attrs, _) = request_of(&changes[last.2]).map_err(fail)?;
+            last.0 = encode(self.family, command, NlmF::ACK, last.1, attrs).map_err(fail)?;
+            let last_seq = last.1;
+            conn.seq = last_seq;
+            let bytes: Vec<u8> = parts.iter().flat_map(|p| p.0.iter().copied()).collect();
+            conn.socket.send(&bytes, MsgFlags::empty()).map_err(|e| fail(e.to_string()))?;
+            'replies: loop {
+                for m in conn.receive().map_err(fail)? {
+                    let seq = *m.nl_seq();
+                    let errno = match m.nl_payload() {
+                        NlPayload::Err(e) => Some(-*e.error()),
+                        _ => None,
+                    };
+                    if let (Some(errno), Some((_, _, index, tolerated))) = (errno, parts.iter().find(|p| p.1 == seq)) {
+                        let (index, tolerated) = (*index, *tolerated);
+                        if tolerated != Some(errno) {
+                            refused.push((index, IpvsError::errno(describe(&changes[index]), errno)));
+                        }
+                    }
+                    if seq == last_seq {
+                        break 'replies;
+                    }
+                }
+            }
+            start += parts.len();
+        }
+        Ok(refused)
+    }
+
+    /// The connection timeouts (GET_CONFIG).
+    pub fn timeouts(&self) -> Result<Timeouts, IpvsError> {
+        let op = "read IPVS timeouts";
+        let replies = self.request(cmd::GET_CONFIG, NlmF::empty(), vec![], op)?;
+        let reply = replies.first().ok_or_else(|| IpvsError::new(op, None, "no reply"))?;
+        let h = reply.attrs().get_attr_handle();
+        Ok(Timeouts::from_attrs(&|t| h.get_attribute(t).map(|a| a.nla_payload().as_ref().to_vec())))
+    }
+
+    /// Sets the connection timeouts (SET_CONFIG); a zero leaves that one unchanged.
+    pub fn set_timeouts(&self, t: &Timeouts) -> Result<(), IpvsError> {
+        let op = format!("set IPVS timeouts tcp {} tcpfin {} udp {}", t.tcp, t.tcp_fin, t.udp);
+        let attrs = t.attrs().iter().map(|(k, v)| plain(*k, v)).collect::<Result<Attrs, _>>();
+        let attrs = attrs.map_err(|e| IpvsError::new(&op, None, e))?;
+        self.request(cmd::SET_CONFIG, NlmF::empty(), attrs, &op).map(|_| ())
+    }
+
+    /// The running sync daemons (GET_DAEMON).
+    pub fn sync_daemons(&self) -> Result<Vec<SyncDaemon>, IpvsError> {
+        let op = "list IPVS sync daemons";
+        let mut out = Vec::new();
+        for m in self.request(cmd::GET_DAEMON, NlmF::DUMP, vec![], op)? {
+            let h = m.attrs().get_attr_handle();
+            let Ok(nested) = h.get_nested_attributes::<u16>(top::DAEMON) else { continue };
+            if let Some(d) =
+                SyncDaemon::from_attrs(&|t| nested.get_attribute(t).map(|a| a.nla_payload().as_ref().to_vec()))
+            {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Starts a sync daemon (NEW_DAEMON). EEXIST when one in that state already runs.
+    pub fn start_sync_daemon(&self, d: &SyncDaemon) -> Result<(), IpvsError> {
+        let op = format!("start the IPVS sync {:?} daemon on {} (sync id {})", d.state, d.interface, d.sync_id);
+        let attr = nested(top::DAEMON, &d.attrs()).map_err(|e| IpvsError::new(&op, None, e))?;
+        self.request(cmd::NEW_DAEMON, NlmF::empty(), vec![attr], &op).map(|_| ())
+    }
+
+    /// Stops the sync daemon in `state` (DEL_DAEMON). ESRCH when none runs.
+    pub fn stop_sync_daemon(&self, state: SyncState) -> Result<(), IpvsError> {
+        let op = format!("stop the IPVS sync {state:?} daemon");
+        let attr = nested(top::DAEMON, &[(attrs::daemon::STATE, state.code().to_ne_bytes().to_vec())])
+            .map_err(|e| IpvsError::new(&op, None, e))?;
+        self.request(cmd::DEL_DAEMON, NlmF::empty(), vec![attr], &op).map(|_| ())
     }
 }
