@@ -139,7 +139,12 @@ fn run_command(input: &Input, verbose: bool, release_ipvs: bool) -> ExitCode {
     if !report(input, &r) {
         return ExitCode::from(1);
     }
-    match run::run(&r.config, release_ipvs) {
+    let (file, opts) = (input.file.clone(), options(input, false));
+    let reload: run::Reloader = Box::new(move || {
+        let r = tandem_conf::load(&file, &opts);
+        if r.count(Severity::Error) > 0 { Err(r.render()) } else { Ok(r.config) }
+    });
+    match run::run(&r.config, release_ipvs, reload) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

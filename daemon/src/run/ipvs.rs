@@ -1,93 +1,185 @@
 //! Keeping the kernel's IPVS table as the configuration wants it.
 //!
-//! At start tandem dumps the table and applies the difference; then, every reconcile period,
-//! it dumps again and repairs drift (a hand edit with ipvsadm is undone and logged). Only
-//! the services the configuration declares are touched, unless `lvs_flush` gives tandem the
-//! whole table. On stop it removes the services it manages, unless told to leave them
-//! (`--dont-release-ipvs`, as keepalived's option).
+//! tandem keeps a model of the kernel's table (DESIGN.md, "Where state lives"): filled by a
+//! dump at start, updated by every change it applies, and replaced by the dump of each
+//! reconcile period, which repairs drift (a hand edit with ipvsadm is undone and logged). A
+//! reload diffs the new desired table against the model and applies only the difference,
+//! without reading the kernel's table first; nothing is ever flushed. Only the services the
+//! configuration declares (now, or earlier in this run) are touched, unless `lvs_flush` gives
+//! tandem the whole table. On stop it removes the services it manages, unless told to leave
+//! them (`--dont-release-ipvs`, as keepalived's option).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
-use tandem_ipvs::{Change, Ipvs, Scope, ServiceKey, Table, diff};
+use std::time::{Duration, Instant};
+use tandem_ipvs::{Change, Ipvs, Scope, ServiceKey, Table, Timeouts, diff};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 /// How often the kernel's table is compared with the desired one.
 pub const RECONCILE_PERIOD: Duration = Duration::from_secs(5);
 
-/// What one reconcile round reads: the desired table and the services tandem manages.
-struct Want {
-    desired: Table,
-    managed: BTreeSet<ServiceKey>,
-    whole: bool,
+/// What the configuration wants of IPVS.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// The services and destinations.
+    pub desired: Table,
+    /// `lvs_flush`: tandem owns the whole table.
+    pub whole: bool,
+    /// `lvs_timeouts`, set at start and on reload.
+    pub timeouts: Option<Timeouts>,
 }
 
-/// Applies `desired` now and keeps it applied until `stop`.
-pub async fn keep(desired: Table, whole: bool, release: bool, mut stop: watch::Receiver<bool>) -> Result<(), String> {
-    let managed: BTreeSet<ServiceKey> = desired.services.keys().copied().collect();
-    let want = Arc::new(Want { desired, managed, whole });
-    // One socket for the daemon's life (neli runs a thread per socket); reopened only after
-    // a failure, e.g. while the ip_vs module is not loaded yet.
-    let mut ipvs: Option<Arc<Ipvs>> = None;
-    let mut first = true;
-    loop {
-        let (w, socket, first_round) = (want.clone(), ipvs.clone(), first);
-        let result =
-            tokio::task::spawn_blocking(move || reconcile(&w, socket, first_round)).await.map_err(|e| e.to_string())?;
-        match result {
-            Ok(socket) => ipvs = Some(socket),
-            Err(e) => {
-                ipvs = None;
-                // As keepalived, whose VRRP goes on when its checker cannot reach IPVS: say
-                // so loudly and try again next period (the module may be loaded meanwhile).
-                error!(error = %e, "cannot program IPVS; retrying every {} s", RECONCILE_PERIOD.as_secs());
+/// Why a round runs, for its log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Round {
+    Start,
+    Drift,
+    Reload,
+}
+
+/// The socket, the model of the kernel's table and what tandem manages.
+struct Keeper {
+    ipvs: Option<Arc<Ipvs>>,
+    /// The kernel's table as last read and changed; `None` when unknown (re-read first).
+    model: Option<Table>,
+    /// Services declared now or earlier in this run: tandem may delete these.
+    managed: BTreeSet<ServiceKey>,
+}
+
+impl Keeper {
+    fn socket(&mut self) -> Result<Arc<Ipvs>, String> {
+        if let Some(s) = &self.ipvs {
+            return Ok(s.clone());
+        }
+        let s = Arc::new(Ipvs::open().map_err(|e| format!("{e} (is the ip_vs module loaded?)"))?);
+        self.ipvs = Some(s.clone());
+        Ok(s)
+    }
+
+    /// One round: (re-)read the kernel when asked or when the model is unknown, diff, apply,
+    /// update the model. Returns the number of changes applied.
+    fn round(&mut self, target: &Target, round: Round) -> Result<usize, String> {
+        let started = Instant::now();
+        let ipvs = self.socket()?;
+        if round != Round::Reload || self.model.is_none() {
+            self.model = Some(ipvs.dump().map_err(|e| e.to_string())?);
+        }
+        if round != Round::Drift {
+            if let Some(t) = &target.timeouts {
+                ipvs.set_timeouts(t).map_err(|e| e.to_string())?;
             }
         }
-        first = false;
+        self.managed.extend(target.desired.services.keys().copied());
+        let model = self.model.get_or_insert_with(Table::default);
+        let scope = if target.whole { Scope::Whole } else { Scope::Declared(&self.managed) };
+        let changes = diff(model, &target.desired, scope);
+        if changes.is_empty() {
+            return Ok(0);
+        }
+        if round == Round::Drift {
+            warn!(changes = changes.len(), "IPVS table drifted from the configuration (edited by hand?); repairing");
+        }
+        let refused = match ipvs.apply_all(&changes) {
+            Ok(r) => r,
+            Err(e) => {
+                // The socket failed mid-way: what the kernel now has is unknown.
+                self.model = None;
+                self.ipvs = None;
+                return Err(e.to_string());
+            }
+        };
+        let mut refused_at = refused.iter().map(|(i, _)| *i).peekable();
+        for (i, c) in changes.iter().enumerate() {
+            if refused_at.peek() == Some(&i) {
+                refused_at.next();
+                continue;
+            }
+            tandem_ipvs::apply(model, c);
+            if changes.len() <= 50 {
+                info!(change = %c, "IPVS");
+            }
+        }
+        for (_, e) in &refused {
+            error!(error = %e, "IPVS refused a change; retrying at the next reconcile");
+        }
+        // A deleted service is no longer tandem's concern once it is gone.
+        let desired = &target.desired;
+        self.managed.retain(|k| desired.services.contains_key(k) || model.services.contains_key(k));
+        let applied = changes.len() - refused.len();
+        info!(
+            applied,
+            refused = refused.len(),
+            ms = format_args!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
+            "IPVS {}",
+            match round {
+                Round::Start => "programmed",
+                Round::Drift => "repaired",
+                Round::Reload => "reloaded",
+            }
+        );
+        Ok(applied)
+    }
+
+    fn remove_managed(&mut self) -> Result<(), String> {
+        let ipvs = self.socket()?;
+        let changes: Vec<Change> = self.managed.iter().map(|k| Change::DelService(*k)).collect();
+        for (_, e) in ipvs.apply_all(&changes).map_err(|e| e.to_string())? {
+            warn!(error = %e, "IPVS service not removed at stop");
+        }
+        info!(services = changes.len(), "IPVS services removed at stop");
+        Ok(())
+    }
+}
+
+/// Runs one blocking step of the keeper on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    keeper: Keeper,
+    f: impl FnOnce(&mut Keeper) -> T + Send + 'static,
+) -> Result<(Keeper, T), String> {
+    tokio::task::spawn_blocking(move || {
+        let mut k = keeper;
+        let out = f(&mut k);
+        (k, out)
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// Applies the target now, then keeps it applied: every reconcile period against a fresh
+/// dump, and at once against the model whenever `targets` changes (a reload). Until `stop`.
+pub async fn keep(
+    mut targets: watch::Receiver<Arc<Target>>,
+    release: bool,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let mut keeper = Keeper { ipvs: None, model: None, managed: BTreeSet::new() };
+    let mut round = Round::Start;
+    loop {
+        let target = targets.borrow_and_update().clone();
+        let (k, result) = blocking(keeper, move |k| k.round(&target, round)).await?;
+        keeper = k;
+        if let Err(e) = result {
+            // As keepalived, whose VRRP goes on when its checker cannot reach IPVS: say so
+            // loudly and try again next period (the module may be loaded meanwhile).
+            error!(error = %e, "cannot program IPVS; retrying every {} s", RECONCILE_PERIOD.as_secs());
+        }
         tokio::select! {
-            () = tokio::time::sleep(RECONCILE_PERIOD) => {}
+            () = tokio::time::sleep(RECONCILE_PERIOD) => round = Round::Drift,
+            changed = targets.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                round = Round::Reload;
+            }
             _ = stop.changed() => break,
         }
     }
     if release {
-        let w = want.clone();
-        let r = tokio::task::spawn_blocking(move || remove(&w.managed, ipvs)).await.map_err(|e| e.to_string())?;
+        let (_, r) = blocking(keeper, |k| k.remove_managed()).await?;
         if let Err(e) = r {
             warn!(error = %e, "cannot remove IPVS services at stop");
         }
-    }
-    Ok(())
-}
-
-fn open(socket: Option<Arc<Ipvs>>) -> Result<Arc<Ipvs>, String> {
-    match socket {
-        Some(s) => Ok(s),
-        None => Ipvs::open().map(Arc::new).map_err(|e| format!("{e} (is the ip_vs module loaded?)")),
-    }
-}
-
-/// One round: dump, diff, apply. Returns the socket for the next round.
-fn reconcile(w: &Want, socket: Option<Arc<Ipvs>>, first: bool) -> Result<Arc<Ipvs>, String> {
-    let ipvs = open(socket)?;
-    let current = ipvs.dump().map_err(|e| e.to_string())?;
-    let scope = if w.whole { Scope::Whole } else { Scope::Declared(&w.managed) };
-    let changes = diff(&current, &w.desired, scope);
-    if !first && !changes.is_empty() {
-        warn!(changes = changes.len(), "IPVS table drifted from the configuration (edited by hand?); repairing");
-    }
-    for c in &changes {
-        ipvs.apply(c).map_err(|e| e.to_string())?;
-        info!(change = %c, "IPVS");
-    }
-    Ok(ipvs)
-}
-
-fn remove(managed: &BTreeSet<ServiceKey>, socket: Option<Arc<Ipvs>>) -> Result<(), String> {
-    let ipvs = open(socket)?;
-    for k in managed {
-        ipvs.apply(&Change::DelService(*k)).map_err(|e| e.to_string())?;
-        info!(service = %k, "IPVS service removed at stop");
     }
     Ok(())
 }

@@ -1,8 +1,11 @@
-//! `tandem run`: the VRRP part of a configuration (IPVS comes with its own issue).
+//! `tandem run`: VRRP and IPVS from one configuration.
 //!
 //! One tokio task per unit (sync group, or lone instance), one task per tracked
-//! `vrrp_script`, one thread following rtnetlink link changes. SIGTERM or SIGINT stops every
-//! unit gracefully: masters send priority 0 and remove their addresses, then tandem exits.
+//! `vrrp_script`, one thread following rtnetlink link changes, one task keeping the IPVS
+//! table. SIGTERM or SIGINT stops every unit gracefully: masters send priority 0 and remove
+//! their addresses, then tandem exits. SIGHUP reloads the configuration: a file that does not
+//! validate changes nothing; otherwise the IPVS table moves to the new one by the minimal
+//! change (VRRP changes need a restart for now, and say so).
 
 mod build;
 mod fifo;
@@ -72,17 +75,41 @@ fn script_specs(c: &tandem_conf::Config) -> Result<HashMap<String, ScriptSpec>, 
     Ok(out)
 }
 
-/// Runs the VRRP part of `config` until SIGTERM or SIGINT. Returns an error message when it
-/// cannot start.
-pub fn run(config: &tandem_conf::Config, release_ipvs: bool) -> Result<(), String> {
+/// Reads the configuration again (SIGHUP): the new one, or the rendered diagnostics.
+pub type Reloader = Box<dyn Fn() -> Result<tandem_conf::Config, String>>;
+
+/// What the IPVS keeper should make of a configuration.
+fn ipvs_target(c: &tandem_conf::Config) -> ipvs::Target {
+    ipvs::Target {
+        desired: crate::desired::table(c),
+        whole: c.global_defs.lvs_flush,
+        timeouts: c.global_defs.lvs_timeouts.as_ref().map(|t| tandem_ipvs::Timeouts {
+            tcp: t.tcp.unwrap_or(0),
+            tcp_fin: t.tcpfin.unwrap_or(0),
+            udp: t.udp.unwrap_or(0),
+        }),
+    }
+}
+
+/// True when two configurations differ in what only a restart applies today.
+fn vrrp_differs(a: &tandem_conf::Config, b: &tandem_conf::Config) -> bool {
+    a.vrrp_instances != b.vrrp_instances
+        || a.vrrp_sync_groups != b.vrrp_sync_groups
+        || a.vrrp_scripts != b.vrrp_scripts
+        || a.track_files != b.track_files
+}
+
+/// Runs `config` until SIGTERM or SIGINT; SIGHUP calls `reload`. Returns an error message
+/// when it cannot start.
+pub fn run(config: &tandem_conf::Config, release_ipvs: bool, reload: Reloader) -> Result<(), String> {
     // First, before the runtime and neli start threads.
     let kept = privileges::drop_to_needed()?;
     info!(capabilities = ?kept, "capabilities dropped to what is needed");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    rt.block_on(async_run(config, release_ipvs))
+    rt.block_on(async_run(config, release_ipvs, reload))
 }
 
-async fn async_run(config: &tandem_conf::Config, release_ipvs: bool) -> Result<(), String> {
+async fn async_run(config: &tandem_conf::Config, release_ipvs: bool, reload: Reloader) -> Result<(), String> {
     let delay = Duration::try_from_secs_f64(config.global_defs.vrrp_startup_delay).unwrap_or_default();
     // One route-netlink socket for every unit (neli runs a thread per socket).
     let addrs = Addresses::open().map_err(|e| e.to_string())?;
@@ -162,22 +189,39 @@ async fn async_run(config: &tandem_conf::Config, release_ipvs: bool) -> Result<(
         });
     }
     // The IPVS table, kept as the configuration wants it (every real server counts as up
-    // until the health-checking issue lands).
+    // until the health-checking issue lands). The keeper runs even without virtual servers
+    // so that a reload can add some.
     let units_count = tasks.len();
-    if !config.virtual_servers.is_empty() {
-        let desired = crate::desired::table(config);
-        let (whole, stop) = (config.global_defs.lvs_flush, stop_rx.clone());
-        tasks.spawn(async move { ("IPVS".to_string(), ipvs::keep(desired, whole, release_ipvs, stop).await) });
-    }
+    let (target_tx, target_rx) = watch::channel(std::sync::Arc::new(ipvs_target(config)));
+    let stop = stop_rx.clone();
+    tasks.spawn(async move { ("IPVS".to_string(), ipvs::keep(target_rx, release_ipvs, stop).await) });
     info!(units = units_count, ipvs = !config.virtual_servers.is_empty(), "tandem running");
+    let mut current = config.clone();
 
     let mut term =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).map_err(|e| e.to_string())?;
     let mut failed = None;
     loop {
         tokio::select! {
+            _ = hup.recv() => match reload() {
+                Err(e) => error!("SIGHUP: the configuration does not validate; keeping the running one\n{e}"),
+                Ok(new) => {
+                    if vrrp_differs(&current, &new) {
+                        warn!("SIGHUP: VRRP changes (instances, sync groups, scripts) take effect at the next restart");
+                    }
+                    let target = ipvs_target(&new);
+                    if **target_tx.borrow() == target {
+                        info!("SIGHUP: configuration reloaded; IPVS unchanged");
+                    } else {
+                        info!("SIGHUP: configuration reloaded; applying its IPVS changes");
+                        let _ = target_tx.send(std::sync::Arc::new(target));
+                    }
+                    current = new;
+                }
+            },
             _ = term.recv() => { info!("SIGTERM: stopping"); let _ = stop_tx.send(true); }
             _ = int.recv() => { info!("SIGINT: stopping"); let _ = stop_tx.send(true); }
             done = tasks.join_next() => match done {

@@ -1,0 +1,320 @@
+//! The LVS tutorials' set-ups, run by `tandem run` with real traffic, in the VM.
+//!
+//! Inside one VM boot, network namespaces give a client, a director and two real servers
+//! (busybox httpd, each answering with its own name). LVS-NAT: the client is on the public
+//! side, the real servers behind the director, which is their gateway. The client fetches
+//! the virtual address with curl and the test counts who answered: rr alternates,
+//! wrr 1:2 splits 300 requests 100/200, persistence pins the client, VIP:80 maps to RIP:8080.
+//! A reload that changes one real server's weight leaves a long-lived stream through the other
+//! flowing, and a file that does not validate changes nothing. LVS-DR: director and real
+//! servers share the client's segment, the real servers hold the VIP on their loopback with
+//! arp_ignore / arp_announce, and the replies bypass the director.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a failed set-up step should fail the test
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+use std::time::Duration;
+use tandem_tests::vm::{Batch, BatchRun, SnippetResult, Vm};
+
+/// The NAT lab: cl (198.51.100.2) -- dir (198.51.100.1, VIP .10; 10.0.0.1 on br0) -- rs1
+/// (10.0.0.11), rs2 (10.0.0.12). Each real server runs httpd on :80 and :8080 and a CGI
+/// stream of 40 lines, one every 0.25 s.
+const NAT_SETUP: &str = r#"set -e
+ip link set lo up
+for n in cl dir rs1 rs2; do ip netns add $n; ip -n $n link set lo up; done
+ip link add name pub0 netns cl type veth peer name pub1 netns dir
+ip -n cl addr add 198.51.100.2/24 dev pub0
+ip -n cl link set pub0 up
+ip -n cl route add default via 198.51.100.1
+ip -n dir addr add 198.51.100.1/24 dev pub1
+ip -n dir addr add 198.51.100.10/24 dev pub1
+ip -n dir link set pub1 up
+ip -n dir link add br0 type bridge
+ip -n dir addr add 10.0.0.1/24 dev br0
+ip -n dir link set br0 up
+ip netns exec dir sysctl -qw net.ipv4.ip_forward=1
+for i in 1 2; do
+  ip link add name p$i netns dir type veth peer name eth0 netns rs$i
+  ip -n dir link set p$i master br0
+  ip -n dir link set p$i up
+  ip -n rs$i addr add 10.0.0.1$i/24 dev eth0
+  ip -n rs$i link set eth0 up
+  ip -n rs$i route add default via 10.0.0.1
+  mkdir -p $TMPDIR/www$i/cgi-bin $TMPDIR/alt$i
+  echo RS$i > $TMPDIR/www$i/index.html
+  echo "RS$i on 8080" > $TMPDIR/alt$i/index.html
+  printf '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n"\ni=0\nwhile [ $i -lt 40 ]; do echo $i; i=$((i+1)); sleep 0.25; done\n' > $TMPDIR/www$i/cgi-bin/stream
+  chmod +x $TMPDIR/www$i/cgi-bin/stream
+  ip netns exec rs$i busybox httpd -p 80 -h $TMPDIR/www$i
+  ip netns exec rs$i busybox httpd -p 8080 -h $TMPDIR/alt$i
+done
+ip netns exec cl curl -sS -m 3 http://10.0.0.11/ >/dev/null
+"#;
+
+/// Shell functions every snippet uses: start tandem in the director's namespace with a
+/// configuration and wait until the table holds `$2`; stop it; fetch N times.
+fn prelude() -> String {
+    format!(
+        r#"TANDEM={tandem}
+start_tandem() {{
+  ip netns exec dir $TANDEM run -f $1 > "$TANDEM_SNIPPET_OUT/tandem.log" 2>&1 &
+  pid=$!
+  i=0; while [ $i -lt 100 ]; do ip netns exec dir ipvsadm -Ln | grep -q "$2" && return 0; i=$((i+1)); sleep 0.1; done
+  echo "tandem did not program $2" >&2; return 1
+}}
+stop_tandem() {{ kill -TERM $pid; wait $pid; }}
+fetch() {{
+  n=0; while [ $n -lt $1 ]; do ip netns exec cl curl -sS -m 3 $2 || echo FAILED; n=$((n+1)); done
+}}
+"#,
+        tandem = env!("CARGO_BIN_EXE_tandem")
+    )
+}
+
+fn conf(lines: &str) -> String {
+    format!("virtual_server 198.51.100.10 80 {{\n protocol TCP\n lb_kind NAT\n{lines}}}\n")
+}
+
+fn nat_snippet(name: &str, conf_text: &str, requests: u32, url: &str) -> String {
+    format!(
+        "cat > $TMPDIR/{name}.conf <<'CONF'\n{conf_text}CONF\nstart_tandem $TMPDIR/{name}.conf 10.0.0.12\n\
+         fetch {requests} {url} > \"$TANDEM_SNIPPET_OUT/answers\"\nstop_tandem\n"
+    )
+}
+
+/// The reload: a stream through one real server; meanwhile the other's weight changes by
+/// SIGHUP; then a file that does not validate; then a hand edit.
+fn reload_snippet() -> String {
+    let c = conf(" lb_algo wrr\n real_server 10.0.0.11 80 { weight 1 }\n real_server 10.0.0.12 80 { weight 1 }\n");
+    format!(
+        r#"cat > $TMPDIR/reload.conf <<'CONF'
+{c}CONF
+cp $TMPDIR/reload.conf $TANDEM_SNIPPET_OUT/before.conf
+start_tandem $TMPDIR/reload.conf 10.0.0.12
+ip netns exec cl curl -sS -m 20 -o "$TANDEM_SNIPPET_OUT/stream" http://198.51.100.10/cgi-bin/stream &
+client=$!
+i=0; while [ $i -lt 50 ]; do ip netns exec dir ipvsadm -Lnc | grep -q ESTABLISHED && break; i=$((i+1)); sleep 0.1; done
+sleep 1
+ip netns exec dir ipvsadm -Lnc > "$TANDEM_SNIPPET_OUT/conns_before"
+through=$(awk '/ESTABLISHED/ {{ split($6, a, ":"); print a[1] }}' "$TANDEM_SNIPPET_OUT/conns_before")
+if [ "$through" = 10.0.0.11 ]; then other=10.0.0.12; else other=10.0.0.11; fi
+echo "$through $other" > "$TANDEM_SNIPPET_OUT/servers"
+sed -i "s/real_server $other 80 {{ weight 1 }}/real_server $other 80 {{ weight 4 }}/" $TMPDIR/reload.conf
+kill -HUP $pid
+i=0; while [ $i -lt 50 ]; do ip netns exec dir ipvsadm -Ln | grep "$other:80" | grep -q " 4 " && break; i=$((i+1)); sleep 0.1; done
+ip netns exec dir ipvsadm -Lnc > "$TANDEM_SNIPPET_OUT/conns_after"
+ip netns exec dir ipvsadm -Sn > "$TANDEM_SNIPPET_OUT/table_reloaded"
+wait $client; echo $? > "$TANDEM_SNIPPET_OUT/stream_status"
+printf 'virtual_server 198.51.100.10 80 {{\n lb_algo nosuch\n' > $TMPDIR/reload.conf
+kill -HUP $pid
+sleep 1
+ip netns exec dir ipvsadm -Sn > "$TANDEM_SNIPPET_OUT/table_after_bad"
+kill -0 $pid && echo alive > "$TANDEM_SNIPPET_OUT/alive"
+ip netns exec dir ipvsadm -e -t 198.51.100.10:80 -r $through:80 -m -w 9
+i=0; while [ $i -lt 80 ]; do ip netns exec dir ipvsadm -Sn | cmp -s - "$TANDEM_SNIPPET_OUT/table_reloaded" && break; i=$((i+1)); sleep 0.1; done
+echo $i > "$TANDEM_SNIPPET_OUT/repair_tenths"
+stop_tandem
+"#
+    )
+}
+
+/// LVS-DR on one segment: dcl .2, ddir .1 with the VIP .10, drs1 .21 and drs2 .22 with the
+/// VIP on lo, arp_ignore=1 and arp_announce=2.
+fn dr_snippet() -> String {
+    let c = "virtual_server 198.51.100.10 80 {\n protocol TCP\n lb_algo rr\n lb_kind DR\n real_server 198.51.100.21 80 { weight 1 }\n real_server 198.51.100.22 80 { weight 1 }\n}\n";
+    format!(
+        r#"ip link add brdr type bridge && ip link set brdr up
+add() {{ ip netns add $1; ip -n $1 link set lo up; ip link add name v$1 type veth peer name eth0 netns $1; ip link set v$1 master brdr; ip link set v$1 up; ip -n $1 addr add $2/24 dev eth0; ip -n $1 link set eth0 up; }}
+add dcl 198.51.100.2; add ddir 198.51.100.1; add drs1 198.51.100.21; add drs2 198.51.100.22
+ip -n ddir addr add 198.51.100.10/24 dev eth0
+for i in 1 2; do
+  ip netns exec drs$i sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2
+  ip -n drs$i addr add 198.51.100.10/32 dev lo
+  mkdir -p $TMPDIR/dr$i; echo DR$i > $TMPDIR/dr$i/index.html
+  ip netns exec drs$i busybox httpd -p 80 -h $TMPDIR/dr$i
+done
+cat > $TMPDIR/dr.conf <<'CONF'
+{c}CONF
+ip netns exec ddir $TANDEM run -f $TMPDIR/dr.conf > "$TANDEM_SNIPPET_OUT/tandem.log" 2>&1 &
+pid=$!
+i=0; while [ $i -lt 100 ]; do ip netns exec ddir ipvsadm -Ln | grep -q 198.51.100.22 && break; i=$((i+1)); sleep 0.1; done
+n=0; while [ $n -lt 10 ]; do ip netns exec dcl curl -sS -m 3 http://198.51.100.10/ || echo FAILED; n=$((n+1)); done > "$TANDEM_SNIPPET_OUT/answers"
+sleep 2.5
+ip netns exec ddir ipvsadm -Ln --stats --exact > "$TANDEM_SNIPPET_OUT/stats"
+ip -n dcl neigh show 198.51.100.10 > "$TANDEM_SNIPPET_OUT/neighbour"
+ip -n ddir link show eth0 > "$TANDEM_SNIPPET_OUT/director_link"
+kill -TERM $pid; wait $pid
+"#
+    )
+}
+
+fn run() -> &'static BatchRun {
+    static RUN: OnceLock<BatchRun> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let vm = Vm::builder().timeout(Duration::from_secs(300)).build().unwrap_or_else(|e| panic!("{e}"));
+        let batch = Batch::new()
+            .prelude(prelude())
+            .setup(NAT_SETUP)
+            .snippet_timeout(Duration::from_secs(90))
+            .snippet(
+                "rr",
+                nat_snippet(
+                    "rr",
+                    &conf(" lb_algo rr\n real_server 10.0.0.11 80 { weight 1 }\n real_server 10.0.0.12 80 { weight 1 }\n"),
+                    10,
+                    "http://198.51.100.10/",
+                ),
+            )
+            .snippet(
+                "wrr",
+                nat_snippet(
+                    "wrr",
+                    &conf(" lb_algo wrr\n real_server 10.0.0.11 80 { weight 1 }\n real_server 10.0.0.12 80 { weight 2 }\n"),
+                    300,
+                    "http://198.51.100.10/",
+                ),
+            )
+            .snippet(
+                "persistence",
+                nat_snippet(
+                    "persistence",
+                    &conf(" lb_algo rr\n persistence_timeout 30\n real_server 10.0.0.11 80 { weight 1 }\n real_server 10.0.0.12 80 { weight 1 }\n"),
+                    20,
+                    "http://198.51.100.10/",
+                ),
+            )
+            .snippet(
+                "portmap",
+                nat_snippet(
+                    "portmap",
+                    &conf(" lb_algo rr\n real_server 10.0.0.11 8080 { weight 1 }\n real_server 10.0.0.12 8080 { weight 1 }\n"),
+                    4,
+                    "http://198.51.100.10/",
+                ),
+            )
+            .snippet("reload", reload_snippet())
+            .snippet("dr", dr_snippet());
+        vm.run_batch(&batch).unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+fn snippet(name: &str) -> &'static SnippetResult {
+    let run = run();
+    if let Some(setup) = run.setup() {
+        assert!(setup.passed(), "the lab set-up failed: {}\n{}", setup.stdout, setup.stderr);
+    }
+    let s = run.get(name).unwrap();
+    assert!(
+        s.passed(),
+        "{name}: status {:?}\n{}\n{}",
+        s.status,
+        s.stderr,
+        s.read_to_string("tandem.log").unwrap_or_default()
+    );
+    s
+}
+
+/// The answers a snippet's client got, in order.
+fn answers(s: &SnippetResult) -> Vec<String> {
+    s.read_to_string("answers").unwrap().lines().map(str::to_string).collect()
+}
+
+fn counts(answers: &[String]) -> BTreeMap<&str, usize> {
+    let mut m = BTreeMap::new();
+    for a in answers {
+        *m.entry(a.as_str()).or_default() += 1;
+    }
+    m
+}
+
+#[test]
+fn nat_rr_alternates_between_the_real_servers() {
+    let a = answers(snippet("rr"));
+    assert_eq!(a.len(), 10, "{a:?}");
+    assert!(a.iter().all(|x| x == "RS1" || x == "RS2"), "{a:?}");
+    assert!(a.windows(2).all(|w| w[0] != w[1]), "rr does not alternate: {a:?}");
+}
+
+#[test]
+fn nat_wrr_with_weights_1_and_2_splits_a_third_and_two_thirds() {
+    let a = answers(snippet("wrr"));
+    let c = counts(&a);
+    assert_eq!(a.len(), 300);
+    let (rs1, rs2) = (c.get("RS1").copied().unwrap_or(0), c.get("RS2").copied().unwrap_or(0));
+    assert_eq!(rs1 + rs2, 300, "{c:?}");
+    assert!((90..=110).contains(&rs1) && (190..=210).contains(&rs2), "{c:?}");
+}
+
+#[test]
+fn persistence_pins_the_client_to_one_real_server() {
+    let a = answers(snippet("persistence"));
+    assert_eq!(a.len(), 20);
+    assert!(a[0] == "RS1" || a[0] == "RS2", "{a:?}");
+    assert!(a.iter().all(|x| *x == a[0]), "not pinned: {a:?}");
+}
+
+#[test]
+fn vip_port_80_maps_to_the_real_servers_port_8080() {
+    let a = answers(snippet("portmap"));
+    let c = counts(&a);
+    assert_eq!(c.get("RS1 on 8080"), Some(&2), "{a:?}");
+    assert_eq!(c.get("RS2 on 8080"), Some(&2), "{a:?}");
+}
+
+#[test]
+fn a_weight_change_reload_leaves_a_stream_through_the_other_server_flowing() {
+    let s = snippet("reload");
+    let log = s.read_to_string("tandem.log").unwrap();
+    let servers = s.read_to_string("servers").unwrap();
+    let (through, other) = servers.trim().split_once(' ').unwrap();
+    assert!(through.starts_with("10.0.0.1"), "no stream connection seen: {servers}");
+    // The stream ran to its end: 40 lines, none lost, and curl exited 0.
+    let stream = s.read_to_string("stream").unwrap();
+    let want: String = (0..40).map(|i| format!("{i}\n")).collect();
+    assert_eq!(stream, want, "the stream was cut");
+    assert_eq!(s.read_to_string("stream_status").unwrap().trim(), "0");
+    // Its connection entry is the same before and after the reload.
+    let conn = |f: &str| {
+        s.read_to_string(f)
+            .unwrap()
+            .lines()
+            .find(|l| l.contains("ESTABLISHED"))
+            .map(|l| l.split_whitespace().skip(3).collect::<Vec<_>>().join(" "))
+    };
+    assert_eq!(conn("conns_before"), conn("conns_after"));
+    // The reload was one change: the other server's weight.
+    let table = s.read_to_string("table_reloaded").unwrap();
+    assert!(table.contains(&format!("-r {other}:80 -m -w 4")), "{table}");
+    assert!(table.contains(&format!("-r {through}:80 -m -w 1")), "{table}");
+    let reloaded = log.lines().find(|l| l.contains("IPVS reloaded")).unwrap_or_else(|| panic!("{log}"));
+    assert!(reloaded.contains("applied=1 ") && reloaded.contains("refused=0"), "{reloaded}");
+    assert!(log.contains(&format!("edit {other}:80 of TCP 198.51.100.10:80 (weight 4)")), "{log}");
+    // A file that does not validate: named with its position, nothing changed, still running.
+    assert!(log.contains("does not validate"), "{log}");
+    assert!(log.contains("reload.conf:2:"), "{log}");
+    assert_eq!(s.read_to_string("table_after_bad").unwrap(), table);
+    assert_eq!(s.read_to_string("alive").unwrap().trim(), "alive");
+    // A hand edit after the reload is repaired to the reloaded table.
+    let tenths: u32 = s.read_to_string("repair_tenths").unwrap().trim().parse().unwrap();
+    assert!(tenths < 80, "hand edit not repaired within 8 s:\n{log}");
+}
+
+#[test]
+fn dr_real_servers_answer_the_client_directly() {
+    let s = snippet("dr");
+    let a = answers(s);
+    assert_eq!(a.len(), 10);
+    assert!(a.windows(2).all(|w| w[0] != w[1]) && a.iter().all(|x| x == "DR1" || x == "DR2"), "{a:?}");
+    // The director saw the requests but none of the replies.
+    let stats = s.read_to_string("stats").unwrap();
+    let line = stats.lines().find(|l| l.starts_with("TCP")).unwrap_or_else(|| panic!("{stats}"));
+    let f: Vec<u64> = line.split_whitespace().skip(2).map(|x| x.parse().unwrap()).collect();
+    assert!(f[0] == 10 && f[1] > 10, "connections and packets in: {stats}");
+    assert_eq!((f[2], f[4]), (0, 0), "replies went through the director: {stats}");
+    // The client resolved the VIP to the director (arp_ignore kept the real servers quiet).
+    let link = s.read_to_string("director_link").unwrap();
+    let mac = link.split("link/ether ").nth(1).and_then(|x| x.split_whitespace().next()).unwrap();
+    let neighbour = s.read_to_string("neighbour").unwrap();
+    assert!(neighbour.contains(mac), "VIP resolved to {neighbour}, director is {mac}");
+}
