@@ -172,7 +172,52 @@ fn parse(bytes: &[u8]) -> Result<Vec<Nlmsghdr<u16, Msg>>, String> {
         .map_err(|e| format!("unreadable reply: {e}"))
 }
 
+/// One destination read from a dump, with the service it belongs to.
+type DestEntry = (ServiceKey, DestKey, crate::model::Dest, DestCounters);
+
+/// Threads that read destinations in parallel, each over its own socket.
+const DUMP_THREADS: usize = 2;
+/// Fewer services than this are read over the client's own socket, without threads.
+const PARALLEL_DUMP_FROM: usize = 256;
+
+/// The destinations of each service in `keys` (GET_DEST, one dump per service).
+fn dest_dumps(conn: &mut Conn, family: u16, keys: &[ServiceKey]) -> Result<Vec<DestEntry>, IpvsError> {
+    let mut out = Vec::with_capacity(keys.len() * 4);
+    for key in keys {
+        let op = || format!("list destinations of {key}");
+        let svc = nested(top::SERVICE, &attrs::service_identity(key)).map_err(|e| IpvsError::new(op(), None, e))?;
+        let replies =
+            conn.exchange(family, cmd::GET_DEST, NlmF::DUMP, vec![svc]).map_err(|(errno, detail)| match errno {
+                Some(e) => IpvsError::errno(op(), e),
+                None => IpvsError::new(op(), None, detail),
+            })?;
+        for m in replies {
+            let h = m.attrs().get_attr_handle();
+            let Ok(nested) = h.get_nested_attributes::<u16>(top::DEST) else { continue };
+            let get = |t: u16| nested.get_attribute(t).map(|a| a.nla_payload().as_ref().to_vec());
+            let Some((dk, d)) = attrs::dest_from(&get, key.is_v6()) else { continue };
+            let n = |t| get(t).and_then(|b| attrs::u32_from(&b)).unwrap_or(0);
+            let counters = DestCounters {
+                active: n(attrs::dst::ACTIVE_CONNS),
+                inactive: n(attrs::dst::INACT_CONNS),
+                persistent: n(attrs::dst::PERSIST_CONNS),
+                stats: get(attrs::dst::STATS64).map(|b| Stats::from_nested(&b)).unwrap_or_default(),
+            };
+            out.push((*key, dk, d, counters));
+        }
+    }
+    Ok(out)
+}
+
 impl Conn {
+    fn open() -> Result<Conn, IpvsError> {
+        let op = "open a generic netlink socket";
+        let socket = NlSocket::connect(NlFamily::Generic, None, Groups::empty())
+            .map_err(|e| IpvsError::new(op, None, e.to_string()))?;
+        socket.block().map_err(|e| IpvsError::new(op, None, e.to_string()))?;
+        Ok(Conn { socket, seq: 0, buf: Vec::new() })
+    }
+
     fn receive(&mut self) -> Result<Vec<Nlmsghdr<u16, Msg>>, String> {
         self.buf.resize(RECV_BUFFER, 0);
         let (n, _) = self.socket.recv(&mut self.buf[..], MsgFlags::empty()).map_err(|e| e.to_string())?;
@@ -224,10 +269,7 @@ impl Ipvs {
                 .map_err(|e| IpvsError::new(op, None, e.to_string()))?;
             router.resolve_genl_family("IPVS").map_err(|e| IpvsError::new(op, None, format!("{e:?}")))?
         };
-        let socket = NlSocket::connect(NlFamily::Generic, None, Groups::empty())
-            .map_err(|e| IpvsError::new(op, None, e.to_string()))?;
-        socket.block().map_err(|e| IpvsError::new(op, None, e.to_string()))?;
-        Ok(Ipvs { family, conn: Mutex::new(Conn { socket, seq: 0, buf: Vec::new() }) })
+        Ok(Ipvs { family, conn: Mutex::new(Conn::open()?) })
     }
 
     fn request(&self, command: u8, flags: NlmF, attrs: Attrs, op: &str) -> Result<Vec<Msg>, IpvsError> {
@@ -271,22 +313,28 @@ impl Ipvs {
                 stats.services.insert(k, (st, Default::default()));
             }
         }
+        // One GET_DEST dump per service, and a socket runs one dump at a time: with many
+        // services the dumps are spread over a few sockets on threads of their own.
         let keys: Vec<ServiceKey> = table.services.keys().copied().collect();
-        for key in keys {
-            let op = format!("list destinations of {key}");
-            let svc = nested(top::SERVICE, &attrs::service_identity(&key)).map_err(|e| IpvsError::new(&op, None, e))?;
-            for m in self.request(cmd::GET_DEST, NlmF::DUMP, vec![svc], &op)? {
-                let h = m.attrs().get_attr_handle();
-                let Ok(nested) = h.get_nested_attributes::<u16>(top::DEST) else { continue };
-                let get = |t: u16| nested.get_attribute(t).map(|a| a.nla_payload().as_ref().to_vec());
-                let Some((dk, d)) = attrs::dest_from(&get, key.is_v6()) else { continue };
-                let n = |t| get(t).and_then(|b| attrs::u32_from(&b)).unwrap_or(0);
-                let counters = DestCounters {
-                    active: n(attrs::dst::ACTIVE_CONNS),
-                    inactive: n(attrs::dst::INACT_CONNS),
-                    persistent: n(attrs::dst::PERSIST_CONNS),
-                    stats: get(attrs::dst::STATS64).map(|b| Stats::from_nested(&b)).unwrap_or_default(),
-                };
+        let found: Vec<Result<Vec<DestEntry>, IpvsError>> = if keys.len() < PARALLEL_DUMP_FROM {
+            let mut conn = self.conn.lock().map_err(|_| IpvsError::new(op, None, "socket poisoned by a panic"))?;
+            vec![dest_dumps(&mut conn, self.family, &keys)]
+        } else {
+            let per = keys.len().div_ceil(DUMP_THREADS);
+            std::thread::scope(|s| {
+                let family = self.family;
+                let handles: Vec<_> = keys
+                    .chunks(per)
+                    .map(|chunk| s.spawn(move || Conn::open().and_then(|mut c| dest_dumps(&mut c, family, chunk))))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|_| Err(IpvsError::new(op, None, "a reader thread panicked"))))
+                    .collect()
+            })
+        };
+        for entries in found {
+            for (key, dk, d, counters) in entries? {
                 if let Some(entry) = table.services.get_mut(&key) {
                     entry.1.insert(dk, d);
                 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tandem_ipvs::{Change, Ipvs, Scope, ServiceKey, Table, Timeouts, diff};
 use tokio::sync::watch;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 /// How often the kernel's table is compared with the desired one.
 pub const RECONCILE_PERIOD: Duration = Duration::from_secs(5);
@@ -75,6 +75,9 @@ impl Keeper {
         let scope = if target.whole { Scope::Whole } else { Scope::Declared(&self.managed) };
         let changes = diff(model, &target.desired, scope);
         if changes.is_empty() {
+            let (services, dests) = model.size();
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            debug!(services, dests, ms = format_args!("{ms:.1}"), "IPVS in step with the configuration");
             return Ok(0);
         }
         if round == Round::Drift {
