@@ -41,7 +41,7 @@ pub use settings::{
 use crate::probe::{ProbeResult, WeightChange};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// A real server: indexes into [`Settings::virtual_servers`] and its `real_servers`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -477,12 +477,8 @@ impl Health {
         let sorry_idle = v.sorry.as_ref().is_some_and(|s| !s.alive);
         if !v.quorum_up && weight >= threshold {
             v.quorum_up = true;
-            let mut changed = false;
             if let Some(s) = v.sorry.as_mut().filter(|s| s.alive) {
                 s.alive = false;
-                changed = true;
-            }
-            if changed {
                 self.sync_pool(vs);
             }
             self.actions.push_back(Action::Quorum { vs, up: true, weight, threshold });
@@ -520,9 +516,4 @@ impl Health {
             self.actions.push_back(Action::SetDest { vs, dest, weight });
         }
     }
-}
-
-/// How long until `deadline` from `now` (zero when past): a helper for drivers.
-pub fn until(now: Instant, deadline: Instant) -> Duration {
-    deadline.saturating_duration_since(now)
 }

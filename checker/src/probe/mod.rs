@@ -123,7 +123,7 @@ pub enum Probe {
     Udp(Target, udp::UdpSettings),
     /// PING_CHECK.
     Ping(Target),
-    /// FILE_CHECK (polled; see [`file`]).
+    /// FILE_CHECK (polled; see [`mod@file`]).
     File(file::FileSettings),
 }
 
