@@ -1,4 +1,14 @@
-//! Health checks for tandem: probes (TCP, HTTP, HTTPS, DNS, SMTP, UDP, ICMP, script, file) and
-//! the sans-I/O retry / rise / fall / quorum logic.
+//! Health checks for tandem: probes and the sans-I/O health core.
 //!
-//! Nothing is implemented yet: this crate is built by the health-checking issue.
+//! - [`probe`]: one asynchronous attempt of each check keepalived knows (TCP_CHECK, HTTP_GET,
+//!   SSL_GET, DNS_CHECK, SMTP_CHECK, UDP_CHECK, PING_CHECK, FILE_CHECK; MISC_CHECK's verdict
+//!   from an exit status), each bounded by its `connect_timeout`, on tokio, no thread per check.
+//! - [`health`]: keepalived's checker logic as plain data driven by `handle_*(now, ...)` and
+//!   drained by `poll_*()`: retries, up/down transitions, alpha, warmup, inhibit_on_failure,
+//!   quorum with hysteresis and the sorry server, ha_suspend, notifications.
+//!
+//! The crate knows nothing of configuration files: the daemon maps its configuration into
+//! [`probe::Probe`] and [`health::Settings`].
+
+pub mod health;
+pub mod probe;

@@ -199,6 +199,24 @@ impl Lab {
         }))
     }
 
+    /// Runs `f` on a thread that has entered `host`'s network namespace and returns what it
+    /// made. Sockets keep the namespace they were made in, so a client built inside `f` (a
+    /// tokio current-thread runtime, say) talks from `host` while the test stays outside.
+    /// Fails if the namespace cannot be entered; a panic in `f` is passed on.
+    pub fn within<T: Send + 'static>(host: &Host, f: impl FnOnce() -> T + Send + 'static) -> io::Result<T> {
+        let path = format!("/var/run/netns/{}", host.ns);
+        let joined = std::thread::spawn(move || -> io::Result<T> {
+            let file = std::fs::File::open(&path)?;
+            nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).map_err(io::Error::from)?;
+            Ok(f())
+        })
+        .join();
+        match joined {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+
     /// Sends a signal to a process this lab started.
     pub fn signal(&self, pid: u32, signal: &str) -> io::Result<()> {
         let status = Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status()?;
