@@ -8,15 +8,21 @@
 //! real server counts as up.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use tandem_conf as conf;
 use tandem_ipvs::model::proto;
 use tandem_ipvs::{Dest, DestKey, Forward, Service, ServiceFlags, ServiceKey, Table, TunnelType};
 
-/// The desired table of a configuration.
+/// The desired table of a configuration with every real server up.
 pub fn table(c: &conf::Config) -> Table {
+    table_with(c, None)
+}
+
+/// The desired table of a configuration whose health checks put `pools[i]` (address, weight)
+/// in virtual server `i`: real servers and the sorry server, port 0 meaning the service's.
+pub fn table_with(c: &conf::Config, pools: Option<&[Vec<(SocketAddr, u32)>]>) -> Table {
     let mut t = Table::default();
-    for vs in &c.virtual_servers {
+    for (i, vs) in c.virtual_servers.iter().enumerate() {
         let keys = keys(c, vs);
         for key in keys {
             let service = service(vs, &key);
@@ -25,8 +31,26 @@ pub fn table(c: &conf::Config) -> Table {
                 ServiceKey::Fwmark { .. } => 0,
             };
             let mut dests = BTreeMap::new();
-            for rs in &vs.real_servers {
-                dests.insert(DestKey { addr: rs.ip, port: rs.port.unwrap_or(vs_port) }, dest(vs, rs));
+            match pools.and_then(|p| p.get(i)) {
+                None => {
+                    for rs in &vs.real_servers {
+                        dests.insert(DestKey { addr: rs.ip, port: rs.port.unwrap_or(vs_port) }, dest(vs, rs));
+                    }
+                }
+                Some(pool) => {
+                    for (addr, weight) in pool {
+                        let is = |ip: IpAddr, port: Option<u16>| ip == addr.ip() && port.unwrap_or(0) == addr.port();
+                        if let Some(rs) = vs.real_servers.iter().find(|r| is(r.ip, r.port)) {
+                            let d = Dest { weight: *weight, ..dest(vs, rs) };
+                            dests.insert(DestKey { addr: rs.ip, port: rs.port.unwrap_or(vs_port) }, d);
+                        } else if let Some(s) = vs.sorry_server.as_ref().filter(|s| is(s.ip, s.port)) {
+                            let mut as_rs = conf::RealServer::new(s.ip, s.port);
+                            as_rs.lb_kind = s.lb_kind;
+                            let d = Dest { weight: *weight, ..dest(vs, &as_rs) };
+                            dests.insert(DestKey { addr: s.ip, port: s.port.unwrap_or(vs_port) }, d);
+                        }
+                    }
+                }
             }
             t.services.insert(key, (service, dests));
         }

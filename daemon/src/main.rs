@@ -2,6 +2,7 @@
 
 mod cli;
 mod desired;
+mod health;
 mod run;
 mod script;
 

@@ -46,7 +46,7 @@ for i in 1 2; do
   echo "RS$i on 8080" > $TMPDIR/alt$i/index.html
   printf '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n"\ni=0\nwhile [ $i -lt 40 ]; do echo $i; i=$((i+1)); sleep 0.25; done\n' > $TMPDIR/www$i/cgi-bin/stream
   chmod +x $TMPDIR/www$i/cgi-bin/stream
-  ip netns exec rs$i busybox httpd -p 80 -h $TMPDIR/www$i
+  start_web $i
   ip netns exec rs$i busybox httpd -p 8080 -h $TMPDIR/alt$i
 done
 ip netns exec cl curl -sS -m 3 http://10.0.0.11/ >/dev/null
@@ -64,6 +64,14 @@ start_tandem() {{
   echo "tandem did not program $2" >&2; return 1
 }}
 stop_tandem() {{ kill -TERM $pid; wait $pid; }}
+start_web() {{ ip netns exec rs$1 busybox httpd -f -p 80 -h $TMPDIR/www$1 & echo $! > $TMPDIR/web$1.pid; }}
+stop_web() {{ kill $(cat $TMPDIR/web$1.pid); }}
+stamp() {{ date +%s%N; }}
+wait_for() {{ i=0; while [ $i -lt 200 ]; do ip netns exec dir ipvsadm -Ln > $TMPDIR/now; if eval "$1"; then return 0; fi; i=$((i+1)); sleep 0.05; done; return 1; }}
+client_loop() {{
+  rm -f $TMPDIR/stop_client
+  while [ ! -f $TMPDIR/stop_client ]; do echo "$(stamp) $(ip netns exec cl curl -sS -m 1 http://198.51.100.10/ 2>/dev/null || echo FAILED)"; sleep 0.05; done
+}}
 fetch() {{
   n=0; while [ $n -lt $1 ]; do ip netns exec cl curl -sS -m 3 $2 || echo FAILED; n=$((n+1)); done
 }}
@@ -149,6 +157,41 @@ kill -TERM $pid; wait $pid
     )
 }
 
+/// A real server checked by HTTP_GET every 2 s (connect_timeout 1, retry 1,
+/// delay_before_retry 1: gone within 2 + 1 * 2 + 1 * 1 = 5 s of failing).
+fn checked_rs(ip: &str, extra: &str) -> String {
+    format!(
+        " real_server {ip} 80 {{\n  weight 1\n{extra}  HTTP_GET {{\n   url {{\n    path /\n    status_code 200\n   }}\n   connect_timeout 1\n   retry 1\n   delay_before_retry 1\n  }}\n }}\n"
+    )
+}
+
+/// Health: the client curls the VIP in a loop; RS1's web server stops, tandem must take
+/// `gone` (a test on ipvsadm -Ln's output in $TMPDIR/now) to be true; then it starts again
+/// and `back` must become true.
+fn health_snippet(name: &str, conf_text: &str, gone: &str, back: &str) -> String {
+    format!(
+        r#"cat > $TMPDIR/{name}.conf <<'CONF'
+{conf_text}CONF
+start_tandem $TMPDIR/{name}.conf 10.0.0.12
+client_loop > "$TANDEM_SNIPPET_OUT/requests" &
+loop=$!
+sleep 2
+stamp > "$TANDEM_SNIPPET_OUT/t_kill"; stop_web 1
+wait_for '{gone}' || echo "never gone" >&2
+stamp > "$TANDEM_SNIPPET_OUT/t_gone"
+sleep 3
+ip netns exec dir ipvsadm -Sn > "$TANDEM_SNIPPET_OUT/table_down"
+stamp > "$TANDEM_SNIPPET_OUT/t_restart"; start_web 1
+wait_for '{back}' || echo "never back" >&2
+stamp > "$TANDEM_SNIPPET_OUT/t_back"
+sleep 1.5
+touch $TMPDIR/stop_client; wait $loop
+ip netns exec dir ipvsadm -Sn > "$TANDEM_SNIPPET_OUT/table_up"
+stop_tandem
+"#
+    )
+}
+
 fn run() -> &'static BatchRun {
     static RUN: OnceLock<BatchRun> = OnceLock::new();
     RUN.get_or_init(|| {
@@ -194,6 +237,41 @@ fn run() -> &'static BatchRun {
                 ),
             )
             .snippet("reload", reload_snippet())
+            .snippet(
+                "health",
+                health_snippet(
+                    "health",
+                    &conf(&format!(" lb_algo rr\n delay_loop 2\n{}{}", checked_rs("10.0.0.11", ""), checked_rs("10.0.0.12", ""))),
+                    "! grep -q 10.0.0.11 $TMPDIR/now",
+                    "grep -q 10.0.0.11 $TMPDIR/now",
+                ),
+            )
+            .snippet(
+                "inhibit",
+                health_snippet(
+                    "inhibit",
+                    &conf(&format!(
+                        " lb_algo rr\n delay_loop 2\n{}{}",
+                        checked_rs("10.0.0.11", "  inhibit_on_failure\n"),
+                        checked_rs("10.0.0.12", "")
+                    )),
+                    "grep 10.0.0.11 $TMPDIR/now | grep -Eq \"Masq +0 \"",
+                    "grep 10.0.0.11 $TMPDIR/now | grep -Eq \"Masq +1 \"",
+                ),
+            )
+            .snippet(
+                "quorum",
+                health_snippet(
+                    "quorum",
+                    &conf(&format!(
+                        " lb_algo rr\n delay_loop 2\n quorum 2\n sorry_server 10.0.0.12 8080\n{}{}",
+                        checked_rs("10.0.0.11", ""),
+                        checked_rs("10.0.0.12", "")
+                    )),
+                    "grep -q 10.0.0.12:8080 $TMPDIR/now && ! grep -Eq \"10.0.0.1[12]:80 \" $TMPDIR/now",
+                    "grep -q \"10.0.0.11:80 \" $TMPDIR/now && ! grep -q 8080 $TMPDIR/now",
+                ),
+            )
             .snippet("dr", dr_snippet());
         vm.run_batch(&batch).unwrap_or_else(|e| panic!("{e}"))
     })
@@ -287,7 +365,7 @@ fn a_weight_change_reload_leaves_a_stream_through_the_other_server_flowing() {
     let table = s.read_to_string("table_reloaded").unwrap();
     assert!(table.contains(&format!("-r {other}:80 -m -w 4")), "{table}");
     assert!(table.contains(&format!("-r {through}:80 -m -w 1")), "{table}");
-    let reloaded = log.lines().find(|l| l.contains("IPVS reloaded")).unwrap_or_else(|| panic!("{log}"));
+    let reloaded = log.lines().find(|l| l.contains("IPVS updated")).unwrap_or_else(|| panic!("{log}"));
     assert!(reloaded.contains("applied=1 ") && reloaded.contains("refused=0"), "{reloaded}");
     assert!(log.contains(&format!("edit {other}:80 of TCP 198.51.100.10:80 (weight 4)")), "{log}");
     // A file that does not validate: named with its position, nothing changed, still running.
@@ -317,4 +395,86 @@ fn dr_real_servers_answer_the_client_directly() {
     let mac = link.split("link/ether ").nth(1).and_then(|x| x.split_whitespace().next()).unwrap();
     let neighbour = s.read_to_string("neighbour").unwrap();
     assert!(neighbour.contains(mac), "VIP resolved to {neighbour}, director is {mac}");
+}
+
+/// A health snippet's requests as (ns, answer), and its instants.
+struct Timeline {
+    requests: Vec<(u128, String)>,
+    kill: u128,
+    gone: u128,
+    restart: u128,
+    back: u128,
+}
+
+fn timeline(s: &SnippetResult) -> Timeline {
+    let t = |f: &str| s.read_to_string(f).unwrap().trim().parse::<u128>().unwrap();
+    let requests = s
+        .read_to_string("requests")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(t, a)| (t.parse().unwrap(), a.to_string())))
+        .collect();
+    Timeline { requests, kill: t("t_kill"), gone: t("t_gone"), restart: t("t_restart"), back: t("t_back") }
+}
+
+impl Timeline {
+    /// Answers to requests started between `from` and `to` (ns).
+    fn between(&self, from: u128, to: u128) -> Vec<&str> {
+        self.requests.iter().filter(|(t, _)| *t >= from && *t < to).map(|(_, a)| a.as_str()).collect()
+    }
+}
+
+const MS: u128 = 1_000_000;
+
+#[test]
+fn a_failing_real_server_leaves_within_the_check_bound_and_comes_back() {
+    let s = snippet("health");
+    let log = s.read_to_string("tandem.log").unwrap();
+    let t = timeline(s);
+    // delay_loop + connect_timeout * (retry + 1) + delay_before_retry * retry = 2 + 2 + 1 s,
+    // plus 0.5 s for noticing it with ipvsadm in the VM.
+    assert!(t.gone - t.kill <= 5_500 * MS, "removed {} ms after the kill:\n{log}", (t.gone - t.kill) / MS);
+    assert!(s.stderr.is_empty(), "{}", s.stderr);
+    let table = s.read_to_string("table_down").unwrap();
+    assert!(!table.contains("10.0.0.11") && table.contains("-r 10.0.0.12:80"), "{table}");
+    // After the removal no request fails: all go to RS2.
+    let after = t.between(t.gone + 300 * MS, t.restart);
+    assert!(after.len() >= 10, "{after:?}");
+    assert!(after.iter().all(|a| *a == "RS2"), "{after:?}");
+    // Back: RS1 answers again.
+    assert!(t.between(t.back + 300 * MS, u128::MAX).contains(&"RS1"), "{:?}", t.between(t.back, u128::MAX));
+    assert!(log.contains("real server down") && log.contains("connection refused"), "{log}");
+    assert!(log.contains("real server up"), "{log}");
+}
+
+#[test]
+fn with_inhibit_on_failure_a_failing_real_server_stays_at_weight_0() {
+    let s = snippet("inhibit");
+    let t = timeline(s);
+    assert!(s.stderr.is_empty(), "{}", s.stderr);
+    assert!(t.gone - t.kill <= 5_500 * MS, "weight 0 after {} ms", (t.gone - t.kill) / MS);
+    let down = s.read_to_string("table_down").unwrap();
+    assert!(down.contains("-a -t 198.51.100.10:80 -r 10.0.0.11:80 -m -w 0"), "{down}");
+    let after = t.between(t.gone + 300 * MS, t.restart);
+    assert!(!after.is_empty() && after.iter().all(|a| *a == "RS2"), "{after:?}");
+    let up = s.read_to_string("table_up").unwrap();
+    assert!(up.contains("-a -t 198.51.100.10:80 -r 10.0.0.11:80 -m -w 1"), "{up}");
+}
+
+#[test]
+fn losing_quorum_installs_the_sorry_server_and_regaining_it_removes_it() {
+    let s = snippet("quorum");
+    let log = s.read_to_string("tandem.log").unwrap();
+    let t = timeline(s);
+    assert!(s.stderr.is_empty(), "{}\n{log}", s.stderr);
+    let down = s.read_to_string("table_down").unwrap();
+    assert!(
+        down.contains("-r 10.0.0.12:8080") && !down.contains("10.0.0.11") && !down.contains("10.0.0.12:80 "),
+        "{down}"
+    );
+    let after = t.between(t.gone + 300 * MS, t.restart);
+    assert!(!after.is_empty() && after.iter().all(|a| *a == "RS2 on 8080"), "{after:?}");
+    let up = s.read_to_string("table_up").unwrap();
+    assert!(up.contains("-r 10.0.0.11:80") && up.contains("-r 10.0.0.12:80") && !up.contains("8080"), "{up}");
+    assert!(log.contains("quorum lost") && log.contains("quorum gained"), "{log}");
 }

@@ -35,6 +35,7 @@ pub struct Target {
 enum Round {
     Start,
     Drift,
+    /// A new desired state: a reload or a health transition.
     Reload,
 }
 
@@ -118,7 +119,7 @@ impl Keeper {
             match round {
                 Round::Start => "programmed",
                 Round::Drift => "repaired",
-                Round::Reload => "reloaded",
+                Round::Reload => "updated",
             }
         );
         Ok(applied)

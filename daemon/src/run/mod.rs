@@ -8,6 +8,7 @@
 //! change (VRRP changes need a restart for now, and say so).
 
 mod build;
+mod checks;
 mod fifo;
 mod ipvs;
 mod privileges;
@@ -77,19 +78,6 @@ fn script_specs(c: &tandem_conf::Config) -> Result<HashMap<String, ScriptSpec>, 
 
 /// Reads the configuration again (SIGHUP): the new one, or the rendered diagnostics.
 pub type Reloader = Box<dyn Fn() -> Result<tandem_conf::Config, String>>;
-
-/// What the IPVS keeper should make of a configuration.
-fn ipvs_target(c: &tandem_conf::Config) -> ipvs::Target {
-    ipvs::Target {
-        desired: crate::desired::table(c),
-        whole: c.global_defs.lvs_flush,
-        timeouts: c.global_defs.lvs_timeouts.as_ref().map(|t| tandem_ipvs::Timeouts {
-            tcp: t.tcp.unwrap_or(0),
-            tcp_fin: t.tcpfin.unwrap_or(0),
-            udp: t.udp.unwrap_or(0),
-        }),
-    }
-}
 
 /// True when two configurations differ in what only a restart applies today.
 fn vrrp_differs(a: &tandem_conf::Config, b: &tandem_conf::Config) -> bool {
@@ -192,9 +180,16 @@ async fn async_run(config: &tandem_conf::Config, release_ipvs: bool, reload: Rel
     // until the health-checking issue lands). The keeper runs even without virtual servers
     // so that a reload can add some.
     let units_count = tasks.len();
-    let (target_tx, target_rx) = watch::channel(std::sync::Arc::new(ipvs_target(config)));
+    if config.virtual_servers.iter().any(|v| v.ha_suspend) {
+        warn!("ha_suspend is not supported yet: checks run whatever the VRRP state");
+    }
+    let checker = checks::Checker::new(std::sync::Arc::new(config.clone()), &Default::default())?;
+    let (target_tx, target_rx) = watch::channel(std::sync::Arc::new(checker.target()));
+    let (config_tx, config_rx) = watch::channel(std::sync::Arc::new(config.clone()));
     let stop = stop_rx.clone();
     tasks.spawn(async move { ("IPVS".to_string(), ipvs::keep(target_rx, release_ipvs, stop).await) });
+    let stop = stop_rx.clone();
+    tasks.spawn(async move { ("checks".to_string(), checker.run(config_rx, target_tx, stop).await) });
     info!(units = units_count, ipvs = !config.virtual_servers.is_empty(), "tandem running");
     let mut current = config.clone();
 
@@ -212,13 +207,12 @@ async fn async_run(config: &tandem_conf::Config, release_ipvs: bool, reload: Rel
                     if vrrp_differs(&current, &new) {
                         warn!("SIGHUP: VRRP changes (instances, sync groups, scripts) take effect at the next restart");
                     }
-                    let target = ipvs_target(&new);
-                    if **target_tx.borrow() == target {
-                        info!("SIGHUP: configuration reloaded; IPVS unchanged");
-                    } else {
-                        info!("SIGHUP: configuration reloaded; applying its IPVS changes");
-                        let _ = target_tx.send(std::sync::Arc::new(target));
+                    if let Err(e) = crate::health::checks(&new) {
+                        error!(error = %e, "SIGHUP: the new health checks cannot run; keeping the running configuration");
+                        continue;
                     }
+                    info!("SIGHUP: configuration reloaded");
+                    let _ = config_tx.send(std::sync::Arc::new(new.clone()));
                     current = new;
                 }
             },

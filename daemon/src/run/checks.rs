@@ -1,0 +1,220 @@
+//! Health checks: the sans-I/O core of tandem-checker driven on tokio, its verdicts turned
+//! into the desired IPVS table.
+//!
+//! One task owns the core. It sleeps until the core's next deadline, starts each probe the
+//! core asks for on a task of its own (no thread per check), hands results back, and after
+//! each step publishes the desired table (configuration + the core's pools) to the IPVS
+//! keeper, which applies the difference against its model of the kernel. Transitions are
+//! logged with the probe's reason and run `notify_up` / `notify_down` / `quorum_up` /
+//! `quorum_down`. A reload rebuilds the core from the new configuration; a real server that
+//! was down stays out until its checks pass again, one that was up stays in.
+
+use super::ipvs::Target;
+use crate::health::{self, Checks};
+use crate::script::Script;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tandem_checker::health::{Action, CheckId, Health, RsId};
+use tandem_checker::probe::ProbeResult;
+use tandem_conf::Config;
+use tokio::sync::{mpsc, watch};
+use tracing::{error, info, warn};
+
+/// A probe's result, tagged with the generation (reload count) that started it.
+type Report = (u64, CheckId, ProbeResult);
+
+/// The checks of one configuration, running.
+pub struct Checker {
+    config: Arc<Config>,
+    checks: Checks,
+    health: Health,
+    generation: u64,
+}
+
+/// A number in [0, 1) for the warmup spread (std's random hash keys; no need for more).
+fn random() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0);
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// What the IPVS keeper should make of a configuration and its pools.
+pub fn target(c: &Config, pools: Option<&[Vec<(SocketAddr, u32)>]>) -> Target {
+    Target {
+        desired: crate::desired::table_with(c, pools),
+        whole: c.global_defs.lvs_flush,
+        timeouts: c.global_defs.lvs_timeouts.as_ref().map(|t| tandem_ipvs::Timeouts {
+            tcp: t.tcp.unwrap_or(0),
+            tcp_fin: t.tcpfin.unwrap_or(0),
+            udp: t.udp.unwrap_or(0),
+        }),
+    }
+}
+
+impl Checker {
+    /// The checks of `config`; `was_alive` keeps real servers (by virtual server name and
+    /// address) in the state a previous configuration's checks left them.
+    pub fn new(config: Arc<Config>, was_alive: &HashMap<(String, SocketAddr), bool>) -> Result<Checker, String> {
+        let mut checks = health::checks(&config)?;
+        for (vs_conf, vs) in config.virtual_servers.iter().zip(checks.settings.virtual_servers.iter_mut()) {
+            let name = health::name(vs_conf);
+            for rs in &mut vs.real_servers {
+                if let Some(alive) = was_alive.get(&(name.clone(), rs.addr)) {
+                    // Down before the reload: out until a check passes (alpha); up: stays in.
+                    for c in &mut rs.checks {
+                        c.alpha = !alive;
+                    }
+                }
+            }
+        }
+        let health = Health::new(&checks.settings, Instant::now(), random);
+        Ok(Checker { config, checks, health, generation: 0 })
+    }
+
+    /// The desired IPVS state now.
+    pub fn target(&self) -> Target {
+        let pools: Vec<_> = (0..self.config.virtual_servers.len()).map(|i| self.health.pool(i)).collect();
+        target(&self.config, Some(&pools))
+    }
+
+    fn alive(&self) -> HashMap<(String, SocketAddr), bool> {
+        let mut out = HashMap::new();
+        for (i, (vs_conf, vs)) in
+            self.config.virtual_servers.iter().zip(&self.checks.settings.virtual_servers).enumerate()
+        {
+            for (j, rs) in vs.real_servers.iter().enumerate() {
+                out.insert((health::name(vs_conf), rs.addr), self.health.is_alive(RsId { vs: i, rs: j }));
+            }
+        }
+        out
+    }
+
+    fn describe(&self, rs: RsId) -> String {
+        let vs = self.config.virtual_servers.get(rs.vs);
+        let r = vs.and_then(|v| v.real_servers.get(rs.rs));
+        match (vs, r) {
+            (Some(v), Some(r)) => format!("{} {} of virtual_server {}", r.ip, r.port.unwrap_or(0), health::name(v)),
+            _ => "?".into(),
+        }
+    }
+
+    /// Performs the core's actions; true when a pool changed.
+    fn drain(&mut self, reports: &mpsc::UnboundedSender<Report>) -> bool {
+        let mut changed = false;
+        while let Some(a) = self.health.poll_action() {
+            match a {
+                Action::StartProbe(id) => {
+                    let Some(runner) =
+                        self.checks.runners.get(id.vs).and_then(|v| v.get(id.rs)).and_then(|r| r.get(id.check))
+                    else {
+                        continue;
+                    };
+                    let (runner, tx, generation) = (runner.clone(), reports.clone(), self.generation);
+                    tokio::spawn(async move {
+                        let result = runner.run().await;
+                        let _ = tx.send((generation, id, result));
+                    });
+                }
+                Action::SetDest { .. } | Action::RemoveDest { .. } => changed = true,
+                Action::RealServer { rs, up, reason } => {
+                    let what = self.describe(rs);
+                    let conf_rs = self.config.virtual_servers.get(rs.vs).and_then(|v| v.real_servers.get(rs.rs));
+                    if up {
+                        info!(real_server = %what, "real server up");
+                    } else {
+                        warn!(real_server = %what, reason = reason.as_deref().unwrap_or("stopping"), "real server down");
+                    }
+                    notify(conf_rs.and_then(|r| if up { r.notify_up.as_ref() } else { r.notify_down.as_ref() }));
+                }
+                Action::Quorum { vs, up, weight, threshold } => {
+                    let v = self.config.virtual_servers.get(vs);
+                    let name = v.map(health::name).unwrap_or_default();
+                    if up {
+                        info!(virtual_server = %name, weight, threshold, "quorum gained");
+                    } else {
+                        warn!(virtual_server = %name, weight, threshold, "quorum lost");
+                    }
+                    notify(v.and_then(|v| if up { v.quorum_up.as_ref() } else { v.quorum_down.as_ref() }));
+                }
+            }
+        }
+        changed
+    }
+
+    /// Runs the checks until `stop`, publishing the desired table on `targets`, rebuilding on
+    /// each new configuration from `configs`.
+    pub async fn run(
+        mut self,
+        mut configs: watch::Receiver<Arc<Config>>,
+        targets: watch::Sender<Arc<Target>>,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<(), String> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Report>();
+        configs.borrow_and_update();
+        loop {
+            if self.drain(&tx) {
+                publish(&targets, self.target(), false);
+            }
+            let deadline = self.health.poll_timeout().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                () = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
+                    self.health.handle_timeout(Instant::now());
+                }
+                Some((generation, id, result)) = rx.recv() => {
+                    if generation == self.generation {
+                        self.health.handle_result(Instant::now(), id, &result);
+                    }
+                }
+                changed = configs.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    let config = configs.borrow_and_update().clone();
+                    match Checker::new(config, &self.alive()) {
+                        Ok(mut next) => {
+                            next.generation = self.generation + 1;
+                            self = next;
+                            publish(&targets, self.target(), true);
+                        }
+                        Err(e) => error!(error = %e, "reload: the new health checks cannot run; keeping the running ones"),
+                    }
+                }
+                _ = stop.changed() => break,
+            }
+        }
+        // At stop the IPVS keeper removes the services; only the notifications are left.
+        self.health.handle_stop(Instant::now());
+        self.drain(&tx);
+        Ok(())
+    }
+}
+
+/// Sends a new desired state to the IPVS keeper, unless it is the same.
+fn publish(targets: &watch::Sender<Arc<Target>>, target: Target, reload: bool) {
+    if **targets.borrow() == target {
+        if reload {
+            info!("reload: IPVS unchanged");
+        }
+        return;
+    }
+    let _ = targets.send(Arc::new(target));
+}
+
+/// Runs a notify script in the background.
+fn notify(command: Option<&String>) {
+    let Some(command) = command else { return };
+    match Script::parse(command) {
+        Ok(script) => {
+            tokio::spawn(async move {
+                let outcome = script.run(Duration::from_secs(60)).await;
+                if !outcome.success() {
+                    warn!(%outcome, "notify script");
+                }
+            });
+        }
+        Err(e) => warn!(error = %e, "notify script"),
+    }
+}
