@@ -293,6 +293,9 @@ mod tests {
             "virtual_server 192.0.2.10 80 {\n protocol UDP\n real_server 10.0.0.11 53 {\n  MISC_CHECK {\n   misc_path /bin/true\n   user no-such-user-here\n  }\n }\n}\n",
         );
         let e = checks(&c).unwrap_err();
-        assert!(e.contains("real_server 10.0.0.11 53 of virtual_server 192.0.2.10 80") && e.contains("no-such-user-here"), "{e}");
+        assert!(
+            e.contains("real_server 10.0.0.11 53 of virtual_server 192.0.2.10 80") && e.contains("no-such-user-here"),
+            "{e}"
+        );
     }
 }

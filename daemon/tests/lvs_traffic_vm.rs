@@ -170,7 +170,8 @@ fn checked_rs(ip: &str, extra: &str) -> String {
 /// and `back` must become true.
 fn health_snippet(name: &str, conf_text: &str, gone: &str, back: &str) -> String {
     format!(
-        r#"cat > $TMPDIR/{name}.conf <<'CONF'
+        r##"printf "#!/bin/sh\necho \"\$1\" >> $TMPDIR/{name}.notified\n" > $TMPDIR/notify.sh; chmod +x $TMPDIR/notify.sh
+cat > $TMPDIR/{name}.conf <<'CONF'
 {conf_text}CONF
 start_tandem $TMPDIR/{name}.conf 10.0.0.12
 client_loop > "$TANDEM_SNIPPET_OUT/requests" &
@@ -188,7 +189,8 @@ sleep 1.5
 touch $TMPDIR/stop_client; wait $loop
 ip netns exec dir ipvsadm -Sn > "$TANDEM_SNIPPET_OUT/table_up"
 stop_tandem
-"#
+cp $TMPDIR/{name}.notified "$TANDEM_SNIPPET_OUT/notified" || true
+"##
     )
 }
 
@@ -241,7 +243,11 @@ fn run() -> &'static BatchRun {
                 "health",
                 health_snippet(
                     "health",
-                    &conf(&format!(" lb_algo rr\n delay_loop 2\n{}{}", checked_rs("10.0.0.11", ""), checked_rs("10.0.0.12", ""))),
+                    &conf(&format!(
+                        " lb_algo rr\n delay_loop 2\n{}{}",
+                        checked_rs("10.0.0.11", "  notify_up \"/run/tmp/notify.sh up\"\n  notify_down \"/run/tmp/notify.sh down\"\n"),
+                        checked_rs("10.0.0.12", "")
+                    )),
                     "! grep -q 10.0.0.11 $TMPDIR/now",
                     "grep -q 10.0.0.11 $TMPDIR/now",
                 ),
@@ -445,6 +451,8 @@ fn a_failing_real_server_leaves_within_the_check_bound_and_comes_back() {
     assert!(t.between(t.back + 300 * MS, u128::MAX).contains(&"RS1"), "{:?}", t.between(t.back, u128::MAX));
     assert!(log.contains("real server down") && log.contains("connection refused"), "{log}");
     assert!(log.contains("real server up"), "{log}");
+    // notify_down, then notify_up, ran.
+    assert_eq!(s.read_to_string("notified").unwrap_or_default(), "down\nup\n", "{log}");
 }
 
 #[test]

@@ -127,7 +127,8 @@ impl Checker {
                     } else {
                         warn!(real_server = %what, reason = reason.as_deref().unwrap_or("stopping"), "real server down");
                     }
-                    notify(conf_rs.and_then(|r| if up { r.notify_up.as_ref() } else { r.notify_down.as_ref() }));
+                    let script = conf_rs.and_then(|r| if up { r.notify_up.as_ref() } else { r.notify_down.as_ref() });
+                    notify(&self.config, script);
                 }
                 Action::Quorum { vs, up, weight, threshold } => {
                     let v = self.config.virtual_servers.get(vs);
@@ -137,7 +138,10 @@ impl Checker {
                     } else {
                         warn!(virtual_server = %name, weight, threshold, "quorum lost");
                     }
-                    notify(v.and_then(|v| if up { v.quorum_up.as_ref() } else { v.quorum_down.as_ref() }));
+                    notify(
+                        &self.config,
+                        v.and_then(|v| if up { v.quorum_up.as_ref() } else { v.quorum_down.as_ref() }),
+                    );
                 }
             }
         }
@@ -203,11 +207,16 @@ fn publish(targets: &watch::Sender<Arc<Target>>, target: Target, reload: bool) {
     let _ = targets.send(Arc::new(target));
 }
 
-/// Runs a notify script in the background.
-fn notify(command: Option<&String>) {
+/// Runs a notify script in the background, as `script_user` when one is configured.
+fn notify(config: &Config, command: Option<&String>) {
     let Some(command) = command else { return };
-    match Script::parse(command) {
-        Ok(script) => {
+    let credentials = match &config.global_defs.script_user {
+        None => Ok(None),
+        Some(u) => crate::script::Credentials::lookup(&u.user, u.group.as_deref()).map(Some),
+    };
+    match Script::parse(command).and_then(|s| credentials.map(|c| (s, c))) {
+        Ok((mut script, credentials)) => {
+            script.credentials = credentials;
             tokio::spawn(async move {
                 let outcome = script.run(Duration::from_secs(60)).await;
                 if !outcome.success() {
