@@ -189,7 +189,7 @@ sleep 1.5
 touch $TMPDIR/stop_client; wait $loop
 ip netns exec dir ipvsadm -Sn > "$TANDEM_SNIPPET_OUT/table_up"
 stop_tandem
-cp $TMPDIR/{name}.notified "$TANDEM_SNIPPET_OUT/notified" || true
+cp $TMPDIR/{name}.notified "$TANDEM_SNIPPET_OUT/notified" 2>/dev/null || true
 "##
     )
 }
