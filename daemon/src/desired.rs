@@ -7,7 +7,7 @@
 //! server without a port uses the service's. Until the health-checking issue lands, every
 //! real server counts as up.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use tandem_conf as conf;
 use tandem_ipvs::model::proto;
@@ -38,12 +38,16 @@ pub fn table_with(c: &conf::Config, pools: Option<&[Vec<(SocketAddr, u32)>]>) ->
                     }
                 }
                 Some(pool) => {
+                    // Looked up by address: a pool can hold tens of thousands of servers.
+                    let by_addr: HashMap<SocketAddr, &conf::RealServer> =
+                        vs.real_servers.iter().map(|r| (SocketAddr::new(r.ip, r.port.unwrap_or(0)), r)).collect();
                     for (addr, weight) in pool {
-                        let is = |ip: IpAddr, port: Option<u16>| ip == addr.ip() && port.unwrap_or(0) == addr.port();
-                        if let Some(rs) = vs.real_servers.iter().find(|r| is(r.ip, r.port)) {
+                        if let Some(rs) = by_addr.get(addr) {
                             let d = Dest { weight: *weight, ..dest(vs, rs) };
                             dests.insert(DestKey { addr: rs.ip, port: rs.port.unwrap_or(vs_port) }, d);
-                        } else if let Some(s) = vs.sorry_server.as_ref().filter(|s| is(s.ip, s.port)) {
+                        } else if let Some(s) =
+                            vs.sorry_server.as_ref().filter(|s| s.ip == addr.ip() && s.port.unwrap_or(0) == addr.port())
+                        {
                             let mut as_rs = conf::RealServer::new(s.ip, s.port);
                             as_rs.lb_kind = s.lb_kind;
                             let d = Dest { weight: *weight, ..dest(vs, &as_rs) };

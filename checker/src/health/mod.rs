@@ -39,7 +39,8 @@ pub use settings::{
 };
 
 use crate::probe::{ProbeResult, WeightChange};
-use std::collections::{BTreeMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -198,6 +199,10 @@ pub struct Health {
     vss: Vec<Virtual>,
     actions: VecDeque<Action>,
     stopped: bool,
+    /// Every check's next run, earliest first. An entry whose time is no longer its check's
+    /// `due` is stale and dropped when it reaches the top, so scheduling is O(log n) with tens
+    /// of thousands of checks instead of a scan of them all.
+    timers: BinaryHeap<Reverse<(Instant, CheckId)>>,
 }
 
 impl Health {
@@ -254,7 +259,16 @@ impl Health {
                 installed: BTreeMap::new(),
             });
         }
-        let mut h = Health { vss, actions: VecDeque::new(), stopped: false };
+        let mut h = Health { vss, actions: VecDeque::new(), stopped: false, timers: BinaryHeap::new() };
+        for (vs, v) in h.vss.iter().enumerate() {
+            for (rs, r) in v.reals.iter().enumerate() {
+                for (check, c) in r.checks.iter().enumerate() {
+                    if let Some(due) = c.due {
+                        h.timers.push(Reverse((due, CheckId { vs, rs, check })));
+                    }
+                }
+            }
+        }
         for vs in 0..h.vss.len() {
             h.sync_pool(vs);
             h.update_quorum(vs, true);
@@ -269,28 +283,52 @@ impl Health {
 
     /// When [`Self::handle_timeout`] is next needed.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.vss.iter().flat_map(|v| &v.reals).flat_map(|r| &r.checks).filter_map(|c| c.due).min()
+        // Stale entries are dropped by every `handle_*`, so the top is live (or the heap empty).
+        self.timers.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// Sets a check's next run and queues it.
+    fn schedule(&mut self, id: CheckId, at: Instant) {
+        if let Some(c) = self.check_mut(id) {
+            c.due = Some(at);
+            self.timers.push(Reverse((at, id)));
+        }
+    }
+
+    /// Drops timer entries that no longer match their check's `due` from the top.
+    fn drop_stale_timers(&mut self) {
+        while let Some(Reverse((t, id))) = self.timers.peek().copied() {
+            if self.check(id).is_some_and(|c| c.due == Some(t)) {
+                break;
+            }
+            self.timers.pop();
+        }
     }
 
     /// Starts the checks that are due (or, under `ha_suspend` while suspended, moves them a
     /// `delay_loop` on).
     pub fn handle_timeout(&mut self, now: Instant) {
-        for (vs, v) in self.vss.iter_mut().enumerate() {
-            let active = v.active;
-            for (rs, r) in v.reals.iter_mut().enumerate() {
-                for (check, c) in r.checks.iter_mut().enumerate() {
-                    if c.due.is_some_and(|d| d <= now) {
-                        if active {
-                            c.due = None;
-                            c.in_flight = true;
-                            self.actions.push_back(Action::StartProbe(CheckId { vs, rs, check }));
-                        } else {
-                            c.due = Some(now + c.timing.delay_loop);
-                        }
-                    }
-                }
+        self.drop_stale_timers();
+        while let Some(Reverse((t, id))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            let active = self.vss.get(id.vs).is_some_and(|v| v.active);
+            let Some(c) = self.check_mut(id) else { continue };
+            if c.due != Some(t) {
+                continue; // stale
+            }
+            if active {
+                c.due = None;
+                c.in_flight = true;
+                self.actions.push_back(Action::StartProbe(id));
+            } else {
+                let delay = c.timing.delay_loop;
+                self.schedule(id, now + delay);
             }
         }
+        self.drop_stale_timers();
     }
 
     /// The result of the attempt started by [`Action::StartProbe`] for `id`. Results for a
@@ -330,8 +368,9 @@ impl Health {
         }
         if let Some(c) = self.check_mut(id) {
             c.has_run = true;
-            c.due = Some(now + delay);
         }
+        self.schedule(id, now + delay);
+        self.drop_stale_timers();
     }
 
     /// Whether virtual server `vs` may probe (`ha_suspend`: this director is master of its
@@ -362,6 +401,8 @@ impl Health {
             if let Some(s) = &mut v.sorry {
                 s.alive = false;
             }
+            self.timers.clear();
+            let v = &mut self.vss[vs];
             for dest in std::mem::take(&mut v.installed).into_keys() {
                 self.actions.push_back(Action::RemoveDest { vs, dest });
             }
@@ -416,6 +457,10 @@ impl Health {
 
     fn real(&self, rs: RsId) -> Option<&Real> {
         self.vss.get(rs.vs).and_then(|v| v.reals.get(rs.rs))
+    }
+
+    fn check(&self, id: CheckId) -> Option<&Check> {
+        self.vss.get(id.vs)?.reals.get(id.rs)?.checks.get(id.check)
     }
 
     fn check_mut(&mut self, id: CheckId) -> Option<&mut Check> {

@@ -22,6 +22,9 @@ use tandem_conf::Config;
 use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn};
 
+/// Shortest time between two publications of the desired table.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+
 /// A probe's result, tagged with the generation (reload count) that started it.
 type Report = (u64, CheckId, ProbeResult);
 
@@ -158,18 +161,35 @@ impl Checker {
     ) -> Result<(), String> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Report>();
         configs.borrow_and_update();
+        // Pool changes are published at most every PUBLISH_EVERY: rebuilding and diffing a
+        // table of thousands of destinations per transition would cost more than the checks
+        // when many servers change at once.
+        let mut last_publish = Instant::now() - PUBLISH_EVERY;
+        let mut dirty = false;
         loop {
-            if self.drain(&tx) {
+            dirty |= self.drain(&tx);
+            let now = Instant::now();
+            if dirty && now >= last_publish + PUBLISH_EVERY {
                 publish(&targets, self.target(), false);
+                (dirty, last_publish) = (false, now);
             }
-            let deadline = self.health.poll_timeout().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            let mut deadline = self.health.poll_timeout().unwrap_or_else(|| now + Duration::from_secs(3600));
+            if dirty {
+                deadline = deadline.min(last_publish + PUBLISH_EVERY);
+            }
             tokio::select! {
                 () = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
                     self.health.handle_timeout(Instant::now());
                 }
-                Some((generation, id, result)) = rx.recv() => {
-                    if generation == self.generation {
-                        self.health.handle_result(Instant::now(), id, &result);
+                Some(first) = rx.recv() => {
+                    // Every result already waiting is handled in one go.
+                    let now = Instant::now();
+                    let mut next = Some(first);
+                    while let Some((generation, id, result)) = next {
+                        if generation == self.generation {
+                            self.health.handle_result(now, id, &result);
+                        }
+                        next = rx.try_recv().ok();
                     }
                 }
                 changed = configs.changed() => {
