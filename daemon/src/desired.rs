@@ -183,10 +183,11 @@ fn dest(vs: &conf::VirtualServer, rs: &conf::RealServer) -> Dest {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failed set-up step should fail the test
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn load(text: &str) -> conf::Config {
+    /// A keepalived.conf text that must read without errors (shared by the daemon's tests).
+    pub(crate) fn load(text: &str) -> conf::Config {
         let r = conf::load_str(text, "k.conf", &conf::Options::default());
         assert!(!r.has_errors(), "{}", r.render());
         r.config

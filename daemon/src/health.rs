@@ -251,12 +251,7 @@ fn runner(
 #[allow(clippy::unwrap_used)] // a failed set-up step should fail the test
 mod tests {
     use super::*;
-
-    fn load(text: &str) -> conf::Config {
-        let r = conf::load_str(text, "k.conf", &conf::Options::default());
-        assert!(!r.has_errors(), "{}", r.render());
-        r.config
-    }
+    use crate::desired::tests::load;
 
     #[test]
     fn a_checkers_own_settings_win_over_the_real_servers_and_the_virtual_servers() {

@@ -54,6 +54,14 @@ impl IpvsError {
     }
 }
 
+/// An exchange's failure (the kernel's errno, or what went wrong locally) as an error of `op`.
+fn failed(op: impl Into<String>, (errno, detail): (Option<i32>, String)) -> IpvsError {
+    match errno {
+        Some(e) => IpvsError::errno(op, e),
+        None => IpvsError::new(op, None, detail),
+    }
+}
+
 /// errno values (asm-generic/errno-base.h).
 const ENOENT: i32 = 2;
 const ESRCH: i32 = 3;
@@ -186,11 +194,7 @@ fn dest_dumps(conn: &mut Conn, family: u16, keys: &[ServiceKey]) -> Result<Vec<D
     for key in keys {
         let op = || format!("list destinations of {key}");
         let svc = nested(top::SERVICE, &attrs::service_identity(key)).map_err(|e| IpvsError::new(op(), None, e))?;
-        let replies =
-            conn.exchange(family, cmd::GET_DEST, NlmF::DUMP, vec![svc]).map_err(|(errno, detail)| match errno {
-                Some(e) => IpvsError::errno(op(), e),
-                None => IpvsError::new(op(), None, detail),
-            })?;
+        let replies = conn.exchange(family, cmd::GET_DEST, NlmF::DUMP, vec![svc]).map_err(|f| failed(op(), f))?;
         for m in replies {
             let h = m.attrs().get_attr_handle();
             let Ok(nested) = h.get_nested_attributes::<u16>(top::DEST) else { continue };
@@ -274,10 +278,7 @@ impl Ipvs {
 
     fn request(&self, command: u8, flags: NlmF, attrs: Attrs, op: &str) -> Result<Vec<Msg>, IpvsError> {
         let mut conn = self.conn.lock().map_err(|_| IpvsError::new(op, None, "socket poisoned by a panic"))?;
-        conn.exchange(self.family, command, flags, attrs).map_err(|(errno, detail)| match errno {
-            Some(e) => IpvsError::errno(op, e),
-            None => IpvsError::new(op, None, detail),
-        })
+        conn.exchange(self.family, command, flags, attrs).map_err(|f| failed(op, f))
     }
 
     /// IPVS_CMD_GET_INFO.

@@ -11,7 +11,7 @@
 
 use super::ipvs::Target;
 use crate::health::{self, Checks};
-use crate::script::Script;
+use crate::script::{Credentials, Script};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use tandem_checker::health::{Action, CheckId, Health, RsId};
 use tandem_checker::probe::ProbeResult;
 use tandem_conf::Config;
 use tokio::sync::{mpsc, watch};
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 /// Shortest time between two publications of the desired table.
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
@@ -28,12 +28,23 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 /// A probe's result, tagged with the generation (reload count) that started it.
 type Report = (u64, CheckId, ProbeResult);
 
+/// A configuration reloaded, with its checks already built (the reload was refused if they
+/// could not be).
+pub struct Reloaded {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// Its checks.
+    pub checks: Checks,
+}
+
 /// The checks of one configuration, running.
 pub struct Checker {
     config: Arc<Config>,
     checks: Checks,
     health: Health,
     generation: u64,
+    /// Who notify scripts run as (`script_user`), looked up once.
+    notify_as: Result<Option<Credentials>, String>,
 }
 
 /// A number in [0, 1) for the warmup spread (std's random hash keys; no need for more).
@@ -60,8 +71,7 @@ pub fn target(c: &Config, pools: Option<&[Vec<(SocketAddr, u32)>]>) -> Target {
 impl Checker {
     /// The checks of `config`; `was_alive` keeps real servers (by virtual server name and
     /// address) in the state a previous configuration's checks left them.
-    pub fn new(config: Arc<Config>, was_alive: &HashMap<(String, SocketAddr), bool>) -> Result<Checker, String> {
-        let mut checks = health::checks(&config)?;
+    pub fn new(config: Arc<Config>, mut checks: Checks, was_alive: &HashMap<(String, SocketAddr), bool>) -> Checker {
         for (vs_conf, vs) in config.virtual_servers.iter().zip(checks.settings.virtual_servers.iter_mut()) {
             let name = health::name(vs_conf);
             for rs in &mut vs.real_servers {
@@ -74,7 +84,11 @@ impl Checker {
             }
         }
         let health = Health::new(&checks.settings, Instant::now(), random);
-        Ok(Checker { config, checks, health, generation: 0 })
+        let notify_as = match &config.global_defs.script_user {
+            None => Ok(None),
+            Some(u) => Credentials::lookup(&u.user, u.group.as_deref()).map(Some),
+        };
+        Checker { config, checks, health, generation: 0, notify_as }
     }
 
     /// The desired IPVS state now.
@@ -131,7 +145,7 @@ impl Checker {
                         warn!(real_server = %what, reason = reason.as_deref().unwrap_or("stopping"), "real server down");
                     }
                     let script = conf_rs.and_then(|r| if up { r.notify_up.as_ref() } else { r.notify_down.as_ref() });
-                    notify(&self.config, script);
+                    notify(&self.notify_as, script);
                 }
                 Action::Quorum { vs, up, weight, threshold } => {
                     let v = self.config.virtual_servers.get(vs);
@@ -142,7 +156,7 @@ impl Checker {
                         warn!(virtual_server = %name, weight, threshold, "quorum lost");
                     }
                     notify(
-                        &self.config,
+                        &self.notify_as,
                         v.and_then(|v| if up { v.quorum_up.as_ref() } else { v.quorum_down.as_ref() }),
                     );
                 }
@@ -155,7 +169,7 @@ impl Checker {
     /// each new configuration from `configs`.
     pub async fn run(
         mut self,
-        mut configs: watch::Receiver<Arc<Config>>,
+        mut configs: watch::Receiver<Option<Arc<Reloaded>>>,
         targets: watch::Sender<Arc<Target>>,
         mut stop: watch::Receiver<bool>,
     ) -> Result<(), String> {
@@ -196,15 +210,11 @@ impl Checker {
                     if changed.is_err() {
                         break;
                     }
-                    let config = configs.borrow_and_update().clone();
-                    match Checker::new(config, &self.alive()) {
-                        Ok(mut next) => {
-                            next.generation = self.generation + 1;
-                            self = next;
-                            publish(&targets, self.target(), true);
-                        }
-                        Err(e) => error!(error = %e, "reload: the new health checks cannot run; keeping the running ones"),
-                    }
+                    let Some(r) = configs.borrow_and_update().clone() else { continue };
+                    let mut next = Checker::new(r.config.clone(), r.checks.clone(), &self.alive());
+                    next.generation = self.generation + 1;
+                    self = next;
+                    publish(&targets, self.target(), true);
                 }
                 _ = stop.changed() => break,
             }
@@ -228,13 +238,9 @@ fn publish(targets: &watch::Sender<Arc<Target>>, target: Target, reload: bool) {
 }
 
 /// Runs a notify script in the background, as `script_user` when one is configured.
-fn notify(config: &Config, command: Option<&String>) {
+fn notify(credentials: &Result<Option<Credentials>, String>, command: Option<&String>) {
     let Some(command) = command else { return };
-    let credentials = match &config.global_defs.script_user {
-        None => Ok(None),
-        Some(u) => crate::script::Credentials::lookup(&u.user, u.group.as_deref()).map(Some),
-    };
-    match Script::parse(command).and_then(|s| credentials.map(|c| (s, c))) {
+    match Script::parse(command).and_then(|s| credentials.clone().map(|c| (s, c))) {
         Ok((mut script, credentials)) => {
             script.credentials = credentials;
             tokio::spawn(async move {

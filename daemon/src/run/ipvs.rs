@@ -26,7 +26,7 @@ pub struct Target {
     pub desired: Table,
     /// `lvs_flush`: tandem owns the whole table.
     pub whole: bool,
-    /// `lvs_timeouts`, set at start and on reload.
+    /// `lvs_timeouts`, set at start and whenever they change.
     pub timeouts: Option<Timeouts>,
 }
 
@@ -46,6 +46,8 @@ struct Keeper {
     model: Option<Table>,
     /// Services declared now or earlier in this run: tandem may delete these.
     managed: BTreeSet<ServiceKey>,
+    /// The timeouts last set, so that a health transition does not set them again.
+    timeouts_set: Option<Timeouts>,
 }
 
 impl Keeper {
@@ -66,10 +68,9 @@ impl Keeper {
         if round != Round::Reload || self.model.is_none() {
             self.model = Some(ipvs.dump().map_err(|e| e.to_string())?);
         }
-        if round != Round::Drift {
-            if let Some(t) = &target.timeouts {
-                ipvs.set_timeouts(t).map_err(|e| e.to_string())?;
-            }
+        if let Some(t) = target.timeouts.filter(|t| self.timeouts_set != Some(*t)) {
+            ipvs.set_timeouts(&t).map_err(|e| e.to_string())?;
+            self.timeouts_set = Some(t);
         }
         self.managed.extend(target.desired.services.keys().copied());
         let model = self.model.get_or_insert_with(Table::default);
@@ -90,6 +91,7 @@ impl Keeper {
                 // The socket failed mid-way: what the kernel now has is unknown.
                 self.model = None;
                 self.ipvs = None;
+                self.timeouts_set = None;
                 return Err(e.to_string());
             }
         };
@@ -157,7 +159,7 @@ pub async fn keep(
     release: bool,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
-    let mut keeper = Keeper { ipvs: None, model: None, managed: BTreeSet::new() };
+    let mut keeper = Keeper { ipvs: None, model: None, managed: BTreeSet::new(), timeouts_set: None };
     let mut round = Round::Start;
     loop {
         let target = targets.borrow_and_update().clone();

@@ -183,9 +183,10 @@ async fn async_run(config: &tandem_conf::Config, release_ipvs: bool, reload: Rel
     if config.virtual_servers.iter().any(|v| v.ha_suspend) {
         warn!("ha_suspend is not supported yet: checks run whatever the VRRP state");
     }
-    let checker = checks::Checker::new(std::sync::Arc::new(config.clone()), &Default::default())?;
+    let checker =
+        checks::Checker::new(std::sync::Arc::new(config.clone()), crate::health::checks(config)?, &Default::default());
     let (target_tx, target_rx) = watch::channel(std::sync::Arc::new(checker.target()));
-    let (config_tx, config_rx) = watch::channel(std::sync::Arc::new(config.clone()));
+    let (config_tx, config_rx) = watch::channel(None);
     let stop = stop_rx.clone();
     tasks.spawn(async move { ("IPVS".to_string(), ipvs::keep(target_rx, release_ipvs, stop).await) });
     let stop = stop_rx.clone();
@@ -203,18 +204,18 @@ async fn async_run(config: &tandem_conf::Config, release_ipvs: bool, reload: Rel
         tokio::select! {
             _ = hup.recv() => match reload() {
                 Err(e) => error!("SIGHUP: the configuration does not validate; keeping the running one\n{e}"),
-                Ok(new) => {
-                    if vrrp_differs(&current, &new) {
-                        warn!("SIGHUP: VRRP changes (instances, sync groups, scripts) take effect at the next restart");
+                Ok(new) => match crate::health::checks(&new) {
+                    Err(e) => error!(error = %e, "SIGHUP: the new health checks cannot run; keeping the running configuration"),
+                    Ok(checks) => {
+                        if vrrp_differs(&current, &new) {
+                            warn!("SIGHUP: VRRP changes (instances, sync groups, scripts) take effect at the next restart");
+                        }
+                        info!("SIGHUP: configuration reloaded");
+                        let config = std::sync::Arc::new(new.clone());
+                        let _ = config_tx.send(Some(std::sync::Arc::new(checks::Reloaded { config, checks })));
+                        current = new;
                     }
-                    if let Err(e) = crate::health::checks(&new) {
-                        error!(error = %e, "SIGHUP: the new health checks cannot run; keeping the running configuration");
-                        continue;
-                    }
-                    info!("SIGHUP: configuration reloaded");
-                    let _ = config_tx.send(std::sync::Arc::new(new.clone()));
-                    current = new;
-                }
+                },
             },
             _ = term.recv() => { info!("SIGTERM: stopping"); let _ = stop_tx.send(true); }
             _ = int.recv() => { info!("SIGINT: stopping"); let _ = stop_tx.send(true); }
