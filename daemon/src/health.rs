@@ -11,6 +11,7 @@
 use crate::script::{Credentials, Script};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tandem_checker::health::{
     CheckKind, CheckSettings, RealServerSettings, Settings, SorryServerSettings, Timing, VirtualServerSettings,
@@ -38,11 +39,12 @@ pub enum Runner {
 }
 
 impl Runner {
-    /// Runs one attempt.
-    pub async fn run(&self) -> probe::ProbeResult {
+    /// Runs one attempt, begun at `start` (see [`Probe::run_from`]).
+    pub async fn run(&self, start: std::time::Instant) -> probe::ProbeResult {
         match self {
-            Runner::Probe(p) => p.run().await,
-            Runner::Misc { script, timeout, dynamic } => match script.run(*timeout).await {
+            Runner::Probe(p) => p.run_from(start).await,
+            // Boxed: a script's future is large, and a probe task's size is its largest variant.
+            Runner::Misc { script, timeout, dynamic } => match Box::pin(script.run(*timeout)).await {
                 crate::script::Outcome::Exited(status) => probe::misc::result(status, *dynamic),
                 other => Err(probe::Failure::new(format!("script {other}"))),
             },
@@ -56,8 +58,9 @@ impl Runner {
 pub struct Checks {
     /// For tandem_checker::health::Health.
     pub settings: Settings,
-    /// What runs each check.
-    pub runners: Vec<Vec<Vec<Runner>>>,
+    /// What runs each check (shared with the probe tasks it starts, so starting one clones a
+    /// pointer, not the probe's settings).
+    pub runners: Vec<Vec<Vec<Arc<Runner>>>>,
 }
 
 fn secs(s: f64) -> Duration {
@@ -93,12 +96,12 @@ pub fn checks(c: &conf::Config) -> Result<Checks, String> {
     let mut runners = Vec::new();
     for vs in &c.virtual_servers {
         let vs_port = vs.port.unwrap_or(0);
-        let mut rs_settings = Vec::new();
-        let mut vs_runners = Vec::new();
+        let mut rs_settings = Vec::with_capacity(vs.real_servers.len());
+        let mut vs_runners = Vec::with_capacity(vs.real_servers.len());
         for rs in &vs.real_servers {
             let at = format!("real_server {} {} of virtual_server {}", rs.ip, rs.port.unwrap_or(vs_port), name(vs));
-            let mut check_settings = Vec::new();
-            let mut rs_runners = Vec::new();
+            let mut check_settings = Vec::with_capacity(rs.checks.len());
+            let mut rs_runners = Vec::with_capacity(rs.checks.len());
             for check in &rs.checks {
                 let common = check.common();
                 let delay_loop = secs(common.delay_loop.or(rs.delay_loop).unwrap_or(vs.delay_loop));
@@ -115,7 +118,7 @@ pub fn checks(c: &conf::Config) -> Result<Checks, String> {
                 let alpha = common.alpha.or(rs.alpha).unwrap_or(vs.alpha);
                 check_settings.push(CheckSettings { timing, alpha });
                 let runner = runner(c, vs, rs, check, &common, delay_loop).map_err(|e| format!("{at}: {e}"))?;
-                rs_runners.push(runner);
+                rs_runners.push(Arc::new(runner));
             }
             rs_settings.push(RealServerSettings {
                 addr: SocketAddr::new(rs.ip, rs.port.unwrap_or(0)),
@@ -274,9 +277,9 @@ mod tests {
             (http.retry, http.delay_loop, http.delay_before_retry),
             (4, Duration::from_secs(4), Duration::from_secs(3))
         );
-        let Runner::Probe(Probe::Tcp(t)) = &checks.runners[0][0][0] else { panic!("not TCP") };
+        let Runner::Probe(Probe::Tcp(t)) = &*checks.runners[0][0][0] else { panic!("not TCP") };
         assert_eq!((t.addr, t.timeout), ("10.0.0.11:8080".parse().unwrap(), Duration::from_secs(2)));
-        let Runner::Probe(Probe::Http(t, h)) = &checks.runners[0][0][1] else { panic!("not HTTP") };
+        let Runner::Probe(Probe::Http(t, h)) = &*checks.runners[0][0][1] else { panic!("not HTTP") };
         assert_eq!(t.addr, "10.0.1.11:8080".parse().unwrap());
         assert_eq!(h.urls[0].path, "/health");
         assert!(h.urls[0].digest.is_some() && h.tls.is_none());
@@ -292,5 +295,15 @@ mod tests {
             e.contains("real_server 10.0.0.11 53 of virtual_server 192.0.2.10 80") && e.contains("no-such-user-here"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_tcp_check_in_flight_costs_a_few_hundred_bytes_not_the_largest_probes_size() {
+        // Every in-flight check is a task holding this future; at 10,000 TCP checks a second
+        // a kilobytes-large one (the size of an SSL_GET's) was copied and kept for each.
+        let t = Target::new(SocketAddr::from(([127, 0, 0, 1], 1)), Duration::from_secs(1));
+        let tcp = Runner::Probe(Probe::Tcp(t));
+        let size = std::mem::size_of_val(&tcp.run(std::time::Instant::now()));
+        assert!(size <= 512, "a TCP probe's future is {size} bytes");
     }
 }

@@ -145,7 +145,11 @@ fn run_command(input: &Input, verbose: bool, release_ipvs: bool) -> ExitCode {
         let r = tandem_conf::load(&file, &opts);
         if r.count(Severity::Error) > 0 { Err(r.render()) } else { Ok(r.config) }
     });
-    match run::run(&r.config, release_ipvs, reload) {
+    // Only the model is kept: the source map (a path per value read) and the file's text are
+    // for diagnostics and would stay resident all along (tens of MB for 10,000 real servers).
+    let tandem_conf::Report { config, sources, map, diagnostics } = r;
+    drop((sources, map, diagnostics));
+    match run::run(config, release_ipvs, reload) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -7,12 +7,13 @@
 //! one answer record ([`DnsSettings::require_answer`]): keepalived passes a NOERROR reply
 //! with an empty answer section, tandem's issue asks for an answer.
 
-use super::socket::{bound_socket, by_deadline, deadline_of};
+use super::socket::{bound_socket, by_deadline, deadline_from};
 use super::{Failure, ProbeResult, Success, Target, describe_io_error, random_u16};
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 use socket2::{Protocol, SockAddr, Type};
 use std::str::FromStr;
+use tokio::time::Instant;
 
 /// DNS_CHECK settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,8 +95,10 @@ impl Fqdn for Name {
 }
 
 /// Sends the query and waits for a reply that decides.
-pub async fn probe(target: &Target, settings: &DnsSettings) -> ProbeResult {
-    let deadline = deadline_of(target);
+///
+/// `start` is when the attempt began; it ends by `start + connect_timeout`.
+pub async fn probe(target: &Target, settings: &DnsSettings, start: Instant) -> ProbeResult {
+    let deadline = deadline_from(start, target);
     let id = random_u16();
     let query = settings.message(id)?;
     let socket = bound_socket(target, Type::DGRAM, Protocol::UDP)?;

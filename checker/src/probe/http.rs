@@ -12,7 +12,7 @@
 //! only the failed url; tandem checks every url in one attempt, in order, stopping at the
 //! first failure, so an attempt passes only when all urls pass.
 
-use super::socket::{by_deadline, deadline_of, tcp_connect};
+use super::socket::{by_deadline, deadline_from, tcp_connect};
 use super::tls::{self, TlsSettings};
 use super::{Failure, ProbeResult, Success, Target, describe_io_error};
 use md5::{Digest, Md5};
@@ -101,19 +101,22 @@ pub struct HttpSettings {
 }
 
 /// Runs one attempt: every url in order.
-pub async fn probe(target: &Target, settings: &HttpSettings) -> ProbeResult {
+///
+/// `start` is when the attempt began; it ends by `start + connect_timeout`.
+pub async fn probe(target: &Target, settings: &HttpSettings, start: Instant) -> ProbeResult {
     if settings.urls.is_empty() {
         return Err(Failure::new("no url to check"));
     }
-    for url in &settings.urls {
-        fetch(target, settings, url).await.map_err(|f| Failure::new(format!("GET {}: {f}", url.path)))?;
+    for (i, url) in settings.urls.iter().enumerate() {
+        // Each url has its own connection and its own connect_timeout.
+        let deadline = if i == 0 { deadline_from(start, target) } else { deadline_from(Instant::now(), target) };
+        fetch(target, settings, url, deadline).await.map_err(|f| Failure::new(format!("GET {}: {f}", url.path)))?;
     }
     Ok(Success::default())
 }
 
 /// One url over its own connection, bounded by the target's timeout.
-async fn fetch(target: &Target, settings: &HttpSettings, url: &UrlCheck) -> Result<(), Failure> {
-    let deadline = deadline_of(target);
+async fn fetch(target: &Target, settings: &HttpSettings, url: &UrlCheck, deadline: Instant) -> Result<(), Failure> {
     let stream = tcp_connect(target, deadline).await?;
     let request = request(target.addr, settings, url);
     let response = match &settings.tls {

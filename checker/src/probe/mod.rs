@@ -129,15 +129,27 @@ pub enum Probe {
 
 impl Probe {
     /// Runs one attempt.
+    ///
+    /// The future of every probe but TCP_CHECK is boxed: an `async fn`'s future is as large
+    /// as its largest variant (an SSL_GET's is kilobytes), and thousands of TCP checks a
+    /// second would otherwise each allocate and copy that much.
     pub async fn run(&self) -> ProbeResult {
+        self.run_from(std::time::Instant::now()).await
+    }
+
+    /// Runs one attempt that began at `start` (a clock reading the caller already has: one
+    /// for a batch of probes instead of one each, which counts where reading the clock is a
+    /// system call, as with an HPET clock source). The attempt ends by `start + timeout`.
+    pub async fn run_from(&self, start: std::time::Instant) -> ProbeResult {
+        let start = tokio::time::Instant::from_std(start);
         match self {
-            Probe::Tcp(t) => tcp::probe(t).await,
-            Probe::Http(t, s) => http::probe(t, s).await,
-            Probe::Dns(t, s) => dns::probe(t, s).await,
-            Probe::Smtp(t, s) => smtp::probe(t, s).await,
-            Probe::Udp(t, s) => udp::probe(t, s).await,
-            Probe::Ping(t) => ping::probe(t).await,
-            Probe::File(s) => file::probe(s).await,
+            Probe::Tcp(t) => tcp::probe(t, start).await,
+            Probe::Http(t, s) => Box::pin(http::probe(t, s, start)).await,
+            Probe::Dns(t, s) => Box::pin(dns::probe(t, s, start)).await,
+            Probe::Smtp(t, s) => Box::pin(smtp::probe(t, s, start)).await,
+            Probe::Udp(t, s) => Box::pin(udp::probe(t, s, start)).await,
+            Probe::Ping(t) => Box::pin(ping::probe(t, start)).await,
+            Probe::File(s) => Box::pin(file::probe(s)).await,
         }
     }
 }

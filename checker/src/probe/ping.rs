@@ -11,10 +11,11 @@
 //! be an echo reply with the sequence number sent (and, on a raw socket, the identifier). An
 //! ICMP destination unreachable for the request fails the attempt at once.
 
-use super::socket::{bind_as, deadline_of};
+use super::socket::{bind_as, deadline_from};
 use super::{Failure, ProbeResult, Success, Target, describe_io_error, human, random_u16};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io::ErrorKind;
+use tokio::time::Instant;
 
 const ECHO_REQUEST_V4: u8 = 8;
 const ECHO_REPLY_V4: u8 = 0;
@@ -27,8 +28,10 @@ const UNREACHABLE_V6: u8 = 1;
 const PAYLOAD: &[u8] = b"tandem PING_CHECK 0123456789abcdef0123456789abcd";
 
 /// Sends one echo request and waits for its reply.
-pub async fn probe(target: &Target) -> ProbeResult {
-    let deadline = deadline_of(target);
+///
+/// `start` is when the attempt began; it ends by `start + connect_timeout`.
+pub async fn probe(target: &Target, start: Instant) -> ProbeResult {
+    let deadline = deadline_from(start, target);
     let v6 = target.addr.is_ipv6();
     let (socket, raw) = open(target)?;
     socket.connect(&SockAddr::from(target.addr)).map_err(|e| Failure::new(describe_io_error(&e)))?;

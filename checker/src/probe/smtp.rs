@@ -1,9 +1,10 @@
 //! SMTP_CHECK: the server greets with 220, accepts `HELO` with 250, and answers `QUIT`
 //! (keepalived/check/check_smtp.c).
 
-use super::socket::{by_deadline, deadline_of, tcp_connect};
+use super::socket::{by_deadline, deadline_from, tcp_connect};
 use super::{Failure, ProbeResult, Success, Target, describe_io_error};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::time::Instant;
 
 /// keepalived's SMTP_DEFAULT_HELO.
 pub const DEFAULT_HELO: &str = "smtpchecker.keepalived.org";
@@ -25,8 +26,10 @@ impl Default for SmtpSettings {
 }
 
 /// Runs the conversation.
-pub async fn probe(target: &Target, settings: &SmtpSettings) -> ProbeResult {
-    let deadline = deadline_of(target);
+///
+/// `start` is when the attempt began; it ends by `start + connect_timeout`.
+pub async fn probe(target: &Target, settings: &SmtpSettings, start: Instant) -> ProbeResult {
+    let deadline = deadline_from(start, target);
     let stream = tcp_connect(target, deadline).await?;
     by_deadline(deadline, target, "SMTP", converse(stream, &settings.helo_name)).await?;
     Ok(Success::default())

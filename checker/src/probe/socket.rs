@@ -78,9 +78,9 @@ pub(crate) async fn by_deadline<T>(
     }
 }
 
-/// The deadline of an attempt starting now.
-pub(crate) fn deadline_of(target: &Target) -> Instant {
-    Instant::now() + target.timeout
+/// The deadline of an attempt that started at `start`.
+pub(crate) fn deadline_from(start: Instant, target: &Target) -> Instant {
+    start + target.timeout
 }
 
 /// A socket error in the words of a log line ("connection refused", "host unreachable").

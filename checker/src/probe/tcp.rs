@@ -1,11 +1,14 @@
 //! TCP_CHECK: the connection is accepted (keepalived/check/check_tcp.c).
 
-use super::socket::{deadline_of, tcp_connect};
+use super::socket::{deadline_from, tcp_connect};
 use super::{ProbeResult, Success, Target};
+use tokio::time::Instant;
 
 /// Connects to `target` and closes at once; success when the handshake completes.
-pub async fn probe(target: &Target) -> ProbeResult {
-    let stream = tcp_connect(target, deadline_of(target)).await?;
+///
+/// `start` is when the attempt began; it ends by `start + connect_timeout`.
+pub async fn probe(target: &Target, start: Instant) -> ProbeResult {
+    let stream = tcp_connect(target, deadline_from(start, target)).await?;
     drop(stream);
     Ok(Success::default())
 }

@@ -10,9 +10,10 @@
 //! lengths only when expected bytes are given; tandem checks them whenever a reply is
 //! required, as keepalived's manual describes.
 
-use super::socket::{bound_socket, deadline_of};
+use super::socket::{bound_socket, deadline_from};
 use super::{Failure, ProbeResult, Success, Target, describe_io_error, human};
 use socket2::{Protocol, SockAddr, Type};
+use tokio::time::Instant;
 
 /// keepalived's payload when none is configured is 32 bytes (UDP_BUFSIZE).
 const DEFAULT_PAYLOAD_LEN: usize = 32;
@@ -89,8 +90,10 @@ impl UdpSettings {
 }
 
 /// Sends the datagram and waits as the settings ask.
-pub async fn probe(target: &Target, settings: &UdpSettings) -> ProbeResult {
-    let deadline = deadline_of(target);
+///
+/// `start` is when the attempt began; it ends by `start + connect_timeout`.
+pub async fn probe(target: &Target, settings: &UdpSettings, start: Instant) -> ProbeResult {
+    let deadline = deadline_from(start, target);
     let socket = bound_socket(target, Type::DGRAM, Protocol::UDP)?;
     socket.connect(&SockAddr::from(target.addr)).map_err(|e| Failure::new(describe_io_error(&e)))?;
     let socket = tokio::net::UdpSocket::from_std(socket.into()).map_err(|e| Failure::new(describe_io_error(&e)))?;

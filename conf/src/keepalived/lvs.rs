@@ -167,6 +167,7 @@ pub(super) fn virtual_server(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<Virt
             _ => cx.unknown(b, "virtual_server"),
         }
     }
+    v.real_servers.shrink_to_fit();
     Some(v)
 }
 
@@ -326,5 +327,8 @@ fn real_server(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<RealServer> {
             _ => cx.unknown(b, "real_server"),
         }
     }
+    // Growth leaves room for four checks; with 10,000 real servers the slack is megabytes
+    // kept for the daemon's whole life.
+    r.checks.shrink_to_fit();
     Some(r)
 }

@@ -11,6 +11,7 @@ mod build;
 mod checks;
 mod fifo;
 mod ipvs;
+mod limits;
 mod privileges;
 mod unit;
 
@@ -89,23 +90,30 @@ fn vrrp_differs(a: &tandem_conf::Config, b: &tandem_conf::Config) -> bool {
 
 /// Runs `config` until SIGTERM or SIGINT; SIGHUP calls `reload`. Returns an error message
 /// when it cannot start.
-pub fn run(config: &tandem_conf::Config, release_ipvs: bool, reload: Reloader) -> Result<(), String> {
+pub fn run(config: tandem_conf::Config, release_ipvs: bool, reload: Reloader) -> Result<(), String> {
+    // Before the capabilities go (raising the hard limit needs CAP_SYS_RESOURCE).
+    limits::raise_for(&config);
     // First, before the runtime and neli start threads.
     let kept = privileges::drop_to_needed()?;
     info!(capabilities = ?kept, "capabilities dropped to what is needed");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    rt.block_on(async_run(config, release_ipvs, reload))
+    rt.block_on(async_run(std::sync::Arc::new(config), release_ipvs, reload))
 }
 
-async fn async_run(config: &tandem_conf::Config, release_ipvs: bool, reload: Reloader) -> Result<(), String> {
+/// `config` is shared (one copy, not one per task: with 10,000 real servers it is megabytes).
+async fn async_run(
+    config: std::sync::Arc<tandem_conf::Config>,
+    release_ipvs: bool,
+    reload: Reloader,
+) -> Result<(), String> {
     let delay = Duration::try_from_secs_f64(config.global_defs.vrrp_startup_delay).unwrap_or_default();
     // One route-netlink socket for every unit (neli runs a thread per socket).
     let addrs = Addresses::open().map_err(|e| e.to_string())?;
-    let units = build::units(config, &addrs, delay)?;
+    let units = build::units(&config, &addrs, delay)?;
     if units.is_empty() && config.virtual_servers.is_empty() {
         return Err("the configuration has neither vrrp_instance nor virtual_server".to_string());
     }
-    let specs = script_specs(config)?;
+    let specs = script_specs(&config)?;
     if config.vrrp_sync_groups.iter().any(|g| !g.track_file.is_empty()) {
         return Err("vrrp_sync_group track_file is not supported by tandem run yet".into());
     }
@@ -184,7 +192,7 @@ async fn async_run(config: &tandem_conf::Config, release_ipvs: bool, reload: Rel
         warn!("ha_suspend is not supported yet: checks run whatever the VRRP state");
     }
     let checker =
-        checks::Checker::new(std::sync::Arc::new(config.clone()), crate::health::checks(config)?, &Default::default());
+        checks::Checker::new(std::sync::Arc::clone(&config), crate::health::checks(&config)?, &Default::default());
     let (target_tx, target_rx) = watch::channel(std::sync::Arc::new(checker.target()));
     let (config_tx, config_rx) = watch::channel(None);
     let stop = stop_rx.clone();
@@ -192,7 +200,7 @@ async fn async_run(config: &tandem_conf::Config, release_ipvs: bool, reload: Rel
     let stop = stop_rx.clone();
     tasks.spawn(async move { ("checks".to_string(), checker.run(config_rx, target_tx, stop).await) });
     info!(units = units_count, ipvs = !config.virtual_servers.is_empty(), "tandem running");
-    let mut current = config.clone();
+    let mut current = config;
 
     let mut term =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
@@ -211,7 +219,9 @@ async fn async_run(config: &tandem_conf::Config, release_ipvs: bool, reload: Rel
                             warn!("SIGHUP: VRRP changes (instances, sync groups, scripts) take effect at the next restart");
                         }
                         info!("SIGHUP: configuration reloaded");
-                        let config = std::sync::Arc::new(new.clone());
+                        limits::raise_for(&new);
+                        let new = std::sync::Arc::new(new);
+                        let config = std::sync::Arc::clone(&new);
                         let _ = config_tx.send(Some(std::sync::Arc::new(checks::Reloaded { config, checks })));
                         current = new;
                     }
