@@ -10,7 +10,8 @@
 use md5::{Digest, Md5};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use tandem_checker::connects::{self, TcpConnects};
 use tandem_checker::probe::dns::DnsSettings;
 use tandem_checker::probe::http::{HttpSettings, HttpVersion, UrlCheck};
 use tandem_checker::probe::smtp::SmtpSettings;
@@ -111,6 +112,66 @@ fn tcp_check_passes_on_accept_and_fails_on_refusal_and_silence() {
     let mut t = target(SERVER, 8080, SHORT);
     t.bind_addr = Some("192.0.2.200".parse().unwrap());
     assert!(reason(n.probe(Probe::Tcp(t))).starts_with("cannot bind to 192.0.2.200:0"));
+}
+
+/// Runs `targets` through one [`TcpConnects`] in the client namespace, as the daemon does:
+/// every connect starts at once, the set's descriptor is watched by tokio, deadlines are
+/// expired as they come. Gives each key's result.
+fn connect_all(n: &Net, targets: Vec<(usize, Target)>) -> Vec<(usize, ProbeResult)> {
+    Lab::within(&n.client, move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let mut set = connects::watched(TcpConnects::new().unwrap()).unwrap();
+            let mut out = Vec::new();
+            let start = Instant::now();
+            for (key, t) in &targets {
+                if let Some(r) = set.get_mut().start(*key, t, start) {
+                    out.push((*key, r));
+                }
+            }
+            while set.get_ref().in_flight() > 0 {
+                let deadline = set.get_ref().next_deadline().unwrap();
+                tokio::select! {
+                    guard = set.readable_mut() => {
+                        let mut guard = guard.unwrap();
+                        guard.get_inner_mut().collect(&mut out).unwrap();
+                        guard.clear_ready();
+                    }
+                    () = tokio::time::sleep_until(deadline.into()) => set.get_mut().expire(Instant::now(), &mut out),
+                }
+            }
+            out.sort_by_key(|(k, _)| *k);
+            out
+        })
+    })
+    .unwrap()
+}
+
+#[test]
+fn many_tcp_checks_at_once_pass_fail_and_time_out_like_the_single_probe() {
+    let mut n = net("cset");
+    n.python(&["tcp-accept", SERVER, "8080"], "t", 8080);
+    let mut bad_bind = target(SERVER, 8080, SHORT);
+    bad_bind.bind_addr = Some("192.0.2.200".parse().unwrap());
+    // 100 passing checks of one server, interleaved with the three ways to fail.
+    let mut targets: Vec<(usize, Target)> = (0..100).map(|k| (k, target(SERVER, 8080, SHORT))).collect();
+    targets.push((100, target(SERVER, 8081, SHORT)));
+    targets.push((101, target(NOBODY, 8080, SHORT)));
+    targets.push((102, target(NOBODY, 8080, Duration::from_millis(900))));
+    targets.push((103, bad_bind));
+    let started = Instant::now();
+    let results = connect_all(&n, targets);
+    let took = started.elapsed();
+    assert_eq!(results.len(), 104);
+    for (k, r) in &results[..100] {
+        assert!(r.is_ok(), "check {k}: {r:?}");
+    }
+    assert_eq!(reason(results[100].1.clone()), "connection refused");
+    assert_eq!(reason(results[101].1.clone()), "connect timeout after 500 ms");
+    assert_eq!(reason(results[102].1.clone()), "connect timeout after 900 ms");
+    assert!(reason(results[103].1.clone()).starts_with("cannot bind to 192.0.2.200:0"));
+    // The silent ones end at their own deadlines, not sooner, not much later.
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(3), "{took:?}");
 }
 
 #[test]

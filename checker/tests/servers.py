@@ -31,6 +31,17 @@ def silent_tcp(addr, port):
         held.append(conn)  # keep it open, say nothing
 
 
+def tcp_accept(addr, port):
+    """Accepts and closes at once, with a long accept queue (many checks at the same time)."""
+    s = socket.socket(family(addr), socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, port))
+    s.listen(1024)
+    while True:
+        conn, _ = s.accept()
+        conn.close()
+
+
 def smtp(addr, port, banner, helo_name):
     s = socket.socket(family(addr), socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -131,6 +142,8 @@ def main():
     args = sys.argv[4:]
     if mode == "silent-tcp":
         silent_tcp(addr, port)
+    elif mode == "tcp-accept":
+        tcp_accept(addr, port)
     elif mode == "smtp":
         smtp(addr, port, args[0], args[1])
     elif mode in ("udp-echo", "udp-reply", "udp-whoami", "udp-silent"):

@@ -18,7 +18,7 @@ pub mod http;
 pub mod misc;
 pub mod ping;
 pub mod smtp;
-mod socket;
+pub(crate) mod socket;
 pub mod tcp;
 pub mod tls;
 pub mod udp;

@@ -1,10 +1,11 @@
 //! Health checks: the sans-I/O core of tandem-checker driven on tokio, its verdicts turned
 //! into the desired IPVS table.
 //!
-//! One task owns the core and runs every probe itself: the probes in flight are futures in
-//! one `FuturesUnordered`, polled when their socket or timer wakes them (no thread, and no
-//! task, per check: with 10,000 checks a second, a spawned task and a channel message per
-//! check cost more than the check's own user-space work). The task sleeps until the core's
+//! One task owns the core and runs every probe itself: TCP_CHECKs (the check of large pools)
+//! go to a [`TcpConnects`] set whose epoll descriptor tokio watches; the other probes are
+//! futures in one `FuturesUnordered`, polled when their socket or timer wakes them. No
+//! thread, and no task, per check: with 10,000 checks a second, a spawned task and a channel
+//! message per check cost more than the check's own work. The task sleeps until the core's
 //! next deadline or a probe's result, hands results to the core, and publishes the desired
 //! table (configuration + the core's pools) to the IPVS keeper, which applies the difference
 //! against its model of the kernel. Transitions are logged with the probe's reason and run
@@ -17,6 +18,8 @@ use crate::health::{self, Checks, Runner};
 use crate::script::{Credentials, Script};
 use futures_util::FutureExt;
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use tandem_checker::connects::{self, TcpConnects};
+use tandem_checker::probe::Probe;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -172,6 +175,11 @@ impl Checker {
         mut stop: watch::Receiver<bool>,
     ) -> Result<(), String> {
         let mut running = FuturesUnordered::new();
+        let mut connects = TcpConnects::new()
+            .and_then(connects::watched)
+            .map_err(|e| format!("cannot make an epoll set for TCP checks: {e}"))?;
+        // Results known without waiting (and collected from `connects`), handled in one go.
+        let mut results: Vec<(CheckId, ProbeResult)> = Vec::new();
         configs.borrow_and_update();
         // Pool changes are published at most every PUBLISH_EVERY: rebuilding and diffing a
         // table of thousands of destinations per transition would cost more than the checks
@@ -187,16 +195,36 @@ impl Checker {
             // Every probe started in this step shares one clock reading.
             let mut starting = std::mem::take(&mut self.starting);
             for id in starting.drain(..) {
-                if let Some(runner) = self.runner(id) {
-                    running.push(attempt(Arc::clone(runner), id, now));
+                match self.runner(id).map(|r| &**r) {
+                    Some(Runner::Probe(Probe::Tcp(target))) => {
+                        if let Some(r) = connects.get_mut().start(id, target, now) {
+                            results.push((id, r));
+                        }
+                    }
+                    Some(_) => {
+                        if let Some(runner) = self.runner(id) {
+                            running.push(attempt(Arc::clone(runner), id, now));
+                        }
+                    }
+                    None => {}
                 }
             }
             self.starting = starting;
+            if !results.is_empty() {
+                for (id, result) in results.drain(..) {
+                    self.health.handle_result(now, id, &result);
+                }
+                // What that changed is drained on the next turn, at once.
+                continue;
+            }
             if dirty && now >= last_publish + PUBLISH_EVERY {
                 publish(&targets, self.target(), false);
                 (dirty, last_publish) = (false, now);
             }
             let mut deadline = self.health.poll_timeout().unwrap_or_else(|| now + Duration::from_secs(3600));
+            if let Some(d) = connects.get_ref().next_deadline() {
+                deadline = deadline.min(d);
+            }
             if dirty {
                 deadline = deadline.min(last_publish + PUBLISH_EVERY);
             }
@@ -204,7 +232,20 @@ impl Checker {
             tokio::select! {
                 () = &mut sleep => {
                     now = Instant::now();
+                    connects.get_mut().expire(now, &mut results);
+                    for (id, result) in results.drain(..) {
+                        self.health.handle_result(now, id, &result);
+                    }
                     self.health.handle_timeout(now);
+                }
+                guard = connects.readable_mut() => {
+                    now = Instant::now();
+                    let mut guard = guard.map_err(|e| format!("TCP checks' epoll set: {e}"))?;
+                    guard.get_inner_mut().collect(&mut results).map_err(|e| format!("TCP checks' epoll set: {e}"))?;
+                    guard.clear_ready();
+                    for (id, result) in results.drain(..) {
+                        self.health.handle_result(now, id, &result);
+                    }
                 }
                 Some((id, result)) = running.next(), if !running.is_empty() => {
                     // Every result already in is handled in one go.
@@ -222,6 +263,7 @@ impl Checker {
                     let Some(r) = configs.borrow_and_update().clone() else { continue };
                     // The old configuration's probes in flight are dropped with it.
                     running.clear();
+                    connects.get_mut().clear();
                     self = Checker::new(r.config.clone(), r.checks.clone(), &self.alive());
                     publish(&targets, self.target(), true);
                 }
