@@ -23,8 +23,8 @@ use socket2::{Protocol, SockAddr, Socket, Type};
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use tokio::io::unix::AsyncFd;
 use std::time::{Duration, Instant};
+use tokio::io::unix::AsyncFd;
 
 /// Linux's EINPROGRESS: a non-blocking connect under way (asm-generic/errno.h).
 const EINPROGRESS: i32 = 115;

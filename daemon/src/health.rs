@@ -131,9 +131,9 @@ pub fn checks(c: &conf::Config) -> Result<Checks, String> {
         let mut v = VirtualServerSettings::new(rs_settings);
         v.quorum = vs.quorum;
         v.hysteresis = vs.hysteresis;
-        // ha_suspend needs the VRRP role, which the checker does not follow yet: checks run
-        // always (run warns).
-        v.ha_suspend = false;
+        // Suspension follows the virtual server's address; a fwmark or group service has
+        // none, so its checks always run (run warns).
+        v.ha_suspend = suspend_address(vs).is_some();
         v.omega = vs.omega;
         v.sorry_server = vs.sorry_server.as_ref().map(|s| SorryServerSettings {
             addr: SocketAddr::new(s.ip, s.port.unwrap_or(0)),
@@ -146,7 +146,13 @@ pub fn checks(c: &conf::Config) -> Result<Checks, String> {
     Ok(Checks { settings, runners })
 }
 
-/// A virtual server as its block names it.
+/// The address whose presence on this host lets the checks of `vs` run, when it has
+/// `ha_suspend` and an address (not a fwmark or group service).
+pub fn suspend_address(vs: &conf::VirtualServer) -> Option<std::net::IpAddr> {
+    if vs.ha_suspend { vs.ip } else { None }
+}
+
+/// A virtual server as its block names it: `IP PORT`, `fwmark N` or `group NAME`.
 pub fn name(vs: &conf::VirtualServer) -> String {
     match vs.key() {
         Some(conf::ServiceKey::Addr(a, p)) => format!("{a} {p}"),

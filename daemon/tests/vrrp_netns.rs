@@ -351,3 +351,51 @@ fn a_sync_group_moves_together_when_one_members_link_fails() {
         t2.log()
     );
 }
+
+/// `ha_suspend`: a virtual server's checks run only while its address is on this director,
+/// i.e. while it is VRRP master (keepalived follows the address too). The real server is the
+/// client host's port 80: closed (a check fails: "real server down") or served (a check
+/// passes: "real server up"). No IPVS here: the checks run and log all the same.
+#[test]
+fn ha_suspend_checks_run_only_while_this_director_holds_the_address() {
+    let mut r = rig("hasusp");
+    let vs = "virtual_server 192.0.2.100 80 {\n    delay_loop 1\n    ha_suspend\n    real_server 192.0.2.50 80 {\n        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n}\n";
+    let o = Opts { priority: 100, v3: false, v6: false, unicast: false, auth: false };
+    let t1 = Tandem::start(&mut r.lab, &r.d1.clone(), "d1", &format!("{}{vs}", config("1", "2", o)));
+    // Backup for the master-down interval (3.6 s): no check runs, although one would fail.
+    assert!(wait_until(Duration::from_secs(8), || has_vip(&r.lab, &r.d1, VIP)), "d1 never master:\n{}", t1.log());
+    assert!(!t1.log().contains("real server down"), "checked while backup:\n{}", t1.log());
+    assert!(
+        wait_until(Duration::from_secs(4), || t1.log().contains("real server down")),
+        "no check as master:\n{}",
+        t1.log()
+    );
+    assert!(t1.log().contains("checks suspended") && t1.log().contains("checks run"), "{}", t1.log());
+
+    // d2 preempts: d1's checks stop, so a real server that comes back goes unnoticed by d1.
+    let t2 = Tandem::start(&mut r.lab, &r.d2.clone(), "d2", &config("2", "1", Opts { priority: 150, ..o }));
+    assert!(settles(&r, &r.d2, &r.d1, VIP, 10), "no preemption:\n{}\n{}", t1.log(), t2.log());
+    assert!(wait_until(Duration::from_secs(2), || t1.log().matches("checks suspended").count() == 2), "{}", t1.log());
+    let web = r.lab.dir().join("web");
+    std::fs::create_dir_all(&web).unwrap();
+    let client = r.client.clone();
+    r.lab
+        .spawn(
+            &client,
+            "python3",
+            &["-m", "http.server", "--bind", "192.0.2.50", "--directory", web.to_str().unwrap(), "80"],
+            "web.log",
+        )
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!t1.log().contains("real server up"), "checked while backup:\n{}", t1.log());
+
+    // d2 leaves: d1 is master again, checks again, and sees the server up.
+    r.lab.signal(t2.pid, "TERM").unwrap();
+    assert!(settles(&r, &r.d1, &r.d2, VIP, 6), "d1 did not take over:\n{}", t1.log());
+    assert!(
+        wait_until(Duration::from_secs(4), || t1.log().contains("real server up")),
+        "no check after taking over:\n{}",
+        t1.log()
+    );
+}

@@ -13,22 +13,23 @@
 //! the new configuration (probes in flight are dropped); a real server that was down stays
 //! out until its checks pass again, one that was up stays in.
 
+use super::addresses::Present;
 use super::ipvs::Target;
 use crate::health::{self, Checks, Runner};
 use crate::script::{Credentials, Script};
 use futures_util::FutureExt;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use tandem_checker::connects::{self, TcpConnects};
-use tandem_checker::probe::Probe;
-use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tandem_checker::connects::{self, TcpConnects};
 use tandem_checker::health::{Action, CheckId, Health, RsId};
+use tandem_checker::probe::Probe;
 use tandem_checker::probe::ProbeResult;
 use tandem_conf::Config;
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// Shortest time between two publications of the desired table.
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
@@ -42,11 +43,27 @@ pub struct Reloaded {
     pub checks: Checks,
 }
 
+/// What a configuration's checks leave to the next one's at a reload.
+#[derive(Debug, Default)]
+pub struct Previous {
+    /// Real servers (virtual server name, address): alive or not.
+    alive: HashMap<(String, SocketAddr), bool>,
+    /// Virtual servers (name): quorum up or not.
+    quorum: HashMap<String, bool>,
+}
+
 /// The checks of one configuration, running.
 pub struct Checker {
     config: Arc<Config>,
     checks: Checks,
     health: Health,
+    /// The previous configuration's states not yet confirmed or changed by this one: a
+    /// transition to the state a server or quorum already had before the reload is not a
+    /// change, and notifies nobody (keepalived keeps the states of unchanged services across
+    /// a reload too).
+    previous: Previous,
+    /// `ha_suspend` virtual servers: whether their checks run (their address is here).
+    resumed: Vec<Option<bool>>,
     /// Checks the core asked to start, taken by the loop (kept to reuse its allocation).
     starting: Vec<CheckId>,
     /// Who notify scripts run as (`script_user`), looked up once.
@@ -75,13 +92,13 @@ pub fn target(c: &Config, pools: Option<&[Vec<(SocketAddr, u32)>]>) -> Target {
 }
 
 impl Checker {
-    /// The checks of `config`; `was_alive` keeps real servers (by virtual server name and
+    /// The checks of `config`; `previous` keeps real servers (by virtual server name and
     /// address) in the state a previous configuration's checks left them.
-    pub fn new(config: Arc<Config>, mut checks: Checks, was_alive: &HashMap<(String, SocketAddr), bool>) -> Checker {
+    pub fn new(config: Arc<Config>, mut checks: Checks, previous: Previous) -> Checker {
         for (vs_conf, vs) in config.virtual_servers.iter().zip(checks.settings.virtual_servers.iter_mut()) {
             let name = health::name(vs_conf);
             for rs in &mut vs.real_servers {
-                if let Some(alive) = was_alive.get(&(name.clone(), rs.addr)) {
+                if let Some(alive) = previous.alive.get(&(name.clone(), rs.addr)) {
                     // Down before the reload: out until a check passes (alpha); up: stays in.
                     for c in &mut rs.checks {
                         c.alpha = !alive;
@@ -94,13 +111,42 @@ impl Checker {
             None => Ok(None),
             Some(u) => Credentials::lookup(&u.user, u.group.as_deref()).map(Some),
         };
-        Checker { config, checks, health, starting: Vec::new(), notify_as }
+        let resumed = vec![None; config.virtual_servers.len()];
+        Checker { config, checks, health, previous, resumed, starting: Vec::new(), notify_as }
+    }
+
+    /// Lets the checks of `ha_suspend` virtual servers run while their address is among
+    /// `present`, and suspends them otherwise.
+    fn follow_addresses(&mut self, now: Instant, present: &HashSet<IpAddr>) {
+        for (i, vs) in self.config.virtual_servers.iter().enumerate() {
+            let Some(addr) = health::suspend_address(vs) else { continue };
+            let here = present.contains(&addr);
+            let Some(state) = self.resumed.get_mut(i) else { continue };
+            if *state == Some(here) {
+                continue;
+            }
+            *state = Some(here);
+            self.health.handle_ha_active(now, i, here);
+            if here {
+                info!(virtual_server = %health::name(vs), "ha_suspend: address here, checks run");
+            } else {
+                info!(virtual_server = %health::name(vs), "ha_suspend: address not here, checks suspended");
+            }
+        }
     }
 
     /// The desired IPVS state now.
     pub fn target(&self) -> Target {
         let pools: Vec<_> = (0..self.config.virtual_servers.len()).map(|i| self.health.pool(i)).collect();
         target(&self.config, Some(&pools))
+    }
+
+    /// The states to carry over to the next configuration.
+    fn previous(&self) -> Previous {
+        let quorum = (self.config.virtual_servers.iter().enumerate())
+            .map(|(i, v)| (health::name(v), self.health.quorum_up(i)))
+            .collect();
+        Previous { alive: self.alive(), quorum }
     }
 
     fn alive(&self) -> HashMap<(String, SocketAddr), bool> {
@@ -134,6 +180,14 @@ impl Checker {
                 Action::SetDest { .. } | Action::RemoveDest { .. } => changed = true,
                 Action::RealServer { rs, up, reason } => {
                     let what = self.describe(rs);
+                    let addr = self.checks.settings.virtual_servers.get(rs.vs).and_then(|v| v.real_servers.get(rs.rs));
+                    let name = self.config.virtual_servers.get(rs.vs).map(health::name).unwrap_or_default();
+                    if let Some(addr) = addr.map(|r| r.addr) {
+                        if self.previous.alive.remove(&(name, addr)) == Some(up) {
+                            debug!(real_server = %what, up, "real server as before the reload");
+                            continue;
+                        }
+                    }
                     let conf_rs = self.config.virtual_servers.get(rs.vs).and_then(|v| v.real_servers.get(rs.rs));
                     if up {
                         info!(real_server = %what, "real server up");
@@ -146,6 +200,10 @@ impl Checker {
                 Action::Quorum { vs, up, weight, threshold } => {
                     let v = self.config.virtual_servers.get(vs);
                     let name = v.map(health::name).unwrap_or_default();
+                    if self.previous.quorum.remove(&name) == Some(up) {
+                        debug!(virtual_server = %name, up, "quorum as before the reload");
+                        continue;
+                    }
                     if up {
                         info!(virtual_server = %name, weight, threshold, "quorum gained");
                     } else {
@@ -172,8 +230,11 @@ impl Checker {
         mut self,
         mut configs: watch::Receiver<Option<Arc<Reloaded>>>,
         targets: watch::Sender<Arc<Target>>,
+        mut addresses: watch::Receiver<Present>,
         mut stop: watch::Receiver<bool>,
     ) -> Result<(), String> {
+        let present = addresses.borrow_and_update().clone();
+        self.follow_addresses(Instant::now(), &present);
         let mut running = FuturesUnordered::new();
         let mut connects = TcpConnects::new()
             .and_then(connects::watched)
@@ -264,8 +325,18 @@ impl Checker {
                     // The old configuration's probes in flight are dropped with it.
                     running.clear();
                     connects.get_mut().clear();
-                    self = Checker::new(r.config.clone(), r.checks.clone(), &self.alive());
+                    self = Checker::new(r.config.clone(), r.checks.clone(), self.previous());
+                    let present = addresses.borrow_and_update().clone();
+                    self.follow_addresses(now, &present);
                     publish(&targets, self.target(), true);
+                }
+                changed = addresses.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    now = Instant::now();
+                    let present = addresses.borrow_and_update().clone();
+                    self.follow_addresses(now, &present);
                 }
                 _ = stop.changed() => break,
             }

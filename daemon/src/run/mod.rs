@@ -7,6 +7,7 @@
 //! validate changes nothing; otherwise the IPVS table moves to the new one by the minimal
 //! change (VRRP changes need a restart for now, and say so).
 
+mod addresses;
 mod build;
 mod checks;
 mod fifo;
@@ -79,6 +80,14 @@ fn script_specs(c: &tandem_conf::Config) -> Result<HashMap<String, ScriptSpec>, 
 
 /// Reads the configuration again (SIGHUP): the new one, or the rendered diagnostics.
 pub type Reloader = Box<dyn Fn() -> Result<tandem_conf::Config, String>>;
+
+/// keepalived's `ha_suspend` follows the virtual server's address; a fwmark or group
+/// service has none to follow, and its checks run all the time.
+fn warn_ha_suspend_without_address(c: &tandem_conf::Config) {
+    for vs in c.virtual_servers.iter().filter(|v| v.ha_suspend && v.ip.is_none()) {
+        warn!(virtual_server = %crate::health::name(vs), "ha_suspend needs an address to follow; the checks run always");
+    }
+}
 
 /// True when two configurations differ in what only a restart applies today.
 fn vrrp_differs(a: &tandem_conf::Config, b: &tandem_conf::Config) -> bool {
@@ -188,17 +197,17 @@ async fn async_run(
     // until the health-checking issue lands). The keeper runs even without virtual servers
     // so that a reload can add some.
     let units_count = tasks.len();
-    if config.virtual_servers.iter().any(|v| v.ha_suspend) {
-        warn!("ha_suspend is not supported yet: checks run whatever the VRRP state");
-    }
+    warn_ha_suspend_without_address(&config);
     let checker =
-        checks::Checker::new(std::sync::Arc::clone(&config), crate::health::checks(&config)?, &Default::default());
+        checks::Checker::new(std::sync::Arc::clone(&config), crate::health::checks(&config)?, Default::default());
+    // ha_suspend follows the host's addresses (keepalived follows them always, too).
+    let addresses = addresses::follow()?;
     let (target_tx, target_rx) = watch::channel(std::sync::Arc::new(checker.target()));
     let (config_tx, config_rx) = watch::channel(None);
     let stop = stop_rx.clone();
     tasks.spawn(async move { ("IPVS".to_string(), ipvs::keep(target_rx, release_ipvs, stop).await) });
     let stop = stop_rx.clone();
-    tasks.spawn(async move { ("checks".to_string(), checker.run(config_rx, target_tx, stop).await) });
+    tasks.spawn(async move { ("checks".to_string(), checker.run(config_rx, target_tx, addresses, stop).await) });
     info!(units = units_count, ipvs = !config.virtual_servers.is_empty(), "tandem running");
     let mut current = config;
 
@@ -219,6 +228,7 @@ async fn async_run(
                             warn!("SIGHUP: VRRP changes (instances, sync groups, scripts) take effect at the next restart");
                         }
                         info!("SIGHUP: configuration reloaded");
+                        warn_ha_suspend_without_address(&new);
                         limits::raise_for(&new);
                         let new = std::sync::Arc::new(new);
                         let config = std::sync::Arc::clone(&new);

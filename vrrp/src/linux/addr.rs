@@ -164,7 +164,7 @@ fn router_error<T: std::fmt::Debug, P: std::fmt::Debug>(op: &str, e: RouterError
     }
 }
 
-fn ip_from_bytes(b: &[u8]) -> Option<IpAddr> {
+pub(crate) fn ip_from_bytes(b: &[u8]) -> Option<IpAddr> {
     if let Ok(a) = <[u8; 4]>::try_from(b) {
         Some(IpAddr::from(a))
     } else if let Ok(a) = <[u8; 16]>::try_from(b) {

@@ -2,6 +2,7 @@
 //! GARP / NA sending, link events).
 
 pub mod addr;
+pub mod addr_monitor;
 pub mod frames;
 pub mod link;
 pub mod socket;
