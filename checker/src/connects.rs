@@ -38,7 +38,6 @@ type DeadlineQueue = VecDeque<(Instant, usize, u32)>;
 struct Slot<K> {
     key: K,
     socket: Option<Socket>,
-    timeout: Duration,
     /// Bumped at each reuse, so a stale deadline entry is recognised.
     generation: u32,
 }
@@ -50,7 +49,9 @@ pub struct TcpConnects<K> {
     slots: Vec<Slot<K>>,
     free: Vec<usize>,
     /// Deadlines per timeout value, each FIFO in time order (connects start at
-    /// non-decreasing times): (deadline, slot, generation).
+    /// non-decreasing times): (deadline, slot, generation). The front of each queue is a
+    /// connect still in flight (finished ones are dropped from the fronts as they finish),
+    /// so the earliest front is the next real deadline, not a wake-up for nothing.
     deadlines: Vec<(Duration, DeadlineQueue)>,
     in_flight: usize,
     /// Slots whose sockets reported, reused between calls.
@@ -93,7 +94,7 @@ impl<K: Copy> TcpConnects<K> {
         let index = match self.free.pop() {
             Some(i) => i,
             None => {
-                self.slots.push(Slot { key, socket: None, timeout: target.timeout, generation: 0 });
+                self.slots.push(Slot { key, socket: None, generation: 0 });
                 self.slots.len() - 1
             }
         };
@@ -106,7 +107,6 @@ impl<K: Copy> TcpConnects<K> {
         slot.generation = slot.generation.wrapping_add(1);
         slot.key = key;
         slot.socket = Some(socket);
-        slot.timeout = target.timeout;
         let entry = (start + target.timeout, index, slot.generation);
         match self.deadlines.iter_mut().find(|(t, _)| *t == target.timeout) {
             Some((_, q)) => q.push_back(entry),
@@ -134,11 +134,10 @@ impl<K: Copy> TcpConnects<K> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
-            self.ready.clear();
-            self.ready.extend(self.events.iter().map(|e| e.token().0));
-            let seen = self.ready.len();
-            for i in 0..seen {
-                let Some(&index) = self.ready.get(i) else { break };
+            let mut ready = std::mem::take(&mut self.ready);
+            ready.clear();
+            ready.extend(self.events.iter().map(|e| e.token().0));
+            for &index in &ready {
                 let verdict = match self.slots.get(index).and_then(|s| s.socket.as_ref()) {
                     None => continue,
                     Some(socket) => match socket.take_error() {
@@ -150,7 +149,10 @@ impl<K: Copy> TcpConnects<K> {
                     out.push((key, verdict));
                 }
             }
+            let seen = ready.len();
+            self.ready = ready;
             if seen < EVENTS {
+                self.drop_finished_fronts();
                 return Ok(());
             }
         }
@@ -161,10 +163,28 @@ impl<K: Copy> TcpConnects<K> {
         self.deadlines.iter().filter_map(|(_, q)| q.front().map(|e| e.0)).min()
     }
 
+    /// Whether deadline entry (slot, generation) is a connect still in flight.
+    fn in_flight_entry(slots: &[Slot<K>], index: usize, generation: u32) -> bool {
+        slots.get(index).is_some_and(|s| s.generation == generation && s.socket.is_some())
+    }
+
+    /// Drops the entries of finished connects from the front of every deadline queue.
+    fn drop_finished_fronts(&mut self) {
+        for (_, q) in &mut self.deadlines {
+            while q
+                .front()
+                .is_some_and(|&(_, index, generation)| !Self::in_flight_entry(&self.slots, index, generation))
+            {
+                q.pop_front();
+            }
+        }
+    }
+
     /// Appends to `out` a timeout failure for every connect whose deadline is `now` or
     /// earlier, and closes them.
     pub fn expire(&mut self, now: Instant, out: &mut Vec<(K, ProbeResult)>) {
         for q in 0..self.deadlines.len() {
+            let Some(timeout) = self.deadlines.get(q).map(|(t, _)| *t) else { continue };
             while let Some(&(at, index, generation)) = self.deadlines.get(q).and_then(|(_, d)| d.front()) {
                 if at > now {
                     break;
@@ -172,16 +192,15 @@ impl<K: Copy> TcpConnects<K> {
                 if let Some((_, d)) = self.deadlines.get_mut(q) {
                     d.pop_front();
                 }
-                let live = self.slots.get(index).is_some_and(|s| s.generation == generation && s.socket.is_some());
-                if !live {
+                if !Self::in_flight_entry(&self.slots, index, generation) {
                     continue;
                 }
-                let timeout = self.slots.get(index).map(|s| s.timeout).unwrap_or_default();
                 if let Some(key) = self.finish(index) {
                     out.push((key, Err(Failure::new(format!("connect timeout after {}", human(timeout))))));
                 }
             }
         }
+        self.drop_finished_fronts();
     }
 
     /// Abandons every connect in flight.

@@ -359,7 +359,7 @@ fn a_sync_group_moves_together_when_one_members_link_fails() {
 #[test]
 fn ha_suspend_checks_run_only_while_this_director_holds_the_address() {
     let mut r = rig("hasusp");
-    let vs = "virtual_server 192.0.2.100 80 {\n    delay_loop 1\n    ha_suspend\n    real_server 192.0.2.50 80 {\n        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n}\n";
+    let vs = "virtual_server 192.0.2.100 80 {\n    protocol TCP\n    delay_loop 1\n    ha_suspend\n    real_server 192.0.2.50 80 {\n        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n}\n";
     let o = Opts { priority: 100, v3: false, v6: false, unicast: false, auth: false };
     let t1 = Tandem::start(&mut r.lab, &r.d1.clone(), "d1", &format!("{}{vs}", config("1", "2", o)));
     // Backup for the master-down interval (3.6 s): no check runs, although one would fail.
@@ -398,4 +398,39 @@ fn ha_suspend_checks_run_only_while_this_director_holds_the_address() {
         "no check after taking over:\n{}",
         t1.log()
     );
+}
+
+/// A reload that changes nothing about a real server or a quorum runs no notify script
+/// again: the real server stays down and the quorum lost across SIGHUP, and the scripts that
+/// ran before it (quorum up at start, then the server and the quorum down) are all that ran. (The reloaded checks start from the previous states; without
+/// carrying them, the down server's first failed check and the initial quorum decision would
+/// each announce themselves again.)
+#[test]
+fn a_reload_does_not_run_notify_scripts_for_states_that_did_not_change() {
+    let mut r = rig("renotify");
+    let dir = r.lab.dir().to_path_buf();
+    let script = dir.join("note.sh");
+    std::fs::write(&script, format!("#!/bin/sh\necho \"$1\" >> {}/notes\n", dir.display())).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let s = script.display();
+    let conf = format!(
+        "virtual_server 192.0.2.100 80 {{\n    protocol TCP\n    delay_loop 1\n    quorum 1\n    sorry_server 192.0.2.60 80\n    quorum_down \"{s} quorum_down\"\n    quorum_up \"{s} quorum_up\"\n    real_server 192.0.2.50 80 {{\n        notify_down \"{s} rs_down\"\n        notify_up \"{s} rs_up\"\n        TCP_CHECK {{\n            connect_timeout 1\n        }}\n    }}\n}}\n"
+    );
+    let t = Tandem::start(&mut r.lab, &r.d1.clone(), "d1", &conf);
+    let notes = || std::fs::read_to_string(dir.join("notes")).unwrap_or_default();
+    let count = |what: &str| notes().lines().filter(|l| *l == what).count();
+    // Nothing listens on the real server: it goes down, the quorum is lost.
+    assert!(
+        wait_until(Duration::from_secs(6), || count("rs_down") == 1 && count("quorum_down") == 1),
+        "notes: {:?}\n{}",
+        notes(),
+        t.log()
+    );
+    let before = notes();
+    r.lab.signal(t.pid, "HUP").unwrap();
+    assert!(wait_until(Duration::from_secs(3), || t.log().contains("configuration reloaded")), "{}", t.log());
+    // Several check rounds after the reload: no script ran again.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(notes(), before, "{}", t.log());
+    assert!(t.log().contains("real server as before the reload"), "{}", t.log());
 }

@@ -154,19 +154,18 @@ impl Checker {
         for (i, (vs_conf, vs)) in
             self.config.virtual_servers.iter().zip(&self.checks.settings.virtual_servers).enumerate()
         {
+            let name = health::name(vs_conf);
             for (j, rs) in vs.real_servers.iter().enumerate() {
-                out.insert((health::name(vs_conf), rs.addr), self.health.is_alive(RsId { vs: i, rs: j }));
+                out.insert((name.clone(), rs.addr), self.health.is_alive(RsId { vs: i, rs: j }));
             }
         }
         out
     }
 
-    fn describe(&self, rs: RsId) -> String {
-        let vs = self.config.virtual_servers.get(rs.vs);
-        let r = vs.and_then(|v| v.real_servers.get(rs.rs));
-        match (vs, r) {
-            (Some(v), Some(r)) => format!("{} {} of virtual_server {}", r.ip, r.port.unwrap_or(0), health::name(v)),
-            _ => "?".into(),
+    /// Handles results that came in at `now`, emptying `results`.
+    fn handle_results(&mut self, now: Instant, results: &mut Vec<(CheckId, ProbeResult)>) {
+        for (id, result) in results.drain(..) {
+            self.health.handle_result(now, id, &result);
         }
     }
 
@@ -179,16 +178,20 @@ impl Checker {
                 Action::StartProbe(id) => self.starting.push(id),
                 Action::SetDest { .. } | Action::RemoveDest { .. } => changed = true,
                 Action::RealServer { rs, up, reason } => {
-                    let what = self.describe(rs);
+                    let vs_conf = self.config.virtual_servers.get(rs.vs);
+                    let conf_rs = vs_conf.and_then(|v| v.real_servers.get(rs.rs));
+                    let name = vs_conf.map(health::name).unwrap_or_default();
+                    let what = match conf_rs {
+                        Some(r) => format!("{} {} of virtual_server {name}", r.ip, r.port.unwrap_or(0)),
+                        None => "?".into(),
+                    };
                     let addr = self.checks.settings.virtual_servers.get(rs.vs).and_then(|v| v.real_servers.get(rs.rs));
-                    let name = self.config.virtual_servers.get(rs.vs).map(health::name).unwrap_or_default();
                     if let Some(addr) = addr.map(|r| r.addr) {
                         if self.previous.alive.remove(&(name, addr)) == Some(up) {
                             debug!(real_server = %what, up, "real server as before the reload");
                             continue;
                         }
                     }
-                    let conf_rs = self.config.virtual_servers.get(rs.vs).and_then(|v| v.real_servers.get(rs.rs));
                     if up {
                         info!(real_server = %what, "real server up");
                     } else {
@@ -256,25 +259,18 @@ impl Checker {
             // Every probe started in this step shares one clock reading.
             let mut starting = std::mem::take(&mut self.starting);
             for id in starting.drain(..) {
-                match self.runner(id).map(|r| &**r) {
-                    Some(Runner::Probe(Probe::Tcp(target))) => {
-                        if let Some(r) = connects.get_mut().start(id, target, now) {
-                            results.push((id, r));
-                        }
+                let Some(runner) = self.runner(id) else { continue };
+                if let Runner::Probe(Probe::Tcp(target)) = &**runner {
+                    if let Some(r) = connects.get_mut().start(id, target, now) {
+                        results.push((id, r));
                     }
-                    Some(_) => {
-                        if let Some(runner) = self.runner(id) {
-                            running.push(attempt(Arc::clone(runner), id, now));
-                        }
-                    }
-                    None => {}
+                } else {
+                    running.push(attempt(Arc::clone(runner), id, now));
                 }
             }
             self.starting = starting;
             if !results.is_empty() {
-                for (id, result) in results.drain(..) {
-                    self.health.handle_result(now, id, &result);
-                }
+                self.handle_results(now, &mut results);
                 // What that changed is drained on the next turn, at once.
                 continue;
             }
@@ -294,9 +290,7 @@ impl Checker {
                 () = &mut sleep => {
                     now = Instant::now();
                     connects.get_mut().expire(now, &mut results);
-                    for (id, result) in results.drain(..) {
-                        self.health.handle_result(now, id, &result);
-                    }
+                    self.handle_results(now, &mut results);
                     self.health.handle_timeout(now);
                 }
                 guard = connects.readable_mut() => {
@@ -304,9 +298,7 @@ impl Checker {
                     let mut guard = guard.map_err(|e| format!("TCP checks' epoll set: {e}"))?;
                     guard.get_inner_mut().collect(&mut results).map_err(|e| format!("TCP checks' epoll set: {e}"))?;
                     guard.clear_ready();
-                    for (id, result) in results.drain(..) {
-                        self.health.handle_result(now, id, &result);
-                    }
+                    self.handle_results(now, &mut results);
                 }
                 Some((id, result)) = running.next(), if !running.is_empty() => {
                     // Every result already in is handled in one go.

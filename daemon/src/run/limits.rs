@@ -45,16 +45,19 @@ pub fn raise(needed: u64) -> Result<Raised, String> {
     if soft >= needed {
         return Ok(Raised::Enough(soft));
     }
-    if hard >= needed || setrlimit(Resource::RLIMIT_NOFILE, needed, needed).is_ok() {
-        if hard >= needed {
-            setrlimit(Resource::RLIMIT_NOFILE, needed, hard)
-                .map_err(|e| format!("cannot raise the open-files limit to {needed}: {e}"))?;
-        }
-        return Ok(Raised::To(soft, needed));
+    let raise = |to: u64, hard: u64| {
+        setrlimit(Resource::RLIMIT_NOFILE, to, hard)
+            .map_err(|e| format!("cannot raise the open-files limit to {to}: {e}"))
+    };
+    if hard >= needed {
+        raise(needed, hard)?;
+        Ok(Raised::To(soft, needed))
+    } else if raise(needed, needed).is_ok() {
+        Ok(Raised::To(soft, needed))
+    } else {
+        raise(hard, hard)?;
+        Ok(Raised::Short(soft, hard))
     }
-    setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
-        .map_err(|e| format!("cannot raise the open-files limit to {hard}: {e}"))?;
-    Ok(Raised::Short(soft, hard))
 }
 
 /// Raises the limit for `c` and logs what came of it.

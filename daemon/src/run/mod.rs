@@ -84,7 +84,7 @@ pub type Reloader = Box<dyn Fn() -> Result<tandem_conf::Config, String>>;
 /// keepalived's `ha_suspend` follows the virtual server's address; a fwmark or group
 /// service has none to follow, and its checks run all the time.
 fn warn_ha_suspend_without_address(c: &tandem_conf::Config) {
-    for vs in c.virtual_servers.iter().filter(|v| v.ha_suspend && v.ip.is_none()) {
+    for vs in c.virtual_servers.iter().filter(|v| v.ha_suspend && crate::health::suspend_address(v).is_none()) {
         warn!(virtual_server = %crate::health::name(vs), "ha_suspend needs an address to follow; the checks run always");
     }
 }

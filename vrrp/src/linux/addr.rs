@@ -105,16 +105,9 @@ impl Addresses {
     /// The addresses (with prefix length) on interface `ifindex`.
     pub fn list(&self, ifindex: u32) -> Result<Vec<(IpAddr, u8)>, NetlinkError> {
         let op = format!("list addresses of interface {ifindex}");
-        let req = IfaddrmsgBuilder::default()
-            .ifa_family(RtAddrFamily::Unspecified)
-            .ifa_prefixlen(0)
-            .ifa_scope(RtScope::Universe)
-            .ifa_index(0)
-            .build()
-            .map_err(|e| NetlinkError::new(&op, None, e.to_string()))?;
         let recv = self
             .rtnl
-            .send::<_, _, Rtm, Ifaddrmsg>(Rtm::Getaddr, NlmF::DUMP, NlPayload::Payload(req))
+            .send::<_, _, Rtm, Ifaddrmsg>(Rtm::Getaddr, NlmF::DUMP, NlPayload::Payload(dump_request(&op)?))
             .map_err(|e| router_error(&op, e))?;
         let mut out = Vec::new();
         for msg in recv {
@@ -123,14 +116,8 @@ impl Addresses {
             if *p.ifa_index() != ifindex {
                 continue;
             }
-            let handle = p.rtattrs().get_attr_handle();
-            let bytes = handle
-                .get_attr_payload_as_with_len_borrowed::<&[u8]>(Ifa::Local)
-                .or_else(|_| handle.get_attr_payload_as_with_len_borrowed::<&[u8]>(Ifa::Address));
-            if let Ok(b) = bytes {
-                if let Some(a) = ip_from_bytes(b) {
-                    out.push((a, *p.ifa_prefixlen()));
-                }
+            if let Some(a) = address_of(p) {
+                out.push((a, *p.ifa_prefixlen()));
             }
         }
         Ok(out)
@@ -164,7 +151,29 @@ fn router_error<T: std::fmt::Debug, P: std::fmt::Debug>(op: &str, e: RouterError
     }
 }
 
-pub(crate) fn ip_from_bytes(b: &[u8]) -> Option<IpAddr> {
+/// An RTM_GETADDR dump request for every address of every family.
+pub(crate) fn dump_request(op: &str) -> Result<Ifaddrmsg, NetlinkError> {
+    IfaddrmsgBuilder::default()
+        .ifa_family(RtAddrFamily::Unspecified)
+        .ifa_prefixlen(0)
+        .ifa_scope(RtScope::Universe)
+        .ifa_index(0)
+        .build()
+        .map_err(|e| NetlinkError::new(op, None, e.to_string()))
+}
+
+/// The address an RTM_NEWADDR / RTM_DELADDR message is about: IFA_LOCAL (the address itself
+/// on point-to-point links), else IFA_ADDRESS.
+pub(crate) fn address_of(p: &Ifaddrmsg) -> Option<IpAddr> {
+    let handle = p.rtattrs().get_attr_handle();
+    let bytes = handle
+        .get_attr_payload_as_with_len_borrowed::<&[u8]>(Ifa::Local)
+        .or_else(|_| handle.get_attr_payload_as_with_len_borrowed::<&[u8]>(Ifa::Address))
+        .ok()?;
+    ip_from_bytes(bytes)
+}
+
+fn ip_from_bytes(b: &[u8]) -> Option<IpAddr> {
     if let Ok(a) = <[u8; 4]>::try_from(b) {
         Some(IpAddr::from(a))
     } else if let Ok(a) = <[u8; 16]>::try_from(b) {

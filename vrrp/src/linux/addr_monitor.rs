@@ -7,15 +7,11 @@
 
 use super::NetlinkError;
 use neli::{
-    consts::{
-        nl::NlmF,
-        rtnl::{Ifa, RtAddrFamily, RtScope, Rtm},
-        socket::NlFamily,
-    },
+    consts::{nl::NlmF, rtnl::Rtm, socket::NlFamily},
     genl::Genlmsghdr,
     nl::{NlPayload, Nlmsghdr},
     router::synchronous::{NlRouter, NlRouterReceiverHandle},
-    rtnl::{Ifaddrmsg, IfaddrmsgBuilder},
+    rtnl::Ifaddrmsg,
     utils::Groups,
 };
 use std::net::IpAddr;
@@ -54,13 +50,7 @@ impl AddressMonitor {
     /// Every address on the host now.
     pub fn dump(&self) -> Result<Vec<AddressEvent>, NetlinkError> {
         let op = "list addresses";
-        let req = IfaddrmsgBuilder::default()
-            .ifa_family(RtAddrFamily::Unspecified)
-            .ifa_prefixlen(0)
-            .ifa_scope(RtScope::Universe)
-            .ifa_index(0)
-            .build()
-            .map_err(|e| NetlinkError::new(op, None, e.to_string()))?;
+        let req = super::addr::dump_request(op)?;
         let recv = self
             .rtnl
             .send::<_, _, Rtm, Ifaddrmsg>(Rtm::Getaddr, NlmF::DUMP, NlPayload::Payload(req))
@@ -96,12 +86,6 @@ fn event_of(msg: &Nlmsghdr<Rtm, Ifaddrmsg>) -> Option<AddressEvent> {
         _ => return None,
     };
     let NlPayload::Payload(p) = msg.nl_payload() else { return None };
-    let handle = p.rtattrs().get_attr_handle();
-    // IFA_LOCAL is the address itself on point-to-point links; IFA_ADDRESS otherwise.
-    let bytes = handle
-        .get_attr_payload_as_with_len_borrowed::<&[u8]>(Ifa::Local)
-        .or_else(|_| handle.get_attr_payload_as_with_len_borrowed::<&[u8]>(Ifa::Address))
-        .ok()?;
-    let address = super::addr::ip_from_bytes(bytes)?;
+    let address = super::addr::address_of(p)?;
     Some(AddressEvent { ifindex: *p.ifa_index(), address, gone })
 }
