@@ -109,7 +109,7 @@ fn plan(input: &Input) -> ExitCode {
     let current = match tandem_ipvs::Ipvs::open().and_then(|i| i.dump()) {
         Ok(table) => table,
         Err(e) => {
-            eprintln!("error: {e} (is the ip_vs module loaded?)");
+            eprintln!("error: {e}");
             return ExitCode::from(1);
         }
     };

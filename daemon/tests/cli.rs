@@ -128,3 +128,21 @@ fn run_refuses_what_it_does_not_implement_instead_of_ignoring_it() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("error: vrrp_instance VI_1: use_vmac is not supported by tandem run yet"));
 }
+
+#[test]
+fn plan_without_ipvs_says_so_in_words() {
+    if Path::new("/proc/net/ip_vs").exists() {
+        eprintln!("this kernel has IPVS loaded: nothing to test here");
+        return;
+    }
+    let f =
+        temp("plan.conf", "virtual_server 192.0.2.1 80 {\n    protocol TCP\n    real_server 10.0.0.2 80 {\n    }\n}\n");
+    let out = tandem(&["plan", "-f", f.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("error: open the IPVS generic netlink family: IPVS is not available in this kernel (is the ip_vs module loaded? `modprobe ip_vs`)"),
+        "{err}"
+    );
+    assert!(!err.contains("Nlmsgerr"), "{err}");
+}

@@ -19,6 +19,7 @@ use neli::{
         nl::{NlmF, Nlmsg},
         socket::{Msg as MsgFlags, NlFamily},
     },
+    err::RouterError,
     genl::{AttrTypeBuilder, Genlmsghdr, GenlmsghdrBuilder, Nlattr, NlattrBuilder},
     nl::{NlPayload, Nlmsghdr, NlmsghdrBuilder},
     router::synchronous::NlRouter,
@@ -271,7 +272,16 @@ impl Ipvs {
             // the router's thread between tandem and the kernel.
             let (router, _) = NlRouter::connect(NlFamily::Generic, None, Groups::empty())
                 .map_err(|e| IpvsError::new(op, None, e.to_string()))?;
-            router.resolve_genl_family("IPVS").map_err(|e| IpvsError::new(op, None, format!("{e:?}")))?
+            router.resolve_genl_family("IPVS").map_err(|e| match e {
+                // The controller answers ENOENT for a family nobody registered.
+                RouterError::Nlmsgerr(m) if -*m.error() == ENOENT => IpvsError::new(
+                    op,
+                    Some(ENOENT),
+                    "IPVS is not available in this kernel (is the ip_vs module loaded? `modprobe ip_vs`)",
+                ),
+                RouterError::Nlmsgerr(m) => IpvsError::errno(op, -*m.error()),
+                e => IpvsError::new(op, None, e.to_string()),
+            })?
         };
         Ok(Ipvs { family, conn: Mutex::new(Conn::open()?) })
     }

@@ -34,6 +34,16 @@ use tracing::{debug, info, warn};
 /// Shortest time between two publications of the desired table.
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 
+/// Probes started on one clock reading. Starting a TCP check is a few system calls; in the
+/// VM, 2,000 of them in a row took ~270 ms. Started on one reading, with their results
+/// collected after the last start, every start and result of such a batch carried the same
+/// time, so the whole batch came due again at one instant: batches merged round after round
+/// until all checks ran in one, and every round came late by the batch's length (2,000
+/// servers in the VM: every check ~270 ms late, measured with an instrumented build).
+/// Re-reading the clock and collecting the finished connects every few dozen starts keeps
+/// each check's times its own, and the checks stay spread.
+const START_CHUNK: usize = 32;
+
 /// A configuration reloaded, with its checks already built (the reload was refused if they
 /// could not be).
 pub struct Reloaded {
@@ -256,9 +266,15 @@ impl Checker {
         tokio::pin!(sleep);
         loop {
             dirty |= self.drain();
-            // Every probe started in this step shares one clock reading.
+            // Probes started together share a clock reading, renewed every START_CHUNK
+            // starts, when the connects finished meanwhile are collected too.
             let mut starting = std::mem::take(&mut self.starting);
-            for id in starting.drain(..) {
+            for (n, id) in starting.drain(..).enumerate() {
+                if n > 0 && n % START_CHUNK == 0 {
+                    now = Instant::now();
+                    connects.get_mut().collect(&mut results).map_err(|e| format!("TCP checks' epoll set: {e}"))?;
+                    self.handle_results(now, &mut results);
+                }
                 let Some(runner) = self.runner(id) else { continue };
                 if let Runner::Probe(Probe::Tcp(target)) = &**runner {
                     if let Some(r) = connects.get_mut().start(id, target, now) {

@@ -55,7 +55,7 @@ impl Keeper {
         if let Some(s) = &self.ipvs {
             return Ok(s.clone());
         }
-        let s = Arc::new(Ipvs::open().map_err(|e| format!("{e} (is the ip_vs module loaded?)"))?);
+        let s = Arc::new(Ipvs::open().map_err(|e| e.to_string())?);
         self.ipvs = Some(s.clone());
         Ok(s)
     }
