@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tandem_checker::connects::{self, TcpConnects};
 use tandem_checker::probe::dns::DnsSettings;
-use tandem_checker::probe::http::{HttpSettings, HttpVersion, UrlCheck};
+use tandem_checker::probe::http::{HttpSettings, HttpVersion, UrlCheck, UrlRegex};
 use tandem_checker::probe::smtp::SmtpSettings;
 use tandem_checker::probe::tls::TlsSettings;
 use tandem_checker::probe::udp::{ReplyPattern, UdpSettings};
@@ -80,6 +80,18 @@ fn target(addr: &str, port: u16, timeout: Duration) -> Target {
 
 fn reason(r: ProbeResult) -> String {
     r.expect_err("the probe should fail").reason().to_string()
+}
+
+/// A url regex with no offsets, passing on a match.
+fn rx(pattern: &str) -> UrlRegex {
+    UrlRegex {
+        pattern: pattern.into(),
+        regex: pcre2::bytes::Regex::new(pattern).unwrap(),
+        firstline: false,
+        no_match: false,
+        min_offset: 0,
+        max_offset: None,
+    }
 }
 
 fn md5_of(bytes: &[u8]) -> [u8; 16] {
@@ -206,6 +218,37 @@ fn http_get_checks_status_digest_and_every_url() {
     let r = reason(n.probe(Probe::Http(target(SERVER, 8080, SHORT), http(vec![wrong]))));
     assert!(r.starts_with("GET /index.html: digest mismatch"), "{r}");
 
+    // regex: searched in the whole response, header included; regex_no_match inverts it.
+    let body = UrlCheck { regex: Some(rx(r"<h1>tandem</h1>\n")), ..UrlCheck::new("/index.html") };
+    n.probe(Probe::Http(target(SERVER, 8080, SHORT), http(vec![body]))).unwrap();
+    let header = UrlCheck { regex: Some(rx(r"(?m)^Server: SimpleHTTP/\S+")), ..UrlCheck::new("/index.html") };
+    n.probe(Probe::Http(target(SERVER, 8080, SHORT), http(vec![header]))).unwrap();
+    let absent = UrlCheck { regex: Some(rx("maintenance")), ..UrlCheck::new("/index.html") };
+    assert_eq!(
+        reason(n.probe(Probe::Http(target(SERVER, 8080, SHORT), http(vec![absent.clone()])))),
+        "GET /index.html: regex `maintenance` not found in the response"
+    );
+    let mut not_in_maintenance = absent;
+    if let Some(r) = &mut not_in_maintenance.regex {
+        r.no_match = true;
+    }
+    n.probe(Probe::Http(target(SERVER, 8080, SHORT), http(vec![not_in_maintenance]))).unwrap();
+    let mut present_but_forbidden = UrlCheck { regex: Some(rx("tandem")), ..UrlCheck::new("/index.html") };
+    if let Some(r) = &mut present_but_forbidden.regex {
+        r.no_match = true;
+    }
+    assert_eq!(
+        reason(n.probe(Probe::Http(target(SERVER, 8080, SHORT), http(vec![present_but_forbidden])))),
+        "GET /index.html: regex `tandem` found in the response (regex_no_match)"
+    );
+    // The body starts after the header: a max_offset of 10 leaves it out.
+    let early =
+        UrlCheck { regex: Some(UrlRegex { max_offset: Some(10), ..rx("tandem") }), ..UrlCheck::new("/index.html") };
+    assert_eq!(
+        reason(n.probe(Probe::Http(target(SERVER, 8080, SHORT), http(vec![early])))),
+        "GET /index.html: regex `tandem` not found in the response"
+    );
+
     // All urls must pass: the second one fails the attempt.
     let two = http(vec![index.clone(), UrlCheck::new("/nope")]);
     assert_eq!(reason(n.probe(Probe::Http(target(SERVER, 8080, SHORT), two))), "GET /nope: HTTP status 404");
@@ -260,6 +303,14 @@ fn ssl_get_speaks_tls_without_verifying_and_sends_sni() {
     let wrong =
         HttpSettings { urls: vec![UrlCheck { digest: Some([1u8; 16]), ..UrlCheck::new("/index.html") }], ..ssl(None) };
     assert!(reason(n.probe(Probe::Http(target(SERVER, 8443, long), wrong))).contains("digest mismatch"));
+    // A regex over TLS sees the decrypted response.
+    let found = |pattern: &str| HttpSettings {
+        urls: vec![UrlCheck { regex: Some(rx(pattern)), ..UrlCheck::new("/index.html") }],
+        ..ssl(None)
+    };
+    n.probe(Probe::Http(target(SERVER, 8443, long), found("<h1>tandem"))).unwrap();
+    let r = reason(n.probe(Probe::Http(target(SERVER, 8443, long), found("<h1>other"))));
+    assert_eq!(r, "GET /index.html: regex `<h1>other` not found in the response");
     // TLS against a plain HTTP server.
     let r = reason(n.probe(Probe::Http(target(SERVER, 8080, SHORT), ssl(None))));
     assert!(r.starts_with("GET /index.html: TLS handshake failed"), "{r}");

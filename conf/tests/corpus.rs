@@ -925,13 +925,20 @@ fn http_and_ssl_checkers() {
                     // upper-case in the file
                     digest: some("9b3a0c1b2c3d4e5f60718293a4b5c6d7"),
                     status_code: vec![range(200, 200)],
-                    virtualhost: None,
+                    ..UrlCheck::default()
                 },
                 UrlCheck {
                     path: s("/status?full=1"),
                     digest: None,
                     status_code: vec![range(200, 299), range(301, 301), range(302, 304)],
                     virtualhost: some("status.example.com"),
+                    // `\\s` in the file is `\s` to PCRE2; `\x21` is `!` (keepalived's escapes)
+                    regex: some("uptime:\\s+\\d+ s!"),
+                    regex_no_match: true,
+                    regex_options: vec![s("caseless"), s("multiline")],
+                    regex_min_offset: Some(10),
+                    regex_max_offset: Some(4096),
+                    regex_stack: Some([32768, 524288]),
                 },
             ],
             virtualhost: some("www.example.com"),
@@ -961,7 +968,7 @@ fn http_and_ssl_checkers() {
                 path: s("/"),
                 digest: None,
                 status_code: vec![range(200, 200), range(401, 401)],
-                virtualhost: None,
+                ..UrlCheck::default()
             }],
             virtualhost: some("secure.example.com"),
             enable_sni: true,
@@ -973,7 +980,7 @@ fn http_and_ssl_checkers() {
     assert_eq!(
         checks(&c, &addr("2001:db8:30::80", 80)),
         &[Check::Http(HttpCheck {
-            url: vec![UrlCheck { path: s("/ping"), digest: None, status_code: Vec::new(), virtualhost: None }],
+            url: vec![UrlCheck { path: s("/ping"), ..UrlCheck::default() }],
             bindto: Some(ip("fe80::1")),
             bind_if: some("eth0"),
             http_protocol: some("1.0"),

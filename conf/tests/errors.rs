@@ -396,3 +396,50 @@ fn rendering_shows_file_line_column_the_line_and_a_caret() {
     assert!(text.contains("3 |     virtual_router_id 256\n"), "{text}");
     assert!(text.contains("  |                       ^^^ must be 1-255"), "{text}");
 }
+
+// --- HTTP regex ---
+
+const REGEX_VS: &str = "virtual_server 192.0.2.1 80 {\n    protocol TCP\n    real_server 10.0.0.2 80 {\n        HTTP_GET {\n            url {\n                path /\n";
+
+#[test]
+fn a_regex_that_does_not_compile_is_an_error_at_the_pattern() {
+    let r = check(&format!("{REGEX_VS}                regex \"up(\"\n            }}\n        }}\n    }}\n}}\n"));
+    one_error(
+        &r,
+        "regex `up(` cannot be used: PCRE2: error compiling pattern at offset 3: missing closing parenthesis",
+        7,
+        23,
+    );
+}
+
+#[test]
+fn a_regex_option_tandem_cannot_apply_is_an_error_and_an_unknown_one_a_warning() {
+    let r = check(&format!(
+        "{REGEX_VS}                regex ok\n                regex_options dollar_endonly\n            }}\n        }}\n    }}\n}}\n"
+    ));
+    one_error(&r, "regex `ok` cannot be used: regex option dollar_endonly is not supported by tandem", 8, 31);
+    let r = check(&format!(
+        "{REGEX_VS}                regex ok\n                regex_options caseless frobnicate\n            }}\n        }}\n    }}\n}}\n"
+    ));
+    assert_eq!(
+        found(&r),
+        vec![(
+            Severity::Warning,
+            "unknown regex option `frobnicate`; ignored".to_string(),
+            "keepalived.conf".to_string(),
+            8,
+            40
+        )],
+        "{}",
+        r.render()
+    );
+}
+
+#[test]
+fn regex_companions_without_a_regex_are_warned_about() {
+    let r = check(&format!("{REGEX_VS}                regex_no_match\n            }}\n        }}\n    }}\n}}\n"));
+    let f = found(&r);
+    assert_eq!(f.len(), 1, "{}", r.render());
+    assert_eq!(f[0].0, Severity::Warning);
+    assert!(f[0].1.contains("without a regex"), "{}", r.render());
+}

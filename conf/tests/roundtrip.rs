@@ -30,13 +30,30 @@ fn tcp_check() -> impl Strategy<Value = Check> {
 }
 
 fn http_check() -> impl Strategy<Value = Check> {
-    ("/[a-z]{0,8}", proptest::option::of("[0-9a-f]{32}"), proptest::collection::vec((200u16..300, 0u16..50), 0..3))
-        .prop_map(|(path, digest, codes)| {
+    let regex = (
+        "[a-z]{1,6}( [a-z]{1,3}[.+*]?)?",
+        any::<bool>(),
+        proptest::sample::subsequence(vec!["caseless", "dotall", "multiline", "ungreedy"], 0..3),
+        proptest::option::of(0u64..100),
+        proptest::option::of(100u64..10_000),
+    );
+    (
+        "/[a-z]{0,8}",
+        proptest::option::of("[0-9a-f]{32}"),
+        proptest::collection::vec((200u16..300, 0u16..50), 0..3),
+        proptest::option::of(regex),
+    )
+        .prop_map(|(path, digest, codes, regex)| {
             let status_code = codes.into_iter().map(|(low, span)| StatusRange { low, high: low + span }).collect();
-            Check::Http(HttpCheck {
-                url: vec![UrlCheck { path, digest, status_code, virtualhost: None }],
-                ..HttpCheck::default()
-            })
+            let mut url = UrlCheck { path, digest, status_code, ..UrlCheck::default() };
+            if let Some((pattern, no_match, options, min, max)) = regex {
+                url.regex = Some(pattern);
+                url.regex_no_match = no_match;
+                url.regex_options = options.into_iter().map(String::from).collect();
+                url.regex_min_offset = min;
+                url.regex_max_offset = max;
+            }
+            Check::Http(HttpCheck { url: vec![url], ..HttpCheck::default() })
         })
 }
 
@@ -212,6 +229,21 @@ fn to_keepalived(c: &Config) -> String {
                         if !u.status_code.is_empty() {
                             let codes: Vec<String> = u.status_code.iter().map(ToString::to_string).collect();
                             let _ = writeln!(o, "                status_code {}", codes.join(" "));
+                        }
+                        if let Some(r) = &u.regex {
+                            let _ = writeln!(o, "                regex \"{r}\"");
+                        }
+                        if u.regex_no_match {
+                            o.push_str("                regex_no_match\n");
+                        }
+                        if !u.regex_options.is_empty() {
+                            let _ = writeln!(o, "                regex_options {}", u.regex_options.join(" "));
+                        }
+                        if let Some(n) = u.regex_min_offset {
+                            let _ = writeln!(o, "                regex_min_offset {n}");
+                        }
+                        if let Some(n) = u.regex_max_offset {
+                            let _ = writeln!(o, "                regex_max_offset {n}");
                         }
                         o.push_str("            }\n");
                     }

@@ -192,6 +192,7 @@ fn runner(
                     status_codes: u.status_code.iter().map(|r| r.low..=r.high).collect(),
                     digest,
                     virtualhost: u.virtualhost.clone(),
+                    regex: u.regex.as_ref().map(|p| url_regex(p, u)).transpose()?,
                 });
             }
             let version = match h.http_protocol.as_deref() {
@@ -256,6 +257,29 @@ fn runner(
     }))
 }
 
+/// A url's `regex` with its companions. Offsets past the address space cannot be reached
+/// and clamp; a minimum past the maximum drops both, as keepalived does (check_http.c) and
+/// as the validator warns.
+fn url_regex(pattern: &str, u: &conf::UrlCheck) -> Result<http::UrlRegex, String> {
+    let compiled = conf::regex::compile(pattern, &u.regex_options, u.regex_stack.map(|[_, max]| max))
+        .map_err(|e| format!("regex `{pattern}`: {e}"))?;
+    let clamp = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let (mut min, mut max) = (u.regex_min_offset.map(clamp), u.regex_max_offset.map(clamp));
+    if let (Some(lo), Some(hi)) = (min, max) {
+        if lo > hi {
+            (min, max) = (None, None);
+        }
+    }
+    Ok(http::UrlRegex {
+        pattern: pattern.to_string(),
+        regex: compiled.regex,
+        firstline: compiled.firstline,
+        no_match: u.regex_no_match,
+        min_offset: min.unwrap_or(0),
+        max_offset: max,
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failed set-up step should fail the test
 mod tests {
@@ -289,6 +313,27 @@ mod tests {
         assert_eq!(t.addr, "10.0.1.11:8080".parse().unwrap());
         assert_eq!(h.urls[0].path, "/health");
         assert!(h.urls[0].digest.is_some() && h.tls.is_none());
+    }
+
+    #[test]
+    fn a_url_regex_comes_with_its_options_and_offsets_and_crossed_offsets_drop_as_in_keepalived() {
+        let url = |extra: &str| {
+            let c = load(&format!(
+                "virtual_server 192.0.2.10 80 {{\n protocol TCP\n real_server 10.0.0.11 80 {{\n  HTTP_GET {{\n   url {{\n    path /\n    regex \"^up\\\\s\"\n    regex_options multiline firstline\n    {extra}\n   }}\n  }}\n }}\n}}\n"
+            ));
+            let checks = checks(&c).unwrap();
+            let Runner::Probe(Probe::Http(_, h)) = &*checks.runners[0][0][0] else { panic!("not HTTP") };
+            h.urls[0].regex.clone().unwrap()
+        };
+        let r = url("regex_no_match\n    regex_min_offset 3\n    regex_max_offset 40");
+        assert_eq!(r.pattern, "^up\\s");
+        assert!(r.no_match && r.firstline);
+        assert_eq!((r.min_offset, r.max_offset), (3, Some(40)));
+        // multiline: ^ matches after a newline; firstline: not past the first one.
+        assert!(r.regex.is_match(b"x\nup ").unwrap());
+        assert!(!r.found_in(b"HTTP/1.0 200 OK\r\n\r\nup 3 days").unwrap());
+        let r = url("regex_min_offset 50\n    regex_max_offset 40");
+        assert_eq!((r.min_offset, r.max_offset, r.no_match), (0, None, false));
     }
 
     #[test]

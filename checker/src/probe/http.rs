@@ -1,6 +1,11 @@
 //! HTTP_GET and SSL_GET: a GET of each url must answer with an accepted status code and, when
 //! asked, a body of the given MD5 digest (keepalived/check/check_http.c, lib/html.c).
 //!
+//! A url's `regex` is searched for in the response as received, status line and header
+//! included, offsets counted from its first byte, as keepalived does (check_http.c,
+//! `check_regex`, which matches buffer by buffer with PCRE2's partial matching); tandem keeps
+//! the first [`MAX_REGEX_SUBJECT`] bytes of the response for it and searches them once.
+//!
 //! The request is keepalived's: `GET PATH HTTP/1.0` (or 1.1), `User-Agent: KeepAliveClient`,
 //! `Connection: close` for 1.0C and 1.1, and `Host:` the virtual host, else the connect
 //! address and port (`[v6]:port`). The response is read to the end of the stream. Its status
@@ -25,6 +30,9 @@ use tokio::time::Instant;
 /// Longest response header read before giving up.
 const MAX_HEADER: usize = 64 * 1024;
 
+/// How much of a response a url's `regex` searches.
+pub const MAX_REGEX_SUBJECT: usize = 1024 * 1024;
+
 /// `http_protocol`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum HttpVersion {
@@ -48,12 +56,73 @@ pub struct UrlCheck {
     pub digest: Option<[u8; 16]>,
     /// `virtualhost` of this url (overrides [`HttpSettings::virtualhost`]).
     pub virtualhost: Option<String>,
+    /// `regex` and its companions.
+    pub regex: Option<UrlRegex>,
+}
+
+/// A url's `regex`: where a match may start and whether one passes or fails the check.
+#[derive(Debug, Clone)]
+pub struct UrlRegex {
+    /// The pattern as configured (for messages).
+    pub pattern: String,
+    /// The compiled pattern.
+    pub regex: pcre2::bytes::Regex,
+    /// `regex_options firstline`: the match starts on the first line after `min_offset`.
+    pub firstline: bool,
+    /// `regex_no_match`: a match fails the check.
+    pub no_match: bool,
+    /// `regex_min_offset`: a match starts here or later.
+    pub min_offset: usize,
+    /// `regex_max_offset`: a match starts here or earlier.
+    pub max_offset: Option<usize>,
+}
+
+impl PartialEq for UrlRegex {
+    fn eq(&self, o: &Self) -> bool {
+        // The compiled form follows from the pattern as compiled (options included).
+        (self.regex.as_str(), &self.pattern, self.firstline, self.no_match, self.min_offset, self.max_offset)
+            == (o.regex.as_str(), &o.pattern, o.firstline, o.no_match, o.min_offset, o.max_offset)
+    }
+}
+
+impl Eq for UrlRegex {}
+
+impl UrlRegex {
+    /// Whether `response` has a match starting within the offsets (keepalived: the leftmost
+    /// match at or after `min_offset` counts only if it starts by `max_offset`).
+    pub fn found_in(&self, response: &[u8]) -> Result<bool, Failure> {
+        if self.min_offset > response.len() {
+            return Ok(false);
+        }
+        let found = (self.regex.find_at(response, self.min_offset))
+            .map_err(|e| Failure::new(format!("regex `{}`: {e}", self.pattern)))?;
+        let Some(m) = found else { return Ok(false) };
+        let mut last_start = self.max_offset;
+        if self.firstline {
+            let newline = response.get(self.min_offset..).and_then(|r| r.iter().position(|&b| b == b'\n'));
+            if let Some(n) = newline.map(|n| self.min_offset + n) {
+                last_start = Some(last_start.map_or(n, |l| l.min(n)));
+            }
+        }
+        Ok(last_start.is_none_or(|l| m.start() <= l))
+    }
+
+    /// The check's verdict on `response`.
+    fn judge(&self, response: &[u8]) -> Result<(), Failure> {
+        match (self.found_in(response)?, self.no_match) {
+            (true, false) | (false, true) => Ok(()),
+            (false, false) => Err(Failure::new(format!("regex `{}` not found in the response", self.pattern))),
+            (true, true) => {
+                Err(Failure::new(format!("regex `{}` found in the response (regex_no_match)", self.pattern)))
+            }
+        }
+    }
 }
 
 impl UrlCheck {
     /// A url expecting any 2xx status and no particular body.
     pub fn new(path: impl Into<String>) -> UrlCheck {
-        UrlCheck { path: path.into(), status_codes: Vec::new(), digest: None, virtualhost: None }
+        UrlCheck { path: path.into(), status_codes: Vec::new(), digest: None, virtualhost: None, regex: None }
     }
 
     /// Whether `code` is accepted.
@@ -119,9 +188,10 @@ pub async fn probe(target: &Target, settings: &HttpSettings, start: Instant) -> 
 async fn fetch(target: &Target, settings: &HttpSettings, url: &UrlCheck, deadline: Instant) -> Result<(), Failure> {
     let stream = tcp_connect(target, deadline).await?;
     let request = request(target.addr, settings, url);
+    let keep = url.regex.is_some();
     let response = match &settings.tls {
-        None => exchange(stream, &request, deadline, target).await?,
-        Some(t) => exchange(tls::connect(stream, target, t, deadline).await?, &request, deadline, target).await?,
+        None => exchange(stream, &request, keep, deadline, target).await?,
+        Some(t) => exchange(tls::connect(stream, target, t, deadline).await?, &request, keep, deadline, target).await?,
     };
     response.judge(url)
 }
@@ -143,10 +213,12 @@ pub(crate) fn request(addr: SocketAddr, settings: &HttpSettings, url: &UrlCheck)
     format!("GET {} HTTP/1.{minor}\r\nUser-Agent: KeepAliveClient\r\n{close}Host: {host}\r\n\r\n", url.path)
 }
 
-/// Sends the request and reads the response to its end.
+/// Sends the request and reads the response to its end; with `keep`, the response's first
+/// bytes are kept for a regex.
 async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     request: &str,
+    keep: bool,
     deadline: Instant,
     target: &Target,
 ) -> Result<Response, Failure> {
@@ -156,7 +228,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
             .await
             .map_err(|e| Failure::new(format!("cannot send request: {}", describe_io_error(&e))))?;
         let _ = stream.flush().await;
-        let mut parser = ResponseParser::default();
+        let mut parser = ResponseParser::new(keep);
         let mut buf = vec![0u8; 16 * 1024];
         loop {
             match stream.read(&mut buf).await {
@@ -177,10 +249,12 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
 pub(crate) struct Response {
     status: u16,
     digest: [u8; 16],
+    /// The response's first bytes, when a regex needs them.
+    kept: Vec<u8>,
 }
 
 impl Response {
-    /// keepalived's order: status code, then digest (check_http.c, `http_handle_response`).
+    /// keepalived's order: status code, digest, regex (check_http.c, `http_handle_response`).
     fn judge(&self, url: &UrlCheck) -> Result<(), Failure> {
         if !url.accepts(self.status) {
             return Err(Failure::new(format!("HTTP status {}", self.status)));
@@ -194,7 +268,10 @@ impl Response {
                 )));
             }
         }
-        Ok(())
+        match &url.regex {
+            Some(r) => r.judge(&self.kept),
+            None => Ok(()),
+        }
     }
 }
 
@@ -206,11 +283,22 @@ pub(crate) struct ResponseParser {
     content_length: Option<u64>,
     body_seen: u64,
     md5: Md5,
+    /// The response's first bytes, kept for a regex.
+    kept: Option<Vec<u8>>,
 }
 
 impl ResponseParser {
+    /// A parser; with `keep`, it keeps the first [`MAX_REGEX_SUBJECT`] bytes of the response.
+    pub(crate) fn new(keep: bool) -> ResponseParser {
+        ResponseParser { kept: keep.then(Vec::new), ..ResponseParser::default() }
+    }
+
     /// Takes the next bytes of the stream.
     pub(crate) fn feed(&mut self, data: &[u8]) -> Result<(), Failure> {
+        if let Some(kept) = &mut self.kept {
+            let room = MAX_REGEX_SUBJECT.saturating_sub(kept.len());
+            kept.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
+        }
         if self.status.is_some() {
             self.body(data);
             return Ok(());
@@ -244,7 +332,9 @@ impl ResponseParser {
     /// The stream has ended.
     pub(crate) fn finish(self) -> Result<Response, Failure> {
         match self.status {
-            Some(status) => Ok(Response { status, digest: self.md5.finalize().into() }),
+            Some(status) => {
+                Ok(Response { status, digest: self.md5.finalize().into(), kept: self.kept.unwrap_or_default() })
+            }
             None if self.head.is_empty() => Err(Failure::new("no data received")),
             None => Err(Failure::new("incomplete HTTP header")),
         }
@@ -286,7 +376,7 @@ mod tests {
     use super::*;
 
     fn parse(chunks: &[&[u8]]) -> Result<Response, Failure> {
-        let mut p = ResponseParser::default();
+        let mut p = ResponseParser::new(false);
         for c in chunks {
             p.feed(c)?;
         }
@@ -300,7 +390,7 @@ mod tests {
     #[test]
     fn status_and_digest_across_chunk_boundaries() {
         let r = parse(&[b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r", b"\n\r", b"\nhello ", b"world"]).unwrap();
-        assert_eq!(r, Response { status: 200, digest: md5_of(b"hello world") });
+        assert_eq!(r, Response { status: 200, digest: md5_of(b"hello world"), kept: Vec::new() });
     }
 
     #[test]
@@ -343,6 +433,72 @@ mod tests {
         );
         let u = UrlCheck { virtualhost: Some("other.example".into()), ..u };
         assert!(request("192.0.2.1:80".parse().unwrap(), &s, &u).contains("Host: other.example\r\n"));
+    }
+
+    fn rx(pattern: &str) -> UrlRegex {
+        UrlRegex {
+            pattern: pattern.into(),
+            regex: pcre2::bytes::Regex::new(pattern).unwrap(),
+            firstline: false,
+            no_match: false,
+            min_offset: 0,
+            max_offset: None,
+        }
+    }
+
+    fn kept(chunks: &[&[u8]]) -> Vec<u8> {
+        let mut p = ResponseParser::new(true);
+        for c in chunks {
+            p.feed(c).unwrap();
+        }
+        p.finish().unwrap().kept
+    }
+
+    #[test]
+    fn a_regex_searches_the_whole_response_across_chunks_header_included() {
+        let response = kept(&[b"HTTP/1.0 200 OK\r\nX-State: re", b"ady\r\n\r\nuptime 42 s\n", b"load 0.1\n"]);
+        assert_eq!(response.len(), 56);
+        assert!(rx("X-State: ready").found_in(&response).unwrap());
+        assert!(rx("uptime \\d+ s\\nload").found_in(&response).unwrap());
+        assert!(!rx("down").found_in(&response).unwrap());
+        assert_eq!(rx("down").judge(&response).unwrap_err().reason(), "regex `down` not found in the response");
+        let inverted = UrlRegex { no_match: true, ..rx("uptime") };
+        assert_eq!(
+            inverted.judge(&response).unwrap_err().reason(),
+            "regex `uptime` found in the response (regex_no_match)"
+        );
+        assert!(UrlRegex { no_match: true, ..rx("down") }.judge(&response).is_ok());
+    }
+
+    #[test]
+    fn regex_offsets_bound_where_a_match_starts() {
+        let r = b"0123456789abc";
+        // "5" starts at 5: inside [5, 5], outside [6, ..] and [.., 4].
+        assert!(UrlRegex { min_offset: 5, max_offset: Some(5), ..rx("5") }.found_in(r).unwrap());
+        assert!(!UrlRegex { min_offset: 6, ..rx("5") }.found_in(r).unwrap());
+        assert!(!UrlRegex { max_offset: Some(4), ..rx("5") }.found_in(r).unwrap());
+        // A match may end past max_offset; only its start counts.
+        assert!(UrlRegex { max_offset: Some(5), ..rx("56789abc") }.found_in(r).unwrap());
+        // Lookbehind sees before min_offset.
+        assert!(UrlRegex { min_offset: 5, ..rx("(?<=4)5") }.found_in(r).unwrap());
+        assert!(!UrlRegex { min_offset: 99, ..rx("0") }.found_in(r).unwrap());
+    }
+
+    #[test]
+    fn firstline_keeps_the_match_on_the_first_line_after_min_offset() {
+        let r = b"ab\ncd\nef";
+        assert!(UrlRegex { firstline: true, ..rx("b") }.found_in(r).unwrap());
+        assert!(!UrlRegex { firstline: true, ..rx("c") }.found_in(r).unwrap());
+        assert!(UrlRegex { firstline: true, min_offset: 3, ..rx("d") }.found_in(r).unwrap());
+        assert!(!UrlRegex { firstline: true, min_offset: 3, ..rx("e") }.found_in(r).unwrap());
+    }
+
+    #[test]
+    fn a_regex_keeps_at_most_max_regex_subject_bytes() {
+        let big = vec![b'x'; MAX_REGEX_SUBJECT];
+        let response = kept(&[b"HTTP/1.0 200 OK\r\n\r\n", &big, b"TAIL"]);
+        assert_eq!(response.len(), MAX_REGEX_SUBJECT);
+        assert!(!rx("TAIL").found_in(&response).unwrap());
     }
 
     #[test]

@@ -2,10 +2,10 @@
 
 use super::lvs::canonical;
 use super::tree::Stmt;
-use super::values::Ctx;
+use super::values::{Ctx, unescape};
 use crate::model::{
     Check, CheckCommon, DnsCheck, FileCheck, HttpCheck, MiscCheck, PingCheck, SmtpCheck, StatusRange, TcpCheck,
-    UdpCheck, UrlCheck,
+    UdpCheck, UrlCheck, regex,
 };
 
 /// Checker block keywords.
@@ -146,6 +146,44 @@ fn url(cx: &mut Ctx, st: &Stmt, path: &str) -> UrlCheck {
                 }
             }
             "virtualhost" => u.virtualhost = cx.word(e, "a host name"),
+            // keepalived reads the pattern with its escapes translated (lib/parser.c,
+            // alloc_strvec_quoted_escaped): `\\d` in the file is `\d` to PCRE2.
+            "regex" => {
+                if let Some(w) = cx.arg(e, 0, "a regular expression") {
+                    match unescape(&w.text) {
+                        Ok(p) => {
+                            if let Some(old) = u.regex.replace(p) {
+                                cx.warn(e.span(), format!("a second regex replaces `{old}`"));
+                            }
+                        }
+                        Err(msg) => cx.error(w.span, msg),
+                    }
+                }
+                cx.extra(e, 1);
+            }
+            "regex_no_match" => u.regex_no_match = cx.flag(e),
+            "regex_options" => {
+                cx.arg(e, 0, "regex options");
+                for w in &e.args {
+                    if regex::is_option(&w.text) {
+                        u.regex_options.push(w.text.clone());
+                    } else {
+                        cx.warn(w.span, format!("unknown regex option `{}`; ignored", w.text));
+                    }
+                }
+            }
+            "regex_min_offset" => u.regex_min_offset = cx.int(e, 0, 0, i64::MAX),
+            "regex_max_offset" => u.regex_max_offset = cx.int(e, 0, 0, i64::MAX),
+            "regex_stack" => {
+                let start = cx.int::<u64>(e, 0, 0, i64::MAX);
+                let max = cx.int::<u64>(e, 1, 0, i64::MAX);
+                cx.extra(e, 2);
+                match (start, max) {
+                    (Some(s), Some(m)) if s <= m => u.regex_stack = Some([s, m]),
+                    (Some(_), Some(_)) => cx.error(e.span(), "regex_stack's start size is above its maximum"),
+                    _ => {}
+                }
+            }
             _ => cx.unknown(e, "url"),
         }
     }

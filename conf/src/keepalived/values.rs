@@ -222,3 +222,77 @@ pub(crate) fn args_span(st: &Stmt) -> Span {
         None => st.keyword.span,
     }
 }
+
+/// A word with keepalived's escapes translated, as it reads `regex` (lib/parser.c,
+/// `alloc_strvec_quoted_escaped`): `\xHH...`, `\cX` (control character), `\NNN` (octal, up to
+/// three digits), `\a \b \E \f \n \r \t \v`, and any other escaped character as itself.
+pub(crate) fn unescape(s: &str) -> Result<String, String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        i += 1;
+        if c != b'\\' {
+            out.push(c);
+            continue;
+        }
+        let Some(&e) = b.get(i) else { return Err(format!("`{s}` ends in a lone backslash")) };
+        i += 1;
+        let byte = match e {
+            b'x' if b.get(i).is_some_and(u8::is_ascii_hexdigit) => {
+                let mut v: u8 = 0;
+                while let Some(d) = b.get(i).and_then(|&d| (d as char).to_digit(16)) {
+                    v = (v << 4) | d as u8; // keepalived keeps the low byte of a long run
+                    i += 1;
+                }
+                v
+            }
+            b'c' if i < b.len() => {
+                i += 1;
+                b[i - 1] & 0x1f
+            }
+            b'0'..=b'7' => {
+                let mut v = e - b'0';
+                for _ in 0..2 {
+                    match b.get(i) {
+                        Some(&d @ b'0'..=b'7') => {
+                            v = v.wrapping_shl(3).wrapping_add(d - b'0');
+                            i += 1;
+                        }
+                        _ => break,
+                    }
+                }
+                v
+            }
+            b'a' => 0x07,
+            b'b' => 0x08,
+            b'E' => 0x1b,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'v' => 0x0b,
+            other => other,
+        };
+        out.push(byte);
+    }
+    String::from_utf8(out).map_err(|_| format!("`{s}` is not UTF-8 once its escapes are translated"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::unescape;
+
+    #[test]
+    fn escapes_translate_as_keepalived_reads_them() {
+        assert_eq!(unescape(r"a\\d+\.x").unwrap(), r"a\d+.x");
+        assert_eq!(unescape(r"\x41\x4aZ\101\cA\t\n\E\q").unwrap(), "AJZA\u{1}\t\n\u{1b}q");
+        // Every hex digit after \x is taken, as keepalived does: 0x4a2 keeps its low byte, 0xa2,
+        // which alone is no UTF-8.
+        assert!(unescape(r"\x4a2").is_err());
+        assert_eq!(unescape(r"\x20").unwrap(), " ");
+        assert!(unescape(r"ends\").is_err());
+        assert!(unescape(r"\xff").is_err()); // a lone 0xff byte is not UTF-8
+    }
+}

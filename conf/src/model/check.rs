@@ -232,7 +232,7 @@ checker!(
     }
 );
 
-/// `url { path P; digest HEX; status_code N|N-M ...; virtualhost H }` of HTTP_GET / SSL_GET.
+/// `url { path P; digest HEX; status_code N|N-M ...; virtualhost H; regex R ... }` of HTTP_GET / SSL_GET.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct UrlCheck {
@@ -247,6 +247,25 @@ pub struct UrlCheck {
     /// `virtualhost` for this url.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub virtualhost: Option<String>,
+    /// `regex`: a PCRE2 pattern searched for in the response (status line and header
+    /// included, as keepalived does); no match fails the check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    /// `regex_no_match`: a match fails the check instead.
+    #[serde(skip_serializing_if = "is_false")]
+    pub regex_no_match: bool,
+    /// `regex_options`: PCRE2 compile options by keepalived's names (see [`super::regex`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub regex_options: Vec<String>,
+    /// `regex_min_offset`: the match starts at this offset of the response or later.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regex_min_offset: Option<u64>,
+    /// `regex_max_offset`: the match starts at this offset of the response or earlier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regex_max_offset: Option<u64>,
+    /// `regex_stack START MAX`: the JIT stack's sizes in bytes (tandem uses MAX).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regex_stack: Option<[u64; 2]>,
 }
 
 /// An HTTP status code or range, written `200` or `"200-299"`.

@@ -6,6 +6,7 @@
 mod check;
 mod global;
 mod lvs;
+pub mod regex;
 mod vrrp;
 
 pub use check::*;

@@ -1,7 +1,9 @@
 //! IPVS checks: service identity, references, families, scheduler flags, checkers.
 
 use super::V;
-use crate::model::{Check, Config, Family, ForwardMethod, KNOWN_SCHEDULERS, Protocol, ServiceKey, VirtualServer};
+use crate::model::{
+    Check, Config, Family, ForwardMethod, KNOWN_SCHEDULERS, Protocol, ServiceKey, UrlCheck, VirtualServer, regex,
+};
 use std::collections::HashMap;
 
 pub(super) fn check(v: &mut V, c: &Config) {
@@ -208,6 +210,11 @@ fn real_servers(v: &mut V, p: &str, vs: &VirtualServer, key: &ServiceKey, files:
                 }
                 _ => {}
             }
+            if let Check::Http(h) | Check::Ssl(h) = chk {
+                for (i, u) in h.url.iter().enumerate() {
+                    url_regex(v, &format!("{}.url[{i}]", cp()), u);
+                }
+            }
             let common = chk.common();
             if let Some(t) = common.connect_timeout {
                 if t <= 0.0 {
@@ -239,5 +246,36 @@ fn tunnel(v: &mut V, path: &str, t: &crate::model::Tunnel) {
     }
     if t.kind == TunnelType::Gre && t.csum == Some(TunnelCsum::Remcsum) {
         v.error(path, "GRE tunnels do not support remote checksum offload (remcsum); use csum or nocsum");
+    }
+}
+
+/// A url's `regex` must compile; its companions mean nothing without it (keepalived ignores
+/// them then, and ignores both offsets when the minimum is past the maximum).
+fn url_regex(v: &mut V, p: &str, u: &UrlCheck) {
+    let Some(pattern) = &u.regex else {
+        if u.regex_no_match
+            || u.regex_min_offset.is_some()
+            || u.regex_max_offset.is_some()
+            || !u.regex_options.is_empty()
+        {
+            v.warn(p, "regex_no_match, regex_options and regex offsets without a regex; ignored");
+        }
+        return;
+    };
+    for o in u.regex_options.iter().filter(|o| !regex::is_option(o)) {
+        v.warn(&format!("{p}.regex_options"), format!("unknown regex option `{o}`; ignored"));
+    }
+    if let Err(e) = regex::compile(pattern, &u.regex_options, u.regex_stack.map(|[_, max]| max)) {
+        // An option that cannot apply is pointed at where the options are.
+        let at = if e.starts_with("regex option") { "regex_options" } else { "regex" };
+        v.error(&format!("{p}.{at}"), format!("regex `{pattern}` cannot be used: {e}"));
+    }
+    if let (Some(min), Some(max)) = (u.regex_min_offset, u.regex_max_offset) {
+        if min > max {
+            v.warn(
+                &format!("{p}.regex_min_offset"),
+                format!("regex_min_offset {min} is beyond regex_max_offset {max}; both ignored, as keepalived does"),
+            );
+        }
     }
 }
