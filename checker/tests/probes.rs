@@ -350,6 +350,16 @@ fn dns_check_needs_a_matching_noerror_answer() {
     );
     // No server: ICMP port unreachable.
     assert_eq!(reason(n.probe(Probe::Dns(target(SERVER, 5353, SHORT), q("example.test", "A")))), "connection refused");
+
+    // Over IPv6: the same verdicts, the refusal from ICMPv6.
+    // (Port 54: the wait for a listener goes by port, and 53 is the IPv4 server's.)
+    n.python(&["dns", SERVER6, "54"], "u", 54);
+    n.probe(Probe::Dns(target(SERVER6, 54, SHORT), q("example.test", "AAAA"))).unwrap();
+    assert_eq!(
+        reason(n.probe(Probe::Dns(target(SERVER6, 54, SHORT), q("nx.example.test", "AAAA")))),
+        "Non-Existent Domain for AAAA nx.example.test."
+    );
+    assert_eq!(reason(n.probe(Probe::Dns(target(SERVER6, 5353, SHORT), q("example.test", "A")))), "connection refused");
 }
 
 #[test]

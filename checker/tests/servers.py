@@ -113,6 +113,9 @@ def answer(msg):
     soa += struct.pack("!H", len(soa_rdata)) + soa_rdata
     if name == "example.test" and qtype == 1:
         return reply(0, [a_record])
+    if name == "example.test" and qtype == 28:
+        aaaa = socket.inet_pton(socket.AF_INET6, "2001:db8::53")
+        return reply(0, [b"\xc0\x0c" + struct.pack("!HHIH", 28, 1, 60, 16) + aaaa])
     if name == "" and qtype == 6:
         return reply(0, [soa])
     if name == "empty.example.test":
