@@ -29,8 +29,11 @@ enum Effect {
     /// A setting written at the start of the pattern.
     Prefix(&'static str),
     Firstline,
-    /// The pattern must not contain this.
-    Forbid(&'static str),
+    /// The pattern must not use `uses`, nor the options name the option `implies` it.
+    Forbid {
+        uses: &'static str,
+        implies: Option<&'static str>,
+    },
     Inert,
     Unsupported,
 }
@@ -48,8 +51,8 @@ const OPTIONS: &[(&str, Effect)] = &[
     ("firstline", Effect::Firstline),
     ("match_unset_backref", Effect::Unsupported),
     ("multiline", Effect::Multiline),
-    ("never_ucp", Effect::Forbid("(*UCP)")),
-    ("never_utf", Effect::Forbid("(*UTF)")),
+    ("never_ucp", Effect::Forbid { uses: "(*UCP)", implies: Some("ucp") }),
+    ("never_utf", Effect::Forbid { uses: "(*UTF)", implies: Some("utf") }),
     ("no_auto_capture", Effect::Prefix("(?n)")),
     ("no_auto_possess", Effect::Prefix("(*NO_AUTO_POSSESS)")),
     ("no_dotstar_anchor", Effect::Prefix("(*NO_DOTSTAR_ANCHOR)")),
@@ -57,7 +60,7 @@ const OPTIONS: &[(&str, Effect)] = &[
     ("ucp", Effect::Ucp),
     ("ungreedy", Effect::Prefix("(?U)")),
     ("utf", Effect::Utf),
-    ("never_backslash_c", Effect::Forbid("\\C")),
+    ("never_backslash_c", Effect::Forbid { uses: "\\C", implies: None }),
     ("alt_circumflex", Effect::Unsupported),
     ("alt_verbnames", Effect::Unsupported),
     ("use_offset_limit", Effect::Inert),
@@ -107,17 +110,12 @@ pub fn compile(pattern: &str, options: &[String], jit_stack_max: Option<u64>) ->
             Effect::Prefix(p) if p.starts_with("(*") => verbs.push_str(p),
             Effect::Prefix(p) => settings.push_str(p),
             Effect::Firstline => firstline = true,
-            Effect::Forbid(what) => {
-                if contains(pattern, what) {
-                    return Err(format!("the pattern uses {what}, which regex option {name} forbids"));
+            Effect::Forbid { uses, implies } => {
+                if contains(pattern, uses) {
+                    return Err(format!("the pattern uses {uses}, which regex option {name} forbids"));
                 }
-                let conflicting = match what {
-                    "(*UTF)" => "utf",
-                    "(*UCP)" => "ucp",
-                    _ => "",
-                };
-                if options.iter().any(|o| o == conflicting) {
-                    return Err(format!("regex options {name} and {conflicting} contradict each other"));
+                if let Some(other) = implies.filter(|o| options.iter().any(|x| x == o)) {
+                    return Err(format!("regex options {name} and {other} contradict each other"));
                 }
             }
             Effect::Inert => {}
