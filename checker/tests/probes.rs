@@ -84,14 +84,7 @@ fn reason(r: ProbeResult) -> String {
 
 /// A url regex with no offsets, passing on a match.
 fn rx(pattern: &str) -> UrlRegex {
-    UrlRegex {
-        pattern: pattern.into(),
-        regex: pcre2::bytes::Regex::new(pattern).unwrap(),
-        firstline: false,
-        no_match: false,
-        min_offset: 0,
-        max_offset: None,
-    }
+    UrlRegex::new(pattern, pcre2::bytes::Regex::new(pattern).unwrap())
 }
 
 fn md5_of(bytes: &[u8]) -> [u8; 16] {

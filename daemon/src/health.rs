@@ -271,12 +271,11 @@ fn url_regex(pattern: &str, u: &conf::UrlCheck) -> Result<http::UrlRegex, String
         }
     }
     Ok(http::UrlRegex {
-        pattern: pattern.to_string(),
-        regex: compiled.regex,
         firstline: compiled.firstline,
         no_match: u.regex_no_match,
         min_offset: min.unwrap_or(0),
         max_offset: max,
+        ..http::UrlRegex::new(pattern, compiled.regex)
     })
 }
 

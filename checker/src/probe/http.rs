@@ -88,6 +88,11 @@ impl PartialEq for UrlRegex {
 impl Eq for UrlRegex {}
 
 impl UrlRegex {
+    /// `regex` (compiled from `pattern`) passing on a match anywhere in the response.
+    pub fn new(pattern: impl Into<String>, regex: pcre2::bytes::Regex) -> UrlRegex {
+        UrlRegex { pattern: pattern.into(), regex, firstline: false, no_match: false, min_offset: 0, max_offset: None }
+    }
+
     /// Whether `response` has a match starting within the offsets (keepalived: the leftmost
     /// match at or after `min_offset` counts only if it starts by `max_offset`).
     pub fn found_in(&self, response: &[u8]) -> Result<bool, Failure> {
@@ -436,14 +441,7 @@ mod tests {
     }
 
     fn rx(pattern: &str) -> UrlRegex {
-        UrlRegex {
-            pattern: pattern.into(),
-            regex: pcre2::bytes::Regex::new(pattern).unwrap(),
-            firstline: false,
-            no_match: false,
-            min_offset: 0,
-            max_offset: None,
-        }
+        UrlRegex::new(pattern, pcre2::bytes::Regex::new(pattern).unwrap())
     }
 
     fn kept(chunks: &[&[u8]]) -> Vec<u8> {
