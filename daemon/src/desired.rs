@@ -4,8 +4,8 @@
 //! `virtual_server group` becomes one service per member (an `IP-END` range one per
 //! address); persistence sets the PERSISTENT flag with its timeout and granularity; `ops` is
 //! ONEPACKET; sh-fallback / mh-fallback are SCHED1 and sh-port / mh-port SCHED2; a real
-//! server without a port uses the service's. Until the health-checking issue lands, every
-//! real server counts as up.
+//! server without a port uses the service's. Which real servers are in comes from the health
+//! checks ([`table_with`]); [`table`] takes them all.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -23,6 +23,13 @@ pub fn table(c: &conf::Config) -> Table {
 pub fn table_with(c: &conf::Config, pools: Option<&[Vec<(SocketAddr, u32)>]>) -> Table {
     let mut t = Table::default();
     for (i, vs) in c.virtual_servers.iter().enumerate() {
+        let pool = pools.and_then(|p| p.get(i));
+        // Looked up by address: a pool can hold tens of thousands of servers. Built once per
+        // virtual server, not per service of a group.
+        let by_addr: HashMap<SocketAddr, &conf::RealServer> = match pool {
+            Some(_) => vs.real_servers.iter().map(|r| (SocketAddr::new(r.ip, r.port.unwrap_or(0)), r)).collect(),
+            None => HashMap::new(),
+        };
         let keys = keys(c, vs);
         for key in keys {
             let service = service(vs, &key);
@@ -31,16 +38,13 @@ pub fn table_with(c: &conf::Config, pools: Option<&[Vec<(SocketAddr, u32)>]>) ->
                 ServiceKey::Fwmark { .. } => 0,
             };
             let mut dests = BTreeMap::new();
-            match pools.and_then(|p| p.get(i)) {
+            match pool {
                 None => {
                     for rs in &vs.real_servers {
                         dests.insert(DestKey { addr: rs.ip, port: rs.port.unwrap_or(vs_port) }, dest(vs, rs));
                     }
                 }
                 Some(pool) => {
-                    // Looked up by address: a pool can hold tens of thousands of servers.
-                    let by_addr: HashMap<SocketAddr, &conf::RealServer> =
-                        vs.real_servers.iter().map(|r| (SocketAddr::new(r.ip, r.port.unwrap_or(0)), r)).collect();
                     for (addr, weight) in pool {
                         if let Some(rs) = by_addr.get(addr) {
                             let d = Dest { weight: *weight, ..dest(vs, rs) };

@@ -99,7 +99,8 @@ pub fn checks(c: &conf::Config) -> Result<Checks, String> {
         let mut rs_settings = Vec::with_capacity(vs.real_servers.len());
         let mut vs_runners = Vec::with_capacity(vs.real_servers.len());
         for rs in &vs.real_servers {
-            let at = format!("real_server {} {} of virtual_server {}", rs.ip, rs.port.unwrap_or(vs_port), name(vs));
+            // Only for an error: not formatted for each of thousands of servers that are fine.
+            let at = || format!("real_server {} {} of virtual_server {}", rs.ip, rs.port.unwrap_or(vs_port), name(vs));
             let mut check_settings = Vec::with_capacity(rs.checks.len());
             let mut rs_runners = Vec::with_capacity(rs.checks.len());
             for check in &rs.checks {
@@ -117,7 +118,7 @@ pub fn checks(c: &conf::Config) -> Result<Checks, String> {
                 }
                 let alpha = common.alpha.or(rs.alpha).unwrap_or(vs.alpha);
                 check_settings.push(CheckSettings { timing, alpha });
-                let runner = runner(c, vs, rs, check, &common, delay_loop).map_err(|e| format!("{at}: {e}"))?;
+                let runner = runner(c, vs, rs, check, &common, delay_loop).map_err(|e| format!("{}: {e}", at()))?;
                 rs_runners.push(Arc::new(runner));
             }
             rs_settings.push(RealServerSettings {

@@ -199,9 +199,10 @@ pub struct Health {
     vss: Vec<Virtual>,
     actions: VecDeque<Action>,
     stopped: bool,
-    /// Every check's next run, earliest first (see [`timers`]). An entry whose time is no
-    /// longer its check's `due` is stale and dropped when it comes first, so scheduling costs
-    /// O(1) per check instead of a scan of them all.
+    /// Every check's next run, earliest first (see [`timers`]): scheduling costs O(1) per
+    /// check instead of a scan of them all. A check is queued only when it has no entry (at
+    /// start, when its entry fired, when its attempt ended), so each check has at most one;
+    /// [`Self::handle_timeout`] still skips an entry that is not its check's `due`.
     timers: timers::Timers,
 }
 
@@ -283,7 +284,6 @@ impl Health {
 
     /// When [`Self::handle_timeout`] is next needed.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        // Stale entries are dropped by every `handle_*`, so the earliest is live (or none is left).
         self.timers.peek().map(|(t, _)| t)
     }
 
@@ -295,25 +295,10 @@ impl Health {
         }
     }
 
-    /// Drops timer entries that no longer match their check's `due` from the top.
-    fn drop_stale_timers(&mut self) {
-        while let Some((t, id)) = self.timers.peek() {
-            if self.check(id).is_some_and(|c| c.due == Some(t)) {
-                break;
-            }
-            self.timers.pop();
-        }
-    }
-
     /// Starts the checks that are due (or, under `ha_suspend` while suspended, moves them a
     /// `delay_loop` on).
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.drop_stale_timers();
-        while let Some((t, id)) = self.timers.peek() {
-            if t > now {
-                break;
-            }
-            self.timers.pop();
+        while let Some((t, id)) = self.timers.pop_due(now) {
             let active = self.vss.get(id.vs).is_some_and(|v| v.active);
             let Some(c) = self.check_mut(id) else { continue };
             if c.due != Some(t) {
@@ -328,7 +313,6 @@ impl Health {
                 self.schedule(id, now, delay);
             }
         }
-        self.drop_stale_timers();
     }
 
     /// The result of the attempt started by [`Action::StartProbe`] for `id`. Results for a
@@ -370,7 +354,6 @@ impl Health {
             c.has_run = true;
         }
         self.schedule(id, now, delay);
-        self.drop_stale_timers();
     }
 
     /// Whether virtual server `vs` may probe (`ha_suspend`: this director is master of its
@@ -390,6 +373,7 @@ impl Health {
             return;
         }
         self.stopped = true;
+        self.timers.clear();
         for vs in 0..self.vss.len() {
             let v = &mut self.vss[vs];
             for r in &mut v.reals {
@@ -401,8 +385,6 @@ impl Health {
             if let Some(s) = &mut v.sorry {
                 s.alive = false;
             }
-            self.timers.clear();
-            let v = &mut self.vss[vs];
             for dest in std::mem::take(&mut v.installed).into_keys() {
                 self.actions.push_back(Action::RemoveDest { vs, dest });
             }
@@ -457,10 +439,6 @@ impl Health {
 
     fn real(&self, rs: RsId) -> Option<&Real> {
         self.vss.get(rs.vs).and_then(|v| v.reals.get(rs.rs))
-    }
-
-    fn check(&self, id: CheckId) -> Option<&Check> {
-        self.vss.get(id.vs)?.reals.get(id.rs)?.checks.get(id.check)
     }
 
     fn check_mut(&mut self, id: CheckId) -> Option<&mut Check> {

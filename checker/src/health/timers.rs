@@ -75,8 +75,22 @@ impl Timers {
     }
 
     /// Removes and returns the earliest entry.
+    #[cfg(test)]
     pub fn pop(&mut self) -> Option<(Instant, CheckId)> {
         let (t, id, source) = self.earliest()?;
+        self.remove(source);
+        Some((t, id))
+    }
+
+    /// Removes and returns the earliest entry if it is at `now` or earlier (one scan of the
+    /// queue fronts, where a peek then a pop made two).
+    pub fn pop_due(&mut self, now: Instant) -> Option<(Instant, CheckId)> {
+        let (t, id, source) = self.earliest().filter(|(t, _, _)| *t <= now)?;
+        self.remove(source);
+        Some((t, id))
+    }
+
+    fn remove(&mut self, source: Source) {
         match source {
             Source::Heap => {
                 self.heap.pop();
@@ -87,7 +101,6 @@ impl Timers {
                 }
             }
         }
-        Some((t, id))
     }
 
     /// Removes every entry.
@@ -148,6 +161,19 @@ mod tests {
         assert_eq!(got, expected);
         assert!(timers.queues.len() <= MAX_QUEUES);
         assert!(timers.peek().is_none());
+    }
+
+    #[test]
+    fn pop_due_takes_only_what_is_due() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut timers = Timers::default();
+        timers.push_after(t0, ms(10), id(1));
+        timers.push_at(t0 + ms(5), id(2));
+        assert_eq!(timers.pop_due(t0 + ms(4)), None);
+        assert_eq!(timers.pop_due(t0 + ms(10)), Some((t0 + ms(5), id(2))));
+        assert_eq!(timers.pop_due(t0 + ms(10)), Some((t0 + ms(10), id(1))));
+        assert_eq!(timers.pop_due(t0 + ms(99)), None);
     }
 
     #[test]

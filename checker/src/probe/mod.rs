@@ -164,13 +164,18 @@ pub(crate) fn human(d: Duration) -> String {
     }
 }
 
-/// A random 16-bit number for query and echo identifiers, from std's per-process hash keys
-/// and the clock (no cryptographic strength needed: it only tells our replies apart).
-pub(crate) fn random_u16() -> u16 {
+/// A random number from std's per-process hash keys and the clock, for query and echo
+/// identifiers and the warmup spread (no cryptographic strength needed).
+pub fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
-    (h.finish() & 0xffff) as u16
+    h.finish()
+}
+
+/// A random 16-bit number (see [`random_u64`]): it only tells our replies apart.
+pub(crate) fn random_u16() -> u16 {
+    (random_u64() & 0xffff) as u16
 }
 
 #[cfg(test)]

@@ -80,12 +80,9 @@ pub struct Checker {
     notify_as: Result<Option<Credentials>, String>,
 }
 
-/// A number in [0, 1) for the warmup spread (std's random hash keys; no need for more).
+/// A number in [0, 1) for the warmup spread.
 fn random() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(0);
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+    (tandem_checker::probe::random_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// What the IPVS keeper should make of a configuration and its pools.

@@ -161,7 +161,14 @@ pub async fn keep(
 ) -> Result<(), String> {
     let mut keeper = Keeper { ipvs: None, model: None, managed: BTreeSet::new(), timeouts_set: None };
     let mut round = Round::Start;
+    // The next comparison with a fresh dump: a period after the last one, however often the
+    // target changes in between (health transitions every few seconds would otherwise put
+    // the drift repair off for ever).
+    let mut next_dump = tokio::time::Instant::now();
     loop {
+        if round != Round::Reload {
+            next_dump = tokio::time::Instant::now() + RECONCILE_PERIOD;
+        }
         let target = targets.borrow_and_update().clone();
         let (k, result) = blocking(keeper, move |k| k.round(&target, round)).await?;
         keeper = k;
@@ -171,7 +178,7 @@ pub async fn keep(
             error!(error = %e, "cannot program IPVS; retrying every {} s", RECONCILE_PERIOD.as_secs());
         }
         tokio::select! {
-            () = tokio::time::sleep(RECONCILE_PERIOD) => round = Round::Drift,
+            () = tokio::time::sleep_until(next_dump) => round = Round::Drift,
             changed = targets.changed() => {
                 if changed.is_err() {
                     break;

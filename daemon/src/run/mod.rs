@@ -193,9 +193,8 @@ async fn async_run(
             (name, unit::run(u, &shared, results, links, stop).await)
         });
     }
-    // The IPVS table, kept as the configuration wants it (every real server counts as up
-    // until the health-checking issue lands). The keeper runs even without virtual servers
-    // so that a reload can add some.
+    // The IPVS table, kept as the configuration and its health checks want it. The keeper
+    // runs even without virtual servers so that a reload can add some.
     let units_count = tasks.len();
     warn_ha_suspend_without_address(&config);
     let checker =
