@@ -5,9 +5,11 @@
 //! 10,000 checks a second under emulation cost several times keepalived's whole user time.
 //! [`TcpConnects`] does what keepalived's checker does (keepalived/check/check_tcp.c,
 //! keepalived/core/layer4.c): a non-blocking `connect`, the socket in an epoll set until it
-//! is writable, `SO_ERROR` for the verdict, `close`. Per check: five system calls (socket,
-//! connect, epoll_ctl, getsockopt, close; closing a socket removes it from the set), a slot
-//! in a table, an entry in a FIFO of deadlines; nothing else.
+//! is writable, `SO_ERROR` for the verdict when epoll reports an error, `close`. Per check:
+//! five system calls (socket, connect, epoll_ctl, setsockopt SO_LINGER, close; closing a
+//! socket removes it from the set), a slot in a table, an entry in a FIFO of deadlines;
+//! nothing else. A connection made is aborted (RST, see [`abort_on_close`]), not closed in
+//! order: four packets per check instead of seven, and no TIME_WAIT socket left behind.
 //!
 //! It is plain data plus sockets: the caller starts connects, waits for its file descriptor
 //! (the epoll set, itself pollable: the daemon hands it to tokio) to become readable and
@@ -54,8 +56,8 @@ pub struct TcpConnects<K> {
     /// so the earliest front is the next real deadline, not a wake-up for nothing.
     deadlines: Vec<(Duration, DeadlineQueue)>,
     in_flight: usize,
-    /// Slots whose sockets reported, reused between calls.
-    ready: Vec<usize>,
+    /// Slots whose sockets reported, and whether with an error; reused between calls.
+    ready: Vec<(usize, bool)>,
 }
 
 impl<K: Copy> TcpConnects<K> {
@@ -136,11 +138,18 @@ impl<K: Copy> TcpConnects<K> {
             }
             let mut ready = std::mem::take(&mut self.ready);
             ready.clear();
-            ready.extend(self.events.iter().map(|e| e.token().0));
-            for &index in &ready {
+            ready.extend(self.events.iter().map(|e| (e.token().0, e.is_error() || e.is_write_closed())));
+            for &(index, failed) in &ready {
                 let verdict = match self.slots.get(index).and_then(|s| s.socket.as_ref()) {
                     None => continue,
+                    // Writable without an error: the handshake completed (connect(2), EINPROGRESS:
+                    // writable when the connection is made; a failure raises EPOLLERR).
+                    Some(socket) if !failed => {
+                        abort_on_close(socket);
+                        Ok(Success::default())
+                    }
                     Some(socket) => match socket.take_error() {
+                        // No error after all (keepalived judges by SO_ERROR alone).
                         Ok(None) => Ok(Success::default()),
                         Ok(Some(e)) | Err(e) => Err(Failure::new(describe_io_error(&e))),
                     },
@@ -217,6 +226,17 @@ impl<K> AsRawFd for TcpConnects<K> {
     fn as_raw_fd(&self) -> RawFd {
         self.poll.as_raw_fd()
     }
+}
+
+/// Makes closing `socket` abort the connection (SO_LINGER with a zero timeout: close sends
+/// RST), as HAProxy closes its health-check connections: a check has nothing to say after
+/// the handshake, and an orderly close costs both ends a FIN exchange and leaves the
+/// checker a TIME_WAIT socket per check for 60 s (10,000 checks a second would want
+/// 600,000 of them; past `tcp_max_tw_buckets` the kernel drops them and logs an overflow).
+/// keepalived closes with FIN (keepalived/core/layer4.c, linger 5 s). Failing to set it only
+/// means an orderly close.
+pub(crate) fn abort_on_close(socket: &Socket) {
+    let _ = socket.set_linger(Some(Duration::ZERO));
 }
 
 /// `set`, watched by the current tokio runtime for readability (a connect has finished).

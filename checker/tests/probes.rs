@@ -177,6 +177,16 @@ fn many_tcp_checks_at_once_pass_fail_and_time_out_like_the_single_probe() {
     assert!(reason(results[103].1.clone()).starts_with("cannot bind to 192.0.2.200:0"));
     // The silent ones end at their own deadlines, not sooner, not much later.
     assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(3), "{took:?}");
+    // The connections made were aborted, not closed in order: an orderly close leaves one
+    // side of each of the 100 in TIME_WAIT (whichever closed first), an abort neither.
+    let time_wait = |h: &Host| Lab::within(h, time_wait_sockets).unwrap();
+    assert_eq!((time_wait(&n.client), time_wait(&n.server)), (0, 0));
+}
+
+/// TCP sockets in TIME_WAIT (state 06 of /proc/net/tcp) in the calling thread's namespace.
+fn time_wait_sockets() -> usize {
+    let table = std::fs::read_to_string("/proc/thread-self/net/tcp").unwrap();
+    table.lines().skip(1).filter(|l| l.split_whitespace().nth(3) == Some("06")).count()
 }
 
 #[test]

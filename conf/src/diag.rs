@@ -192,11 +192,6 @@ pub struct SourceMap {
 }
 
 impl SourceMap {
-    /// Makes room for `n` more places.
-    pub fn reserve(&mut self, n: usize) {
-        self.spans.reserve(n);
-    }
-
     /// Records where `path` was written (the first record wins).
     pub fn insert(&mut self, path: impl Into<String>, span: Span) {
         self.spans.entry(path.into()).or_insert(span);

@@ -91,6 +91,15 @@ fn hex(text: &str, what: &str) -> Result<Vec<u8>, String> {
 }
 
 /// The checks of `c`. An error names the virtual and real server whose check cannot run.
+/// Empties the real servers' check lists once [`checks`] has made runners of them. The
+/// running daemon keeps its configuration for the IPVS table and for reloads, where the
+/// checks' definitions would only duplicate the runners (2.4 MB at 10,000 real servers).
+pub fn forget_checks(c: &mut conf::Config) {
+    for rs in c.virtual_servers.iter_mut().flat_map(|v| v.real_servers.iter_mut()) {
+        rs.checks = Vec::new();
+    }
+}
+
 pub fn checks(c: &conf::Config) -> Result<Checks, String> {
     let mut settings = Settings::default();
     let mut runners = Vec::new();

@@ -136,6 +136,8 @@ fn run_command(input: &Input, verbose: bool, release_ipvs: bool) -> ExitCode {
         // Colours only on a terminal: a log file or the journal gets plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    // Before the load allocates anything.
+    run::prepare_memory();
     let r = tandem_conf::load(&input.file, &options(input, false));
     if !report(input, &r) {
         return ExitCode::from(1);

@@ -189,27 +189,37 @@ const DUMP_THREADS: usize = 2;
 /// Fewer services than this are read over the client's own socket, without threads.
 const PARALLEL_DUMP_FROM: usize = 256;
 
-/// The destinations of each service in `keys` (GET_DEST, one dump per service).
-fn dest_dumps(conn: &mut Conn, family: u16, keys: &[ServiceKey]) -> Result<Vec<DestEntry>, IpvsError> {
+/// The destinations of each service in `keys` (GET_DEST, one dump per service), with their
+/// counters when `with_stats` (otherwise left at zero, and not parsed).
+fn dest_dumps(
+    conn: &mut Conn,
+    family: u16,
+    keys: &[ServiceKey],
+    with_stats: bool,
+) -> Result<Vec<DestEntry>, IpvsError> {
     let mut out = Vec::with_capacity(keys.len() * 4);
     for key in keys {
         let op = || format!("list destinations of {key}");
         let svc = nested(top::SERVICE, &attrs::service_identity(key)).map_err(|e| IpvsError::new(op(), None, e))?;
-        let replies = conn.exchange(family, cmd::GET_DEST, NlmF::DUMP, vec![svc]).map_err(|f| failed(op(), f))?;
-        for m in replies {
+        conn.exchange_each(family, cmd::GET_DEST, NlmF::DUMP, vec![svc], |m| {
             let h = m.attrs().get_attr_handle();
-            let Ok(nested) = h.get_nested_attributes::<u16>(top::DEST) else { continue };
+            let Ok(nested) = h.get_nested_attributes::<u16>(top::DEST) else { return };
             let get = |t: u16| nested.get_attribute(t).map(|a| a.nla_payload().as_ref().to_vec());
-            let Some((dk, d)) = attrs::dest_from(&get, key.is_v6()) else { continue };
-            let n = |t| get(t).and_then(|b| attrs::u32_from(&b)).unwrap_or(0);
-            let counters = DestCounters {
-                active: n(attrs::dst::ACTIVE_CONNS),
-                inactive: n(attrs::dst::INACT_CONNS),
-                persistent: n(attrs::dst::PERSIST_CONNS),
-                stats: get(attrs::dst::STATS64).map(|b| Stats::from_nested(&b)).unwrap_or_default(),
+            let Some((dk, d)) = attrs::dest_from(&get, key.is_v6()) else { return };
+            let counters = if with_stats {
+                let n = |t| get(t).and_then(|b| attrs::u32_from(&b)).unwrap_or(0);
+                DestCounters {
+                    active: n(attrs::dst::ACTIVE_CONNS),
+                    inactive: n(attrs::dst::INACT_CONNS),
+                    persistent: n(attrs::dst::PERSIST_CONNS),
+                    stats: get(attrs::dst::STATS64).map(|b| Stats::from_nested(&b)).unwrap_or_default(),
+                }
+            } else {
+                DestCounters::default()
             };
             out.push((*key, dk, d, counters));
-        }
+        })
+        .map_err(|f| failed(op(), f))?;
     }
     Ok(out)
 }
@@ -238,23 +248,37 @@ impl Conn {
         flags: NlmF,
         attrs: Attrs,
     ) -> Result<Vec<Msg>, (Option<i32>, String)> {
+        let mut out = Vec::new();
+        self.exchange_each(family, command, flags, attrs, |m| out.push(m.clone()))?;
+        Ok(out)
+    }
+
+    /// As [`Self::exchange`], handing each reply to `each` as it is read: a dump of
+    /// thousands of destinations is never held whole, nor copied.
+    fn exchange_each(
+        &mut self,
+        family: u16,
+        command: u8,
+        flags: NlmF,
+        attrs: Attrs,
+        mut each: impl FnMut(&Msg),
+    ) -> Result<(), (Option<i32>, String)> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
         let bytes = encode(family, command, flags | NlmF::ACK, seq, attrs).map_err(|e| (None, e))?;
         self.socket.send(&bytes, MsgFlags::empty()).map_err(|e| (None, e.to_string()))?;
-        let mut out = Vec::new();
         loop {
             for m in self.receive().map_err(|e| (None, e))? {
                 if *m.nl_seq() != seq {
                     continue; // a late answer to an earlier request
                 }
                 match m.nl_payload() {
-                    NlPayload::Payload(p) => out.push(p.clone()),
+                    NlPayload::Payload(p) => each(p),
                     NlPayload::Err(e) => return Err((Some(-*e.error()), String::new())),
-                    NlPayload::Ack(_) => return Ok(out),
+                    NlPayload::Ack(_) => return Ok(()),
                     NlPayload::DumpExtAck(_) | NlPayload::Empty => {
                         if *m.nl_type() == u16::from(Nlmsg::Done) {
-                            return Ok(out);
+                            return Ok(());
                         }
                     }
                 }
@@ -306,37 +330,51 @@ impl Ipvs {
 
     /// Every service and destination in the kernel (GET_SERVICE, then GET_DEST per service).
     pub fn dump(&self) -> Result<Table, IpvsError> {
-        self.dump_with_stats().map(|(t, _)| t)
+        self.read_table(false).map(|(t, _)| t)
     }
 
     /// Every service and destination with their counters.
     pub fn dump_with_stats(&self) -> Result<(Table, TableStats), IpvsError> {
+        self.read_table(true)
+    }
+
+    /// The table, and its counters when `with_stats` (otherwise zero: parsing every
+    /// destination's counters was half a dump's work, for a reconcile that ignores them).
+    fn read_table(&self, with_stats: bool) -> Result<(Table, TableStats), IpvsError> {
         let op = "list IPVS services";
         let mut table = Table::default();
         let mut stats = TableStats::default();
-        for m in self.request(cmd::GET_SERVICE, NlmF::DUMP, vec![], op)? {
-            let h = m.attrs().get_attr_handle();
-            let Ok(nested) = h.get_nested_attributes::<u16>(top::SERVICE) else { continue };
-            let get = |t: u16| nested.get_attribute(t).map(|a| a.nla_payload().as_ref().to_vec());
-            if let Some((k, s)) = attrs::service_from(&get) {
-                let st = get(attrs::svc::STATS64).map(|b| Stats::from_nested(&b)).unwrap_or_default();
-                table.services.insert(k, (s, Default::default()));
-                stats.services.insert(k, (st, Default::default()));
-            }
+        {
+            let mut conn = self.conn.lock().map_err(|_| IpvsError::new(op, None, "socket poisoned by a panic"))?;
+            conn.exchange_each(self.family, cmd::GET_SERVICE, NlmF::DUMP, vec![], |m| {
+                let h = m.attrs().get_attr_handle();
+                let Ok(nested) = h.get_nested_attributes::<u16>(top::SERVICE) else { return };
+                let get = |t: u16| nested.get_attribute(t).map(|a| a.nla_payload().as_ref().to_vec());
+                if let Some((k, s)) = attrs::service_from(&get) {
+                    table.services.insert(k, (s, Default::default()));
+                    if with_stats {
+                        let st = get(attrs::svc::STATS64).map(|b| Stats::from_nested(&b)).unwrap_or_default();
+                        stats.services.insert(k, (st, Default::default()));
+                    }
+                }
+            })
+            .map_err(|f| failed(op, f))?;
         }
         // One GET_DEST dump per service, and a socket runs one dump at a time: with many
         // services the dumps are spread over a few sockets on threads of their own.
         let keys: Vec<ServiceKey> = table.services.keys().copied().collect();
         let found: Vec<Result<Vec<DestEntry>, IpvsError>> = if keys.len() < PARALLEL_DUMP_FROM {
             let mut conn = self.conn.lock().map_err(|_| IpvsError::new(op, None, "socket poisoned by a panic"))?;
-            vec![dest_dumps(&mut conn, self.family, &keys)]
+            vec![dest_dumps(&mut conn, self.family, &keys, with_stats)]
         } else {
             let per = keys.len().div_ceil(DUMP_THREADS);
             std::thread::scope(|s| {
                 let family = self.family;
                 let handles: Vec<_> = keys
                     .chunks(per)
-                    .map(|chunk| s.spawn(move || Conn::open().and_then(|mut c| dest_dumps(&mut c, family, chunk))))
+                    .map(|chunk| {
+                        s.spawn(move || Conn::open().and_then(|mut c| dest_dumps(&mut c, family, chunk, with_stats)))
+                    })
                     .collect();
                 handles
                     .into_iter()

@@ -279,7 +279,12 @@ impl Health {
 
     /// The next action, in order.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        let action = self.actions.pop_front();
+        // The start queues an action per real server; the steady state, a few at a time.
+        if action.is_none() && self.actions.capacity() > 1024 {
+            self.actions.shrink_to_fit();
+        }
+        action
     }
 
     /// When [`Self::handle_timeout`] is next needed.

@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 /// Distinct delays given a queue of their own; more go to the heap.
 const MAX_QUEUES: usize = 16;
 
+/// An empty heap with room for more entries than this gives the room back.
+const SHRINK_FROM: usize = 1024;
+
 /// Timer entries: (when, which check). An entry may be stale (its check was rescheduled or
 /// started since); the core recognises those by comparing the time with the check's own.
 #[derive(Debug, Default)]
@@ -94,6 +97,11 @@ impl Timers {
         match source {
             Source::Heap => {
                 self.heap.pop();
+                // The heap holds the first runs (all checks at once, spread by warmup) and
+                // little after: its room for thousands goes once they have run.
+                if self.heap.is_empty() && self.heap.capacity() > SHRINK_FROM {
+                    self.heap.shrink_to_fit();
+                }
             }
             Source::Queue(i) => {
                 if let Some((_, q)) = self.queues.get_mut(i) {

@@ -28,8 +28,8 @@ pub(crate) fn read_file(
 ) -> Config {
     let mut lx = lexer::Lexer::new(sources, diags, config_id);
     lx.file(path, None);
-    let mut tokens = std::mem::take(&mut lx.tokens);
-    build(&mut tokens, diags, map)
+    let tokens = std::mem::take(&mut lx.tokens);
+    build(tokens, diags, map)
 }
 
 /// Reads keepalived.conf text; includes resolve against `path`'s folder.
@@ -43,14 +43,15 @@ pub(crate) fn read_str(
 ) -> Config {
     let mut lx = lexer::Lexer::new(sources, diags, config_id);
     lx.text(path, text.to_string());
-    let mut tokens = std::mem::take(&mut lx.tokens);
-    build(&mut tokens, diags, map)
+    let tokens = std::mem::take(&mut lx.tokens);
+    build(tokens, diags, map)
 }
 
-fn build(tokens: &mut [lexer::Token], diags: &mut Vec<Diagnostic>, map: &mut SourceMap) -> Config {
-    // About one recorded place per word.
-    map.reserve(tokens.len());
-    let stmts = tree::parse(tokens, diags);
+/// The tokens go as soon as the tree has taken their text: with 10,000 real servers they are
+/// ~15 MB, and what a load frees late stays in the allocator's heap (the daemon trims it).
+fn build(mut tokens: Vec<lexer::Token>, diags: &mut Vec<Diagnostic>, map: &mut SourceMap) -> Config {
+    let stmts = tree::parse(&mut tokens, diags);
+    drop(tokens);
     let mut cx = Ctx { diags, map };
     top(&mut cx, &stmts)
 }

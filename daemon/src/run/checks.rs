@@ -331,6 +331,7 @@ impl Checker {
                     running.clear();
                     connects.get_mut().clear();
                     self = Checker::new(r.config.clone(), r.checks.clone(), self.previous());
+                    super::heap::give_back_freed();
                     let present = addresses.borrow_and_update().clone();
                     self.follow_addresses(now, &present);
                     publish(&targets, self.target(), true);

@@ -11,10 +11,13 @@ mod addresses;
 mod build;
 mod checks;
 mod fifo;
+mod heap;
 mod ipvs;
 mod limits;
 mod privileges;
 mod unit;
+
+pub use heap::prepare_memory;
 
 use crate::script::{Credentials, Script};
 use std::collections::HashMap;
@@ -105,13 +108,20 @@ pub fn run(config: tandem_conf::Config, release_ipvs: bool, reload: Reloader) ->
     // First, before the runtime and neli start threads.
     let kept = privileges::drop_to_needed()?;
     info!(capabilities = ?kept, "capabilities dropped to what is needed");
+    let checks = crate::health::checks(&config)?;
+    let mut config = config;
+    crate::health::forget_checks(&mut config);
+    // The load's tokens, tree and source map are gone, and the checks' definitions; their
+    // pages go back too.
+    heap::give_back_freed();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    rt.block_on(async_run(std::sync::Arc::new(config), release_ipvs, reload))
+    rt.block_on(async_run(std::sync::Arc::new(config), checks, release_ipvs, reload))
 }
 
 /// `config` is shared (one copy, not one per task: with 10,000 real servers it is megabytes).
 async fn async_run(
     config: std::sync::Arc<tandem_conf::Config>,
+    checks: crate::health::Checks,
     release_ipvs: bool,
     reload: Reloader,
 ) -> Result<(), String> {
@@ -197,8 +207,7 @@ async fn async_run(
     // runs even without virtual servers so that a reload can add some.
     let units_count = tasks.len();
     warn_ha_suspend_without_address(&config);
-    let checker =
-        checks::Checker::new(std::sync::Arc::clone(&config), crate::health::checks(&config)?, Default::default());
+    let checker = checks::Checker::new(std::sync::Arc::clone(&config), checks, Default::default());
     // ha_suspend follows the host's addresses (keepalived follows them always, too).
     let addresses = addresses::follow()?;
     let (target_tx, target_rx) = watch::channel(std::sync::Arc::new(checker.target()));
@@ -218,24 +227,30 @@ async fn async_run(
     let mut failed = None;
     loop {
         tokio::select! {
-            _ = hup.recv() => match reload() {
-                Err(e) => error!("SIGHUP: the configuration does not validate; keeping the running one\n{e}"),
-                Ok(new) => match crate::health::checks(&new) {
-                    Err(e) => error!(error = %e, "SIGHUP: the new health checks cannot run; keeping the running configuration"),
-                    Ok(checks) => {
-                        if vrrp_differs(&current, &new) {
-                            warn!("SIGHUP: VRRP changes (instances, sync groups, scripts) take effect at the next restart");
+            _ = hup.recv() => {
+                match reload() {
+                    Err(e) => error!("SIGHUP: the configuration does not validate; keeping the running one\n{e}"),
+                    Ok(mut new) => match crate::health::checks(&new) {
+                        Err(e) => error!(error = %e, "SIGHUP: the new health checks cannot run; keeping the running configuration"),
+                        Ok(checks) => {
+                            if vrrp_differs(&current, &new) {
+                                warn!("SIGHUP: VRRP changes (instances, sync groups, scripts) take effect at the next restart");
+                            }
+                            info!("SIGHUP: configuration reloaded");
+                            warn_ha_suspend_without_address(&new);
+                            limits::raise_for(&new);
+                            crate::health::forget_checks(&mut new);
+                            let new = std::sync::Arc::new(new);
+                            let config = std::sync::Arc::clone(&new);
+                            let _ = config_tx.send(Some(std::sync::Arc::new(checks::Reloaded { config, checks })));
+                            current = new;
                         }
-                        info!("SIGHUP: configuration reloaded");
-                        warn_ha_suspend_without_address(&new);
-                        limits::raise_for(&new);
-                        let new = std::sync::Arc::new(new);
-                        let config = std::sync::Arc::clone(&new);
-                        let _ = config_tx.send(Some(std::sync::Arc::new(checks::Reloaded { config, checks })));
-                        current = new;
-                    }
-                },
-            },
+                    },
+                }
+                // What the parse allocated is freed (the old model goes when the checks task takes
+                // the new one, and it trims again then).
+                heap::give_back_freed();
+            }
             _ = term.recv() => { info!("SIGTERM: stopping"); let _ = stop_tx.send(true); }
             _ = int.recv() => { info!("SIGINT: stopping"); let _ = stop_tx.send(true); }
             done = tasks.join_next() => match done {
