@@ -90,7 +90,6 @@ fn hex(text: &str, what: &str) -> Result<Vec<u8>, String> {
     (0..t.len()).step_by(2).map(|i| u8::from_str_radix(&t[i..i + 2], 16).map_err(|e| e.to_string())).collect()
 }
 
-/// The checks of `c`. An error names the virtual and real server whose check cannot run.
 /// Empties the real servers' check lists once [`checks`] has made runners of them. The
 /// running daemon keeps its configuration for the IPVS table and for reloads, where the
 /// checks' definitions would only duplicate the runners (2.4 MB at 10,000 real servers).
@@ -100,6 +99,7 @@ pub fn forget_checks(c: &mut conf::Config) {
     }
 }
 
+/// The checks of `c`. An error names the virtual and real server whose check cannot run.
 pub fn checks(c: &conf::Config) -> Result<Checks, String> {
     let mut settings = Settings::default();
     let mut runners = Vec::new();

@@ -310,8 +310,13 @@ impl Ipvs {
         Ok(Ipvs { family, conn: Mutex::new(Conn::open()?) })
     }
 
+    /// The client's own socket, for `op`.
+    fn conn(&self, op: &str) -> Result<std::sync::MutexGuard<'_, Conn>, IpvsError> {
+        self.conn.lock().map_err(|_| IpvsError::new(op, None, "socket poisoned by a panic"))
+    }
+
     fn request(&self, command: u8, flags: NlmF, attrs: Attrs, op: &str) -> Result<Vec<Msg>, IpvsError> {
-        let mut conn = self.conn.lock().map_err(|_| IpvsError::new(op, None, "socket poisoned by a panic"))?;
+        let mut conn = self.conn(op)?;
         conn.exchange(self.family, command, flags, attrs).map_err(|f| failed(op, f))
     }
 
@@ -345,7 +350,7 @@ impl Ipvs {
         let mut table = Table::default();
         let mut stats = TableStats::default();
         {
-            let mut conn = self.conn.lock().map_err(|_| IpvsError::new(op, None, "socket poisoned by a panic"))?;
+            let mut conn = self.conn(op)?;
             conn.exchange_each(self.family, cmd::GET_SERVICE, NlmF::DUMP, vec![], |m| {
                 let h = m.attrs().get_attr_handle();
                 let Ok(nested) = h.get_nested_attributes::<u16>(top::SERVICE) else { return };
@@ -364,7 +369,7 @@ impl Ipvs {
         // services the dumps are spread over a few sockets on threads of their own.
         let keys: Vec<ServiceKey> = table.services.keys().copied().collect();
         let found: Vec<Result<Vec<DestEntry>, IpvsError>> = if keys.len() < PARALLEL_DUMP_FROM {
-            let mut conn = self.conn.lock().map_err(|_| IpvsError::new(op, None, "socket poisoned by a panic"))?;
+            let mut conn = self.conn(op)?;
             vec![dest_dumps(&mut conn, self.family, &keys, with_stats)]
         } else {
             let per = keys.len().div_ceil(DUMP_THREADS);
@@ -409,7 +414,7 @@ impl Ipvs {
     /// failing batch on is unknown: re-read the table.
     pub fn apply_all(&self, changes: &[Change]) -> Result<Vec<(usize, IpvsError)>, IpvsError> {
         let fail = |detail: String| IpvsError::new("apply IPVS changes", None, detail);
-        let mut conn = self.conn.lock().map_err(|_| fail("socket poisoned by a panic".into()))?;
+        let mut conn = self.conn("apply IPVS changes")?;
         let mut refused = Vec::new();
         let mut start = 0;
         while start < changes.len() {

@@ -9,8 +9,8 @@ use tokio::time::Instant;
 /// `start` is when the attempt began; it ends by `start + connect_timeout`.
 pub async fn probe(target: &Target, start: Instant) -> ProbeResult {
     let stream = tcp_connect(target, deadline_from(start, target)).await?;
-    // Closed as the TCP_CHECKs of [`crate::connects`] are: aborted, see its `abort_on_close`.
-    let _ = socket2::SockRef::from(&stream).set_linger(Some(std::time::Duration::ZERO));
+    // Closed as the TCP_CHECKs of [`crate::connects`] are: aborted.
+    crate::connects::abort_on_close(&socket2::SockRef::from(&stream));
     drop(stream);
     Ok(Success::default())
 }

@@ -21,7 +21,7 @@ pub const RECONCILE_PERIOD: Duration = Duration::from_secs(5);
 
 /// A comparison with a fresh dump comes at least this many times its own duration after the
 /// last, so that it takes at most 0.4 % of a CPU (keepalived, which never compares, spends
-/// ~2 % of one on 2,000 TCP checks a second). Reading 10,000 destinations took 390 ms in the
+/// ~1.5 % of one in user time on 2,000 TCP checks a second). Reading 10,000 destinations took 390 ms in the
 /// emulated VM, where a dump every 5 s was ~8 % of a CPU; a table of a few services is read
 /// in milliseconds and still compared every [`RECONCILE_PERIOD`].
 const DUMP_SPACING: u32 = 250;
@@ -184,10 +184,11 @@ pub async fn keep(
         keeper = k;
         if round != Round::Reload {
             next_dump = started + keeper.last_dump.saturating_mul(DUMP_SPACING).max(RECONCILE_PERIOD);
+            // A dump's parsed replies and the model it replaced (megabytes for thousands of
+            // destinations) are freed by now. Not after a reload round: health transitions
+            // bring those up to ten times a second, and they free little.
+            super::heap::give_back_freed();
         }
-        // A dump's messages and parsed attributes (megabytes for thousands of destinations,
-        // on the blocking pool's thread and its own malloc arena) are freed by now.
-        super::heap::give_back_freed();
         if let Err(e) = result {
             // As keepalived, whose VRRP goes on when its checker cannot reach IPVS: say so
             // loudly and try again next period (the module may be loaded meanwhile).
