@@ -123,30 +123,41 @@ fn tcp_check_passes_on_accept_and_fails_on_refusal_and_silence() {
 /// every connect starts at once, the set's descriptor is watched by tokio, deadlines are
 /// expired as they come. Gives each key's result.
 fn connect_all(n: &Net, targets: Vec<(usize, Target)>) -> Vec<(usize, ProbeResult)> {
+    connect_rounds(n, vec![targets]).pop().unwrap().0
+}
+
+/// Runs rounds of [`connect_all`] one after the other through the same set (its pooled
+/// sockets serve the later rounds); gives each round's results and the set's idle sockets
+/// after it.
+fn connect_rounds(n: &Net, rounds: Vec<Vec<(usize, Target)>>) -> Vec<(Vec<(usize, ProbeResult)>, usize)> {
     Lab::within(&n.client, move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async move {
             let mut set = connects::watched(TcpConnects::new().unwrap()).unwrap();
-            let mut out = Vec::new();
-            let start = Instant::now();
-            for (key, t) in &targets {
-                if let Some(r) = set.get_mut().start(*key, t, start) {
-                    out.push((*key, r));
-                }
-            }
-            while set.get_ref().in_flight() > 0 {
-                let deadline = set.get_ref().next_deadline().unwrap();
-                tokio::select! {
-                    guard = set.readable_mut() => {
-                        let mut guard = guard.unwrap();
-                        guard.get_inner_mut().collect(&mut out).unwrap();
-                        guard.clear_ready();
+            let mut done = Vec::new();
+            for targets in rounds {
+                let mut out = Vec::new();
+                let start = Instant::now();
+                for (key, t) in &targets {
+                    if let Some(r) = set.get_mut().start(*key, t, start) {
+                        out.push((*key, r));
                     }
-                    () = tokio::time::sleep_until(deadline.into()) => set.get_mut().expire(Instant::now(), &mut out),
                 }
+                while set.get_ref().in_flight() > 0 {
+                    let deadline = set.get_ref().next_deadline().unwrap();
+                    tokio::select! {
+                        guard = set.readable_mut() => {
+                            let mut guard = guard.unwrap();
+                            guard.get_inner_mut().collect(&mut out).unwrap();
+                            guard.clear_ready();
+                        }
+                        () = tokio::time::sleep_until(deadline.into()) => set.get_mut().expire(Instant::now(), &mut out),
+                    }
+                }
+                out.sort_by_key(|(k, _)| *k);
+                done.push((out, set.get_ref().idle()));
             }
-            out.sort_by_key(|(k, _)| *k);
-            out
+            done
         })
     })
     .unwrap()
@@ -179,6 +190,46 @@ fn many_tcp_checks_at_once_pass_fail_and_time_out_like_the_single_probe() {
     assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(3), "{took:?}");
     // The connections made were aborted, not closed in order: an orderly close leaves one
     // side of each of the 100 in TIME_WAIT (whichever closed first), an abort neither.
+    let time_wait = |h: &Host| Lab::within(h, time_wait_sockets).unwrap();
+    assert_eq!((time_wait(&n.client), time_wait(&n.server)), (0, 0));
+}
+
+#[test]
+fn tcp_check_sockets_are_reused_and_judge_each_connect_afresh() {
+    let mut n = net("creuse");
+    n.python(&["tcp-accept", SERVER, "8080"], "t", 8080);
+    let pass = |k| (k, target(SERVER, 8080, SHORT));
+    let mut bound = target(SERVER, 8080, SHORT);
+    bound.bind_addr = Some("192.0.2.11".parse().unwrap());
+    let rounds = vec![
+        // 20 connections made: their sockets wait in the pool, the bound one is closed.
+        (0..20).map(pass).chain([(20, bound.clone())]).collect(),
+        // The pool serves the next 20 (no new socket: still 20 idle afterwards).
+        (0..20).map(pass).collect(),
+        // Refused, silent and made, on pooled sockets: a failed connect closes its socket.
+        vec![(0, target(SERVER, 8081, SHORT)), (1, target(NOBODY, 8080, SHORT)), pass(2), pass(3)],
+        // After the failures, the remaining pooled sockets still judge right.
+        (0..20).map(pass).chain([(20, target(SERVER, 8081, SHORT))]).collect(),
+    ];
+    let results = connect_rounds(&n, rounds);
+    let reasons = |round: usize| -> Vec<String> {
+        results[round]
+            .0
+            .iter()
+            .map(|(_, r)| r.clone().err().map(|f| f.reason().to_string()).unwrap_or_default())
+            .collect()
+    };
+    assert_eq!(reasons(0), vec![String::new(); 21]);
+    assert_eq!(results[0].1, 20);
+    assert_eq!(reasons(1), vec![String::new(); 20]);
+    assert_eq!(results[1].1, 20);
+    assert_eq!(reasons(2), ["connection refused", "connect timeout after 500 ms", "", ""]);
+    assert_eq!(results[2].1, 18);
+    let mut last = vec![String::new(); 20];
+    last.push("connection refused".into());
+    assert_eq!(reasons(3), last);
+    assert_eq!(results[3].1, 20);
+    // Each reuse ended its connection with a reset: nothing left in TIME_WAIT.
     let time_wait = |h: &Host| Lab::within(h, time_wait_sockets).unwrap();
     assert_eq!((time_wait(&n.client), time_wait(&n.server)), (0, 0));
 }
