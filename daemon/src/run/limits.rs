@@ -18,7 +18,9 @@ use tandem_conf::Config;
 const BASE: u64 = 256;
 
 /// Descriptors a configuration may hold at once: one per check (a probe holds one socket at
-/// a time), three per MISC_CHECK (a script's pipes), four per VRRP instance, and [`BASE`].
+/// a time; the TCP sockets kept for reuse, connecting or idle, are never more than the TCP
+/// checks that were in flight at once), three per MISC_CHECK (a script's pipes), four per
+/// VRRP instance, and [`BASE`].
 pub fn needed(c: &Config) -> u64 {
     let checks = c.virtual_servers.iter().flat_map(|v| &v.real_servers).flat_map(|r| &r.checks);
     let per_check: u64 = checks.map(|ch| if matches!(ch, tandem_conf::Check::Misc(_)) { 3 } else { 1 }).sum();
