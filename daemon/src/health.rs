@@ -359,8 +359,9 @@ mod tests {
 
     #[test]
     fn a_tcp_check_in_flight_costs_a_few_hundred_bytes_not_the_largest_probes_size() {
-        // Every in-flight check is a task holding this future; at 10,000 TCP checks a second
-        // a kilobytes-large one (the size of an SSL_GET's) was copied and kept for each.
+        // Every probe in flight holds a runner's future (the daemon's TCP_CHECKs go through
+        // TcpConnects instead; a TCP runner stands for the small probes here): unboxed, each
+        // would be as large as an SSL_GET's, kilobytes.
         let t = Target::new(SocketAddr::from(([127, 0, 0, 1], 1)), Duration::from_secs(1));
         let tcp = Runner::Probe(Probe::Tcp(t));
         let size = std::mem::size_of_val(&tcp.run(std::time::Instant::now()));

@@ -131,8 +131,9 @@ impl Probe {
     /// Runs one attempt.
     ///
     /// The future of every probe but TCP_CHECK is boxed: an `async fn`'s future is as large
-    /// as its largest variant (an SSL_GET's is kilobytes), and thousands of TCP checks a
-    /// second would otherwise each allocate and copy that much.
+    /// as its largest variant (an SSL_GET's is kilobytes), and every probe in flight would
+    /// otherwise hold that much. (The daemon's TCP_CHECKs go through [`crate::connects`];
+    /// one run this way stays small too.)
     pub async fn run(&self) -> ProbeResult {
         self.run_from(std::time::Instant::now()).await
     }

@@ -21,9 +21,10 @@ pub const RECONCILE_PERIOD: Duration = Duration::from_secs(5);
 
 /// A comparison with a fresh dump comes at least this many times its own duration after the
 /// last, so that it takes at most 0.4 % of a CPU (keepalived, which never compares, spends
-/// ~1.5 % of one in user time on 2,000 TCP checks a second). Reading 10,000 destinations took 390 ms in the
-/// emulated VM, where a dump every 5 s was ~8 % of a CPU; a table of a few services is read
-/// in milliseconds and still compared every [`RECONCILE_PERIOD`].
+/// 1.5-4 % of one in user time on 2,000 TCP checks a second in the VM benchmark). Reading
+/// 10,000 destinations took 390 ms in the emulated VM, where a dump every 5 s was ~8 % of a
+/// CPU; a table of a few services is read in milliseconds and still compared every
+/// [`RECONCILE_PERIOD`].
 const DUMP_SPACING: u32 = 250;
 
 /// What the configuration wants of IPVS.
