@@ -2,6 +2,7 @@
 
 mod cli;
 mod desired;
+mod failpoint;
 mod health;
 mod run;
 mod script;
@@ -129,6 +130,12 @@ fn plan(input: &Input) -> ExitCode {
 }
 
 fn run_command(input: &Input, verbose: bool, release_ipvs: bool) -> ExitCode {
+    // First of all, while this is the only thread: every thread made later inherits the mask,
+    // so no signal's default action can end or stop tandem behind its back.
+    if let Err(e) = run::block_signals() {
+        eprintln!("error: {e}");
+        return ExitCode::from(1);
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_max_level(if verbose { tracing::Level::DEBUG } else { tracing::Level::INFO })

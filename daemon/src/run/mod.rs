@@ -2,10 +2,12 @@
 //!
 //! One tokio task per unit (sync group, or lone instance), one task per tracked
 //! `vrrp_script`, one thread following rtnetlink link changes, one task keeping the IPVS
-//! table. SIGTERM or SIGINT stops every unit gracefully: masters send priority 0 and remove
-//! their addresses, then tandem exits. SIGHUP reloads the configuration: a file that does not
-//! validate changes nothing; otherwise the IPVS table moves to the new one by the minimal
-//! change (VRRP changes need a restart for now, and say so).
+//! table, one thread reading signals ([`signals`]). SIGTERM, SIGINT or SIGQUIT stops every
+//! unit gracefully: masters send priority 0 and remove their addresses, then tandem exits.
+//! SIGHUP reloads the configuration: a file that does not validate changes nothing; otherwise
+//! the IPVS table moves to the new one by the minimal change (VRRP changes need a restart for
+//! now, and say so). keepalived's dump signals log the state ([`snapshot`]); a panic or
+//! SIGABRT releases the virtual addresses before the process ends ([`release`]).
 
 mod addresses;
 mod build;
@@ -15,9 +17,13 @@ mod heap;
 mod ipvs;
 mod limits;
 mod privileges;
+mod release;
+mod signals;
+mod snapshot;
 mod unit;
 
 pub use heap::prepare_memory;
+pub use signals::block as block_signals;
 
 use crate::script::{Credentials, Script};
 use std::collections::HashMap;
@@ -108,6 +114,11 @@ pub fn run(config: tandem_conf::Config, release_ipvs: bool, reload: Reloader) ->
     // First, before the runtime and neli start threads.
     let kept = privileges::drop_to_needed()?;
     info!(capabilities = ?kept, "capabilities dropped to what is needed");
+    // Threads made from here on have only those capabilities. Signals sent since start have
+    // waited, blocked; the loop takes them once it runs.
+    release::prepare()?;
+    let (signal_tx, signal_rx) = tokio::sync::mpsc::unbounded_channel();
+    signals::spawn(signal_tx)?;
     let checks = crate::health::checks(&config)?;
     let mut config = config;
     crate::health::forget_checks(&mut config);
@@ -115,7 +126,7 @@ pub fn run(config: tandem_conf::Config, release_ipvs: bool, reload: Reloader) ->
     // pages go back too.
     heap::give_back_freed();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    rt.block_on(async_run(std::sync::Arc::new(config), checks, release_ipvs, reload))
+    rt.block_on(async_run(std::sync::Arc::new(config), checks, release_ipvs, reload, signal_rx))
 }
 
 /// `config` is shared (one copy, not one per task: with 10,000 real servers it is megabytes).
@@ -124,6 +135,7 @@ async fn async_run(
     checks: crate::health::Checks,
     release_ipvs: bool,
     reload: Reloader,
+    mut signals: tokio::sync::mpsc::UnboundedReceiver<signals::Received>,
 ) -> Result<(), String> {
     let delay = Duration::try_from_secs_f64(config.global_defs.vrrp_startup_delay).unwrap_or_default();
     // One route-netlink socket for every unit (neli runs a thread per socket).
@@ -146,6 +158,9 @@ async fn async_run(
         .name("links".into())
         .spawn(move || {
             while let Some(ev) = monitor.next_event() {
+                if crate::failpoint::armed("links-thread") {
+                    panic!("failpoint links-thread: a link event");
+                }
                 match ev {
                     Ok(l) => {
                         let _ = sender.send(l);
@@ -195,12 +210,15 @@ async fn async_run(
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
+    let mut instances = Vec::new();
     for u in units {
         let shared = shared.clone();
         let (results, links, stop) = (result_tx.subscribe(), link_tx.subscribe(), stop_rx.clone());
+        let (status_tx, status_rx) = watch::channel(unit::snapshots(&u));
+        instances.push(status_rx);
         tasks.spawn(async move {
             let name = u.name.clone();
-            (name, unit::run(u, &shared, results, links, stop).await)
+            (name, unit::run(u, &shared, results, links, stop, status_tx).await)
         });
     }
     // The IPVS table, kept as the configuration and its health checks want it. The keeper
@@ -211,6 +229,7 @@ async fn async_run(
     // ha_suspend follows the host's addresses (keepalived follows them always, too).
     let addresses = addresses::follow()?;
     let (target_tx, target_rx) = watch::channel(std::sync::Arc::new(checker.target()));
+    let services = target_rx.clone();
     let (config_tx, config_rx) = watch::channel(None);
     let stop = stop_rx.clone();
     tasks.spawn(async move { ("IPVS".to_string(), ipvs::keep(target_rx, release_ipvs, stop).await) });
@@ -218,41 +237,25 @@ async fn async_run(
     tasks.spawn(async move { ("checks".to_string(), checker.run(config_rx, target_tx, addresses, stop).await) });
     info!(units = units_count, ipvs = !config.virtual_servers.is_empty(), "tandem running");
     let mut current = config;
+    let mut dumps = Dumps { instances, services, stats_base: HashMap::new() };
 
-    let mut term =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).map_err(|e| e.to_string())?;
     let mut failed = None;
     loop {
         tokio::select! {
-            _ = hup.recv() => {
-                match reload() {
-                    Err(e) => error!("SIGHUP: the configuration does not validate; keeping the running one\n{e}"),
-                    Ok(mut new) => match crate::health::checks(&new) {
-                        Err(e) => error!(error = %e, "SIGHUP: the new health checks cannot run; keeping the running configuration"),
-                        Ok(checks) => {
-                            if vrrp_differs(&current, &new) {
-                                warn!("SIGHUP: VRRP changes (instances, sync groups, scripts) take effect at the next restart");
-                            }
-                            info!("SIGHUP: configuration reloaded");
-                            warn_ha_suspend_without_address(&new);
-                            limits::raise_for(&new);
-                            crate::health::forget_checks(&mut new);
-                            let new = std::sync::Arc::new(new);
-                            let config = std::sync::Arc::clone(&new);
-                            let _ = config_tx.send(Some(std::sync::Arc::new(checks::Reloaded { config, checks })));
-                            current = new;
-                        }
-                    },
+            Some(sig) = signals.recv() => match sig.effect {
+                signals::Effect::Reload => {
+                    info!(from = %sig.from, "SIGHUP: reloading");
+                    reload_now(&reload, &mut current, &config_tx);
                 }
-                // What the parse allocated is freed (the old model goes when the checks task takes
-                // the new one, and it trims again then).
-                heap::give_back_freed();
-            }
-            _ = term.recv() => { info!("SIGTERM: stopping"); let _ = stop_tx.send(true); }
-            _ = int.recv() => { info!("SIGINT: stopping"); let _ = stop_tx.send(true); }
+                signals::Effect::Stop => {
+                    info!(signal = %sig.name, from = %sig.from, "stopping");
+                    let _ = stop_tx.send(true);
+                }
+                signals::Effect::Dump(kind) => dumps.log(kind, &sig),
+                signals::Effect::Ignore | signals::Effect::EndNow => {
+                    warn!(signal = %sig.name, from = %sig.from, "signal ignored (it does nothing in tandem; see README, Signals)");
+                }
+            },
             done = tasks.join_next() => match done {
                 None => break,
                 Some(Ok((_, Ok(())))) => {}
@@ -272,5 +275,97 @@ async fn async_run(
     match failed {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// SIGHUP: reads the configuration again and hands it to the checks and the IPVS keeper.
+fn reload_now(
+    reload: &Reloader,
+    current: &mut std::sync::Arc<tandem_conf::Config>,
+    config_tx: &watch::Sender<Option<std::sync::Arc<checks::Reloaded>>>,
+) {
+    match reload() {
+        Err(e) => error!("SIGHUP: the configuration does not validate; keeping the running one\n{e}"),
+        Ok(mut new) => match crate::health::checks(&new) {
+            Err(e) => error!(error = %e, "SIGHUP: the new health checks cannot run; keeping the running configuration"),
+            Ok(checks) => {
+                if vrrp_differs(current, &new) {
+                    warn!("SIGHUP: VRRP changes (instances, sync groups, scripts) take effect at the next restart");
+                }
+                info!("SIGHUP: configuration reloaded");
+                warn_ha_suspend_without_address(&new);
+                limits::raise_for(&new);
+                crate::health::forget_checks(&mut new);
+                let new = std::sync::Arc::new(new);
+                let config = std::sync::Arc::clone(&new);
+                let _ = config_tx.send(Some(std::sync::Arc::new(checks::Reloaded { config, checks })));
+                *current = new;
+            }
+        },
+    }
+    // What the parse allocated is freed (the old model goes when the checks task takes
+    // the new one, and it trims again then).
+    heap::give_back_freed();
+}
+
+/// What the dump signals read: the units' published instances and the desired IPVS table.
+struct Dumps {
+    instances: Vec<watch::Receiver<Vec<snapshot::InstanceSnapshot>>>,
+    services: watch::Receiver<std::sync::Arc<ipvs::Target>>,
+    /// Counters at the last SIGRTMAX-1 (keepalived's STATS_CLEAR), by instance: SIGUSR2
+    /// shows what counted since. The counters themselves never go back (metrics read them).
+    stats_base: HashMap<String, snapshot::AdvertCounters>,
+}
+
+impl Dumps {
+    fn instances(&self) -> Vec<snapshot::InstanceSnapshot> {
+        self.instances.iter().flat_map(|r| r.borrow().clone()).collect()
+    }
+
+    /// Logs the dump `kind` asks for; nothing is written anywhere else.
+    fn log(&mut self, kind: signals::Dump, sig: &signals::Received) {
+        use signals::Dump;
+        info!(signal = %sig.name, from = %sig.from, "{}", match kind {
+            Dump::Data => "state dump follows",
+            Dump::Stats => "statistics follow",
+            Dump::StatsClear => "statistics follow; they count afresh from now",
+            Dump::Json => "state as JSON follows",
+            Dump::Threads => "threads follow",
+        });
+        match kind {
+            Dump::Data => {
+                let now = snapshot::Snapshot::new(Vec::new(), Vec::new()).at_unix_ms;
+                for i in self.instances() {
+                    info!("{}", snapshot::instance_line(&i, now));
+                }
+                for v in snapshot::services(&self.services.borrow().desired) {
+                    info!("{}", snapshot::service_line(&v));
+                }
+            }
+            Dump::Stats | Dump::StatsClear => {
+                for i in self.instances() {
+                    let since = match self.stats_base.get(&i.name) {
+                        Some(base) => i.counters.since(base),
+                        None => i.counters.clone(),
+                    };
+                    info!("{}", snapshot::stats_line(&i.name, &since));
+                    if kind == Dump::StatsClear {
+                        self.stats_base.insert(i.name.clone(), i.counters);
+                    }
+                }
+            }
+            Dump::Json => {
+                let s = snapshot::Snapshot::new(self.instances(), snapshot::services(&self.services.borrow().desired));
+                match serde_json::to_string(&s) {
+                    Ok(json) => info!("{json}"),
+                    Err(e) => error!(error = %e, "cannot write the state as JSON"),
+                }
+            }
+            Dump::Threads => {
+                for t in snapshot::threads() {
+                    info!("{t}");
+                }
+            }
+        }
     }
 }

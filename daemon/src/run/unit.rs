@@ -2,9 +2,11 @@
 //! and the state machine's actions performed on the kernel.
 
 use super::build::{Member, Tracked, Unit};
+use super::release::{self, Goodbye};
+use super::snapshot::{AdvertCounters, InstanceSnapshot, TransitionSnapshot};
 use super::{Event, ScriptResult};
 use crate::script::Script;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 use tandem_vrrp::Advert;
@@ -26,9 +28,9 @@ struct Io {
     ipv6_router: bool,
 }
 
-/// Counters of packets dropped before the state machine, by reason.
+/// Counters of one member's packets dropped before the state machine, by reason.
 #[derive(Default)]
-struct Drops(HashMap<&'static str, u64>);
+struct Drops(BTreeMap<&'static str, u64>);
 
 impl Drops {
     fn count(&mut self, reason: &'static str) {
@@ -36,13 +38,40 @@ impl Drops {
     }
 }
 
+/// What a unit's instances look like before it starts: the first thing it publishes.
+pub fn snapshots(unit: &Unit) -> Vec<InstanceSnapshot> {
+    unit.members
+        .iter()
+        .map(|m| InstanceSnapshot {
+            name: m.settings.name.clone(),
+            sync_group: unit.is_group.then(|| unit.name.clone()),
+            interface: m.ifname.clone(),
+            vrid: m.settings.vrid,
+            family: if m.v6 { "ipv6" } else { "ipv4" },
+            version: match m.settings.version {
+                tandem_vrrp::Version::V2 => 2,
+                tandem_vrrp::Version::V3 => 3,
+            },
+            state: state_name(State::Init).to_string(),
+            priority: m.settings.priority,
+            effective_priority: m.settings.priority,
+            master: None,
+            virtual_addresses: m.vips.iter().map(|v| format!("{}/{} dev {}", v.address, v.prefix, v.ifname)).collect(),
+            last_transition: None,
+            counters: AdvertCounters::default(),
+        })
+        .collect()
+}
+
 /// Runs a unit until `stop` turns true; then stops it gracefully (priority 0, VIPs removed).
+/// Its instances' state goes out on `status` after every change.
 pub async fn run(
     unit: Unit,
     shared: &super::Shared,
     mut results: broadcast::Receiver<ScriptResult>,
     mut links: broadcast::Receiver<LinkState>,
     mut stop: watch::Receiver<bool>,
+    status: watch::Sender<Vec<InstanceSnapshot>>,
 ) -> Result<(), String> {
     let (scripts, initial_links, addrs, fifo) =
         (&shared.scripts, &shared.initial_links[..], &shared.addrs, shared.fifo.as_ref());
@@ -92,13 +121,23 @@ pub async fn run(
         .collect();
     let mut group = SyncGroup::new(unit.name.clone(), instances?);
     let mut track = Tracking::new(&unit, scripts, initial_links);
-    let mut drops = Drops::default();
+    let mut drops: Vec<Drops> = unit.members.iter().map(|_| Drops::default()).collect();
     // Faults and adjustments known before start apply from the start.
     retrack(&unit, &track, &mut group);
     group.start(Instant::now());
     let mut group_state = group.state();
-    let mut actions = Performer { unit: &unit, io: &io, addrs, fifo };
+    let n = unit.members.len();
+    let mut actions = Performer {
+        unit: &unit,
+        io: &io,
+        addrs,
+        fifo,
+        transitions: vec![None; n],
+        transitions_changed: false,
+        goodbye_kept: vec![false; n],
+    };
     actions.drain(&mut group, &mut group_state).await;
+    actions.publish(&group, &drops, &status);
 
     loop {
         let deadline = group.poll_timeout().map(tokio::time::Instant::from_std);
@@ -111,7 +150,8 @@ pub async fn run(
         tokio::select! {
             ev = rx.recv() => match ev {
                 Some(Event::Packet(i, p)) => {
-                    if let Some(advert) = check(&unit.members[i], &p, &mut drops) {
+                    let (Some(m), Some(d)) = (unit.members.get(i), drops.get_mut(i)) else { continue };
+                    if let Some(advert) = check(m, &p, d) {
                         group.handle_advert_for(i, Instant::now(), p.src, &advert);
                     }
                 }
@@ -131,15 +171,22 @@ pub async fn run(
                     }
                 }
             }
-            () = sleep => group.handle_timeout(Instant::now()),
+            () = sleep => {
+                if crate::failpoint::armed("unit-master") && group.state() == State::Master {
+                    panic!("failpoint unit-master: {} is master", unit.name);
+                }
+                group.handle_timeout(Instant::now());
+            }
             _ = stop.changed() => {
                 info!(unit = %unit.name, "stopping");
                 group.stop(Instant::now());
                 actions.drain(&mut group, &mut group_state).await;
+                actions.publish(&group, &drops, &status);
                 return Ok(());
             }
         }
         actions.drain(&mut group, &mut group_state).await;
+        actions.publish(&group, &drops, &status);
     }
 }
 
@@ -258,17 +305,84 @@ struct Performer<'a> {
     io: &'a [Io],
     addrs: &'a Addresses,
     fifo: Option<&'a super::fifo::NotifyFifo>,
+    /// Each member's last state change.
+    transitions: Vec<Option<TransitionSnapshot>>,
+    /// A state changed since the last publication.
+    transitions_changed: bool,
+    /// Members whose goodbye (priority-0 advert) the last-resort release holds.
+    goodbye_kept: Vec<bool>,
+}
+
+/// keepalived's names of the states (as [`State`]'s `Display`), without formatting.
+fn state_name(s: State) -> &'static str {
+    match s {
+        State::Init => "INIT",
+        State::Backup => "BACKUP",
+        State::Master => "MASTER",
+        State::Fault => "FAULT",
+        State::Stopped => "STOP",
+    }
 }
 
 impl Performer<'_> {
+    /// Publishes the members' state where it changed (numbers are compared, nothing is
+    /// formatted unless it changed).
+    fn publish(&mut self, group: &SyncGroup, drops: &[Drops], status: &watch::Sender<Vec<InstanceSnapshot>>) {
+        let no_drops = BTreeMap::new();
+        let transitions_changed = std::mem::take(&mut self.transitions_changed);
+        let transitions = &self.transitions;
+        status.send_if_modified(|snaps| {
+            let mut changed = false;
+            for (i, s) in snaps.iter_mut().enumerate() {
+                let Some(inst) = group.member(i) else { continue };
+                let state = inst.state();
+                let master = match state {
+                    State::Master => Some(inst.settings().primary_address),
+                    _ => inst.master().map(|(a, _)| a),
+                };
+                if s.state != state_name(state) {
+                    s.state = state_name(state).to_string();
+                    changed = true;
+                }
+                if s.effective_priority != inst.priority() || s.master != master {
+                    s.effective_priority = inst.priority();
+                    s.master = master;
+                    changed = true;
+                }
+                if transitions_changed {
+                    if let Some(t) = transitions.get(i).filter(|t| **t != s.last_transition) {
+                        s.last_transition = t.clone();
+                        changed = true;
+                    }
+                }
+                let d = drops.get(i).map_or(&no_drops, |d| &d.0);
+                if !s.counters.matches(inst.counters(), d) {
+                    s.counters = AdvertCounters::of(inst.counters(), d);
+                    changed = true;
+                }
+            }
+            changed
+        });
+    }
+
     async fn drain(&mut self, group: &mut SyncGroup, group_state: &mut State) {
         while let Some(ga) = group.poll_action() {
             let (Some(m), Some(io)) = (self.unit.members.get(ga.member), self.io.get(ga.member)) else { continue };
             match ga.action {
-                Action::SendAdvert(a) => send_advert(m, io, &a).await,
+                Action::SendAdvert(a) => {
+                    send_advert(m, io, &a).await;
+                    // A master's first advert: what it must say if it has to go at once.
+                    let kept = self.goodbye_kept.get_mut(ga.member);
+                    let is_master = group.member(ga.member).is_some_and(|i| i.state() == State::Master);
+                    if let Some(kept) = kept.filter(|k| a.priority > 0 && !**k && is_master) {
+                        let packets = encode(m, &Advert { priority: 0, ..a });
+                        release::goodbye(&m.settings.name, Some(Goodbye { socket: io.socket.clone(), packets }));
+                        *kept = true;
+                    }
+                }
                 Action::AddAddresses(_) => {
                     for v in &m.vips {
-                        match self.addrs.add(v) {
+                        match release::add(self.addrs, v) {
                             Ok(_) => debug!(instance = %m.settings.name, address = %v.address, "VIP added"),
                             Err(e) => warn!(instance = %m.settings.name, error = %e, "cannot add VIP"),
                         }
@@ -276,7 +390,7 @@ impl Performer<'_> {
                 }
                 Action::RemoveAddresses(_) => {
                     for v in &m.vips {
-                        if let Err(e) = self.addrs.remove(v) {
+                        if let Err(e) = release::remove(self.addrs, v) {
                             warn!(instance = %m.settings.name, error = %e, "cannot remove VIP");
                         }
                     }
@@ -297,6 +411,20 @@ impl Performer<'_> {
                 }
                 Action::StateChanged { from, to, reason } => {
                     info!(instance = %m.settings.name, from = ?from, to = ?to, reason = %reason, "VRRP transition");
+                    if from == State::Master {
+                        release::goodbye(&m.settings.name, None);
+                        if let Some(k) = self.goodbye_kept.get_mut(ga.member) {
+                            *k = false;
+                        }
+                    }
+                    if let Some(t) = self.transitions.get_mut(ga.member) {
+                        *t = Some(TransitionSnapshot::now(
+                            state_name(from).to_string(),
+                            state_name(to).to_string(),
+                            reason.to_string(),
+                        ));
+                        self.transitions_changed = true;
+                    }
                     notify(
                         &m.notify,
                         self.fifo,
@@ -317,19 +445,28 @@ impl Performer<'_> {
     }
 }
 
-async fn send_advert(m: &Member, io: &Io, a: &Advert) {
+/// An advert encoded for each destination: the group, or every unicast peer.
+fn encode(m: &Member, a: &Advert) -> Vec<(IpAddr, Vec<u8>)> {
     let opts = codec::EmitOptions { v3_checksum_as_v2: m.checksum_as_v2 };
     let dsts: Vec<IpAddr> = match m.group {
         Some(g) => vec![g],
         None => m.peers.clone(),
     };
+    let mut out = Vec::with_capacity(dsts.len());
     for dst in dsts {
         match codec::emit(a, m.settings.primary_address, dst, &opts) {
-            Ok(bytes) => match io.socket.send_to(&bytes, dst).await {
-                Ok(()) => debug!(instance = %m.settings.name, %dst, priority = a.priority, "advert sent"),
-                Err(e) => warn!(instance = %m.settings.name, %dst, error = %e, "cannot send advert"),
-            },
+            Ok(bytes) => out.push((dst, bytes)),
             Err(e) => warn!(instance = %m.settings.name, error = ?e, "cannot encode advert"),
+        }
+    }
+    out
+}
+
+async fn send_advert(m: &Member, io: &Io, a: &Advert) {
+    for (dst, bytes) in encode(m, a) {
+        match io.socket.send_to(&bytes, dst).await {
+            Ok(()) => debug!(instance = %m.settings.name, %dst, priority = a.priority, "advert sent"),
+            Err(e) => warn!(instance = %m.settings.name, %dst, error = %e, "cannot send advert"),
         }
     }
 }

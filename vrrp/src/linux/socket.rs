@@ -78,6 +78,14 @@ impl VrrpSocket {
         }
     }
 
+    /// Sends one VRRP message to `dst` now, without the runtime: for a thread that may run
+    /// while the runtime is stuck or gone (the last-resort release when tandem must end at
+    /// once). A full send buffer is an error, not a wait.
+    pub fn try_send_to(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
+        let to = SockAddr::from(SocketAddr::new(dst, 0));
+        self.tx.get_ref().send_to(payload, &to).map(|_| ())
+    }
+
     /// Receives one packet.
     pub async fn recv(&self) -> io::Result<Received> {
         loop {

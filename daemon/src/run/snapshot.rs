@@ -1,0 +1,372 @@
+//! The running state as tasks publish it, and the dumps the signals ask for.
+//!
+//! Each VRRP unit publishes its instances' [`InstanceSnapshot`]s on a `watch` channel after
+//! every event that changed them; the virtual servers are read from the desired IPVS table
+//! the checker publishes. The dumps read those and never reach into a task. One serde schema
+//! serves the JSON dump (and is meant for the status command and metrics to come).
+//!
+//! keepalived writes its dumps to files in /tmp (`/tmp/keepalived.data`, `.stats`, `.json`),
+//! which was CVE-2018-19044/19045/19046; tandem writes them to its log only.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tandem_ipvs::{Forward, Table};
+use tandem_vrrp::instance::Counters;
+
+/// One VRRP instance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstanceSnapshot {
+    /// `vrrp_instance` name.
+    pub name: String,
+    /// Its `vrrp_sync_group`, if any.
+    pub sync_group: Option<String>,
+    /// The interface its adverts use.
+    pub interface: String,
+    /// Virtual router id.
+    pub vrid: u8,
+    /// "ipv4" or "ipv6".
+    pub family: &'static str,
+    /// VRRP version (2 or 3).
+    pub version: u8,
+    /// INIT, BACKUP, MASTER, FAULT or STOP.
+    pub state: String,
+    /// Configured priority.
+    pub priority: u8,
+    /// Priority after tracked scripts and interfaces.
+    pub effective_priority: u8,
+    /// The master as far as this instance knows: its own address while master, else the
+    /// sender of the last advert it accepted (none yet: unknown).
+    pub master: Option<IpAddr>,
+    /// The virtual addresses it floats (`ADDR/PREFIX dev IF`).
+    pub virtual_addresses: Vec<String>,
+    /// The last state change.
+    pub last_transition: Option<TransitionSnapshot>,
+    /// Adverts and drops.
+    pub counters: AdvertCounters,
+}
+
+/// A state change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TransitionSnapshot {
+    /// Previous state.
+    pub from: String,
+    /// New state.
+    pub to: String,
+    /// Why, as logged.
+    pub reason: String,
+    /// When, in milliseconds since the Unix epoch.
+    pub at_unix_ms: u64,
+}
+
+impl TransitionSnapshot {
+    /// A change that happens now.
+    pub fn now(from: String, to: String, reason: String) -> TransitionSnapshot {
+        TransitionSnapshot { from, to, reason, at_unix_ms: unix_ms(SystemTime::now()) }
+    }
+}
+
+/// Counters of one instance (compare keepalived's `vrrp_stats`, its SIGUSR2 dump).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AdvertCounters {
+    /// Adverts that passed the receive checks and reached the state machine.
+    pub adverts_received: u64,
+    /// Adverts sent (priority 0 included).
+    pub adverts_sent: u64,
+    /// Transitions to master.
+    pub became_master: u64,
+    /// Transitions out of master.
+    pub released_master: u64,
+    /// Priority-0 adverts received.
+    pub priority_zero_received: u64,
+    /// Priority-0 adverts sent.
+    pub priority_zero_sent: u64,
+    /// Adverts accepted whose address list differs from ours (keepalived counts them too).
+    pub address_list_mismatch: u64,
+    /// Adverts dropped, by reason (ttl, bad_checksum, auth, interval_mismatch...).
+    pub dropped: BTreeMap<String, u64>,
+}
+
+impl AdvertCounters {
+    /// The counters of a state machine and of the receive checks before it.
+    pub fn of(c: &Counters, drops: &BTreeMap<&'static str, u64>) -> AdvertCounters {
+        let mut dropped: BTreeMap<String, u64> = drops.iter().map(|(k, v)| ((*k).to_string(), *v)).collect();
+        for (k, v) in machine_drops(c) {
+            if v > 0 {
+                *dropped.entry(k.to_string()).or_default() += v;
+            }
+        }
+        AdvertCounters {
+            adverts_received: c.adverts_received,
+            adverts_sent: c.adverts_sent,
+            became_master: c.became_master,
+            released_master: c.released_master,
+            priority_zero_received: c.priority_zero_received,
+            priority_zero_sent: c.priority_zero_sent,
+            address_list_mismatch: c.address_list_mismatch,
+            dropped,
+        }
+    }
+
+    /// True when `self` would equal [`AdvertCounters::of`] the same inputs (cheap: compares
+    /// numbers, and the drops only by their total).
+    pub fn matches(&self, c: &Counters, drops: &BTreeMap<&'static str, u64>) -> bool {
+        let total: u64 = drops.values().sum::<u64>() + machine_drops(c).iter().map(|(_, v)| v).sum::<u64>();
+        self.adverts_received == c.adverts_received
+            && self.adverts_sent == c.adverts_sent
+            && self.became_master == c.became_master
+            && self.released_master == c.released_master
+            && self.priority_zero_received == c.priority_zero_received
+            && self.priority_zero_sent == c.priority_zero_sent
+            && self.address_list_mismatch == c.address_list_mismatch
+            && self.dropped.values().sum::<u64>() == total
+    }
+
+    /// What counted since `base` was taken.
+    pub fn since(&self, base: &AdvertCounters) -> AdvertCounters {
+        let mut dropped = self.dropped.clone();
+        for (k, v) in &mut dropped {
+            *v = v.saturating_sub(base.dropped.get(k).copied().unwrap_or(0));
+        }
+        dropped.retain(|_, v| *v > 0);
+        AdvertCounters {
+            adverts_received: self.adverts_received.saturating_sub(base.adverts_received),
+            adverts_sent: self.adverts_sent.saturating_sub(base.adverts_sent),
+            became_master: self.became_master.saturating_sub(base.became_master),
+            released_master: self.released_master.saturating_sub(base.released_master),
+            priority_zero_received: self.priority_zero_received.saturating_sub(base.priority_zero_received),
+            priority_zero_sent: self.priority_zero_sent.saturating_sub(base.priority_zero_sent),
+            address_list_mismatch: self.address_list_mismatch.saturating_sub(base.address_list_mismatch),
+            dropped,
+        }
+    }
+}
+
+/// The state machine's own drops, by reason.
+fn machine_drops(c: &Counters) -> [(&'static str, u64); 6] {
+    [
+        ("wrong_vrid", c.dropped_wrong_vrid),
+        ("wrong_version", c.dropped_wrong_version),
+        ("wrong_family", c.dropped_wrong_family),
+        ("interval_mismatch", c.dropped_interval_mismatch),
+        ("zero_interval", c.dropped_invalid_interval),
+        ("not_listening", c.dropped_not_listening),
+    ]
+}
+
+/// One IPVS service as the configuration and its checks want it now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceSnapshot {
+    /// `TCP 192.0.2.10:80`, `FWM 7`.
+    pub service: String,
+    /// Scheduler.
+    pub scheduler: String,
+    /// Persistence timeout in seconds (0: none).
+    pub persistence_timeout: u32,
+    /// Real servers in the table (a failed one is absent, or at weight 0 with
+    /// `inhibit_on_failure`).
+    pub real_servers: Vec<DestSnapshot>,
+}
+
+/// One destination.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DestSnapshot {
+    /// `10.0.0.11:8080`.
+    pub address: String,
+    /// NAT, DR, TUN, LOCAL or BYPASS.
+    pub forward: &'static str,
+    /// Weight.
+    pub weight: u32,
+}
+
+/// The services of a desired table.
+pub fn services(t: &Table) -> Vec<ServiceSnapshot> {
+    t.services
+        .iter()
+        .map(|(k, (s, dests))| ServiceSnapshot {
+            service: k.to_string(),
+            scheduler: s.scheduler.clone(),
+            persistence_timeout: s.timeout,
+            real_servers: dests
+                .iter()
+                .map(|(dk, d)| DestSnapshot {
+                    address: dk.to_string(),
+                    forward: match d.forward {
+                        Forward::Masq => "NAT",
+                        Forward::Route => "DR",
+                        Forward::Tunnel { .. } => "TUN",
+                        Forward::Local => "LOCAL",
+                        Forward::Bypass => "BYPASS",
+                    },
+                    weight: d.weight,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The whole state, for the JSON dump.
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    /// tandem's process id.
+    pub pid: u32,
+    /// When this was taken, in milliseconds since the Unix epoch.
+    pub at_unix_ms: u64,
+    /// Every VRRP instance.
+    pub vrrp_instances: Vec<InstanceSnapshot>,
+    /// Every IPVS service tandem wants.
+    pub virtual_servers: Vec<ServiceSnapshot>,
+}
+
+impl Snapshot {
+    /// The state now.
+    pub fn new(vrrp_instances: Vec<InstanceSnapshot>, virtual_servers: Vec<ServiceSnapshot>) -> Snapshot {
+        Snapshot { pid: std::process::id(), at_unix_ms: unix_ms(SystemTime::now()), vrrp_instances, virtual_servers }
+    }
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).unwrap_or(0)
+}
+
+/// SIGUSR1's line for an instance.
+pub fn instance_line(i: &InstanceSnapshot, now_ms: u64) -> String {
+    let mut s = format!(
+        "vrrp_instance {}: {}, interface {}, vrid {}, {} VRRPv{}, priority {} (effective {})",
+        i.name, i.state, i.interface, i.vrid, i.family, i.version, i.priority, i.effective_priority
+    );
+    if let Some(g) = &i.sync_group {
+        let _ = write!(s, ", sync group {g}");
+    }
+    match (i.state.as_str(), i.master) {
+        ("MASTER", _) => s.push_str(", master: this host"),
+        (_, Some(m)) => {
+            let _ = write!(s, ", master: {m}");
+        }
+        (_, None) => s.push_str(", master: not heard"),
+    }
+    let _ = write!(
+        s,
+        "; virtual addresses: {}",
+        if i.virtual_addresses.is_empty() { "none".to_string() } else { i.virtual_addresses.join(", ") }
+    );
+    if let Some(t) = &i.last_transition {
+        let ago = now_ms.saturating_sub(t.at_unix_ms) as f64 / 1000.0;
+        let _ = write!(s, "; {} -> {} {ago:.1} s ago: {}", t.from, t.to, t.reason);
+    }
+    s
+}
+
+/// SIGUSR1's line for a service.
+pub fn service_line(v: &ServiceSnapshot) -> String {
+    let mut s = format!("virtual_server {}: {}", v.service, v.scheduler);
+    if v.persistence_timeout > 0 {
+        let _ = write!(s, ", persistence {} s", v.persistence_timeout);
+    }
+    if v.real_servers.is_empty() {
+        s.push_str("; no real server in the table");
+    } else {
+        let rs: Vec<String> =
+            v.real_servers.iter().map(|d| format!("{} {} weight {}", d.address, d.forward, d.weight)).collect();
+        let _ = write!(s, "; in the table: {}", rs.join(", "));
+    }
+    s
+}
+
+/// SIGUSR2's line for an instance's counters.
+pub fn stats_line(name: &str, c: &AdvertCounters) -> String {
+    let mut s = format!(
+        "vrrp_instance {name}: adverts received {}, sent {}; became master {}, released master {}; priority 0 received {}, sent {}; address list mismatches {}",
+        c.adverts_received,
+        c.adverts_sent,
+        c.became_master,
+        c.released_master,
+        c.priority_zero_received,
+        c.priority_zero_sent,
+        c.address_list_mismatch
+    );
+    let dropped: Vec<String> = c.dropped.iter().filter(|(_, v)| **v > 0).map(|(k, v)| format!("{k} {v}")).collect();
+    let _ = write!(s, "; dropped: {}", if dropped.is_empty() { "none".to_string() } else { dropped.join(", ") });
+    s
+}
+
+/// SIGRTMAX's dump: the process's threads and what each is doing (from /proc).
+pub fn threads() -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return out };
+    for t in dir.flatten() {
+        let tid = t.file_name().to_string_lossy().into_owned();
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        // /proc/PID/task/TID/stat: "tid (comm) S ..."; the state follows the last ')'.
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).unwrap_or("?");
+        let wchan = std::fs::read_to_string(t.path().join("wchan")).unwrap_or_default();
+        out.push(format!(
+            "thread {tid} ({}): state {state}, waiting in {}",
+            comm.trim(),
+            if wchan.is_empty() || wchan == "0" { "-" } else { wchan.trim() }
+        ));
+    }
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn counters() -> Counters {
+        Counters { adverts_received: 10, adverts_sent: 3, dropped_interval_mismatch: 2, ..Counters::default() }
+    }
+
+    #[test]
+    fn counters_merge_both_drop_sources_and_count_since_a_base() {
+        let drops: BTreeMap<&'static str, u64> = [("ttl", 4), ("auth", 0)].into_iter().collect();
+        let c = AdvertCounters::of(&counters(), &drops);
+        assert_eq!(c.dropped.get("ttl"), Some(&4));
+        assert_eq!(c.dropped.get("interval_mismatch"), Some(&2));
+        assert!(c.matches(&counters(), &drops));
+        let more: BTreeMap<&'static str, u64> = [("ttl", 5), ("auth", 0)].into_iter().collect();
+        assert!(!c.matches(&counters(), &more), "a new drop must show");
+        let later = AdvertCounters::of(&Counters { adverts_received: 15, ..counters() }, &more);
+        let since = later.since(&c);
+        assert_eq!(since.adverts_received, 5);
+        assert_eq!(since.dropped, [("ttl".to_string(), 1)].into_iter().collect());
+        assert!(
+            stats_line("VI_1", &since).contains("adverts received 5") && stats_line("VI_1", &since).contains("ttl 1")
+        );
+    }
+
+    #[test]
+    fn a_masters_line_says_so_and_a_backups_names_its_master() {
+        let mut i = InstanceSnapshot {
+            name: "VI_1".into(),
+            sync_group: None,
+            interface: "eth0".into(),
+            vrid: 51,
+            family: "ipv4",
+            version: 2,
+            state: "BACKUP".into(),
+            priority: 100,
+            effective_priority: 100,
+            master: Some("192.0.2.1".parse().unwrap()),
+            virtual_addresses: vec!["192.0.2.100/24 dev eth0".into()],
+            last_transition: Some(TransitionSnapshot {
+                from: "INIT".into(),
+                to: "BACKUP".into(),
+                reason: "started".into(),
+                at_unix_ms: 1_000,
+            }),
+            counters: AdvertCounters::default(),
+        };
+        let line = instance_line(&i, 3_500);
+        assert!(line.contains("master: 192.0.2.1") && line.contains("INIT -> BACKUP 2.5 s ago: started"), "{line}");
+        i.state = "MASTER".into();
+        assert!(instance_line(&i, 3_500).contains("master: this host"));
+        let json = serde_json::to_string(&Snapshot::new(vec![i], Vec::new())).unwrap();
+        assert!(json.contains("\"state\":\"MASTER\"") && json.contains("\"master\":\"192.0.2.1\""), "{json}");
+    }
+}
