@@ -110,6 +110,28 @@ fn plan_snippet() -> String {
     )
 }
 
+/// The ways tandem ends: it runs an address owner (priority 255: master at once) on a veth
+/// with a NAT service for its VIP; once both are up it gets a signal. SIGTERM, SIGINT and
+/// SIGQUIT stop gracefully: exit 0, no VIP, no service left. SIGABRT (systemd's watchdog)
+/// ends it at once after releasing the VIP: the IPVS table stays, for the restarted tandem
+/// to reconcile.
+fn ends_snippet() -> String {
+    let tandem = env!("CARGO_BIN_EXE_tandem");
+    let conf = "vrrp_instance VI_1 {\n interface v0\n virtual_router_id 51\n priority 255\n advert_int 1\n virtual_ipaddress {\n  192.0.2.100/24\n }\n}\n\
+                virtual_server 192.0.2.100 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\n";
+    format!(
+        "ulimit -c 0\nipvsadm -C\nip link add v0 type veth peer name v1\nip link set v1 up\nip link set v0 up\nip addr add 192.0.2.1/24 dev v0\n\
+         cat > $TMPDIR/ends.conf <<'CONF'\n{conf}CONF\n\
+         for sig in TERM INT QUIT ABRT; do\n\
+         {tandem} run -f $TMPDIR/ends.conf > \"$TANDEM_SNIPPET_OUT/$sig.log\" 2>&1 &\npid=$!\n\
+         i=0; while [ $i -lt 150 ]; do ip -o addr show dev v0 | grep -q 192.0.2.100 && ipvsadm -Ln | grep -q 10.0.0.11 && break; i=$((i+1)); sleep 0.1; done\n\
+         ipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/$sig.running\"\n\
+         kill -$sig $pid; wait $pid; echo $? > \"$TANDEM_SNIPPET_OUT/$sig.status\"\n\
+         ip -o addr show dev v0 > \"$TANDEM_SNIPPET_OUT/$sig.addresses\"\nipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/$sig.ipvs\"\nipvsadm -C\n\
+         done\n"
+    )
+}
+
 fn run() -> &'static BatchRun {
     static RUN: OnceLock<BatchRun> = OnceLock::new();
     RUN.get_or_init(|| {
@@ -120,6 +142,7 @@ fn run() -> &'static BatchRun {
         }
         batch = batch.snippet("drift", drift_snippet());
         batch = batch.snippet("plan", plan_snippet());
+        batch = batch.snippet("ends", ends_snippet());
         vm.run_batch(&batch).unwrap_or_else(|e| panic!("{e}"))
     })
 }
@@ -193,4 +216,31 @@ fn plan_lists_the_changes_and_makes_none() {
     assert_eq!(s.read_to_string("before").unwrap(), s.read_to_string("after").unwrap(), "plan changed the table");
     assert_eq!(s.read_to_string("plan2").unwrap(), "");
     assert_eq!(s.read_to_string("plan2.status").unwrap().trim(), "0");
+}
+
+#[test]
+fn term_int_and_quit_leave_no_vip_and_no_service_and_abrt_leaves_no_vip() {
+    let s = run().get("ends").unwrap();
+    for sig in ["TERM", "INT", "QUIT", "ABRT"] {
+        let log = s.read_to_string(&format!("{sig}.log")).unwrap_or_default();
+        let running = s.read_to_string(&format!("{sig}.running")).unwrap_or_default();
+        assert!(
+            running.contains("-a -t 192.0.2.100:80 -r 10.0.0.11:80 -m -w 1"),
+            "{sig}: not programmed:\n{running}\n{log}"
+        );
+        let status = s.read_to_string(&format!("{sig}.status")).unwrap_or_default();
+        let addresses = s.read_to_string(&format!("{sig}.addresses")).unwrap_or_default();
+        let ipvs = s.read_to_string(&format!("{sig}.ipvs")).unwrap_or_default();
+        assert!(addresses.contains("192.0.2.1/24"), "{sig}: {addresses}");
+        assert!(!addresses.contains("192.0.2.100"), "{sig}: the VIP was left behind:\n{addresses}\n{log}");
+        if sig == "ABRT" {
+            // 128 + SIGABRT: the process died by the signal, after the release.
+            assert_eq!(status.trim(), "134", "{log}");
+            assert!(log.contains("VIP released") && log.contains("priority 0 sent"), "{log}");
+            assert!(ipvs.contains("-A -t 192.0.2.100:80 -s rr"), "ABRT: the table should stay:\n{ipvs}");
+        } else {
+            assert_eq!(status.trim(), "0", "{sig}: {log}");
+            assert_eq!(ipvs, "", "{sig}: services left behind:\n{log}");
+        }
+    }
 }

@@ -8,102 +8,22 @@ use std::time::{Duration, Instant};
 use tandem_tests::keepalived::Keepalived;
 use tandem_tests::netns::{Host, Lab, wait_until};
 
-const VIP: &str = "192.0.2.100";
-
-struct Rig {
-    lab: Lab,
-    seg: tandem_tests::netns::Segment,
-    d1: Host,
-    d2: Host,
-    client: Host,
-}
+use tandem_tests::pair::{Opts, Rig, Tandem, VIP, client_sees, config, has_vip, settles};
 
 fn rig(tag: &str) -> Rig {
-    let mut lab = Lab::new(tag).unwrap();
-    let seg = lab.segment("lan").unwrap();
-    let d1 = lab.host("d1").unwrap();
-    let d2 = lab.host("d2").unwrap();
-    let client = lab.host("client").unwrap();
-    lab.connect(&d1, &seg, "eth0", &["192.0.2.1/24", "2001:db8::1/64"]).unwrap();
-    lab.connect(&d2, &seg, "eth0", &["192.0.2.2/24", "2001:db8::2/64"]).unwrap();
-    lab.connect(&client, &seg, "eth0", &["192.0.2.50/24", "2001:db8::50/64"]).unwrap();
-    Rig { lab, seg, d1, d2, client }
+    tandem_tests::pair::rig(tag).unwrap()
 }
 
-/// Options of one director's instance.
-#[derive(Clone, Copy)]
-struct Opts {
-    priority: u8,
-    v3: bool,
-    v6: bool,
-    unicast: bool,
-    auth: bool,
-}
-
-fn config(me: &str, peer: &str, o: Opts) -> String {
-    let (vip, me_addr, peer_addr) = if o.v6 {
-        ("2001:db8::100/64", format!("2001:db8::{me}"), format!("2001:db8::{peer}"))
-    } else {
-        ("192.0.2.100/24", format!("192.0.2.{me}"), format!("192.0.2.{peer}"))
-    };
-    let mut s = format!(
-        "vrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id 51\n    priority {}\n    advert_int 1\n    version {}\n",
-        o.priority,
-        if o.v3 { 3 } else { 2 }
-    );
-    if o.unicast {
-        s += &format!("    unicast_src_ip {me_addr}\n    unicast_peer {{\n        {peer_addr}\n    }}\n");
-    }
-    if o.auth {
-        s += "    authentication {\n        auth_type PASS\n        auth_pass s3cret\n    }\n";
-    }
-    s += &format!("    virtual_ipaddress {{\n        {vip}\n    }}\n}}\n");
-    s
-}
-
-/// A running tandem, killed with the lab.
-struct Tandem {
-    pid: u32,
-    log: std::path::PathBuf,
-}
-
-impl Tandem {
-    fn start(lab: &mut Lab, host: &Host, name: &str, conf: &str) -> Tandem {
-        let path = lab.dir().join(format!("{name}.conf"));
-        std::fs::write(&path, conf).unwrap();
-        let log = format!("{name}.log");
-        let pid =
-            lab.spawn(host, env!("CARGO_BIN_EXE_tandem"), &["run", "-v", "-f", path.to_str().unwrap()], &log).unwrap();
-        Tandem { pid, log: lab.dir().join(log) }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-fn has_vip(lab: &Lab, h: &Host, vip: &str) -> bool {
-    lab.has_address(h, vip).unwrap_or(false)
-}
-
-/// Waits until exactly `master` holds the VIP (and `other` not), for `secs`.
-fn settles(r: &Rig, master: &Host, other: &Host, vip: &str, secs: u64) -> bool {
-    wait_until(Duration::from_secs(secs), || has_vip(&r.lab, master, vip) && !has_vip(&r.lab, other, vip))
-}
-
-fn client_sees(r: &Rig, vip: &str, host: &Host) -> bool {
-    let mac = r.lab.mac(host, "eth0").unwrap();
-    wait_until(Duration::from_secs(3), || {
-        r.lab.neighbour(&r.client, vip).ok().flatten().as_deref() == Some(mac.as_str())
-    })
+fn start(lab: &mut Lab, host: &Host, name: &str, conf: &str) -> Tandem {
+    Tandem::start(lab, env!("CARGO_BIN_EXE_tandem"), host, name, conf).unwrap()
 }
 
 #[test]
 fn tandem_pair_elects_fails_over_and_preempts_back() {
     let mut r = rig("pair");
     let o = Opts { priority: 150, v3: false, v6: false, unicast: false, auth: false };
-    let t1 = Tandem::start(&mut r.lab, &r.d1.clone(), "d1", &config("1", "2", o));
-    let t2 = Tandem::start(&mut r.lab, &r.d2.clone(), "d2", &config("2", "1", Opts { priority: 100, ..o }));
+    let t1 = start(&mut r.lab, &r.d1.clone(), "d1", &config("1", "2", o));
+    let t2 = start(&mut r.lab, &r.d2.clone(), "d2", &config("2", "1", Opts { priority: 100, ..o }));
     assert!(settles(&r, &r.d1, &r.d2, VIP, 10), "no election:\n{}\n{}", t1.log(), t2.log());
     let _ = r.lab.run(&r.client, "ping", &["-c1", "-W1", VIP]);
     assert!(client_sees(&r, VIP, &r.d1));
@@ -127,7 +47,7 @@ fn tandem_pair_elects_fails_over_and_preempts_back() {
     assert!(t1.log().contains("stopping"), "{}", t1.log());
 
     // d1 comes back with the higher priority and preempts.
-    let t1b = Tandem::start(&mut r.lab, &r.d1.clone(), "d1b", &config("1", "2", o));
+    let t1b = start(&mut r.lab, &r.d1.clone(), "d1b", &config("1", "2", o));
     assert!(settles(&r, &r.d1, &r.d2, VIP, 10), "no preemption:\n{}\n{}", t1b.log(), t2.log());
     assert!(client_sees(&r, VIP, &r.d1));
 
@@ -148,8 +68,8 @@ fn tandem_pair_elects_fails_over_and_preempts_back() {
 fn tandem_pair_over_ipv6() {
     let mut r = rig("pair6");
     let o = Opts { priority: 150, v3: true, v6: true, unicast: false, auth: false };
-    let t1 = Tandem::start(&mut r.lab, &r.d1.clone(), "d1", &config("1", "2", o));
-    let t2 = Tandem::start(&mut r.lab, &r.d2.clone(), "d2", &config("2", "1", Opts { priority: 100, ..o }));
+    let t1 = start(&mut r.lab, &r.d1.clone(), "d1", &config("1", "2", o));
+    let t2 = start(&mut r.lab, &r.d2.clone(), "d2", &config("2", "1", Opts { priority: 100, ..o }));
     let vip = "2001:db8::100";
     assert!(settles(&r, &r.d1, &r.d2, vip, 10), "no election:\n{}\n{}", t1.log(), t2.log());
     let _ = r.lab.run(&r.client, "ping", &["-6", "-c1", "-W1", vip]);
@@ -170,12 +90,12 @@ fn interop(tag: &str, o: Opts) {
         let (d1, d2) = (r.d1.clone(), r.d2.clone());
         let (t, k) = if tandem_is_master {
             (
-                Tandem::start(&mut r.lab, &d1, "tandem", &config("1", "2", hi)),
+                start(&mut r.lab, &d1, "tandem", &config("1", "2", hi)),
                 Keepalived::start(&mut r.lab, &d2, "kad", &config("2", "1", lo)).unwrap(),
             )
         } else {
             (
-                Tandem::start(&mut r.lab, &d1, "tandem", &config("1", "2", lo)),
+                start(&mut r.lab, &d1, "tandem", &config("1", "2", lo)),
                 Keepalived::start(&mut r.lab, &d2, "kad", &config("2", "1", hi)).unwrap(),
             )
         };
@@ -239,8 +159,8 @@ fn interop_v3_ipv6() {
 fn partition_gives_two_masters_and_healing_leaves_one_that_regarps() {
     let mut r = rig("part");
     let o = Opts { priority: 150, v3: false, v6: false, unicast: false, auth: false };
-    let t1 = Tandem::start(&mut r.lab, &r.d1.clone(), "d1", &config("1", "2", o));
-    let t2 = Tandem::start(&mut r.lab, &r.d2.clone(), "d2", &config("2", "1", Opts { priority: 100, ..o }));
+    let t1 = start(&mut r.lab, &r.d1.clone(), "d1", &config("1", "2", o));
+    let t2 = start(&mut r.lab, &r.d2.clone(), "d2", &config("2", "1", Opts { priority: 100, ..o }));
     assert!(settles(&r, &r.d1, &r.d2, VIP, 10), "no election:\n{}\n{}", t1.log(), t2.log());
     // The client has talked to the VIP: it holds an entry that gratuitous ARPs update.
     let _ = r.lab.run(&r.client, "ping", &["-c1", "-W1", VIP]);
@@ -278,8 +198,8 @@ fn a_failing_tracked_script_moves_the_vip_and_recovering_moves_it_back() {
     let d1_conf = script
         + &config("1", "2", o)
             .replace("    virtual_ipaddress", "    track_script {\n        chk\n    }\n    virtual_ipaddress");
-    let t1 = Tandem::start(&mut r.lab, &r.d1.clone(), "d1", &d1_conf);
-    let t2 = Tandem::start(&mut r.lab, &r.d2.clone(), "d2", &config("2", "1", Opts { priority: 100, ..o }));
+    let t1 = start(&mut r.lab, &r.d1.clone(), "d1", &d1_conf);
+    let t2 = start(&mut r.lab, &r.d2.clone(), "d2", &config("2", "1", Opts { priority: 100, ..o }));
     assert!(settles(&r, &r.d1, &r.d2, VIP, 10), "no election:\n{}\n{}", t1.log(), t2.log());
     let _ = r.lab.run(&r.client, "ping", &["-c1", "-W1", VIP]);
     assert!(client_sees(&r, VIP, &r.d1));
@@ -320,8 +240,8 @@ fn a_sync_group_moves_together_when_one_members_link_fails() {
              vrrp_instance VI_PRIV {{\n    interface eth1\n    virtual_router_id 52\n    priority {priority}\n    virtual_ipaddress {{\n        10.0.0.1/24\n    }}\n}}\n"
         )
     };
-    let t1 = Tandem::start(&mut lab, &d1, "d1", &conf(150));
-    let t2 = Tandem::start(&mut lab, &d2, "d2", &conf(100));
+    let t1 = start(&mut lab, &d1, "d1", &conf(150));
+    let t2 = start(&mut lab, &d2, "d2", &conf(100));
     let both = |lab: &Lab, h: &Host| has_vip(lab, h, "192.0.2.100") && has_vip(lab, h, "10.0.0.1");
     let none = |lab: &Lab, h: &Host| !has_vip(lab, h, "192.0.2.100") && !has_vip(lab, h, "10.0.0.1");
     assert!(
@@ -361,7 +281,7 @@ fn ha_suspend_checks_run_only_while_this_director_holds_the_address() {
     let mut r = rig("hasusp");
     let vs = "virtual_server 192.0.2.100 80 {\n    protocol TCP\n    delay_loop 1\n    ha_suspend\n    real_server 192.0.2.50 80 {\n        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n}\n";
     let o = Opts { priority: 100, v3: false, v6: false, unicast: false, auth: false };
-    let t1 = Tandem::start(&mut r.lab, &r.d1.clone(), "d1", &format!("{}{vs}", config("1", "2", o)));
+    let t1 = start(&mut r.lab, &r.d1.clone(), "d1", &format!("{}{vs}", config("1", "2", o)));
     // Backup for the master-down interval (3.6 s): no check runs, although one would fail.
     assert!(wait_until(Duration::from_secs(8), || has_vip(&r.lab, &r.d1, VIP)), "d1 never master:\n{}", t1.log());
     assert!(!t1.log().contains("real server down"), "checked while backup:\n{}", t1.log());
@@ -373,7 +293,7 @@ fn ha_suspend_checks_run_only_while_this_director_holds_the_address() {
     assert!(t1.log().contains("checks suspended") && t1.log().contains("checks run"), "{}", t1.log());
 
     // d2 preempts: d1's checks stop, so a real server that comes back goes unnoticed by d1.
-    let t2 = Tandem::start(&mut r.lab, &r.d2.clone(), "d2", &config("2", "1", Opts { priority: 150, ..o }));
+    let t2 = start(&mut r.lab, &r.d2.clone(), "d2", &config("2", "1", Opts { priority: 150, ..o }));
     assert!(settles(&r, &r.d2, &r.d1, VIP, 10), "no preemption:\n{}\n{}", t1.log(), t2.log());
     assert!(wait_until(Duration::from_secs(2), || t1.log().matches("checks suspended").count() == 2), "{}", t1.log());
     let web = r.lab.dir().join("web");
@@ -416,7 +336,7 @@ fn a_reload_does_not_run_notify_scripts_for_states_that_did_not_change() {
     let conf = format!(
         "virtual_server 192.0.2.100 80 {{\n    protocol TCP\n    delay_loop 1\n    quorum 1\n    sorry_server 192.0.2.60 80\n    quorum_down \"{s} quorum_down\"\n    quorum_up \"{s} quorum_up\"\n    real_server 192.0.2.50 80 {{\n        notify_down \"{s} rs_down\"\n        notify_up \"{s} rs_up\"\n        TCP_CHECK {{\n            connect_timeout 1\n        }}\n    }}\n}}\n"
     );
-    let t = Tandem::start(&mut r.lab, &r.d1.clone(), "d1", &conf);
+    let t = start(&mut r.lab, &r.d1.clone(), "d1", &conf);
     let notes = || std::fs::read_to_string(dir.join("notes")).unwrap_or_default();
     let count = |what: &str| notes().lines().filter(|l| *l == what).count();
     // Nothing listens on the real server: it goes down, the quorum is lost.

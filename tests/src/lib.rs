@@ -6,4 +6,5 @@
 
 pub mod keepalived;
 pub mod netns;
+pub mod pair;
 pub mod vm;

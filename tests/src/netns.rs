@@ -217,6 +217,22 @@ impl Lab {
         }
     }
 
+    /// How a process this lab started ended, once it has (`None` while it runs, or if the
+    /// lab did not start it).
+    pub fn exit_status(&mut self, pid: u32) -> io::Result<Option<std::process::ExitStatus>> {
+        match self.children.iter_mut().find(|c| c.id() == pid) {
+            Some(c) => c.try_wait(),
+            None => Ok(None),
+        }
+    }
+
+    /// The state letter `/proc/PID/stat` gives a process (R, S, D, T stopped, Z zombie...);
+    /// `None` when there is no such process.
+    pub fn process_state(pid: u32) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat.rsplit_once(')')?.1.split_whitespace().next()?.chars().next()
+    }
+
     /// Sends a signal to a process this lab started.
     pub fn signal(&self, pid: u32, signal: &str) -> io::Result<()> {
         let status = Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status()?;

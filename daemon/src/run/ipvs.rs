@@ -74,6 +74,11 @@ impl Keeper {
     /// update the model. Returns the number of changes applied.
     fn round(&mut self, target: &Target, round: Round) -> Result<usize, String> {
         let started = Instant::now();
+        // A configuration without virtual servers (VRRP only, as `keepalived -P`) has nothing
+        // for IPVS, which may not even be loaded: no socket, no error every period.
+        if target.desired.services.is_empty() && !target.whole && target.timeouts.is_none() && self.managed.is_empty() {
+            return Ok(0);
+        }
         let ipvs = self.socket()?;
         if round != Round::Reload || self.model.is_none() {
             let dump = Instant::now();
@@ -140,6 +145,9 @@ impl Keeper {
     }
 
     fn remove_managed(&mut self) -> Result<(), String> {
+        if self.managed.is_empty() {
+            return Ok(());
+        }
         let ipvs = self.socket()?;
         let changes: Vec<Change> = self.managed.iter().map(|k| Change::DelService(*k)).collect();
         for (_, e) in ipvs.apply_all(&changes).map_err(|e| e.to_string())? {

@@ -1,0 +1,139 @@
+//! A director pair on one segment with a client: the rig of the VRRP namespace tests, and
+//! the keepalived.conf of one director's instance.
+
+use crate::netns::{Host, Lab, Segment, wait_until};
+use std::io;
+use std::time::Duration;
+
+/// The pair's IPv4 VIP.
+pub const VIP: &str = "192.0.2.100";
+
+/// Two directors (d1 192.0.2.1, d2 192.0.2.2) and a client (192.0.2.50) on segment `lan`,
+/// with IPv6 addresses 2001:db8::1, ::2 and ::50.
+pub struct Rig {
+    /// The lab (kills and removes everything when dropped).
+    pub lab: Lab,
+    /// The segment.
+    pub seg: Segment,
+    /// Director 1.
+    pub d1: Host,
+    /// Director 2.
+    pub d2: Host,
+    /// The client.
+    pub client: Host,
+}
+
+/// Builds a [`Rig`]; `tag` names its namespaces.
+pub fn rig(tag: &str) -> io::Result<Rig> {
+    let mut lab = Lab::new(tag)?;
+    let seg = lab.segment("lan")?;
+    let d1 = lab.host("d1")?;
+    let d2 = lab.host("d2")?;
+    let client = lab.host("client")?;
+    lab.connect(&d1, &seg, "eth0", &["192.0.2.1/24", "2001:db8::1/64"])?;
+    lab.connect(&d2, &seg, "eth0", &["192.0.2.2/24", "2001:db8::2/64"])?;
+    lab.connect(&client, &seg, "eth0", &["192.0.2.50/24", "2001:db8::50/64"])?;
+    Ok(Rig { lab, seg, d1, d2, client })
+}
+
+/// Options of one director's instance.
+#[derive(Debug, Clone, Copy)]
+pub struct Opts {
+    /// Priority.
+    pub priority: u8,
+    /// VRRPv3 (else v2).
+    pub v3: bool,
+    /// IPv6 (VIP 2001:db8::100).
+    pub v6: bool,
+    /// Unicast to the peer instead of multicast.
+    pub unicast: bool,
+    /// PASS authentication.
+    pub auth: bool,
+}
+
+impl Opts {
+    /// IPv4, VRRPv2, multicast, no authentication, at `priority`.
+    pub fn v2(priority: u8) -> Opts {
+        Opts { priority, v3: false, v6: false, unicast: false, auth: false }
+    }
+}
+
+/// keepalived.conf of instance VI_1 (VRID 51, advert_int 1) on director `me` ("1" or "2",
+/// the last byte of its address), whose peer is `peer`.
+pub fn config(me: &str, peer: &str, o: Opts) -> String {
+    let (vip, me_addr, peer_addr) = if o.v6 {
+        ("2001:db8::100/64", format!("2001:db8::{me}"), format!("2001:db8::{peer}"))
+    } else {
+        ("192.0.2.100/24", format!("192.0.2.{me}"), format!("192.0.2.{peer}"))
+    };
+    let mut s = format!(
+        "vrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id 51\n    priority {}\n    advert_int 1\n    version {}\n",
+        o.priority,
+        if o.v3 { 3 } else { 2 }
+    );
+    if o.unicast {
+        s += &format!("    unicast_src_ip {me_addr}\n    unicast_peer {{\n        {peer_addr}\n    }}\n");
+    }
+    if o.auth {
+        s += "    authentication {\n        auth_type PASS\n        auth_pass s3cret\n    }\n";
+    }
+    s += &format!("    virtual_ipaddress {{\n        {vip}\n    }}\n}}\n");
+    s
+}
+
+/// A running `tandem run -v`, killed with the lab.
+pub struct Tandem {
+    /// Its process id.
+    pub pid: u32,
+    /// Its log (stdout and stderr).
+    pub log: std::path::PathBuf,
+}
+
+impl Tandem {
+    /// Writes `conf` to the lab's folder and runs `bin` (the tandem binary) on it in `host`.
+    pub fn start(lab: &mut Lab, bin: &str, host: &Host, name: &str, conf: &str) -> io::Result<Tandem> {
+        Tandem::start_with_env(lab, bin, host, name, conf, &[])
+    }
+
+    /// As [`Tandem::start`], with `VAR=value` settings in tandem's environment.
+    pub fn start_with_env(
+        lab: &mut Lab,
+        bin: &str,
+        host: &Host,
+        name: &str,
+        conf: &str,
+        env: &[&str],
+    ) -> io::Result<Tandem> {
+        let path = lab.dir().join(format!("{name}.conf"));
+        std::fs::write(&path, conf)?;
+        let log = format!("{name}.log");
+        let path = path.to_string_lossy().into_owned();
+        let mut args: Vec<&str> = env.to_vec();
+        args.extend([bin, "run", "-v", "-f", &path]);
+        let pid = lab.spawn(host, "env", &args, &log)?;
+        Ok(Tandem { pid, log: lab.dir().join(log) })
+    }
+
+    /// What it has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// Whether `h` has `vip` on an interface (false when it cannot be told).
+pub fn has_vip(lab: &Lab, h: &Host, vip: &str) -> bool {
+    lab.has_address(h, vip).unwrap_or(false)
+}
+
+/// Waits up to `secs` until exactly `master` holds `vip` (and `other` not).
+pub fn settles(r: &Rig, master: &Host, other: &Host, vip: &str, secs: u64) -> bool {
+    wait_until(Duration::from_secs(secs), || has_vip(&r.lab, master, vip) && !has_vip(&r.lab, other, vip))
+}
+
+/// Waits up to 3 s until the client's neighbour entry for `vip` is `host`'s MAC.
+pub fn client_sees(r: &Rig, vip: &str, host: &Host) -> bool {
+    let Ok(mac) = r.lab.mac(host, "eth0") else { return false };
+    wait_until(Duration::from_secs(3), || {
+        r.lab.neighbour(&r.client, vip).ok().flatten().as_deref() == Some(mac.as_str())
+    })
+}
