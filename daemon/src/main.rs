@@ -133,7 +133,7 @@ fn run_command(input: &Input, verbose: bool, release_ipvs: bool) -> ExitCode {
     // First of all, while this is the only thread: every thread made later inherits the mask,
     // so no signal's default action can end or stop tandem behind its back.
     if let Err(e) = run::block_signals() {
-        eprintln!("error: {e}");
+        say(&format!("error: {e}"));
         return ExitCode::from(1);
     }
     tracing_subscriber::fmt()
@@ -142,6 +142,10 @@ fn run_command(input: &Input, verbose: bool, release_ipvs: bool) -> ExitCode {
         .with_target(false)
         // Colours only on a terminal: a log file or the journal gets plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // A log line that cannot be written (the reader of a stderr pipe went away: EPIPE) is
+        // dropped; the default would report it with eprintln!, which panics when stderr is
+        // what failed, and a daemon must not end because its log reader did.
+        .log_internal_errors(false)
         .init();
     // Before the load allocates anything.
     run::prepare_memory();
@@ -161,8 +165,13 @@ fn run_command(input: &Input, verbose: bool, release_ipvs: bool) -> ExitCode {
     match run::run(config, release_ipvs, reload) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            say(&format!("error: {e}"));
             ExitCode::from(1)
         }
     }
+}
+
+/// A line on stderr that is lost, not a panic, when stderr is a pipe nobody reads any more.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }

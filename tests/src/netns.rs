@@ -161,6 +161,24 @@ impl Lab {
         Ok(pid)
     }
 
+    /// Starts a program inside `host` whose stdout and stderr are pipes that nobody reads:
+    /// their read ends are closed at once, as when a log reader has gone away, so every write
+    /// fails with EPIPE (and raises SIGPIPE). Killed when the lab is dropped. Returns its pid.
+    pub fn spawn_unread(&mut self, host: &Host, program: &str, args: &[&str]) -> io::Result<u32> {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &host.ns, program])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        drop(child.stdout.take());
+        drop(child.stderr.take());
+        let pid = child.id();
+        self.children.push(child);
+        Ok(pid)
+    }
+
     /// Runs a command inside `host` to completion.
     pub fn run(&self, host: &Host, program: &str, args: &[&str]) -> io::Result<Output> {
         Command::new("ip").args(["netns", "exec", &host.ns, program]).args(args).stdin(Stdio::null()).output()

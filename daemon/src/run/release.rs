@@ -78,6 +78,8 @@ pub fn prepare() -> Result<(), String> {
     let _ = SOCKET.set(socket);
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        // The default hook prints the panic (and a backtrace if asked) and ignores a stderr
+        // that cannot be written; so does the log.
         default(info);
         error!("tandem hit a bug (the panic above) and ends now; releasing what it holds first");
         release_all("panic");
