@@ -229,3 +229,34 @@ fn a_log_reader_that_goes_away_ends_nothing() {
     assert!(wait_until(Duration::from_secs(3), || r.lab.exit_status(pid).unwrap().is_some()));
     assert_eq!(r.lab.exit_status(pid).unwrap().unwrap().code(), Some(0));
 }
+
+/// tandem blocks nearly every signal in its own threads; the scripts it runs must not inherit
+/// that (a tracked script blocking SIGTERM would outlive its timeout's SIGTERM), nor any
+/// ignored signal.
+#[test]
+fn scripts_start_with_no_signal_blocked_or_ignored() {
+    let mut r = rig("sigscr").unwrap();
+    let out = r.lab.dir().join("mask");
+    let script = r.lab.dir().join("mask.sh");
+    std::fs::write(&script, format!("#!/bin/sh\ngrep -E '^Sig(Blk|Ign)' /proc/self/status > {}\n", out.display()))
+        .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let conf = format!(
+        "vrrp_script chk {{\n    script \"{}\"\n    interval 1\n}}\n{}",
+        script.display(),
+        config("1", "2", Opts::v2(150))
+            .replace("    virtual_ipaddress", "    track_script {\n        chk\n    }\n    virtual_ipaddress"),
+    );
+    let t = start(&mut r.lab, &r.d1.clone(), "d1", &conf);
+    let read = || std::fs::read_to_string(&out).unwrap_or_default();
+    assert!(wait_until(Duration::from_secs(5), || read().lines().count() == 2), "the script did not run:\n{}", t.log());
+    let mask = |name: &str| {
+        let text = read();
+        let hex = text.lines().find_map(|l| l.strip_prefix(name)).unwrap().trim().to_string();
+        u64::from_str_radix(&hex, 16).unwrap()
+    };
+    assert_eq!(mask("SigBlk:"), 0, "{}", read());
+    // Signals 32 and 33 are glibc's own (SIGCANCEL, SIGSETXID): its posix_spawn leaves them
+    // ignored in every child it starts, whatever the parent does.
+    assert_eq!(mask("SigIgn:") & !0x1_8000_0000, 0, "{}", read());
+}
