@@ -222,15 +222,15 @@ fn plan_lists_the_changes_and_makes_none() {
 fn term_int_and_quit_leave_no_vip_and_no_service_and_abrt_leaves_no_vip() {
     let s = run().get("ends").unwrap();
     for sig in ["TERM", "INT", "QUIT", "ABRT"] {
-        let log = s.read_to_string(&format!("{sig}.log")).unwrap_or_default();
-        let running = s.read_to_string(&format!("{sig}.running")).unwrap_or_default();
+        let log = s.read_to_string(format!("{sig}.log")).unwrap_or_default();
+        let running = s.read_to_string(format!("{sig}.running")).unwrap_or_default();
         assert!(
             running.contains("-a -t 192.0.2.100:80 -r 10.0.0.11:80 -m -w 1"),
             "{sig}: not programmed:\n{running}\n{log}"
         );
-        let status = s.read_to_string(&format!("{sig}.status")).unwrap_or_default();
-        let addresses = s.read_to_string(&format!("{sig}.addresses")).unwrap_or_default();
-        let ipvs = s.read_to_string(&format!("{sig}.ipvs")).unwrap_or_default();
+        let status = s.read_to_string(format!("{sig}.status")).unwrap_or_default();
+        let addresses = s.read_to_string(format!("{sig}.addresses")).unwrap_or_default();
+        let ipvs = s.read_to_string(format!("{sig}.ipvs")).unwrap_or_default();
         assert!(addresses.contains("192.0.2.1/24"), "{sig}: {addresses}");
         assert!(!addresses.contains("192.0.2.100"), "{sig}: the VIP was left behind:\n{addresses}\n{log}");
         if sig == "ABRT" {

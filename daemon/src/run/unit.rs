@@ -52,7 +52,7 @@ pub fn snapshots(unit: &Unit) -> Vec<InstanceSnapshot> {
                 tandem_vrrp::Version::V2 => 2,
                 tandem_vrrp::Version::V3 => 3,
             },
-            state: state_name(State::Init).to_string(),
+            state: State::Init.as_str().to_string(),
             priority: m.settings.priority,
             effective_priority: m.settings.priority,
             master: None,
@@ -313,17 +313,6 @@ struct Performer<'a> {
     goodbye_kept: Vec<bool>,
 }
 
-/// keepalived's names of the states (as [`State`]'s `Display`), without formatting.
-fn state_name(s: State) -> &'static str {
-    match s {
-        State::Init => "INIT",
-        State::Backup => "BACKUP",
-        State::Master => "MASTER",
-        State::Fault => "FAULT",
-        State::Stopped => "STOP",
-    }
-}
-
 impl Performer<'_> {
     /// Publishes the members' state where it changed (numbers are compared, nothing is
     /// formatted unless it changed).
@@ -340,8 +329,8 @@ impl Performer<'_> {
                     State::Master => Some(inst.settings().primary_address),
                     _ => inst.master().map(|(a, _)| a),
                 };
-                if s.state != state_name(state) {
-                    s.state = state_name(state).to_string();
+                if s.state != state.as_str() {
+                    s.state = state.as_str().to_string();
                     changed = true;
                 }
                 if s.effective_priority != inst.priority() || s.master != master {
@@ -419,8 +408,8 @@ impl Performer<'_> {
                     }
                     if let Some(t) = self.transitions.get_mut(ga.member) {
                         *t = Some(TransitionSnapshot::now(
-                            state_name(from).to_string(),
-                            state_name(to).to_string(),
+                            from.as_str().to_string(),
+                            to.as_str().to_string(),
                             reason.to_string(),
                         ));
                         self.transitions_changed = true;

@@ -28,15 +28,22 @@ pub enum State {
     Stopped,
 }
 
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl State {
+    /// keepalived's name of the state (INIT, BACKUP, MASTER, FAULT, STOP).
+    pub fn as_str(self) -> &'static str {
+        match self {
             Self::Init => "INIT",
             Self::Backup => "BACKUP",
             Self::Master => "MASTER",
             Self::Fault => "FAULT",
             Self::Stopped => "STOP",
-        })
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
