@@ -4,7 +4,7 @@
 //! (busybox httpd, each answering with its own name). LVS-NAT: the client is on the public
 //! side, the real servers behind the director, which is their gateway. The client fetches
 //! the virtual address with curl and the test counts who answered: rr alternates,
-//! wrr 1:2 splits 300 requests 100/200, persistence pins the client, VIP:80 maps to RIP:8080.
+//! wrr 1:2 splits 150 requests 50/100, persistence pins the client, VIP:80 maps to RIP:8080.
 //! A reload that changes one real server's weight leaves a long-lived stream through the other
 //! flowing, and a file that does not validate changes nothing. LVS-DR: director and real
 //! servers share the client's segment, the real servers hold the VIP on their loopback with
@@ -197,11 +197,13 @@ cp $TMPDIR/{name}.notified "$TANDEM_SNIPPET_OUT/notified" 2>/dev/null || true
 fn run() -> &'static BatchRun {
     static RUN: OnceLock<BatchRun> = OnceLock::new();
     RUN.get_or_init(|| {
-        let vm = Vm::builder().timeout(Duration::from_secs(300)).build().unwrap_or_else(|e| panic!("{e}"));
+        // Under emulation a loaded machine once took over 90 s for the wrr snippet (300 curl
+        // runs then; 150 now).
+        let vm = Vm::builder().timeout(Duration::from_secs(420)).build().unwrap_or_else(|e| panic!("{e}"));
         let batch = Batch::new()
             .prelude(prelude())
             .setup(NAT_SETUP)
-            .snippet_timeout(Duration::from_secs(90))
+            .snippet_timeout(Duration::from_secs(120))
             .snippet(
                 "rr",
                 nat_snippet(
@@ -216,7 +218,7 @@ fn run() -> &'static BatchRun {
                 nat_snippet(
                     "wrr",
                     &conf(" lb_algo wrr\n real_server 10.0.0.11 80 { weight 1 }\n real_server 10.0.0.12 80 { weight 2 }\n"),
-                    300,
+                    150,
                     "http://198.51.100.10/",
                 ),
             )
@@ -324,10 +326,10 @@ fn nat_rr_alternates_between_the_real_servers() {
 fn nat_wrr_with_weights_1_and_2_splits_a_third_and_two_thirds() {
     let a = answers(snippet("wrr"));
     let c = counts(&a);
-    assert_eq!(a.len(), 300);
+    assert_eq!(a.len(), 150);
     let (rs1, rs2) = (c.get("RS1").copied().unwrap_or(0), c.get("RS2").copied().unwrap_or(0));
-    assert_eq!(rs1 + rs2, 300, "{c:?}");
-    assert!((90..=110).contains(&rs1) && (190..=210).contains(&rs2), "{c:?}");
+    assert_eq!(rs1 + rs2, 150, "{c:?}");
+    assert!((45..=55).contains(&rs1) && (95..=105).contains(&rs2), "{c:?}");
 }
 
 #[test]
