@@ -285,7 +285,7 @@ fn global_defs_every_keyword() {
             enable_script_security: true,
             lvs_sync_daemon: Some(LvsSyncDaemon {
                 interface: s("eth0"),
-                instance: s("VI_SYNC"),
+                instance: some("VI_SYNC"),
                 id: Some(42),
                 maxlen: Some(1400),
                 port: Some(8849),

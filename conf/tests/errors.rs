@@ -443,3 +443,32 @@ fn regex_companions_without_a_regex_are_warned_about() {
     assert_eq!(f[0].0, Severity::Warning);
     assert!(f[0].1.contains("without a regex"), "{}", r.render());
 }
+
+/// keepalived 2.2's forms of lvs_sync_daemon: no instance (both daemons), `inst NAME`, and the
+/// old bare sync id after the instance (a warning).
+#[test]
+fn lvs_sync_daemon_forms() {
+    let sd = |line: &str| {
+        let r = check(&format!("global_defs {{\n    {line}\n}}\n{INSTANCE}"));
+        (r.config.global_defs.lvs_sync_daemon.clone(), found(&r))
+    };
+    let (d, f) = sd("lvs_sync_daemon eth1");
+    let d = d.unwrap();
+    assert_eq!((d.interface.as_str(), d.instance, d.id), ("eth1", None, None));
+    assert!(f.is_empty(), "{f:?}");
+    let (d, f) = sd("lvs_sync_daemon eth1 inst VI_1 id 7 group 224.0.0.82");
+    let d = d.unwrap();
+    assert_eq!((d.instance.as_deref(), d.id, d.group), (Some("VI_1"), Some(7), Some("224.0.0.82".parse().unwrap())));
+    assert!(f.is_empty(), "{f:?}");
+    let (d, f) = sd("lvs_sync_daemon eth1 VI_1 51");
+    assert_eq!(d.unwrap().id, Some(51));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(
+        (f[0].0, f[0].1.as_str(), f[0].3, f[0].4),
+        (Severity::Warning, "write `id` before the sync id (the old form is deprecated)", 2, 31)
+    );
+    let r = check(&format!("global_defs {{\n    lvs_sync_daemon eth1 VI_1 group 10.0.0.1\n}}\n{INSTANCE}"));
+    one_error(&r, "lvs_sync_daemon group `10.0.0.1` is not a multicast address", 2, 37);
+    let r = check(&format!("global_defs {{\n    lvs_sync_daemon eth1 VI_1 inst VI_2\n}}\n{INSTANCE}"));
+    one_error(&r, "the VRRP instance is already given", 2, 31);
+}

@@ -93,28 +93,67 @@ fn set<T>(slot: &mut T, v: Option<T>) {
     }
 }
 
-/// `lvs_sync_daemon IFNAME INSTANCE [id N] [maxlen N] [port N] [ttl N] [group IP]`.
+/// `lvs_sync_daemon IFNAME [[inst] INSTANCE] [id N] [maxlen N] [port N] [ttl N] [group IP]`,
+/// as keepalived 2.2 reads it (keepalived/core/global_parser.c, lvs_syncd_handler): the
+/// instance may follow the interface bare or after `inst`; a bare number after it is the old
+/// form of `id` (accepted with a warning, as keepalived does).
 fn sync_daemon(cx: &mut Ctx, st: &Stmt) -> Option<LvsSyncDaemon> {
-    let interface = cx.arg(st, 0, "an interface and a VRRP instance")?.text.clone();
-    let instance = cx.arg(st, 1, "a VRRP instance after the interface")?.text.clone();
-    let mut d = LvsSyncDaemon { interface, instance, id: None, maxlen: None, port: None, ttl: None, group: None };
-    let mut i = 2;
+    let ifname = cx.arg(st, 0, "an interface")?;
+    // IP_VS_IFNAME_MAXLEN: 16 bytes with the terminating NUL.
+    if ifname.text.len() >= 16 {
+        cx.error(ifname.span, format!("interface name `{}` is longer than 15 bytes", ifname.text));
+        return None;
+    }
+    let mut d = LvsSyncDaemon {
+        interface: ifname.text.clone(),
+        instance: None,
+        id: None,
+        maxlen: None,
+        port: None,
+        ttl: None,
+        group: None,
+    };
+    let mut i = 1;
     while i < st.args.len() {
         let opt = st.args[i].text.as_str();
+        let keyword = matches!(opt, "inst" | "id" | "maxlen" | "port" | "ttl" | "group");
+        if !keyword {
+            match i {
+                1 => d.instance = Some(opt.to_string()),
+                2 if d.instance.is_some() => {
+                    if let Some(id) = cx.int_word("lvs_sync_daemon id", &st.args[i], 0, 255) {
+                        cx.warn(st.args[i].span, "write `id` before the sync id (the old form is deprecated)");
+                        d.id = Some(id);
+                    }
+                }
+                _ => cx.error(
+                    st.args[i].span,
+                    format!("unknown lvs_sync_daemon option `{opt}` (inst, id, maxlen, port, ttl, group)"),
+                ),
+            }
+            i += 1;
+            continue;
+        }
         let Some(v) = st.args.get(i + 1) else {
             cx.error(st.args[i].span, format!("`{opt}` needs a value"));
             break;
         };
         match opt {
+            "inst" if d.instance.is_some() => {
+                cx.error(st.args[i].span, "the VRRP instance is already given");
+            }
+            "inst" => d.instance = Some(v.text.clone()),
             "id" => d.id = cx.int_word("lvs_sync_daemon id", v, 0, 255),
             "maxlen" => d.maxlen = cx.int_word("lvs_sync_daemon maxlen", v, 1, 65535 - 20 - 8),
             "port" => d.port = cx.int_word("lvs_sync_daemon port", v, 1, 65535),
             "ttl" => d.ttl = cx.int_word("lvs_sync_daemon ttl", v, 1, 255),
-            "group" => d.group = cx.ip_word("lvs_sync_daemon group", v),
-            _ => cx.error(
-                st.args[i].span,
-                format!("unknown lvs_sync_daemon option `{opt}` (id, maxlen, port, ttl, group)"),
-            ),
+            _ => {
+                d.group = cx.ip_word("lvs_sync_daemon group", v);
+                if d.group.is_some_and(|g| !g.is_multicast()) {
+                    cx.error(v.span, format!("lvs_sync_daemon group `{}` is not a multicast address", v.text));
+                    d.group = None;
+                }
+            }
         }
         i += 2;
     }

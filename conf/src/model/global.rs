@@ -28,7 +28,7 @@ pub struct GlobalDefs {
     /// `enable_script_security`: refuse scripts writable by non-root users.
     #[serde(skip_serializing_if = "is_false")]
     pub enable_script_security: bool,
-    /// `lvs_sync_daemon IFNAME VRRP_INSTANCE [id N] [maxlen N] [port N] [ttl N] [group IP]`.
+    /// `lvs_sync_daemon IFNAME [[inst] VRRP_INSTANCE] [id N] [maxlen N] [port N] [ttl N] [group IP]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lvs_sync_daemon: Option<LvsSyncDaemon>,
     /// `lvs_flush`: flush the whole IPVS table at start-up (tandem owns the whole table).
@@ -163,9 +163,12 @@ fn default_smtp_port() -> u16 {
 pub struct LvsSyncDaemon {
     /// Interface the sync multicast goes out on.
     pub interface: String,
-    /// The VRRP instance whose role the sync daemon follows.
-    pub instance: String,
-    /// `id N`: sync id (default: the instance's VRID).
+    /// The VRRP instance whose role the sync daemon follows; none: the master and the backup
+    /// daemons both run all the time (as keepalived).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// `id N`: sync id (default: the instance's VRID; 0 without an instance, which a backup
+    /// takes as "accept every sync id").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<u8>,
     /// `maxlen N`: maximum sync message length.

@@ -230,11 +230,11 @@ pub(super) fn check(v: &mut V, c: &Config) {
         }
     }
 
-    if let Some(sd) = &g.lvs_sync_daemon {
-        if !instance_names.contains(&sd.instance.as_str()) {
+    if let Some(instance) = g.lvs_sync_daemon.as_ref().and_then(|sd| sd.instance.as_ref()) {
+        if !instance_names.contains(&instance.as_str()) {
             v.error(
                 "global_defs.lvs_sync_daemon",
-                format!("lvs_sync_daemon follows `{}`, which is no vrrp_instance", sd.instance),
+                format!("lvs_sync_daemon follows `{instance}`, which is no vrrp_instance"),
             );
         }
     }
