@@ -20,6 +20,7 @@ mod privileges;
 mod release;
 mod signals;
 mod snapshot;
+mod syncd;
 mod unit;
 
 pub use heap::prepare_memory;
@@ -235,6 +236,10 @@ async fn async_run(
     tasks.spawn(async move { ("IPVS".to_string(), ipvs::keep(target_rx, release_ipvs, stop).await) });
     let stop = stop_rx.clone();
     tasks.spawn(async move { ("checks".to_string(), checker.run(config_rx, target_tx, addresses, stop).await) });
+    // The kernel's sync daemons follow the role of the instance lvs_sync_daemon names.
+    let (sync_tx, sync_rx) = watch::channel(syncd::Plan::of(&config));
+    let (units_seen, stop) = (instances.clone(), stop_rx.clone());
+    tasks.spawn(async move { ("IPVS sync".to_string(), syncd::drive(sync_rx, units_seen, stop).await) });
     info!(units = units_count, ipvs = !config.virtual_servers.is_empty(), "tandem running");
     let mut current = config;
     let mut dumps = Dumps { instances, services, stats_base: HashMap::new() };
@@ -246,6 +251,12 @@ async fn async_run(
                 signals::Effect::Reload => {
                     info!(from = %sig.from, "SIGHUP: reloading");
                     reload_now(&reload, &mut current, &config_tx);
+                    sync_tx.send_if_modified(|p| {
+                        let new = syncd::Plan::of(&current);
+                        let changed = *p != new;
+                        *p = new;
+                        changed
+                    });
                 }
                 signals::Effect::Stop => {
                     info!(signal = %sig.name, from = %sig.from, "stopping");

@@ -1,0 +1,222 @@
+//! Connection sync in the VM: a tandem pair of LVS-NAT directors whose kernel sync daemons
+//! follow the VRRP role (`lvs_sync_daemon`), and long-lived connections that survive the
+//! master's death.
+//!
+//! The lab, in network namespaces of one VM boot: a client (198.51.100.2) on the public
+//! segment with the directors d1 (198.51.100.3) and d2 (.4); the directors and two real
+//! servers (10.0.0.11, .12, each a line-echo server) on the private segment, where the real
+//! servers' gateway is the floating DIP 10.0.0.1. One sync group floats the VIP
+//! 198.51.100.10 and the DIP together; the sync daemons use the private segment.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a failed set-up step should fail the test
+
+use std::sync::OnceLock;
+use std::time::Duration;
+use tandem_tests::vm::{Batch, BatchRun, SnippetResult, Vm};
+
+/// The pair lab (see the module doc); `$TMPDIR/echo.py` serves lines back on port 80 and
+/// `$TMPDIR/client.py` holds connections open across phases.
+const PAIR_SETUP: &str = r#"set -e
+ip link set lo up
+for n in sw cl d1 d2 rs1 rs2; do ip netns add $n; ip -n $n link set lo up; done
+for b in pub priv; do ip -n sw link add $b type bridge; ip -n sw link set $b up; done
+plug() {
+  ip link add name $2 netns $1 type veth peer name $1-$2 netns sw
+  ip -n sw link set $1-$2 master $3
+  ip -n sw link set $1-$2 up
+  ip -n $1 addr add $4 dev $2
+  ip -n $1 link set $2 up
+}
+plug cl eth0 pub 198.51.100.2/24
+plug d1 eth0 pub 198.51.100.3/24
+plug d1 eth1 priv 10.0.0.2/24
+plug d2 eth0 pub 198.51.100.4/24
+plug d2 eth1 priv 10.0.0.3/24
+for i in 1 2; do
+  plug rs$i eth0 priv 10.0.0.1$i/24
+  ip -n rs$i route add default via 10.0.0.1
+done
+for d in d1 d2; do ip netns exec $d sysctl -qw net.ipv4.ip_forward=1; done
+cat > $TMPDIR/echo.py <<'PY'
+import socketserver
+class Echo(socketserver.StreamRequestHandler):
+    def handle(self):
+        for line in self.rfile:
+            self.wfile.write(line)
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+socketserver.ThreadingTCPServer.daemon_threads = True
+socketserver.ThreadingTCPServer(("0.0.0.0", 80), Echo).serve_forever()
+PY
+cat > $TMPDIR/client.py <<'PY'
+# client.py N VIP DIR: opens N connections to VIP:80, checks one echo on each, writes
+# DIR/opened; then, each time DIR/go-K appears, checks one more echo on each and writes the
+# number that answered to DIR/answered-K. Ends when DIR/done appears.
+import os, socket, sys, time
+n, vip, d = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+conns = []
+for i in range(n):
+    s = socket.create_connection((vip, 80), timeout=5)
+    conns.append(s)
+def round_(tag):
+    ok = 0
+    for i, s in enumerate(conns):
+        try:
+            s.settimeout(8)
+            msg = ("%s %d\n" % (tag, i)).encode()
+            s.sendall(msg)
+            got = b""
+            while not got.endswith(b"\n"):
+                chunk = s.recv(100)
+                if not chunk:
+                    break
+                got += chunk
+            ok += got == msg
+        except OSError:
+            pass
+    return ok
+open(os.path.join(d, "opened"), "w").write("%d\n" % round_("open"))
+k = 1
+while not os.path.exists(os.path.join(d, "done")):
+    if os.path.exists(os.path.join(d, "go-%d" % k)):
+        open(os.path.join(d, "answered-%d" % k), "w").write("%d\n" % round_("round%d" % k))
+        k += 1
+    time.sleep(0.1)
+PY
+for i in 1 2; do ip netns exec rs$i python3 $TMPDIR/echo.py & done
+sleep 1
+"#;
+
+fn conf(priority: u8) -> String {
+    format!(
+        "global_defs {{\n lvs_sync_daemon eth1 VI_PUB\n}}\n\
+         vrrp_sync_group G {{\n group {{\n  VI_PUB\n  VI_PRIV\n }}\n}}\n\
+         vrrp_instance VI_PUB {{\n interface eth0\n virtual_router_id 51\n priority {priority}\n advert_int 1\n virtual_ipaddress {{\n  198.51.100.10/24\n }}\n}}\n\
+         vrrp_instance VI_PRIV {{\n interface eth1\n virtual_router_id 52\n priority {priority}\n advert_int 1\n virtual_ipaddress {{\n  10.0.0.1/24\n }}\n}}\n\
+         virtual_server 198.51.100.10 80 {{\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server 10.0.0.11 80 {{\n  weight 1\n }}\n real_server 10.0.0.12 80 {{\n  weight 1\n }}\n}}\n"
+    )
+}
+
+/// Shell functions: start tandem in a director, wait for a director to hold the VIP, and
+/// record the sync daemons a director's kernel runs.
+fn prelude() -> String {
+    format!(
+        r#"TANDEM={tandem}
+start_tandem() {{
+  ip netns exec $1 $TANDEM run -f $TMPDIR/$1.conf > "$TANDEM_SNIPPET_OUT/$2.log" 2>&1 &
+  eval pid_$1=$!
+}}
+holds_vip() {{ i=0; while [ $i -lt 200 ]; do ip -n $1 -o addr show dev eth0 | grep -q 198.51.100.10 && return 0; i=$((i+1)); sleep 0.1; done; return 1; }}
+daemons() {{ ip netns exec $1 ipvsadm -L --daemon > "$TANDEM_SNIPPET_OUT/$2"; }}
+"#,
+        tandem = env!("CARGO_BIN_EXE_tandem")
+    )
+}
+
+/// The role switches and a failover with 50 connections open: d1 (150) and d2 (100) start;
+/// d1 is master. The sync daemons are recorded; d1 is stopped with SIGTERM and d2 takes over
+/// (recorded); d1 comes back, preempts (recorded). Then 50 connections are opened through d1,
+/// and d1's machine dies (tandem killed, its links down): every connection must still echo
+/// through d2.
+fn roles_snippet() -> String {
+    format!(
+        r#"cat > $TMPDIR/d1.conf <<'CONF'
+{c1}CONF
+cat > $TMPDIR/d2.conf <<'CONF'
+{c2}CONF
+start_tandem d1 d1
+start_tandem d2 d2
+holds_vip d1
+sleep 2
+daemons d1 d1.master
+daemons d2 d2.backup
+kill -TERM $pid_d1; wait $pid_d1
+holds_vip d2
+sleep 2
+daemons d1 d1.stopped
+daemons d2 d2.master
+start_tandem d1 d1b
+sleep 1
+holds_vip d1
+sleep 2
+daemons d1 d1.back
+daemons d2 d2.back
+mkdir -p $TMPDIR/c
+ip netns exec cl python3 $TMPDIR/client.py 50 198.51.100.10 $TMPDIR/c &
+i=0; while [ $i -lt 300 ] && [ ! -f $TMPDIR/c/opened ]; do i=$((i+1)); sleep 0.1; done
+cp $TMPDIR/c/opened "$TANDEM_SNIPPET_OUT/opened"
+sleep 3
+ip netns exec d2 cat /proc/net/ip_vs_conn > "$TANDEM_SNIPPET_OUT/d2.conns"
+kill -KILL $pid_d1
+ip -n d1 link set eth0 down
+ip -n d1 link set eth1 down
+holds_vip d2
+touch $TMPDIR/c/go-1
+i=0; while [ $i -lt 600 ] && [ ! -f $TMPDIR/c/answered-1 ]; do i=$((i+1)); sleep 0.1; done
+cp $TMPDIR/c/answered-1 "$TANDEM_SNIPPET_OUT/answered"
+touch $TMPDIR/c/done
+kill -TERM $pid_d2; wait $pid_d2
+"#,
+        c1 = conf(150),
+        c2 = conf(100)
+    )
+}
+
+fn run() -> &'static BatchRun {
+    static RUN: OnceLock<BatchRun> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let vm = Vm::builder().timeout(Duration::from_secs(300)).build().unwrap_or_else(|e| panic!("{e}"));
+        let batch = Batch::new()
+            .prelude(prelude())
+            .setup(PAIR_SETUP)
+            .snippet_timeout(Duration::from_secs(180))
+            .snippet("roles", roles_snippet());
+        vm.run_batch(&batch).unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+fn snippet(name: &str) -> &'static SnippetResult {
+    let run = run();
+    if let Some(setup) = run.setup() {
+        assert!(setup.passed(), "the lab set-up failed: {}\n{}", setup.stdout, setup.stderr);
+    }
+    let s = run.get(name).unwrap();
+    let logs = ["d1.log", "d2.log", "d1b.log"].map(|l| format!("--- {l}\n{}", s.read_to_string(l).unwrap_or_default()));
+    assert!(s.passed(), "{name}: status {:?}\n{}\n{}", s.status, s.stderr, logs.join("\n"));
+    s
+}
+
+/// `ipvsadm -L --daemon`'s lines, without the trailing spaces.
+fn daemons(s: &SnippetResult, file: &str) -> String {
+    s.read_to_string(file).unwrap_or_default().lines().map(|l| format!("{}\n", l.trim_end())).collect()
+}
+
+#[test]
+fn the_sync_daemons_follow_the_vrrp_role_and_stop_with_tandem() {
+    let s = snippet("roles");
+    let log = |l: &str| s.read_to_string(l).unwrap_or_default();
+    let master = "master sync daemon (mcast=eth1, syncid=51, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n";
+    let backup = "backup sync daemon (mcast=eth1, syncid=51, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n";
+    assert_eq!(daemons(s, "d1.master"), master, "{}", log("d1.log"));
+    assert_eq!(daemons(s, "d2.backup"), backup, "{}", log("d2.log"));
+    // d1 stopped: it stopped its daemon; d2 took over and switched.
+    assert_eq!(daemons(s, "d1.stopped"), "", "{}", log("d1.log"));
+    assert_eq!(daemons(s, "d2.master"), master, "{}", log("d2.log"));
+    // d1 back and master again; d2 backup again.
+    assert_eq!(daemons(s, "d1.back"), master, "{}", log("d1b.log"));
+    assert_eq!(daemons(s, "d2.back"), backup, "{}", log("d2.log"));
+    // Every switch is logged with its reason.
+    let d2 = log("d2.log");
+    assert!(d2.contains("IPVS sync daemon started") && d2.contains("reason=tandem started"), "{d2}");
+    assert!(d2.contains("reason=VI_PUB is MASTER") && d2.contains("reason=VI_PUB is BACKUP"), "{d2}");
+    assert!(log("d1.log").contains("reason=tandem stopping"), "{}", log("d1.log"));
+}
+
+#[test]
+fn every_connection_survives_the_masters_death() {
+    let s = snippet("roles");
+    assert_eq!(s.read_to_string("opened").unwrap().trim(), "50", "not every connection opened");
+    let conns = s.read_to_string("d2.conns").unwrap_or_default();
+    let synced = conns.lines().filter(|l| l.contains("ESTABLISHED")).count();
+    assert_eq!(synced, 50, "the backup's table before the failover:\n{conns}");
+    assert_eq!(s.read_to_string("answered").unwrap().trim(), "50", "connections lost at failover");
+}
