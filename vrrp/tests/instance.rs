@@ -914,3 +914,44 @@ proptest! {
         prop_assert!(sim.max_dual_master(0) <= DELAY);
     }
 }
+
+/// Warm preemption's hold: a higher-priority router that comes back while held stays backup
+/// behind the live lower-priority master for as long as the hold lasts, preempts within one
+/// master-down interval once let go, and a master that dies is replaced whatever the hold.
+#[test]
+fn a_held_router_does_not_preempt_a_live_master_but_replaces_a_dead_one() {
+    let mut sim = sim_of(&[200, 100]);
+    sim.start_all();
+    sim.run_until(10.0);
+    assert_eq!(sim.masters(0), vec![0]);
+    sim.kill(0);
+    sim.run_until(20.0);
+    assert_eq!(sim.masters(0), vec![1]);
+    let mut back = inst(settings(0, 200));
+    back.hold_preemption(true);
+    assert!(back.preemption_held());
+    sim.restart(0, back);
+    // Without the hold it would take over at 20 + 3.22 s.
+    sim.run_until(40.0);
+    assert_eq!(sim.masters(0), vec![1]);
+    assert_eq!(sim.state(0, 0), State::Backup);
+    assert_eq!(sim.routers[0].node.master(), Some((router_addr(1), 100)));
+    // Let go at 40 s: the next advert from the lower priority is ignored and the timer runs out.
+    sim.routers[0].node.hold_preemption(false);
+    sim.run_until(45.0);
+    assert_eq!(sim.masters(0), vec![0]);
+    let took = sim.t(sim.last_transition_to(0, 0, State::Master).unwrap());
+    assert!(took > 40.0 && took < 40.0 + md(200).as_secs_f64() + 1.1, "took over at {took}");
+    assert_eq!(state_reason(&sim, 0, State::Master), Some(Reason::Preempt { priority: 100, from: router_addr(1) }));
+
+    // Held again, as a backup behind a higher priority this time; the master dies: the held
+    // router takes over after the master-down interval all the same.
+    let mut sim = sim_of(&[100, 200]);
+    sim.routers[0].node.hold_preemption(true);
+    sim.start_all();
+    sim.run_until(10.0);
+    assert_eq!(sim.masters(0), vec![1]);
+    sim.kill(1);
+    sim.run_until(15.0);
+    assert_eq!(sim.masters(0), vec![0]);
+}

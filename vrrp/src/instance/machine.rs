@@ -239,6 +239,7 @@ pub struct Instance {
     pending_master_reason: Option<Reason>,
     transitions: Vec<(State, State)>,
     lower_prio_seen: bool,
+    preempt_hold: bool,
 }
 
 impl Instance {
@@ -268,6 +269,7 @@ impl Instance {
             pending_master_reason: None,
             transitions: Vec::new(),
             lower_prio_seen: false,
+            preempt_hold: false,
         })
     }
 
@@ -432,6 +434,21 @@ impl Instance {
         self.own_fault = fault;
         let reason = if fault { Reason::FaultRaised } else { Reason::FaultCleared };
         self.update_fault(now, reason);
+    }
+
+    /// Holds preemption (or lets it go): while held, a backup accepts a lower-priority
+    /// master's adverts as with preemption off, so it does not take over from a live master;
+    /// a master that dies is still replaced after the master-down interval. Not in the RFCs
+    /// or keepalived: tandem holds a director that would preempt until its connection table
+    /// has caught up with the master's (warm preemption). Once let go, the next lower-priority
+    /// advert is ignored again, and the backup preempts when its master-down timer runs out.
+    pub fn hold_preemption(&mut self, hold: bool) {
+        self.preempt_hold = hold;
+    }
+
+    /// Whether preemption is held ([`hold_preemption`](Self::hold_preemption)).
+    pub fn preemption_held(&self) -> bool {
+        self.preempt_hold
     }
 
     /// Stops the instance gracefully (RFC 5798 section 6.4.3, `Shutdown` event): a master
@@ -611,7 +628,7 @@ impl Instance {
             return;
         }
         let delaying = !self.settings.preempt_delay.is_zero() && self.preempt_time.is_none_or(|t| t > now);
-        if !self.settings.preempt || advert.priority >= self.effective_priority || delaying {
+        if !self.settings.preempt || advert.priority >= self.effective_priority || delaying || self.preempt_hold {
             self.adopt_interval(advert);
             self.master_down_at = Some(now + self.master_down_interval());
             self.master = Some((src, advert.priority));

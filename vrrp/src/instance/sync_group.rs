@@ -144,6 +144,14 @@ impl SyncGroup {
         }
     }
 
+    /// Holds (or lets go) preemption in every member: the group preempts as one
+    /// ([`Instance::hold_preemption`]).
+    pub fn hold_preemption(&mut self, hold: bool) {
+        for m in &mut self.members {
+            m.hold_preemption(hold);
+        }
+    }
+
     /// Sets or clears a member's own fault; the whole group follows (see the type's docs).
     pub fn set_fault(&mut self, member: usize, now: Instant, fault: bool) {
         if member >= self.members.len() {
