@@ -20,23 +20,13 @@ const PAIR_SETUP: &str = r#"set -e
 ip link set lo up
 for n in sw cl d1 d2 rs1 rs2; do ip netns add $n; ip -n $n link set lo up; done
 for b in pub priv; do ip -n sw link add $b type bridge; ip -n sw link set $b up; done
-plug() {
-  ip link add name $2 netns $1 type veth peer name $1-$2 netns sw
-  ip -n sw link set $1-$2 master $3
-  ip -n sw link set $1-$2 up
-  ip -n $1 addr add $4 dev $2
-  ip -n $1 link set $2 up
-}
 plug cl eth0 pub 198.51.100.2/24
-plug d1 eth0 pub 198.51.100.3/24
-plug d1 eth1 priv 10.0.0.2/24
-plug d2 eth0 pub 198.51.100.4/24
-plug d2 eth1 priv 10.0.0.3/24
+wire d1
+wire d2
 for i in 1 2; do
   plug rs$i eth0 priv 10.0.0.1$i/24
   ip -n rs$i route add default via 10.0.0.1
 done
-for d in d1 d2; do ip netns exec $d sysctl -qw net.ipv4.ip_forward=1; done
 cat > $TMPDIR/echo.py <<'PY'
 import socketserver
 class Echo(socketserver.StreamRequestHandler):
@@ -105,6 +95,36 @@ start_tandem() {{
   ip netns exec $1 $TANDEM run -f $TMPDIR/$1.conf > "$TANDEM_SNIPPET_OUT/$2.log" 2>&1 &
   eval pid_$1=$!
 }}
+plug() {{
+  ip link add name $2 netns $1 type veth peer name $1-$2 netns sw
+  ip -n sw link set $1-$2 master $3
+  ip -n sw link set $1-$2 up
+  ip -n $1 addr add $4 dev $2
+  ip -n $1 link set $2 up
+}}
+# wire dN: director N's links (eth0 public, eth1 private) and forwarding.
+wire() {{
+  n=${{1#d}}
+  plug $1 eth0 pub 198.51.100.$((n+2))/24
+  plug $1 eth1 priv 10.0.0.$((n+1))/24
+  ip netns exec $1 sysctl -qw net.ipv4.ip_forward=1
+}}
+# die dN: the director's machine dies: every process in it killed, its links down.
+die() {{ for p in $(ip netns pids $1); do kill -KILL $p; done; ip -n $1 link set eth0 down; ip -n $1 link set eth1 down; }}
+# fresh dN: the dead director boots again: a new namespace, so an empty connection table.
+fresh() {{ ip netns del $1; sleep 0.2; ip netns add $1; ip -n $1 link set lo up; wire $1; }}
+# clients DIR N: N connections to the VIP held open by client.py in DIR; waits for them.
+clients() {{
+  mkdir -p $1
+  ip netns exec cl python3 $TMPDIR/client.py $2 198.51.100.10 $1 &
+  i=0; while [ $i -lt 300 ] && [ ! -f $1/opened ]; do i=$((i+1)); sleep 0.1; done
+}}
+# round DIR K: one more line on every connection; prints how many echoed.
+round() {{
+  touch $1/go-$2
+  i=0; while [ $i -lt 600 ] && [ ! -f $1/answered-$2 ]; do i=$((i+1)); sleep 0.1; done
+  cat $1/answered-$2
+}}
 holds_vip() {{ i=0; while [ $i -lt 200 ]; do ip -n $1 -o addr show dev eth0 | grep -q 198.51.100.10 && return 0; i=$((i+1)); sleep 0.1; done; return 1; }}
 daemons() {{ ip netns exec $1 ipvsadm -L --daemon > "$TANDEM_SNIPPET_OUT/$2"; }}
 "#,
@@ -140,24 +160,49 @@ holds_vip d1
 sleep 2
 daemons d1 d1.back
 daemons d2 d2.back
-mkdir -p $TMPDIR/c
-ip netns exec cl python3 $TMPDIR/client.py 50 198.51.100.10 $TMPDIR/c &
-i=0; while [ $i -lt 300 ] && [ ! -f $TMPDIR/c/opened ]; do i=$((i+1)); sleep 0.1; done
+clients $TMPDIR/c 50
 cp $TMPDIR/c/opened "$TANDEM_SNIPPET_OUT/opened"
 sleep 3
 ip netns exec d2 cat /proc/net/ip_vs_conn > "$TANDEM_SNIPPET_OUT/d2.conns"
-kill -KILL $pid_d1
-ip -n d1 link set eth0 down
-ip -n d1 link set eth1 down
+die d1
 holds_vip d2
-touch $TMPDIR/c/go-1
-i=0; while [ $i -lt 600 ] && [ ! -f $TMPDIR/c/answered-1 ]; do i=$((i+1)); sleep 0.1; done
-cp $TMPDIR/c/answered-1 "$TANDEM_SNIPPET_OUT/answered"
+round $TMPDIR/c 1 > "$TANDEM_SNIPPET_OUT/answered"
 touch $TMPDIR/c/done
 kill -TERM $pid_d2; wait $pid_d2
+fresh d1
 "#,
         c1 = conf(150),
         c2 = conf(100)
+    )
+}
+
+/// The comparison: keepalived 2.2.7 with the same files, both subsystems (its checker
+/// programs IPVS). The master's machine dies with 50 connections open: keepalived keeps them
+/// all. The machine comes back with an empty table and preempts: the connections that were
+/// quiet meanwhile have no entry there and die (keepalived issues #237, #1076, #1966).
+fn keepalived_snippet() -> String {
+    format!(
+        r#"for d in d1 d2; do
+  ip netns exec $d keepalived -n -l -D -f $TMPDIR/$d.conf -p $TMPDIR/k$d.pid -r $TMPDIR/k$d.vrrp.pid -c $TMPDIR/k$d.chk.pid > "$TANDEM_SNIPPET_OUT/k$d.log" 2>&1 &
+done
+holds_vip d1
+sleep 3
+clients $TMPDIR/k 50
+cp $TMPDIR/k/opened "$TANDEM_SNIPPET_OUT/opened"
+sleep 3
+die d1
+holds_vip d2
+round $TMPDIR/k 1 > "$TANDEM_SNIPPET_OUT/after_failover"
+fresh d1
+ip netns exec d1 keepalived -n -l -D -f $TMPDIR/d1.conf -p $TMPDIR/kd1b.pid -r $TMPDIR/kd1b.vrrp.pid -c $TMPDIR/kd1b.chk.pid > "$TANDEM_SNIPPET_OUT/kd1b.log" 2>&1 &
+sleep 1
+holds_vip d1
+sleep 1
+round $TMPDIR/k 2 > "$TANDEM_SNIPPET_OUT/after_return"
+touch $TMPDIR/k/done
+for p in $(ip netns pids d1) $(ip netns pids d2); do kill -TERM $p; done
+sleep 2
+"#
     )
 }
 
@@ -169,7 +214,8 @@ fn run() -> &'static BatchRun {
             .prelude(prelude())
             .setup(PAIR_SETUP)
             .snippet_timeout(Duration::from_secs(180))
-            .snippet("roles", roles_snippet());
+            .snippet("roles", roles_snippet())
+            .snippet("keepalived", keepalived_snippet());
         vm.run_batch(&batch).unwrap_or_else(|e| panic!("{e}"))
     })
 }
@@ -219,4 +265,15 @@ fn every_connection_survives_the_masters_death() {
     let synced = conns.lines().filter(|l| l.contains("ESTABLISHED")).count();
     assert_eq!(synced, 50, "the backup's table before the failover:\n{conns}");
     assert_eq!(s.read_to_string("answered").unwrap().trim(), "50", "connections lost at failover");
+}
+
+/// The hole tandem's resync closes, as keepalived leaves it: every connection survives the
+/// failover, none the return of a director that restarted empty.
+#[test]
+fn keepalived_keeps_the_connections_at_failover_and_loses_them_at_the_return() {
+    let s = snippet("keepalived");
+    let log = |l: &str| s.read_to_string(l).unwrap_or_default();
+    assert_eq!(s.read_to_string("opened").unwrap().trim(), "50", "{}", log("kd1.log"));
+    assert_eq!(s.read_to_string("after_failover").unwrap().trim(), "50", "{}", log("kd2.log"));
+    assert_eq!(s.read_to_string("after_return").unwrap().trim(), "0", "{}\n{}", log("kd1b.log"), log("kd2.log"));
 }
