@@ -17,8 +17,13 @@
 //! - [`parse_conn_table`]: the lines of /proc/net/ip_vs_conn and ip_vs_conn_sync as
 //!   [`ConnEntry`]s, skipping and counting malformed lines.
 //!
-//! Nothing here opens a socket or reads a file. Driving the kernel's sync daemons and sending
-//! a backup the master's table (bulk resync) are not built yet.
+//! - [`table`]: the master's /proc table as the records a bulk resync sends, with the flags and
+//!   fwmark tandem's model of the services gives;
+//! - [`resync`]: the bulk resync exchange (a backup whose daemon starts asks, the master sends
+//!   its table and says when it is done), as two sans-I/O state machines.
+//!
+//! Nothing here opens a socket or reads a file; the daemon does, and drives the kernel's sync
+//! daemons from the VRRP role.
 
 pub mod error;
 pub mod flags;
@@ -27,7 +32,9 @@ pub mod message;
 pub mod pack;
 pub mod proc_conn;
 pub mod record;
+pub mod resync;
 pub mod state;
+pub mod table;
 
 mod bytes;
 

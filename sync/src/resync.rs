@@ -1,0 +1,423 @@
+//! Bulk resync: a director whose kernel backup daemon starts with an empty table gets the
+//! master's whole connection table within seconds, without waiting for traffic.
+//!
+//! The kernel's master daemon sends a connection only from the packet path (its 3rd, 53rd,
+//! 103rd... packet, or a state change; ip_vs_sync.c, ip_vs_sync_conn_needed) and never walks
+//! its table for a new backup: a backup that starts late holds nothing of the quiet
+//! long-lived connections, and resets them if it takes over (keepalived issues #237, #1076,
+//! #1966). The kernel's backup daemon takes records from any sender on its group, port and
+//! interface, so tandem on the master reads its own table and sends it in the kernel's format.
+//!
+//! The exchange, over UDP on the sync interface, on the sync group at the sync port + 1
+//! (8849 by default; the kernel's daemons never see it):
+//! 1. A director whose backup daemon starts (start, restart, reload) multicasts a
+//!    [`Control::Request`] with its sync id and a fresh nonce, again every
+//!    [`REQUEST_EVERY`] until a master answers or [`REQUEST_ATTEMPTS`] went unanswered (no
+//!    master: nothing to catch up with).
+//! 2. The director whose master daemon runs answers a request for its sync id: it reads its
+//!    table (/proc/net/ip_vs_conn; the forwarding method and flags come from tandem's model of
+//!    its services), packs it into the kernel's v1 datagrams and sends them, paced, to the
+//!    kernel's group and port, where the requester's backup daemon takes them; then it
+//!    multicasts [`Control::Done`] with the nonce and the number of records sent.
+//! 3. The requester counts as caught up once a Done for its nonce arrives.
+//!
+//! Requests are harmless to repeat and rate-limited: a request while a resync is being sent
+//! joins it (the Done carries every nonce it answers); a new resync starts at most once per
+//! [`COOLDOWN`], and a request in the cooldown gets a Done at the end of the next one.
+//! Nothing here is authenticated: the kernel's own sync traffic is not either, and the
+//! records a resync sends are what the master daemon multicasts on that segment anyway; a
+//! forged Done can at worst end a warm preemption's wait early (keepalived never waits).
+//!
+//! [`Sender`] (master side) and [`Catchup`] (backup side) are sans-I/O: they read no clock
+//! and touch no socket; the daemon feeds them `now`, requests, Done messages and tables.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// How often an unanswered request is repeated.
+pub const REQUEST_EVERY: Duration = Duration::from_secs(1);
+/// How many requests go unanswered before the requester concludes no master runs.
+pub const REQUEST_ATTEMPTS: u32 = 5;
+/// Shortest time between the starts of two resyncs from one master.
+pub const COOLDOWN: Duration = Duration::from_secs(2);
+
+/// The control messages: `TNDR`, version 1, kind, sync id, 0, nonce (u64 big-endian); a Done
+/// adds the records and datagrams sent (u32 big-endian each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// A backup asks for the table.
+    Request {
+        /// Its sync id (the kernel's backup takes only records with its id, or any with 0).
+        sync_id: u8,
+        /// Chosen afresh by the requester at each start of its backup daemon.
+        nonce: u64,
+    },
+    /// A master has sent its table.
+    Done {
+        /// The sync id it used.
+        sync_id: u8,
+        /// A request's nonce this answers.
+        nonce: u64,
+        /// Records sent.
+        records: u32,
+        /// Datagrams sent.
+        datagrams: u32,
+    },
+}
+
+const MAGIC: &[u8; 4] = b"TNDR";
+const VERSION: u8 = 1;
+const REQUEST: u8 = 1;
+const DONE: u8 = 2;
+
+/// Why a control datagram was not understood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    /// Not `TNDR` version 1, or not a known kind.
+    #[error("not a tandem resync message")]
+    Foreign,
+    /// The length does not fit the kind.
+    #[error("resync message of {0} bytes has the wrong length")]
+    Length(usize),
+}
+
+impl Control {
+    /// Reads a control datagram.
+    pub fn parse(b: &[u8]) -> Result<Control, ControlError> {
+        let (Some(magic), Some(&version), Some(&kind), Some(&sync_id)) = (b.get(..4), b.get(4), b.get(5), b.get(6))
+        else {
+            return Err(ControlError::Length(b.len()));
+        };
+        if magic != MAGIC || version != VERSION {
+            return Err(ControlError::Foreign);
+        }
+        let u64_at = |at: usize| b.get(at..at + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()).map(u64::from_be_bytes);
+        let u32_at = |at: usize| b.get(at..at + 4).and_then(|s| <[u8; 4]>::try_from(s).ok()).map(u32::from_be_bytes);
+        match (kind, b.len()) {
+            (REQUEST, 16) => Ok(Control::Request { sync_id, nonce: u64_at(8).ok_or(ControlError::Length(b.len()))? }),
+            (DONE, 24) => Ok(Control::Done {
+                sync_id,
+                nonce: u64_at(8).ok_or(ControlError::Length(b.len()))?,
+                records: u32_at(16).ok_or(ControlError::Length(b.len()))?,
+                datagrams: u32_at(20).ok_or(ControlError::Length(b.len()))?,
+            }),
+            (REQUEST | DONE, n) => Err(ControlError::Length(n)),
+            _ => Err(ControlError::Foreign),
+        }
+    }
+
+    /// Writes a control datagram.
+    pub fn emit(&self) -> Vec<u8> {
+        let mut b = MAGIC.to_vec();
+        match *self {
+            Control::Request { sync_id, nonce } => {
+                b.extend([VERSION, REQUEST, sync_id, 0]);
+                b.extend(nonce.to_be_bytes());
+            }
+            Control::Done { sync_id, nonce, records, datagrams } => {
+                b.extend([VERSION, DONE, sync_id, 0]);
+                b.extend(nonce.to_be_bytes());
+                b.extend(records.to_be_bytes());
+                b.extend(datagrams.to_be_bytes());
+            }
+        }
+        b
+    }
+}
+
+/// The requester's side: asks until answered, then knows it caught up.
+#[derive(Debug, Clone)]
+pub struct Catchup {
+    sync_id: u8,
+    nonce: u64,
+    started: Instant,
+    attempts: u32,
+    next_request: Option<Instant>,
+    outcome: Option<Outcome>,
+}
+
+/// How a catch-up ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A master sent its table: `records` in `took`.
+    CaughtUp {
+        /// Records the master sent.
+        records: u32,
+        /// From the first request to the Done.
+        took: Duration,
+    },
+    /// No master answered [`REQUEST_ATTEMPTS`] requests: there is none to catch up with.
+    NoMaster,
+}
+
+impl Catchup {
+    /// A catch-up that starts now (the backup daemon has just started) with a fresh `nonce`.
+    pub fn new(now: Instant, sync_id: u8, nonce: u64) -> Catchup {
+        Catchup { sync_id, nonce, started: now, attempts: 0, next_request: Some(now), outcome: None }
+    }
+
+    /// The request to send now, if one is due.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Control> {
+        let due = self.next_request.filter(|t| *t <= now)?;
+        if self.attempts >= REQUEST_ATTEMPTS {
+            self.next_request = None;
+            self.outcome = Some(Outcome::NoMaster);
+            return None;
+        }
+        self.attempts += 1;
+        self.next_request = Some(due + REQUEST_EVERY);
+        Some(Control::Request { sync_id: self.sync_id, nonce: self.nonce })
+    }
+
+    /// When [`poll_transmit`](Self::poll_transmit) has something to do next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next_request
+    }
+
+    /// A Done heard on the group: true when it answers this catch-up (which then ends).
+    pub fn handle_done(&mut self, now: Instant, done: &Control) -> bool {
+        match *done {
+            Control::Done { nonce, records, .. } if nonce == self.nonce && self.outcome.is_none() => {
+                self.outcome = Some(Outcome::CaughtUp { records, took: now.saturating_duration_since(self.started) });
+                self.next_request = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// How it ended, once it has.
+    pub fn outcome(&self) -> Option<Outcome> {
+        self.outcome
+    }
+}
+
+/// What the master does with a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Start a resync: the caller reads its table and hands the datagrams to
+    /// [`Sender::start`].
+    Start,
+    /// A resync is being sent (or one is due after the cooldown): its Done will name this
+    /// nonce too.
+    Joined,
+    /// Not for this master (another sync id).
+    NotOurs,
+}
+
+/// The master's side: answers requests, paces the datagrams, announces the end.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    sync_id: u8,
+    /// Between two datagrams of one resync.
+    pace: Duration,
+    queue: VecDeque<Vec<u8>>,
+    next_send: Option<Instant>,
+    /// Nonces the resync being sent answers.
+    answering: Vec<u64>,
+    /// Nonces that came in the cooldown, for the next resync.
+    waiting: Vec<u64>,
+    last_start: Option<Instant>,
+    records: u32,
+    datagrams: u32,
+    done: VecDeque<Control>,
+}
+
+impl Sender {
+    /// A sender for `sync_id` that spaces datagrams `pace` apart.
+    pub fn new(sync_id: u8, pace: Duration) -> Sender {
+        Sender {
+            sync_id,
+            pace,
+            queue: VecDeque::new(),
+            next_send: None,
+            answering: Vec::new(),
+            waiting: Vec::new(),
+            last_start: None,
+            records: 0,
+            datagrams: 0,
+            done: VecDeque::new(),
+        }
+    }
+
+    /// A request heard on the group. A backup with sync id 0 takes any id, so a request with
+    /// 0 is ours too.
+    pub fn handle_request(&mut self, now: Instant, request: &Control) -> Answer {
+        let Control::Request { sync_id, nonce } = *request else { return Answer::NotOurs };
+        if sync_id != self.sync_id && sync_id != 0 {
+            return Answer::NotOurs;
+        }
+        if self.is_sending() {
+            if !self.answering.contains(&nonce) {
+                self.answering.push(nonce);
+            }
+            return Answer::Joined;
+        }
+        if self.last_start.is_some_and(|t| now.saturating_duration_since(t) < COOLDOWN) {
+            if !self.waiting.contains(&nonce) {
+                self.waiting.push(nonce);
+            }
+            return Answer::Joined;
+        }
+        self.waiting.push(nonce);
+        Answer::Start
+    }
+
+    /// Starts sending `datagrams` (the table, packed), which hold `records` records, for the
+    /// requests received so far.
+    pub fn start(&mut self, now: Instant, datagrams: Vec<Vec<u8>>, records: u32) {
+        self.answering.append(&mut self.waiting);
+        self.datagrams = u32::try_from(datagrams.len()).unwrap_or(u32::MAX);
+        self.queue = datagrams.into();
+        self.records = records;
+        self.last_start = Some(now);
+        self.next_send = Some(now);
+    }
+
+    /// True while datagrams remain or a Done is owed.
+    pub fn is_sending(&self) -> bool {
+        self.next_send.is_some()
+    }
+
+    /// The next datagram of the table to send to the kernel's group and port, if one is due.
+    pub fn poll_records(&mut self, now: Instant) -> Option<Vec<u8>> {
+        let due = self.next_send.filter(|t| *t <= now)?;
+        match self.queue.pop_front() {
+            Some(d) => {
+                // After the last datagram, one more pace before the Done: the backup's
+                // daemon has taken them by then.
+                self.next_send = Some(due.max(now) + self.pace);
+                Some(d)
+            }
+            None => {
+                self.next_send = None;
+                for nonce in self.answering.drain(..) {
+                    self.done.push_back(Control::Done {
+                        sync_id: self.sync_id,
+                        nonce,
+                        records: self.records,
+                        datagrams: self.datagrams,
+                    });
+                }
+                None
+            }
+        }
+    }
+
+    /// A Done to multicast on the control port, once a resync has been sent.
+    pub fn poll_control(&mut self) -> Option<Control> {
+        self.done.pop_front()
+    }
+
+    /// When [`poll_records`](Self::poll_records) has something to do next; a request that came
+    /// in the cooldown asks the caller to start again at this time too.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.next_send, self.last_start) {
+            (Some(t), _) => Some(t),
+            (None, Some(s)) if !self.waiting.is_empty() => Some(s + COOLDOWN),
+            _ => None,
+        }
+    }
+
+    /// True when requests wait for a resync that may start now.
+    pub fn wants_start(&self, now: Instant) -> bool {
+        !self.is_sending()
+            && !self.waiting.is_empty()
+            && self.last_start.is_none_or(|t| now.saturating_duration_since(t) >= COOLDOWN)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn control_messages_round_trip_and_foreign_ones_are_refused() {
+        for c in [
+            Control::Request { sync_id: 51, nonce: 0x0102_0304_0506_0708 },
+            Control::Done { sync_id: 0, nonce: u64::MAX, records: 100_000, datagrams: 2_500 },
+        ] {
+            let b = c.emit();
+            assert_eq!(&b[..4], b"TNDR");
+            assert_eq!(Control::parse(&b), Ok(c));
+            assert_eq!(Control::parse(&b[..b.len() - 1]), Err(ControlError::Length(b.len() - 1)));
+        }
+        assert_eq!(Control::parse(b"TNDR\x02\x01\x00\x00........"), Err(ControlError::Foreign));
+        assert_eq!(Control::parse(&[0u8; 16]), Err(ControlError::Foreign));
+        assert_eq!(Control::parse(b"TN"), Err(ControlError::Length(2)));
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_any_bytes_never_panics(b in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let _ = Control::parse(&b);
+        }
+    }
+
+    #[test]
+    fn a_backup_asks_every_second_until_answered_or_it_concludes_there_is_no_master() {
+        let t0 = Instant::now();
+        let mut c = Catchup::new(t0, 51, 7);
+        assert_eq!(c.poll_transmit(t0), Some(Control::Request { sync_id: 51, nonce: 7 }));
+        assert_eq!(c.poll_transmit(t0 + ms(999)), None);
+        assert_eq!(c.poll_timeout(), Some(t0 + REQUEST_EVERY));
+        assert!(c.poll_transmit(t0 + ms(1000)).is_some());
+        // Another nonce's Done is not ours.
+        let other = Control::Done { sync_id: 51, nonce: 8, records: 3, datagrams: 1 };
+        assert!(!c.handle_done(t0 + ms(1200), &other));
+        let ours = Control::Done { sync_id: 51, nonce: 7, records: 3, datagrams: 1 };
+        assert!(c.handle_done(t0 + ms(1500), &ours));
+        assert_eq!(c.outcome(), Some(Outcome::CaughtUp { records: 3, took: ms(1500) }));
+        assert_eq!((c.poll_timeout(), c.poll_transmit(t0 + ms(5000))), (None, None));
+
+        let mut alone = Catchup::new(t0, 51, 9);
+        let mut sent = 0;
+        let mut t = t0;
+        while let Some(at) = alone.poll_timeout() {
+            t = at;
+            sent += usize::from(alone.poll_transmit(t).is_some());
+        }
+        assert_eq!(sent, REQUEST_ATTEMPTS as usize);
+        assert_eq!(alone.outcome(), Some(Outcome::NoMaster));
+        assert_eq!(t, t0 + REQUEST_EVERY * REQUEST_ATTEMPTS);
+    }
+
+    #[test]
+    fn a_master_sends_paced_joins_repeats_and_answers_every_nonce() {
+        let t0 = Instant::now();
+        let mut s = Sender::new(51, ms(2));
+        assert_eq!(s.handle_request(t0, &Control::Request { sync_id: 9, nonce: 1 }), Answer::NotOurs);
+        assert_eq!(s.handle_request(t0, &Control::Request { sync_id: 51, nonce: 1 }), Answer::Start);
+        s.start(t0, vec![vec![1], vec![2], vec![3]], 90);
+        assert_eq!(s.handle_request(t0, &Control::Request { sync_id: 0, nonce: 2 }), Answer::Joined);
+        assert_eq!(s.poll_records(t0), Some(vec![1]));
+        assert_eq!(s.poll_records(t0), None, "paced");
+        assert_eq!(s.poll_timeout(), Some(t0 + ms(2)));
+        assert_eq!(s.poll_records(t0 + ms(2)), Some(vec![2]));
+        assert_eq!(s.poll_records(t0 + ms(4)), Some(vec![3]));
+        assert!(s.poll_control().is_none(), "no Done before the last pace");
+        assert_eq!(s.poll_records(t0 + ms(6)), None);
+        let done: Vec<Control> = std::iter::from_fn(|| s.poll_control()).collect();
+        assert_eq!(
+            done,
+            [
+                Control::Done { sync_id: 51, nonce: 1, records: 90, datagrams: 3 },
+                Control::Done { sync_id: 51, nonce: 2, records: 90, datagrams: 3 },
+            ]
+        );
+        // Within the cooldown a request waits for the next resync, due when it ends.
+        assert_eq!(s.handle_request(t0 + ms(10), &Control::Request { sync_id: 51, nonce: 3 }), Answer::Joined);
+        assert!(!s.wants_start(t0 + ms(10)));
+        assert_eq!(s.poll_timeout(), Some(t0 + COOLDOWN));
+        assert!(s.wants_start(t0 + COOLDOWN));
+        s.start(t0 + COOLDOWN, vec![], 0);
+        assert_eq!(s.poll_records(t0 + COOLDOWN), None);
+        assert_eq!(s.poll_control(), Some(Control::Done { sync_id: 51, nonce: 3, records: 0, datagrams: 0 }));
+    }
+}
