@@ -64,11 +64,15 @@ def round_(tag):
         except OSError:
             pass
     return ok
-open(os.path.join(d, "opened"), "w").write("%d\n" % round_("open"))
+def put(name, n):
+    # Written whole, then renamed: whoever waits for the file never reads it half-written.
+    open(os.path.join(d, name + ".tmp"), "w").write("%d\n" % n)
+    os.rename(os.path.join(d, name + ".tmp"), os.path.join(d, name))
+put("opened", round_("open"))
 k = 1
 while not os.path.exists(os.path.join(d, "done")):
     if os.path.exists(os.path.join(d, "go-%d" % k)):
-        open(os.path.join(d, "answered-%d" % k), "w").write("%d\n" % round_("round%d" % k))
+        put("answered-%d" % k, round_("round%d" % k))
         k += 1
     time.sleep(0.1)
 PY
@@ -181,8 +185,7 @@ fresh d1
 /// all. The machine comes back with an empty table and preempts: the connections that were
 /// quiet meanwhile have no entry there and die (keepalived issues #237, #1076, #1966).
 fn keepalived_snippet() -> String {
-    format!(
-        r#"for d in d1 d2; do
+    r#"for d in d1 d2; do
   ip netns exec $d keepalived -n -l -D -f $TMPDIR/$d.conf -p $TMPDIR/k$d.pid -r $TMPDIR/k$d.vrrp.pid -c $TMPDIR/k$d.chk.pid > "$TANDEM_SNIPPET_OUT/k$d.log" 2>&1 &
 done
 holds_vip d1
@@ -203,7 +206,37 @@ touch $TMPDIR/k/done
 for p in $(ip netns pids d1) $(ip netns pids d2); do kill -TERM $p; done
 sleep 2
 "#
-    )
+    .to_string()
+}
+
+/// tandem closes keepalived's hole: the same as [`keepalived_snippet`] with tandem, whose
+/// returning director asks the master for its table as its backup daemon starts, before it
+/// preempts.
+fn return_snippet() -> String {
+    r#"fresh d1
+fresh d2
+start_tandem d1 r1
+start_tandem d2 r2
+holds_vip d1
+sleep 3
+clients $TMPDIR/r 50
+cp $TMPDIR/r/opened "$TANDEM_SNIPPET_OUT/opened"
+sleep 3
+die d1
+holds_vip d2
+round $TMPDIR/r 1 > "$TANDEM_SNIPPET_OUT/after_failover"
+ip netns exec d2 cat /proc/net/ip_vs_conn > "$TANDEM_SNIPPET_OUT/d2.conns"
+fresh d1
+start_tandem d1 r1b
+sleep 1
+holds_vip d1
+ip netns exec d1 cat /proc/net/ip_vs_conn_sync > "$TANDEM_SNIPPET_OUT/d1.conns"
+sleep 1
+round $TMPDIR/r 2 > "$TANDEM_SNIPPET_OUT/after_return"
+touch $TMPDIR/r/done
+kill -TERM $pid_d1 $pid_d2; wait $pid_d1 $pid_d2
+"#
+    .to_string()
 }
 
 fn run() -> &'static BatchRun {
@@ -215,7 +248,8 @@ fn run() -> &'static BatchRun {
             .setup(PAIR_SETUP)
             .snippet_timeout(Duration::from_secs(180))
             .snippet("roles", roles_snippet())
-            .snippet("keepalived", keepalived_snippet());
+            .snippet("keepalived", keepalived_snippet())
+            .snippet("return", return_snippet());
         vm.run_batch(&batch).unwrap_or_else(|e| panic!("{e}"))
     })
 }
@@ -226,7 +260,8 @@ fn snippet(name: &str) -> &'static SnippetResult {
         assert!(setup.passed(), "the lab set-up failed: {}\n{}", setup.stdout, setup.stderr);
     }
     let s = run.get(name).unwrap();
-    let logs = ["d1.log", "d2.log", "d1b.log"].map(|l| format!("--- {l}\n{}", s.read_to_string(l).unwrap_or_default()));
+    let logs = ["d1.log", "d2.log", "d1b.log", "r1.log", "r2.log", "r1b.log"]
+        .map(|l| format!("--- {l}\n{}", s.read_to_string(l).unwrap_or_default()));
     assert!(s.passed(), "{name}: status {:?}\n{}\n{}", s.status, s.stderr, logs.join("\n"));
     s
 }
@@ -276,4 +311,24 @@ fn keepalived_keeps_the_connections_at_failover_and_loses_them_at_the_return() {
     assert_eq!(s.read_to_string("opened").unwrap().trim(), "50", "{}", log("kd1.log"));
     assert_eq!(s.read_to_string("after_failover").unwrap().trim(), "50", "{}", log("kd2.log"));
     assert_eq!(s.read_to_string("after_return").unwrap().trim(), "0", "{}\n{}", log("kd1b.log"), log("kd2.log"));
+}
+
+/// What keepalived loses, tandem keeps: the director that restarted empty gets the master's
+/// table (bulk resync) before it preempts, and every connection survives its return.
+#[test]
+fn every_connection_survives_the_return_of_a_director_that_restarted_empty() {
+    let s = snippet("return");
+    let log = |l: &str| s.read_to_string(l).unwrap_or_default();
+    assert_eq!(s.read_to_string("opened").unwrap().trim(), "50", "{}", log("r1.log"));
+    assert_eq!(s.read_to_string("after_failover").unwrap().trim(), "50", "{}", log("r2.log"));
+    let synced = s.read_to_string("d1.conns").unwrap_or_default();
+    assert!(
+        synced.lines().filter(|l| l.contains("ESTABLISHED") && l.contains("SYNC")).count() >= 50,
+        "the returning director's table when it took over:\n{synced}\n{}\n{}",
+        log("r1b.log"),
+        log("r2.log")
+    );
+    assert_eq!(s.read_to_string("after_return").unwrap().trim(), "50", "{}\n{}", log("r1b.log"), log("r2.log"));
+    assert!(log("r1b.log").contains("resync: caught up with the master's table"), "{}", log("r1b.log"));
+    assert!(log("r2.log").contains("resync: table sent"), "{}", log("r2.log"));
 }

@@ -18,6 +18,7 @@ mod ipvs;
 mod limits;
 mod privileges;
 mod release;
+mod resync;
 mod signals;
 mod snapshot;
 mod syncd;
@@ -239,7 +240,12 @@ async fn async_run(
     // The kernel's sync daemons follow the role of the instance lvs_sync_daemon names.
     let (sync_tx, sync_rx) = watch::channel(syncd::Plan::of(&config));
     let (units_seen, stop) = (instances.clone(), stop_rx.clone());
-    tasks.spawn(async move { ("IPVS sync".to_string(), syncd::drive(sync_rx, units_seen, stop).await) });
+    let (sync_status_tx, sync_status_rx) = watch::channel(syncd::SyncStatus::default());
+    tasks
+        .spawn(async move { ("IPVS sync".to_string(), syncd::drive(sync_rx, units_seen, stop, sync_status_tx).await) });
+    // A backup daemon that starts asks the master for its whole table (bulk resync).
+    let (table, stop) = (services.clone(), stop_rx.clone());
+    tasks.spawn(async move { ("resync".to_string(), resync::run(sync_status_rx, table, stop).await) });
     info!(units = units_count, ipvs = !config.virtual_servers.is_empty(), "tandem running");
     let mut current = config;
     let mut dumps = Dumps { instances, services, stats_base: HashMap::new() };

@@ -94,6 +94,20 @@ pub fn changes(running: &[SyncDaemon], wanted: &[SyncDaemon]) -> (Vec<SyncState>
     (stop, start)
 }
 
+/// What the daemons run now, for the resync ([`super::resync`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncStatus {
+    /// The configuration's block (none: no sync).
+    pub plan: Option<tandem_conf::LvsSyncDaemon>,
+    /// The sync id in use.
+    pub sync_id: u8,
+    /// This director runs the master daemon (it answers resync requests).
+    pub master: bool,
+    /// Counts the starts of this director's backup daemon: each one may begin with an empty
+    /// table, and asks the master for its own.
+    pub backup_starts: u64,
+}
+
 /// Why a round runs, for the log.
 #[derive(Debug, Clone)]
 enum Why {
@@ -119,6 +133,8 @@ impl std::fmt::Display for Why {
 /// The driver's state: its socket and what it last applied.
 struct Driver {
     ipvs: Option<Arc<Ipvs>>,
+    /// Backup daemons started so far.
+    backup_starts: u64,
     /// The daemons tandem started and has not stopped: what a stop or a removed block stops.
     ours: Vec<SyncState>,
     /// Whether the last round failed (logged once, then at recovery).
@@ -146,6 +162,9 @@ impl Driver {
         for d in start {
             ipvs.start_sync_daemon(&d).map_err(|e| e.to_string())?;
             self.ours.push(d.state);
+            if d.state == SyncState::Backup {
+                self.backup_starts += 1;
+            }
             info!(
                 daemon = ?d.state,
                 interface = %d.interface,
@@ -189,7 +208,7 @@ async fn blocking<T: Send + 'static>(
     .await
     {
         Ok((d, out)) => (d, Some(out)),
-        Err(_) => (Driver { ipvs, ours, failing: true }, None),
+        Err(_) => (Driver { ipvs, ours, failing: true, backup_starts: 0 }, None),
     }
 }
 
@@ -199,13 +218,15 @@ fn unit_of(units: &[watch::Receiver<Vec<InstanceSnapshot>>], name: &str) -> Opti
 }
 
 /// Drives the sync daemons until `stop`: `plans` carries the configuration's `lvs_sync_daemon`
-/// (a reload sends the new one), `units` the VRRP units' published instances.
+/// (a reload sends the new one), `units` the VRRP units' published instances; what runs goes
+/// out on `status`.
 pub async fn drive(
     mut plans: watch::Receiver<Option<Plan>>,
     mut units: Vec<watch::Receiver<Vec<InstanceSnapshot>>>,
     mut stop: watch::Receiver<bool>,
+    status: watch::Sender<SyncStatus>,
 ) -> Result<(), String> {
-    let mut driver = Driver { ipvs: None, ours: Vec::new(), failing: false };
+    let mut driver = Driver { ipvs: None, ours: Vec::new(), failing: false, backup_starts: 0 };
     let mut why = Why::Start;
     let mut plan = plans.borrow_and_update().clone();
     // The unit of the followed instance, and the instance's state last acted on.
@@ -230,8 +251,22 @@ pub async fn drive(
         match wanted {
             Some(w) => {
                 let round_why = why.clone();
+                let now = SyncStatus {
+                    plan: plan.as_ref().map(|p| p.conf.clone()),
+                    sync_id: w.first().map_or(0, |d| u8::try_from(d.sync_id).unwrap_or(0)),
+                    master: w.iter().any(|d| d.state == SyncState::Master),
+                    backup_starts: 0,
+                };
                 let (d, r) = blocking(driver, move |d| d.apply(&w, &round_why)).await;
                 driver = d;
+                if matches!(r, Some(Ok(()))) {
+                    let now = SyncStatus { backup_starts: driver.backup_starts, ..now };
+                    status.send_if_modified(|s| {
+                        let changed = *s != now;
+                        *s = now;
+                        changed
+                    });
+                }
                 match r {
                     Some(Err(e)) if !driver.failing => {
                         error!(error = %e, "cannot drive the IPVS sync daemons; retrying every {} s", RECONCILE_PERIOD.as_secs());
@@ -249,6 +284,11 @@ pub async fn drive(
                 let round_why = why.clone();
                 let (d, _) = blocking(driver, move |d| d.stop_ours(&round_why)).await;
                 driver = d;
+                status.send_if_modified(|s| {
+                    let changed = s.plan.is_some();
+                    *s = SyncStatus { backup_starts: s.backup_starts, ..SyncStatus::default() };
+                    changed
+                });
             }
             None => {}
         }

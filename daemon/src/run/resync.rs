@@ -1,0 +1,322 @@
+//! Bulk resync on the wire: the I/O around tandem-sync's [`Catchup`] and [`Sender`].
+//!
+//! With `lvs_sync_daemon` configured, tandem keeps a UDP socket on the sync interface, joined
+//! to the sync group, on the sync port + 1 (8849 by default). Each time this director's
+//! kernel backup daemon starts, it multicasts a request there until a master answers (or
+//! five requests go unanswered: no master). The director whose master daemon runs answers:
+//! it reads its table (/proc/net/ip_vs_conn of its namespace), takes each entry's forwarding
+//! method from the IPVS table tandem keeps, packs the records in the kernel's v1 format and
+//! sends them, paced, to the sync group and port, where the requester's kernel backup daemon
+//! takes them (it accepts any sender there); then it says it is done, and the requester logs
+//! that it caught up. The exchange is described in tandem-sync's `resync` module.
+
+use super::ipvs::Target;
+use super::syncd::SyncStatus;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tandem_ipvs::{DestKey, ServiceKey, Table};
+use tandem_sync::resync::{Answer, Catchup, Control, Outcome, Sender};
+use tandem_sync::table::{DestInfo, records};
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+/// Between two datagrams of a resync: 4,000 datagrams (about 160,000 records) a second.
+const PACE: Duration = Duration::from_micros(250);
+
+/// Where the kernel's daemons and tandem's resync talk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Endpoint {
+    interface: String,
+    group: IpAddr,
+    port: u16,
+    ttl: u8,
+    maxlen: usize,
+}
+
+impl Endpoint {
+    fn of(c: &tandem_conf::LvsSyncDaemon) -> Endpoint {
+        Endpoint {
+            interface: c.interface.clone(),
+            group: c.group.unwrap_or(IpAddr::V4(tandem_sync::header::GROUP)),
+            port: c.port.unwrap_or(tandem_sync::header::PORT),
+            ttl: c.ttl.unwrap_or(1),
+            maxlen: c.maxlen.map_or(tandem_sync::header::DEFAULT_MAXLEN, usize::from),
+        }
+    }
+
+    /// The records' destination: the kernel's daemons.
+    fn records_to(&self) -> SocketAddr {
+        SocketAddr::new(self.group, self.port)
+    }
+
+    /// The control messages' destination.
+    fn control_to(&self) -> SocketAddr {
+        SocketAddr::new(self.group, self.port.wrapping_add(1))
+    }
+
+    /// A socket on the interface, joined to the group, bound to the control port.
+    fn open(&self) -> Result<UdpSocket, String> {
+        let ifindex = tandem_vrrp::linux::addr::ifindex(&self.interface).map_err(|e| e.to_string())?;
+        let what = |e: std::io::Error| format!("resync socket on {}: {e}", self.interface);
+        let domain = if self.group.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 };
+        let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(what)?;
+        s.set_reuse_address(true).map_err(what)?;
+        // Bound to the interface: what it sends to the group leaves there (the bound device is
+        // the multicast output interface), and it hears only that interface.
+        s.bind_device(Some(self.interface.as_bytes())).map_err(what)?;
+        match self.group {
+            IpAddr::V4(g) => {
+                s.bind(&SockAddr::from(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), self.control_to().port())))
+                    .map_err(what)?;
+                s.join_multicast_v4_n(&g, &socket2::InterfaceIndexOrAddress::Index(ifindex)).map_err(what)?;
+                s.set_multicast_ttl_v4(u32::from(self.ttl)).map_err(what)?;
+                s.set_multicast_loop_v4(false).map_err(what)?;
+            }
+            IpAddr::V6(g) => {
+                s.set_only_v6(true).map_err(what)?;
+                s.bind(&SockAddr::from(SocketAddr::new(
+                    IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+                    self.control_to().port(),
+                )))
+                .map_err(what)?;
+                s.join_multicast_v6(&g, ifindex).map_err(what)?;
+                s.set_multicast_if_v6(ifindex).map_err(what)?;
+                s.set_multicast_hops_v6(u32::from(self.ttl)).map_err(what)?;
+                s.set_multicast_loop_v6(false).map_err(what)?;
+            }
+        }
+        s.set_nonblocking(true).map_err(what)?;
+        UdpSocket::from_std(std::net::UdpSocket::from(s)).map_err(what)
+    }
+}
+
+/// What tandem's model says of a /proc entry's destination: the forwarding method of the
+/// destination in its service (found by address and port, by address with persistence on
+/// every port, or as a fwmark service holding the destination).
+fn dest_info(t: &Table, e: &tandem_sync::ConnEntry) -> Option<DestInfo> {
+    let dk = DestKey { addr: e.daddr, port: e.dport };
+    let forward =
+        |dests: &std::collections::BTreeMap<DestKey, tandem_ipvs::Dest>| dests.get(&dk).map(|d| d.forward.code());
+    if let Some(mark) = e.fwmark() {
+        let (_, dests) = t.services.get(&ServiceKey::Fwmark { v6: e.client.is_ipv6(), mark })?;
+        return forward(dests).map(|f| DestInfo { forward: f, fwmark: mark });
+    }
+    for port in [e.vport, 0] {
+        let key = ServiceKey::Addr { protocol: u16::from(e.protocol), addr: e.vaddr, port };
+        if let Some(f) = t.services.get(&key).and_then(|(_, d)| forward(d)) {
+            return Some(DestInfo { forward: f, fwmark: 0 });
+        }
+    }
+    t.services.iter().find_map(|(k, (_, dests))| match k {
+        ServiceKey::Fwmark { v6, mark } if *v6 == e.client.is_ipv6() => {
+            forward(dests).map(|f| DestInfo { forward: f, fwmark: *mark })
+        }
+        _ => None,
+    })
+}
+
+/// Entries in this namespace's connection table.
+fn table_size() -> usize {
+    std::fs::read_to_string("/proc/net/ip_vs_conn").map_or(0, |t| t.lines().skip(1).count())
+}
+
+/// Reads this director's table and packs it: (datagrams, records).
+fn pack_table(services: &Table, sync_id: u8, maxlen: usize) -> Result<(Vec<Vec<u8>>, usize), String> {
+    let text =
+        std::fs::read_to_string("/proc/net/ip_vs_conn").map_err(|e| format!("read /proc/net/ip_vs_conn: {e}"))?;
+    let table = tandem_sync::parse_conn_table(&text);
+    let (recs, skipped) = records(&table.entries, |e| dest_info(services, e));
+    if skipped.total() > 0 || table.malformed > 0 {
+        warn!(
+            unknown_service = skipped.unknown_service,
+            unknown_state = skipped.unknown_state,
+            engine_data = skipped.engine_data,
+            expired = skipped.expired,
+            malformed = table.malformed,
+            "resync: some connections are not sent"
+        );
+    }
+    let datagrams = tandem_sync::pack(sync_id, &recs, maxlen).map_err(|e| e.to_string())?;
+    Ok((datagrams, recs.len()))
+}
+
+/// A random nonce for a catch-up.
+fn nonce() -> u64 {
+    tandem_checker::probe::random_u64()
+}
+
+/// Runs the resync until `stop`: `status` says what the sync daemons run, `services` is the
+/// IPVS table tandem keeps (for the forwarding methods).
+pub async fn run(
+    mut status: watch::Receiver<SyncStatus>,
+    services: watch::Receiver<Arc<Target>>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let mut socket: Option<(Endpoint, UdpSocket)> = None;
+    let mut catchup: Option<Catchup> = None;
+    let mut sender: Option<Sender> = None;
+    let mut backup_starts = 0;
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let now_status = status.borrow_and_update().clone();
+        match &now_status.plan {
+            None => {
+                socket = None;
+                catchup = None;
+                sender = None;
+            }
+            Some(plan) => {
+                let endpoint = Endpoint::of(plan);
+                if socket.as_ref().is_none_or(|(e, _)| *e != endpoint) {
+                    socket = match endpoint.open() {
+                        Ok(s) => {
+                            debug!(interface = %endpoint.interface, port = endpoint.control_to().port(), "resync listening");
+                            Some((endpoint, s))
+                        }
+                        Err(e) => {
+                            warn!(error = %e, "resync unavailable");
+                            None
+                        }
+                    };
+                }
+                if now_status.backup_starts != backup_starts {
+                    backup_starts = now_status.backup_starts;
+                    info!(
+                        sync_id = now_status.sync_id,
+                        "resync: the backup daemon started; asking the master for its table"
+                    );
+                    catchup = Some(Catchup::new(Instant::now(), now_status.sync_id, nonce()));
+                }
+                sender = match (now_status.master, sender.take()) {
+                    (true, Some(s)) => Some(s),
+                    (true, None) => Some(Sender::new(now_status.sync_id, PACE)),
+                    (false, _) => None,
+                };
+            }
+        }
+        // Work until the status changes.
+        loop {
+            let now = Instant::now();
+            if let Some((e, s)) = &socket {
+                if let Some(c) = catchup.as_mut() {
+                    if let Some(req) = c.poll_transmit(now) {
+                        send(s, &req.emit(), e.control_to()).await;
+                    }
+                    if c.outcome() == Some(Outcome::NoMaster) {
+                        info!("resync: no master answered; nothing to catch up with");
+                        catchup = None;
+                    }
+                }
+                if let Some(snd) = sender.as_mut() {
+                    if snd.wants_start(now) {
+                        start(snd, &services, now_status.sync_id, e.maxlen, now).await;
+                    }
+                    while let Some(d) = snd.poll_records(Instant::now()) {
+                        send(s, &d, e.records_to()).await;
+                    }
+                    while let Some(done) = snd.poll_control() {
+                        if let Control::Done { records, datagrams, .. } = done {
+                            info!(records, datagrams, "resync: table sent");
+                        }
+                        send(s, &done.emit(), e.control_to()).await;
+                    }
+                }
+            }
+            let deadline =
+                [catchup.as_ref().and_then(Catchup::poll_timeout), sender.as_ref().and_then(Sender::poll_timeout)]
+                    .into_iter()
+                    .flatten()
+                    .min();
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let recv = async {
+                match &socket {
+                    Some((_, s)) => s.recv_from(&mut buf).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                r = recv => match r {
+                    Ok((n, from)) => {
+                        let Some(bytes) = buf.get(..n) else { continue };
+                        match Control::parse(bytes) {
+                            Ok(req @ Control::Request { nonce, .. }) => {
+                                if let Some(snd) = sender.as_mut() {
+                                    match snd.handle_request(Instant::now(), &req) {
+                                        Answer::Start => {
+                                            info!(%from, nonce, "resync: a backup asks for the table");
+                                            if let Some((e, _)) = &socket {
+                                                start(snd, &services, now_status.sync_id, e.maxlen, Instant::now()).await;
+                                            }
+                                        }
+                                        Answer::Joined => debug!(%from, nonce, "resync: request joins the resync under way"),
+                                        Answer::NotOurs => {}
+                                    }
+                                }
+                            }
+                            Ok(done @ Control::Done { .. }) => {
+                                if let Some(c) = catchup.as_mut() {
+                                    if c.handle_done(Instant::now(), &done) {
+                                        if let Some(Outcome::CaughtUp { records, took }) = c.outcome() {
+                                            let have = tokio::task::spawn_blocking(table_size).await.unwrap_or(0);
+                                            info!(
+                                                %from,
+                                                records,
+                                                ms = took.as_millis() as u64,
+                                                table = have,
+                                                "resync: caught up with the master's table"
+                                            );
+                                        }
+                                        catchup = None;
+                                    }
+                                }
+                            }
+                            Err(e) => debug!(%from, error = %e, "resync: datagram ignored"),
+                        }
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "resync: receive failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+                () = sleep => {}
+                changed = status.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    break;
+                }
+                _ = stop.changed() => return Ok(()),
+            }
+        }
+    }
+}
+
+/// Reads and packs the table, and hands it to the sender.
+async fn start(snd: &mut Sender, services: &watch::Receiver<Arc<Target>>, sync_id: u8, maxlen: usize, now: Instant) {
+    let table = Arc::clone(&*services.borrow());
+    match tokio::task::spawn_blocking(move || pack_table(&table.desired, sync_id, maxlen)).await {
+        Ok(Ok((datagrams, n))) => {
+            info!(records = n, datagrams = datagrams.len(), "resync: sending the table");
+            snd.start(now, datagrams, u32::try_from(n).unwrap_or(u32::MAX));
+        }
+        Ok(Err(e)) => {
+            warn!(error = %e, "resync: cannot read the table; sending none");
+            snd.start(now, Vec::new(), 0);
+        }
+        Err(e) => warn!(error = %e, "resync: reading the table failed"),
+    }
+}
+
+async fn send(s: &UdpSocket, bytes: &[u8], to: SocketAddr) {
+    if let Err(e) = s.send_to(bytes, to).await {
+        warn!(%to, error = %e, "resync: send failed");
+    }
+}
