@@ -223,6 +223,7 @@ fn plain_global() -> GlobalDefs {
         script_user: None,
         enable_script_security: false,
         lvs_sync_daemon: None,
+        lvs_sync_warm_preempt: None,
         lvs_flush: false,
         lvs_flush_onstop: false,
         lvs_timeouts: None,
@@ -292,6 +293,7 @@ fn global_defs_every_keyword() {
                 ttl: Some(2),
                 group: Some(ip("224.0.0.82")),
             }),
+            lvs_sync_warm_preempt: None,
             lvs_flush: true,
             // written `lvs_flush_on_stop`, keepalived 2.2's spelling
             lvs_flush_onstop: true,
@@ -1114,7 +1116,7 @@ fn deprecated_and_tandem_spellings() {
         .collect();
     assert_eq!(
         found,
-        vec![(Severity::Warning, s("`global_tracking` is deprecated; it means sync_group_tracking_weight"), 18)],
+        vec![(Severity::Warning, s("`global_tracking` is deprecated; it means sync_group_tracking_weight"), 21)],
         "{}",
         report.render()
     );
@@ -1124,6 +1126,7 @@ fn deprecated_and_tandem_spellings() {
     assert_eq!(c.vrrp_sync_groups[0].group, vec![s("VI_OLD_1"), s("VI_OLD_2")]);
     assert_eq!(c.vrrp_instances.len(), 2);
     assert!(c.global_defs.v3_checksum_as_v2);
+    assert_eq!(c.global_defs.lvs_sync_warm_preempt, Some(30.0));
     assert!(c.vrrp_instances[0].v3_checksum_as_v2);
     assert!(!c.vrrp_instances[1].v3_checksum_as_v2);
 
@@ -1199,6 +1202,7 @@ const KEYWORDS: &[&str] = &[
     "script_user",
     "enable_script_security",
     "lvs_sync_daemon",
+    "lvs_sync_warm_preempt",
     "lvs_flush",
     "lvs_flush_on_stop",
     "lvs_flush_onstop",

@@ -29,6 +29,7 @@ pub(super) fn read(cx: &mut Ctx, stmts: &[Stmt], g: &mut GlobalDefs) {
             "script_user" => g.script_user = cx.run_as(st),
             "enable_script_security" => g.enable_script_security = cx.flag(st),
             "lvs_sync_daemon" => g.lvs_sync_daemon = sync_daemon(cx, st),
+            "lvs_sync_warm_preempt" => g.lvs_sync_warm_preempt = cx.secs(st, 0, 0.0, 3600.0),
             "lvs_flush" => g.lvs_flush = cx.flag(st),
             // keepalived 2.2 spells it `lvs_flush_on_stop`; `lvs_flush_onstop` is its older name.
             "lvs_flush_on_stop" | "lvs_flush_onstop" => {

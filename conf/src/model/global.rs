@@ -28,6 +28,11 @@ pub struct GlobalDefs {
     /// `enable_script_security`: refuse scripts writable by non-root users.
     #[serde(skip_serializing_if = "is_false")]
     pub enable_script_security: bool,
+    /// `lvs_sync_warm_preempt SECONDS` (tandem's own): with `lvs_sync_daemon` following an
+    /// instance, how long a director that starts waits for the master's connection table
+    /// before it preempts (unset: 60; 0: it preempts at once, as keepalived).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lvs_sync_warm_preempt: Option<f64>,
     /// `lvs_sync_daemon IFNAME [[inst] VRRP_INSTANCE] [id N] [maxlen N] [port N] [ttl N] [group IP]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lvs_sync_daemon: Option<LvsSyncDaemon>,
@@ -113,6 +118,7 @@ impl Default for GlobalDefs {
             script_user: None,
             enable_script_security: false,
             lvs_sync_daemon: None,
+            lvs_sync_warm_preempt: None,
             lvs_flush: false,
             lvs_flush_onstop: false,
             lvs_timeouts: None,

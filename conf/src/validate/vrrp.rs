@@ -230,6 +230,12 @@ pub(super) fn check(v: &mut V, c: &Config) {
         }
     }
 
+    if g.lvs_sync_warm_preempt.is_some() && g.lvs_sync_daemon.as_ref().is_none_or(|sd| sd.instance.is_none()) {
+        v.warn(
+            "global_defs.lvs_sync_warm_preempt",
+            "lvs_sync_warm_preempt has no effect without an lvs_sync_daemon that follows a vrrp_instance",
+        );
+    }
     if let Some(instance) = g.lvs_sync_daemon.as_ref().and_then(|sd| sd.instance.as_ref()) {
         if !instance_names.contains(&instance.as_str()) {
             v.error(
