@@ -330,5 +330,14 @@ fn every_connection_survives_the_return_of_a_director_that_restarted_empty() {
     );
     assert_eq!(s.read_to_string("after_return").unwrap().trim(), "50", "{}\n{}", log("r1b.log"), log("r2.log"));
     assert!(log("r1b.log").contains("resync: caught up with the master's table"), "{}", log("r1b.log"));
+    // Warm preemption: held from start, let go once caught up, and only then master.
+    let r1b = log("r1b.log");
+    let at = |what: &str| r1b.lines().position(|l| l.contains(what));
+    let (held, caught_up, master) = (
+        at("preemption held until"),
+        at("warm preemption: caught up with the master's table"),
+        at("from=Backup to=Master"),
+    );
+    assert!(held.is_some() && held < caught_up && caught_up < master, "{r1b}");
     assert!(log("r2.log").contains("resync: table sent"), "{}", log("r2.log"));
 }

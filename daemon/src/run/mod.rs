@@ -213,14 +213,21 @@ async fn async_run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     let mut instances = Vec::new();
+    // Warm preemption: the unit lvs_sync_daemon follows holds preemption until the resync
+    // has given this director the master's table (or the wait's bound has passed).
+    let warm = resync::warm_wait(&config);
+    let followed = config.global_defs.lvs_sync_daemon.as_ref().and_then(|sd| sd.instance.clone());
+    let (hold_tx, hold_rx) = watch::channel(warm.is_some());
     for u in units {
         let shared = shared.clone();
         let (results, links, stop) = (result_tx.subscribe(), link_tx.subscribe(), stop_rx.clone());
         let (status_tx, status_rx) = watch::channel(unit::snapshots(&u));
         instances.push(status_rx);
+        let holds = followed.as_ref().is_some_and(|f| u.members.iter().any(|m| m.settings.name == *f));
+        let hold = holds.then(|| hold_rx.clone());
         tasks.spawn(async move {
             let name = u.name.clone();
-            (name, unit::run(u, &shared, results, links, stop, status_tx).await)
+            (name, unit::run(u, &shared, results, links, stop, status_tx, hold).await)
         });
     }
     // The IPVS table, kept as the configuration and its health checks want it. The keeper
@@ -245,7 +252,8 @@ async fn async_run(
         .spawn(async move { ("IPVS sync".to_string(), syncd::drive(sync_rx, units_seen, stop, sync_status_tx).await) });
     // A backup daemon that starts asks the master for its whole table (bulk resync).
     let (table, stop) = (services.clone(), stop_rx.clone());
-    tasks.spawn(async move { ("resync".to_string(), resync::run(sync_status_rx, table, stop).await) });
+    let warm = warm.map(|w| resync::Warm { hold: hold_tx, until: std::time::Instant::now() + w });
+    tasks.spawn(async move { ("resync".to_string(), resync::run(sync_status_rx, table, stop, warm).await) });
     info!(units = units_count, ipvs = !config.virtual_servers.is_empty(), "tandem running");
     let mut current = config;
     let mut dumps = Dumps { instances, services, stats_base: HashMap::new() };

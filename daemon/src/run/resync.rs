@@ -9,6 +9,11 @@
 //! sends them, paced, to the sync group and port, where the requester's kernel backup daemon
 //! takes them (it accepts any sender there); then it says it is done, and the requester logs
 //! that it caught up. The exchange is described in tandem-sync's `resync` module.
+//!
+//! Warm preemption (tandem's own, `lvs_sync_warm_preempt`): a director that starts holds
+//! preemption of the instance `lvs_sync_daemon` follows until it has caught up, no master
+//! answered, or the wait's bound (60 s unless configured) has passed; then it preempts as
+//! usual, and says how it ended. A takeover because the master died never waits.
 
 use super::ipvs::Target;
 use super::syncd::SyncStatus;
@@ -25,6 +30,37 @@ use tracing::{debug, info, warn};
 
 /// Between two datagrams of a resync: 4,000 datagrams (about 160,000 records) a second.
 const PACE: Duration = Duration::from_micros(250);
+
+/// How long a starting director waits for the master's table before it preempts, unless
+/// `lvs_sync_warm_preempt` says otherwise.
+pub const WARM_WAIT: Duration = Duration::from_secs(60);
+
+/// The wait of warm preemption for a configuration: none without an `lvs_sync_daemon` that
+/// follows an instance, or with `lvs_sync_warm_preempt 0`.
+pub fn warm_wait(c: &tandem_conf::Config) -> Option<Duration> {
+    c.global_defs.lvs_sync_daemon.as_ref()?.instance.as_ref()?;
+    match c.global_defs.lvs_sync_warm_preempt {
+        None => Some(WARM_WAIT),
+        Some(s) => Duration::try_from_secs_f64(s).ok().filter(|d| !d.is_zero()),
+    }
+}
+
+/// A preemption held until this director has the master's table.
+pub struct Warm {
+    /// The unit's hold: true holds, false lets go.
+    pub hold: watch::Sender<bool>,
+    /// When it is let go whatever happens.
+    pub until: Instant,
+}
+
+impl Warm {
+    /// Lets go, saying why and what the table holds now.
+    async fn release(self, why: &str) {
+        let have = tokio::task::spawn_blocking(table_size).await.unwrap_or(0);
+        info!(table = have, "warm preemption: {why}; this director may preempt now");
+        let _ = self.hold.send(false);
+    }
+}
 
 /// Where the kernel's daemons and tandem's resync talk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +190,7 @@ pub async fn run(
     mut status: watch::Receiver<SyncStatus>,
     services: watch::Receiver<Arc<Target>>,
     mut stop: watch::Receiver<bool>,
+    mut warm: Option<Warm>,
 ) -> Result<(), String> {
     let mut socket: Option<(Endpoint, UdpSocket)> = None;
     let mut catchup: Option<Catchup> = None;
@@ -190,6 +227,11 @@ pub async fn run(
                     );
                     catchup = Some(Catchup::new(Instant::now(), now_status.sync_id, nonce()));
                 }
+                if now_status.master {
+                    if let Some(w) = warm.take() {
+                        w.release("this director is master already").await;
+                    }
+                }
                 sender = match (now_status.master, sender.take()) {
                     (true, Some(s)) => Some(s),
                     (true, None) => Some(Sender::new(now_status.sync_id, PACE)),
@@ -208,6 +250,9 @@ pub async fn run(
                     if c.outcome() == Some(Outcome::NoMaster) {
                         info!("resync: no master answered; nothing to catch up with");
                         catchup = None;
+                        if let Some(w) = warm.take() {
+                            w.release("no master answered the resync request").await;
+                        }
                     }
                 }
                 if let Some(snd) = sender.as_mut() {
@@ -225,11 +270,22 @@ pub async fn run(
                     }
                 }
             }
-            let deadline =
-                [catchup.as_ref().and_then(Catchup::poll_timeout), sender.as_ref().and_then(Sender::poll_timeout)]
-                    .into_iter()
-                    .flatten()
-                    .min();
+            if warm.as_ref().is_some_and(|w| w.until <= Instant::now()) {
+                if let Some(w) = warm.take() {
+                    let why =
+                        if catchup.is_some() { "the master's table did not come in time" } else { "waited its bound" };
+                    warn!("warm preemption: {why}");
+                    w.release(why).await;
+                }
+            }
+            let deadline = [
+                catchup.as_ref().and_then(Catchup::poll_timeout),
+                sender.as_ref().and_then(Sender::poll_timeout),
+                warm.as_ref().map(|w| w.until),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let sleep = async {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
@@ -275,6 +331,9 @@ pub async fn run(
                                             );
                                         }
                                         catchup = None;
+                                        if let Some(w) = warm.take() {
+                                            w.release("caught up with the master's table").await;
+                                        }
                                     }
                                 }
                             }

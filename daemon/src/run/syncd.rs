@@ -103,8 +103,9 @@ pub struct SyncStatus {
     pub sync_id: u8,
     /// This director runs the master daemon (it answers resync requests).
     pub master: bool,
-    /// Counts the starts of this director's backup daemon: each one may begin with an empty
-    /// table, and asks the master for its own.
+    /// Counts the backup daemons started as tandem started (at most one per run): such a
+    /// start may find the table empty, and asks the master for its own. A role switch keeps
+    /// the table (a master holds every connection it scheduled) and asks nothing.
     pub backup_starts: u64,
 }
 
@@ -162,7 +163,9 @@ impl Driver {
         for d in start {
             ipvs.start_sync_daemon(&d).map_err(|e| e.to_string())?;
             self.ours.push(d.state);
-            if d.state == SyncState::Backup {
+            // Only the run's first backup daemon may find the table empty (a machine that
+            // booted, a tandem that was stopped); a role switch keeps what the table had.
+            if d.state == SyncState::Backup && self.backup_starts == 0 {
                 self.backup_starts += 1;
             }
             info!(

@@ -64,7 +64,8 @@ pub fn snapshots(unit: &Unit) -> Vec<InstanceSnapshot> {
 }
 
 /// Runs a unit until `stop` turns true; then stops it gracefully (priority 0, VIPs removed).
-/// Its instances' state goes out on `status` after every change.
+/// Its instances' state goes out on `status` after every change. While `hold` is true the
+/// unit does not preempt a live master (warm preemption; it still replaces a dead one).
 pub async fn run(
     unit: Unit,
     shared: &super::Shared,
@@ -72,6 +73,7 @@ pub async fn run(
     mut links: broadcast::Receiver<LinkState>,
     mut stop: watch::Receiver<bool>,
     status: watch::Sender<Vec<InstanceSnapshot>>,
+    mut hold: Option<watch::Receiver<bool>>,
 ) -> Result<(), String> {
     let (scripts, initial_links, addrs, fifo) =
         (&shared.scripts, &shared.initial_links[..], &shared.addrs, shared.fifo.as_ref());
@@ -124,6 +126,12 @@ pub async fn run(
     let mut drops: Vec<Drops> = unit.members.iter().map(|_| Drops::default()).collect();
     // Faults and adjustments known before start apply from the start.
     retrack(&unit, &track, &mut group);
+    if let Some(h) = hold.as_mut() {
+        if *h.borrow_and_update() {
+            info!(unit = %unit.name, "preemption held until this director has the master's connection table");
+            group.hold_preemption(true);
+        }
+    }
     group.start(Instant::now());
     let mut group_state = group.state();
     let n = unit.members.len();
@@ -171,6 +179,18 @@ pub async fn run(
                     }
                 }
             }
+            held = async {
+                match hold.as_mut() {
+                    Some(h) => h.changed().await.map(|()| *h.borrow_and_update()),
+                    None => std::future::pending().await,
+                }
+            } => match held {
+                Ok(held) => {
+                    info!(unit = %unit.name, held, "preemption {}", if held { "held" } else { "no longer held" });
+                    group.hold_preemption(held);
+                }
+                Err(_) => hold = None,
+            },
             () = sleep => {
                 if crate::failpoint::armed("unit-master") && group.state() == State::Master {
                     panic!("failpoint unit-master: {} is master", unit.name);
