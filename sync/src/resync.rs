@@ -14,12 +14,15 @@
 //!    [`Control::Request`] with its sync id and a fresh nonce, again every
 //!    [`REQUEST_EVERY`] until a master answers or [`REQUEST_ATTEMPTS`] went unanswered (no
 //!    master: nothing to catch up with).
-//! 2. The director whose master daemon runs answers a request for its sync id: it reads its
+//! 2. The director whose master daemon runs answers a request for its sync id at once with
+//!    [`Control::Started`] (reading a large table takes a while: the kernel walks its hash
+//!    table from the start for every page of /proc/net/ip_vs_conn), then reads its
 //!    table (/proc/net/ip_vs_conn; the forwarding method and flags come from tandem's model of
 //!    its services), packs it into the kernel's v1 datagrams and sends them, paced, to the
 //!    kernel's group and port, where the requester's backup daemon takes them; then it
 //!    multicasts [`Control::Done`] with the nonce and the number of records sent.
-//! 3. The requester counts as caught up once a Done for its nonce arrives.
+//! 3. The requester stops asking once a master has started, and counts as caught up once a
+//!    Done for its nonce arrives (or gives up after [`ANSWERED_WAIT`]).
 //!
 //! Requests are harmless to repeat and rate-limited: a request while a resync is being sent
 //! joins it (the Done carries every nonce it answers); a new resync starts at most once per
@@ -40,6 +43,8 @@ pub const REQUEST_EVERY: Duration = Duration::from_secs(1);
 pub const REQUEST_ATTEMPTS: u32 = 5;
 /// Shortest time between the starts of two resyncs from one master.
 pub const COOLDOWN: Duration = Duration::from_secs(2);
+/// How long a requester waits for the Done of a resync a master has started.
+pub const ANSWERED_WAIT: Duration = Duration::from_secs(600);
 
 /// The control messages: `TNDR`, version 1, kind, sync id, 0, nonce (u64 big-endian); a Done
 /// adds the records and datagrams sent (u32 big-endian each).
@@ -50,6 +55,13 @@ pub enum Control {
         /// Its sync id (the kernel's backup takes only records with its id, or any with 0).
         sync_id: u8,
         /// Chosen afresh by the requester at each start of its backup daemon.
+        nonce: u64,
+    },
+    /// A master has started a resync for this request.
+    Started {
+        /// The sync id it uses.
+        sync_id: u8,
+        /// The request's nonce.
         nonce: u64,
     },
     /// A master has sent its table.
@@ -69,6 +81,7 @@ const MAGIC: &[u8; 4] = b"TNDR";
 const VERSION: u8 = 1;
 const REQUEST: u8 = 1;
 const DONE: u8 = 2;
+const STARTED: u8 = 3;
 
 /// Why a control datagram was not understood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -95,13 +108,14 @@ impl Control {
         let u32_at = |at: usize| b.get(at..at + 4).and_then(|s| <[u8; 4]>::try_from(s).ok()).map(u32::from_be_bytes);
         match (kind, b.len()) {
             (REQUEST, 16) => Ok(Control::Request { sync_id, nonce: u64_at(8).ok_or(ControlError::Length(b.len()))? }),
+            (STARTED, 16) => Ok(Control::Started { sync_id, nonce: u64_at(8).ok_or(ControlError::Length(b.len()))? }),
             (DONE, 24) => Ok(Control::Done {
                 sync_id,
                 nonce: u64_at(8).ok_or(ControlError::Length(b.len()))?,
                 records: u32_at(16).ok_or(ControlError::Length(b.len()))?,
                 datagrams: u32_at(20).ok_or(ControlError::Length(b.len()))?,
             }),
-            (REQUEST | DONE, n) => Err(ControlError::Length(n)),
+            (REQUEST | DONE | STARTED, n) => Err(ControlError::Length(n)),
             _ => Err(ControlError::Foreign),
         }
     }
@@ -112,6 +126,10 @@ impl Control {
         match *self {
             Control::Request { sync_id, nonce } => {
                 b.extend([VERSION, REQUEST, sync_id, 0]);
+                b.extend(nonce.to_be_bytes());
+            }
+            Control::Started { sync_id, nonce } => {
+                b.extend([VERSION, STARTED, sync_id, 0]);
                 b.extend(nonce.to_be_bytes());
             }
             Control::Done { sync_id, nonce, records, datagrams } => {
@@ -133,6 +151,8 @@ pub struct Catchup {
     started: Instant,
     attempts: u32,
     next_request: Option<Instant>,
+    /// A master has started the resync.
+    answered: bool,
     outcome: Option<Outcome>,
 }
 
@@ -148,17 +168,24 @@ pub enum Outcome {
     },
     /// No master answered [`REQUEST_ATTEMPTS`] requests: there is none to catch up with.
     NoMaster,
+    /// A master started a resync, but its Done did not come within [`ANSWERED_WAIT`].
+    Unfinished,
 }
 
 impl Catchup {
     /// A catch-up that starts now (the backup daemon has just started) with a fresh `nonce`.
     pub fn new(now: Instant, sync_id: u8, nonce: u64) -> Catchup {
-        Catchup { sync_id, nonce, started: now, attempts: 0, next_request: Some(now), outcome: None }
+        Catchup { sync_id, nonce, started: now, attempts: 0, next_request: Some(now), answered: false, outcome: None }
     }
 
     /// The request to send now, if one is due.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Control> {
         let due = self.next_request.filter(|t| *t <= now)?;
+        if self.answered {
+            self.next_request = None;
+            self.outcome = Some(Outcome::Unfinished);
+            return None;
+        }
         if self.attempts >= REQUEST_ATTEMPTS {
             self.next_request = None;
             self.outcome = Some(Outcome::NoMaster);
@@ -174,9 +201,17 @@ impl Catchup {
         self.next_request
     }
 
-    /// A Done heard on the group: true when it answers this catch-up (which then ends).
+    /// A Started or a Done heard on the group: true when it is for this catch-up. A Started
+    /// stops the requests (the Done is awaited up to [`ANSWERED_WAIT`]); a Done ends it.
     pub fn handle_done(&mut self, now: Instant, done: &Control) -> bool {
         match *done {
+            Control::Started { nonce, .. } if nonce == self.nonce && self.outcome.is_none() => {
+                if !self.answered {
+                    self.answered = true;
+                    self.next_request = Some(now + ANSWERED_WAIT);
+                }
+                true
+            }
             Control::Done { nonce, records, .. } if nonce == self.nonce && self.outcome.is_none() => {
                 self.outcome = Some(Outcome::CaughtUp { records, took: now.saturating_duration_since(self.started) });
                 self.next_request = None;
@@ -189,6 +224,11 @@ impl Catchup {
     /// How it ended, once it has.
     pub fn outcome(&self) -> Option<Outcome> {
         self.outcome
+    }
+
+    /// Whether a master has started the resync.
+    pub fn answered(&self) -> bool {
+        self.answered
     }
 }
 
@@ -221,6 +261,10 @@ pub struct Sender {
     records: u32,
     datagrams: u32,
     done: VecDeque<Control>,
+    /// Started messages owed, sent before anything else.
+    started: VecDeque<Control>,
+    /// Between [`Sender::begin`] and [`Sender::start`]: the caller reads its table.
+    reading: bool,
 }
 
 impl Sender {
@@ -237,6 +281,8 @@ impl Sender {
             records: 0,
             datagrams: 0,
             done: VecDeque::new(),
+            started: VecDeque::new(),
+            reading: false,
         }
     }
 
@@ -250,6 +296,7 @@ impl Sender {
         if self.is_sending() {
             if !self.answering.contains(&nonce) {
                 self.answering.push(nonce);
+                self.started.push_back(Control::Started { sync_id: self.sync_id, nonce });
             }
             return Answer::Joined;
         }
@@ -263,20 +310,34 @@ impl Sender {
         Answer::Start
     }
 
-    /// Starts sending `datagrams` (the table, packed), which hold `records` records, for the
-    /// requests received so far.
-    pub fn start(&mut self, now: Instant, datagrams: Vec<Vec<u8>>, records: u32) {
+    /// Begins a resync for the requests received so far: each gets a Started
+    /// ([`poll_control`](Self::poll_control)) while the caller reads its table; requests that
+    /// come meanwhile join it.
+    pub fn begin(&mut self, now: Instant) {
+        for nonce in &self.waiting {
+            self.started.push_back(Control::Started { sync_id: self.sync_id, nonce: *nonce });
+        }
         self.answering.append(&mut self.waiting);
+        self.reading = true;
+        self.last_start = Some(now);
+    }
+
+    /// Starts sending `datagrams` (the table, packed), which hold `records` records (after
+    /// [`begin`](Self::begin); without it, begins too).
+    pub fn start(&mut self, now: Instant, datagrams: Vec<Vec<u8>>, records: u32) {
+        if !self.reading {
+            self.begin(now);
+        }
+        self.reading = false;
         self.datagrams = u32::try_from(datagrams.len()).unwrap_or(u32::MAX);
         self.queue = datagrams.into();
         self.records = records;
-        self.last_start = Some(now);
         self.next_send = Some(now);
     }
 
-    /// True while datagrams remain or a Done is owed.
+    /// True from [`begin`](Self::begin) until the Done is owed.
     pub fn is_sending(&self) -> bool {
-        self.next_send.is_some()
+        self.reading || self.next_send.is_some()
     }
 
     /// The next datagram of the table to send to the kernel's group and port, if one is due.
@@ -306,9 +367,10 @@ impl Sender {
         }
     }
 
-    /// A Done to multicast on the control port, once a resync has been sent.
+    /// A control message to multicast on the control port: a Started as soon as a resync
+    /// starts for a request, a Done once it has been sent.
     pub fn poll_control(&mut self) -> Option<Control> {
-        self.done.pop_front()
+        self.started.pop_front().or_else(|| self.done.pop_front())
     }
 
     /// When [`poll_records`](Self::poll_records) has something to do next; a request that came
@@ -343,6 +405,7 @@ mod tests {
     fn control_messages_round_trip_and_foreign_ones_are_refused() {
         for c in [
             Control::Request { sync_id: 51, nonce: 0x0102_0304_0506_0708 },
+            Control::Started { sync_id: 51, nonce: 3 },
             Control::Done { sync_id: 0, nonce: u64::MAX, records: 100_000, datagrams: 2_500 },
         ] {
             let b = c.emit();
@@ -388,6 +451,26 @@ mod tests {
         assert_eq!(sent, REQUEST_ATTEMPTS as usize);
         assert_eq!(alone.outcome(), Some(Outcome::NoMaster));
         assert_eq!(t, t0 + REQUEST_EVERY * REQUEST_ATTEMPTS);
+
+        // A master that starts a long resync: no more requests, no "no master"; the Done is
+        // awaited up to ANSWERED_WAIT.
+        let mut slow = Catchup::new(t0, 51, 11);
+        assert!(slow.poll_transmit(t0).is_some());
+        assert!(slow.handle_done(t0 + ms(10), &Control::Started { sync_id: 51, nonce: 11 }));
+        assert!(slow.answered());
+        assert_eq!(slow.poll_transmit(t0 + Duration::from_secs(30)), None);
+        assert_eq!(slow.outcome(), None);
+        assert!(slow.handle_done(
+            t0 + Duration::from_secs(40),
+            &Control::Done { sync_id: 51, nonce: 11, records: 5, datagrams: 1 }
+        ));
+        assert_eq!(slow.outcome(), Some(Outcome::CaughtUp { records: 5, took: Duration::from_secs(40) }));
+        let mut lost = Catchup::new(t0, 51, 12);
+        let _ = lost.poll_transmit(t0);
+        lost.handle_done(t0, &Control::Started { sync_id: 51, nonce: 12 });
+        assert_eq!(lost.poll_timeout(), Some(t0 + ANSWERED_WAIT));
+        assert_eq!(lost.poll_transmit(t0 + ANSWERED_WAIT), None);
+        assert_eq!(lost.outcome(), Some(Outcome::Unfinished));
     }
 
     #[test]
@@ -403,6 +486,8 @@ mod tests {
         assert_eq!(s.poll_timeout(), Some(t0 + ms(2)));
         assert_eq!(s.poll_records(t0 + ms(2)), Some(vec![2]));
         assert_eq!(s.poll_records(t0 + ms(4)), Some(vec![3]));
+        let started: Vec<Control> = std::iter::from_fn(|| s.poll_control()).collect();
+        assert_eq!(started, [Control::Started { sync_id: 51, nonce: 1 }, Control::Started { sync_id: 51, nonce: 2 }]);
         assert!(s.poll_control().is_none(), "no Done before the last pace");
         assert_eq!(s.poll_records(t0 + ms(6)), None);
         let done: Vec<Control> = std::iter::from_fn(|| s.poll_control()).collect();
@@ -419,6 +504,7 @@ mod tests {
         assert_eq!(s.poll_timeout(), Some(t0 + COOLDOWN));
         assert!(s.wants_start(t0 + COOLDOWN));
         s.start(t0 + COOLDOWN, vec![], 0);
+        assert_eq!(s.poll_control(), Some(Control::Started { sync_id: 51, nonce: 3 }));
         assert_eq!(s.poll_records(t0 + COOLDOWN), None);
         assert_eq!(s.poll_control(), Some(Control::Done { sync_id: 51, nonce: 3, records: 0, datagrams: 0 }));
     }

@@ -154,9 +154,18 @@ fn dest_info(t: &Table, e: &tandem_sync::ConnEntry) -> Option<DestInfo> {
     })
 }
 
-/// Entries in this namespace's connection table.
+/// Connections (and persistence templates) bound to this namespace's destinations, as the
+/// kernel counts them per destination (ActiveConn + InActConn + PersistConn): one netlink dump
+/// instead of a read of /proc/net/ip_vs_conn, which costs the kernel a walk of its hash table
+/// from the start for every page (quadratic in the table's size).
 fn table_size() -> usize {
-    std::fs::read_to_string("/proc/net/ip_vs_conn").map_or(0, |t| t.lines().skip(1).count())
+    let Ok((_, stats)) = tandem_ipvs::Ipvs::open().and_then(|i| i.dump_with_stats()) else { return 0 };
+    stats
+        .services
+        .values()
+        .flat_map(|(_, dests)| dests.values())
+        .map(|d| d.active as usize + d.inactive as usize + d.persistent as usize)
+        .sum()
 }
 
 /// Reads this director's table and packs it: (datagrams, records).
@@ -247,17 +256,27 @@ pub async fn run(
                     if let Some(req) = c.poll_transmit(now) {
                         send(s, &req.emit(), e.control_to()).await;
                     }
-                    if c.outcome() == Some(Outcome::NoMaster) {
-                        info!("resync: no master answered; nothing to catch up with");
-                        catchup = None;
-                        if let Some(w) = warm.take() {
-                            w.release("no master answered the resync request").await;
+                    match c.outcome() {
+                        Some(Outcome::NoMaster) => {
+                            info!("resync: no master answered; nothing to catch up with");
+                            catchup = None;
+                            if let Some(w) = warm.take() {
+                                w.release("no master answered the resync request").await;
+                            }
                         }
+                        Some(Outcome::Unfinished) => {
+                            warn!("resync: the master started sending its table but never said it was done");
+                            catchup = None;
+                            if let Some(w) = warm.take() {
+                                w.release("the master's resync did not finish").await;
+                            }
+                        }
+                        _ => {}
                     }
                 }
                 if let Some(snd) = sender.as_mut() {
                     if snd.wants_start(now) {
-                        start(snd, &services, now_status.sync_id, e.maxlen, now).await;
+                        resync_now(snd, s, e, &services, now_status.sync_id).await;
                     }
                     while let Some(d) = snd.poll_records(Instant::now()) {
                         send(s, &d, e.records_to()).await;
@@ -308,12 +327,19 @@ pub async fn run(
                                     match snd.handle_request(Instant::now(), &req) {
                                         Answer::Start => {
                                             info!(%from, nonce, "resync: a backup asks for the table");
-                                            if let Some((e, _)) = &socket {
-                                                start(snd, &services, now_status.sync_id, e.maxlen, Instant::now()).await;
+                                            if let Some((e, s)) = &socket {
+                                                resync_now(snd, s, e, &services, now_status.sync_id).await;
                                             }
                                         }
                                         Answer::Joined => debug!(%from, nonce, "resync: request joins the resync under way"),
                                         Answer::NotOurs => {}
+                                    }
+                                }
+                            }
+                            Ok(started @ Control::Started { .. }) => {
+                                if let Some(c) = catchup.as_mut() {
+                                    if c.handle_done(Instant::now(), &started) {
+                                        info!(%from, "resync: the master is sending its table");
                                     }
                                 }
                             }
@@ -358,9 +384,21 @@ pub async fn run(
     }
 }
 
-/// Reads and packs the table, and hands it to the sender.
-async fn start(snd: &mut Sender, services: &watch::Receiver<Arc<Target>>, sync_id: u8, maxlen: usize, now: Instant) {
+/// Begins a resync: says so to the requesters at once, then reads and packs the table (which
+/// takes a while for a large one) and hands it to the sender.
+async fn resync_now(
+    snd: &mut Sender,
+    s: &UdpSocket,
+    e: &Endpoint,
+    services: &watch::Receiver<Arc<Target>>,
+    sync_id: u8,
+) {
+    snd.begin(Instant::now());
+    while let Some(c) = snd.poll_control() {
+        send(s, &c.emit(), e.control_to()).await;
+    }
     let table = Arc::clone(&*services.borrow());
+    let (maxlen, now) = (e.maxlen, Instant::now());
     match tokio::task::spawn_blocking(move || pack_table(&table.desired, sync_id, maxlen)).await {
         Ok(Ok((datagrams, n))) => {
             info!(records = n, datagrams = datagrams.len(), "resync: sending the table");
@@ -370,7 +408,10 @@ async fn start(snd: &mut Sender, services: &watch::Receiver<Arc<Target>>, sync_i
             warn!(error = %e, "resync: cannot read the table; sending none");
             snd.start(now, Vec::new(), 0);
         }
-        Err(e) => warn!(error = %e, "resync: reading the table failed"),
+        Err(e) => {
+            warn!(error = %e, "resync: reading the table failed; sending none");
+            snd.start(now, Vec::new(), 0);
+        }
     }
 }
 
