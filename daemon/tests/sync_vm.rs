@@ -28,13 +28,20 @@ for i in 1 2; do
   ip -n rs$i route add default via 10.0.0.1
 done
 cat > $TMPDIR/echo.py <<'PY'
-import socketserver
+# echo.py NAME: port 80 echoes lines; port 81 says NAME and closes (who answered).
+import socketserver, sys, threading
+name = sys.argv[1].encode() + b"\n"
 class Echo(socketserver.StreamRequestHandler):
     def handle(self):
         for line in self.rfile:
             self.wfile.write(line)
+class Who(socketserver.StreamRequestHandler):
+    def handle(self):
+        self.wfile.write(name)
 socketserver.ThreadingTCPServer.allow_reuse_address = True
 socketserver.ThreadingTCPServer.daemon_threads = True
+who = socketserver.ThreadingTCPServer(("0.0.0.0", 81), Who)
+threading.Thread(target=who.serve_forever, daemon=True).start()
 socketserver.ThreadingTCPServer(("0.0.0.0", 80), Echo).serve_forever()
 PY
 cat > $TMPDIR/client.py <<'PY'
@@ -76,7 +83,7 @@ while not os.path.exists(os.path.join(d, "done")):
         k += 1
     time.sleep(0.1)
 PY
-for i in 1 2; do ip netns exec rs$i python3 $TMPDIR/echo.py & done
+for i in 1 2; do ip netns exec rs$i python3 $TMPDIR/echo.py rs$i & done
 sleep 1
 "#;
 
@@ -86,7 +93,8 @@ fn conf(priority: u8) -> String {
          vrrp_sync_group G {{\n group {{\n  VI_PUB\n  VI_PRIV\n }}\n}}\n\
          vrrp_instance VI_PUB {{\n interface eth0\n virtual_router_id 51\n priority {priority}\n advert_int 1\n virtual_ipaddress {{\n  198.51.100.10/24\n }}\n}}\n\
          vrrp_instance VI_PRIV {{\n interface eth1\n virtual_router_id 52\n priority {priority}\n advert_int 1\n virtual_ipaddress {{\n  10.0.0.1/24\n }}\n}}\n\
-         virtual_server 198.51.100.10 80 {{\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server 10.0.0.11 80 {{\n  weight 1\n }}\n real_server 10.0.0.12 80 {{\n  weight 1\n }}\n}}\n"
+         virtual_server 198.51.100.10 80 {{\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server 10.0.0.11 80 {{\n  weight 1\n }}\n real_server 10.0.0.12 80 {{\n  weight 1\n }}\n}}\n\
+         virtual_server 198.51.100.10 81 {{\n protocol TCP\n lb_algo rr\n lb_kind NAT\n persistence_timeout 600\n real_server 10.0.0.11 81 {{\n  weight 1\n }}\n real_server 10.0.0.12 81 {{\n  weight 1\n }}\n}}\n"
     )
 }
 
@@ -121,12 +129,14 @@ fresh() {{ ip netns del $1; sleep 0.2; ip netns add $1; ip -n $1 link set lo up;
 clients() {{
   mkdir -p $1
   ip netns exec cl python3 $TMPDIR/client.py $2 198.51.100.10 $1 &
-  i=0; while [ $i -lt 300 ] && [ ! -f $1/opened ]; do i=$((i+1)); sleep 0.1; done
+  i=0; while [ $i -lt 1200 ] && [ ! -f $1/opened ]; do i=$((i+1)); sleep 0.1; done
 }}
+# who: the real server a new connection to VIP:81 (persistent) reaches.
+who() {{ ip netns exec cl python3 -c 'import socket; print(socket.create_connection(("198.51.100.10", 81), timeout=5).recv(16).decode().strip())' || echo FAILED; }}
 # round DIR K: one more line on every connection; prints how many echoed.
 round() {{
   touch $1/go-$2
-  i=0; while [ $i -lt 600 ] && [ ! -f $1/answered-$2 ]; do i=$((i+1)); sleep 0.1; done
+  i=0; while [ $i -lt 1200 ] && [ ! -f $1/answered-$2 ]; do i=$((i+1)); sleep 0.1; done
   cat $1/answered-$2
 }}
 holds_vip() {{ i=0; while [ $i -lt 200 ]; do ip -n $1 -o addr show dev eth0 | grep -q 198.51.100.10 && return 0; i=$((i+1)); sleep 0.1; done; return 1; }}
@@ -219,12 +229,16 @@ start_tandem d1 r1
 start_tandem d2 r2
 holds_vip d1
 sleep 3
-clients $TMPDIR/r 50
+clients $TMPDIR/r 500
 cp $TMPDIR/r/opened "$TANDEM_SNIPPET_OUT/opened"
+{ who; who; who; } > "$TANDEM_SNIPPET_OUT/who_before"
 sleep 3
 die d1
 holds_vip d2
 round $TMPDIR/r 1 > "$TANDEM_SNIPPET_OUT/after_failover"
+{ who; who; who; } > "$TANDEM_SNIPPET_OUT/who_failover"
+clients $TMPDIR/r2 500
+cp $TMPDIR/r2/opened "$TANDEM_SNIPPET_OUT/opened_away"
 ip netns exec d2 cat /proc/net/ip_vs_conn > "$TANDEM_SNIPPET_OUT/d2.conns"
 fresh d1
 start_tandem d1 r1b
@@ -233,7 +247,9 @@ holds_vip d1
 ip netns exec d1 cat /proc/net/ip_vs_conn_sync > "$TANDEM_SNIPPET_OUT/d1.conns"
 sleep 1
 round $TMPDIR/r 2 > "$TANDEM_SNIPPET_OUT/after_return"
-touch $TMPDIR/r/done
+round $TMPDIR/r2 1 > "$TANDEM_SNIPPET_OUT/after_return_away"
+{ who; who; who; } > "$TANDEM_SNIPPET_OUT/who_return"
+touch $TMPDIR/r/done $TMPDIR/r2/done
 kill -TERM $pid_d1 $pid_d2; wait $pid_d1 $pid_d2
 "#
     .to_string()
@@ -242,11 +258,11 @@ kill -TERM $pid_d1 $pid_d2; wait $pid_d1 $pid_d2
 fn run() -> &'static BatchRun {
     static RUN: OnceLock<BatchRun> = OnceLock::new();
     RUN.get_or_init(|| {
-        let vm = Vm::builder().timeout(Duration::from_secs(300)).build().unwrap_or_else(|e| panic!("{e}"));
+        let vm = Vm::builder().timeout(Duration::from_secs(600)).build().unwrap_or_else(|e| panic!("{e}"));
         let batch = Batch::new()
             .prelude(prelude())
             .setup(PAIR_SETUP)
-            .snippet_timeout(Duration::from_secs(180))
+            .snippet_timeout(Duration::from_secs(240))
             .snippet("roles", roles_snippet())
             .snippet("keepalived", keepalived_snippet())
             .snippet("return", return_snippet());
@@ -314,21 +330,34 @@ fn keepalived_keeps_the_connections_at_failover_and_loses_them_at_the_return() {
 }
 
 /// What keepalived loses, tandem keeps: the director that restarted empty gets the master's
-/// table (bulk resync) before it preempts, and every connection survives its return.
+/// table (bulk resync) before it preempts, and every connection survives its return: the 500
+/// opened before the failover and the 500 opened while it was away; a client pinned by
+/// persistence stays on its real server across both moves.
 #[test]
 fn every_connection_survives_the_return_of_a_director_that_restarted_empty() {
     let s = snippet("return");
     let log = |l: &str| s.read_to_string(l).unwrap_or_default();
-    assert_eq!(s.read_to_string("opened").unwrap().trim(), "50", "{}", log("r1.log"));
-    assert_eq!(s.read_to_string("after_failover").unwrap().trim(), "50", "{}", log("r2.log"));
+    let n = |f: &str| s.read_to_string(f).unwrap_or_default().trim().to_string();
+    assert_eq!(n("opened"), "500", "{}", log("r1.log"));
+    assert_eq!(n("after_failover"), "500", "{}", log("r2.log"));
+    assert_eq!(n("opened_away"), "500", "{}", log("r2.log"));
+    assert_eq!(n("after_return_away"), "500", "opened while d1 was away:\n{}\n{}", log("r1b.log"), log("r2.log"));
+    // Three new connections at each stage: without the template, rr would alternate.
+    let who: Vec<String> = ["who_before", "who_failover", "who_return"]
+        .iter()
+        .flat_map(|f| n(f).lines().map(String::from).collect::<Vec<_>>())
+        .collect();
+    assert_eq!(who.len(), 9, "{who:?}");
+    assert!(who[0] == "rs1" || who[0] == "rs2", "{who:?}");
+    assert!(who.iter().all(|w| *w == who[0]), "persistence lost: {who:?}\n{}", log("r1b.log"));
     let synced = s.read_to_string("d1.conns").unwrap_or_default();
     assert!(
-        synced.lines().filter(|l| l.contains("ESTABLISHED") && l.contains("SYNC")).count() >= 50,
+        synced.lines().filter(|l| l.contains("ESTABLISHED") && l.contains("SYNC")).count() >= 1000,
         "the returning director's table when it took over:\n{synced}\n{}\n{}",
         log("r1b.log"),
         log("r2.log")
     );
-    assert_eq!(s.read_to_string("after_return").unwrap().trim(), "50", "{}\n{}", log("r1b.log"), log("r2.log"));
+    assert_eq!(n("after_return"), "500", "{}\n{}", log("r1b.log"), log("r2.log"));
     assert!(log("r1b.log").contains("resync: caught up with the master's table"), "{}", log("r1b.log"));
     // Warm preemption: held from start, let go once caught up, and only then master.
     let r1b = log("r1b.log");
