@@ -249,6 +249,9 @@ sleep 1
 round $TMPDIR/r 2 > "$TANDEM_SNIPPET_OUT/after_return"
 round $TMPDIR/r2 1 > "$TANDEM_SNIPPET_OUT/after_return_away"
 { who; who; who; } > "$TANDEM_SNIPPET_OUT/who_return"
+kill -USR1 $pid_d1
+kill -36 $pid_d1
+sleep 1
 touch $TMPDIR/r/done $TMPDIR/r2/done
 kill -TERM $pid_d1 $pid_d2; wait $pid_d1 $pid_d2
 "#
@@ -368,5 +371,17 @@ fn every_connection_survives_the_return_of_a_director_that_restarted_empty() {
         at("from=Backup to=Master"),
     );
     assert!(held.is_some() && held < caught_up && caught_up < master, "{r1b}");
+    // The dumps say it too (SIGUSR1, SIGRTMIN+2).
+    assert!(r1b.contains("sync: interface eth1, sync id 51, kernel daemons: master; last resync received"), "{r1b}");
+    let json = r1b.lines().find_map(|l| l.find("{\"pid\"").map(|at| &l[at..])).expect("no JSON dump");
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    let got = &v["sync"]["last_received"];
+    assert!(got["records"].as_u64().unwrap() >= 1000, "{json}");
+    assert_eq!(got["behind"], 0, "{json}");
+    assert_eq!(
+        v["sync"]["warm_preemption"],
+        format!("let go: caught up with the master's table (table {})", got["table"]),
+        "{json}"
+    );
     assert!(log("r2.log").contains("resync: table sent"), "{}", log("r2.log"));
 }

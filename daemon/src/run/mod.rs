@@ -253,10 +253,13 @@ async fn async_run(
     // A backup daemon that starts asks the master for its whole table (bulk resync).
     let (table, stop) = (services.clone(), stop_rx.clone());
     let warm = warm.map(|w| resync::Warm { hold: hold_tx, until: std::time::Instant::now() + w });
-    tasks.spawn(async move { ("resync".to_string(), resync::run(sync_status_rx, table, stop, warm).await) });
+    let (sync_seen_tx, sync_seen) = watch::channel(snapshot::SyncSnapshot::default());
+    tasks.spawn(
+        async move { ("resync".to_string(), resync::run(sync_status_rx, table, stop, warm, sync_seen_tx).await) },
+    );
     info!(units = units_count, ipvs = !config.virtual_servers.is_empty(), "tandem running");
     let mut current = config;
-    let mut dumps = Dumps { instances, services, stats_base: HashMap::new() };
+    let mut dumps = Dumps { instances, services, sync: sync_seen, stats_base: HashMap::new() };
 
     let mut failed = None;
     loop {
@@ -337,6 +340,7 @@ fn reload_now(
 struct Dumps {
     instances: Vec<watch::Receiver<Vec<snapshot::InstanceSnapshot>>>,
     services: watch::Receiver<std::sync::Arc<ipvs::Target>>,
+    sync: watch::Receiver<snapshot::SyncSnapshot>,
     /// Counters at the last SIGRTMAX-1 (keepalived's STATS_CLEAR), by instance: SIGUSR2
     /// shows what counted since. The counters themselves never go back (metrics read them).
     stats_base: HashMap<String, snapshot::AdvertCounters>,
@@ -359,12 +363,15 @@ impl Dumps {
         });
         match kind {
             Dump::Data => {
-                let now = snapshot::Snapshot::new(Vec::new(), Vec::new()).at_unix_ms;
+                let now = snapshot::now_unix_ms();
                 for i in self.instances() {
                     info!("{}", snapshot::instance_line(&i, now));
                 }
                 for v in snapshot::services(&self.services.borrow().desired) {
                     info!("{}", snapshot::service_line(&v));
+                }
+                if let Some(line) = snapshot::sync_line(&self.sync.borrow(), now) {
+                    info!("{line}");
                 }
             }
             Dump::Stats | Dump::StatsClear => {
@@ -380,7 +387,11 @@ impl Dumps {
                 }
             }
             Dump::Json => {
-                let s = snapshot::Snapshot::new(self.instances(), snapshot::services(&self.services.borrow().desired));
+                let s = snapshot::Snapshot::new(
+                    self.instances(),
+                    snapshot::services(&self.services.borrow().desired),
+                    self.sync.borrow().clone(),
+                );
                 match serde_json::to_string(&s) {
                     Ok(json) => info!("{json}"),
                     Err(e) => error!(error = %e, "cannot write the state as JSON"),

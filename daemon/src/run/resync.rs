@@ -16,6 +16,7 @@
 //! usual, and says how it ended. A takeover because the master died never waits.
 
 use super::ipvs::Target;
+use super::snapshot::{ResyncSnapshot, SyncSnapshot};
 use super::syncd::SyncStatus;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -55,9 +56,10 @@ pub struct Warm {
 
 impl Warm {
     /// Lets go, saying why and what the table holds now.
-    async fn release(self, why: &str) {
+    async fn release(self, why: &str, view: &mut SyncSnapshot) {
         let have = tokio::task::spawn_blocking(table_size).await.unwrap_or(0);
         info!(table = have, "warm preemption: {why}; this director may preempt now");
+        view.warm_preemption = Some(format!("let go: {why} (table {have})"));
         let _ = self.hold.send(false);
     }
 }
@@ -200,7 +202,11 @@ pub async fn run(
     services: watch::Receiver<Arc<Target>>,
     mut stop: watch::Receiver<bool>,
     mut warm: Option<Warm>,
+    seen: watch::Sender<SyncSnapshot>,
 ) -> Result<(), String> {
+    let mut view =
+        SyncSnapshot { warm_preemption: warm.as_ref().map(|_| "held".to_string()), ..SyncSnapshot::default() };
+    let mut sending_since: Option<Instant> = None;
     let mut socket: Option<(Endpoint, UdpSocket)> = None;
     let mut catchup: Option<Catchup> = None;
     let mut sender: Option<Sender> = None;
@@ -208,6 +214,14 @@ pub async fn run(
     let mut buf = vec![0u8; 2048];
     loop {
         let now_status = status.borrow_and_update().clone();
+        view.interface = now_status.plan.as_ref().map(|p| p.interface.clone());
+        view.sync_id = now_status.sync_id;
+        view.daemons = match &now_status.plan {
+            None => Vec::new(),
+            Some(p) if p.instance.is_none() => vec!["master", "backup"],
+            Some(_) if now_status.master => vec!["master"],
+            Some(_) => vec!["backup"],
+        };
         match &now_status.plan {
             None => {
                 socket = None;
@@ -238,7 +252,7 @@ pub async fn run(
                 }
                 if now_status.master {
                     if let Some(w) = warm.take() {
-                        w.release("this director is master already").await;
+                        w.release("this director is master already", &mut view).await;
                     }
                 }
                 sender = match (now_status.master, sender.take()) {
@@ -250,6 +264,14 @@ pub async fn run(
         }
         // Work until the status changes.
         loop {
+            view.catching_up = catchup.is_some();
+            seen.send_if_modified(|v| {
+                let changed = *v != view;
+                if changed {
+                    *v = view.clone();
+                }
+                changed
+            });
             let now = Instant::now();
             if let Some((e, s)) = &socket {
                 if let Some(c) = catchup.as_mut() {
@@ -261,14 +283,14 @@ pub async fn run(
                             info!("resync: no master answered; nothing to catch up with");
                             catchup = None;
                             if let Some(w) = warm.take() {
-                                w.release("no master answered the resync request").await;
+                                w.release("no master answered the resync request", &mut view).await;
                             }
                         }
                         Some(Outcome::Unfinished) => {
                             warn!("resync: the master started sending its table but never said it was done");
                             catchup = None;
                             if let Some(w) = warm.take() {
-                                w.release("the master's resync did not finish").await;
+                                w.release("the master's resync did not finish", &mut view).await;
                             }
                         }
                         _ => {}
@@ -276,6 +298,7 @@ pub async fn run(
                 }
                 if let Some(snd) = sender.as_mut() {
                     if snd.wants_start(now) {
+                        sending_since.get_or_insert_with(Instant::now);
                         resync_now(snd, s, e, &services, now_status.sync_id).await;
                     }
                     while let Some(d) = snd.poll_records(Instant::now()) {
@@ -284,6 +307,8 @@ pub async fn run(
                     while let Some(done) = snd.poll_control() {
                         if let Control::Done { records, datagrams, .. } = done {
                             info!(records, datagrams, "resync: table sent");
+                            let ms = sending_since.take().map_or(0, |t| t.elapsed().as_millis() as u64);
+                            view.last_sent = Some(ResyncSnapshot::now(records, None, ms));
                         }
                         send(s, &done.emit(), e.control_to()).await;
                     }
@@ -294,7 +319,7 @@ pub async fn run(
                     let why =
                         if catchup.is_some() { "the master's table did not come in time" } else { "waited its bound" };
                     warn!("warm preemption: {why}");
-                    w.release(why).await;
+                    w.release(why, &mut view).await;
                 }
             }
             let deadline = [
@@ -328,7 +353,8 @@ pub async fn run(
                                         Answer::Start => {
                                             info!(%from, nonce, "resync: a backup asks for the table");
                                             if let Some((e, s)) = &socket {
-                                                resync_now(snd, s, e, &services, now_status.sync_id).await;
+                                                sending_since.get_or_insert_with(Instant::now);
+                        resync_now(snd, s, e, &services, now_status.sync_id).await;
                                             }
                                         }
                                         Answer::Joined => debug!(%from, nonce, "resync: request joins the resync under way"),
@@ -355,10 +381,12 @@ pub async fn run(
                                                 table = have,
                                                 "resync: caught up with the master's table"
                                             );
+                                            view.last_received =
+                                                Some(ResyncSnapshot::now(records, Some(have), took.as_millis() as u64));
                                         }
                                         catchup = None;
                                         if let Some(w) = warm.take() {
-                                            w.release("caught up with the master's table").await;
+                                            w.release("caught up with the master's table", &mut view).await;
                                         }
                                     }
                                 }

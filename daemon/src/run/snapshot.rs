@@ -207,6 +207,81 @@ pub fn services(t: &Table) -> Vec<ServiceSnapshot> {
         .collect()
 }
 
+/// Connection sync on this director (`lvs_sync_daemon`), as the resync task publishes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncSnapshot {
+    /// The sync interface (none: no `lvs_sync_daemon`).
+    pub interface: Option<String>,
+    /// The sync id in use.
+    pub sync_id: u8,
+    /// The kernel daemons tandem runs: "master", "backup", or both.
+    pub daemons: Vec<&'static str>,
+    /// The last resync this director sent (as master).
+    pub last_sent: Option<ResyncSnapshot>,
+    /// The last resync this director received (as a starting backup).
+    pub last_received: Option<ResyncSnapshot>,
+    /// A catch-up is under way.
+    pub catching_up: bool,
+    /// Warm preemption: "held", or why it was let go.
+    pub warm_preemption: Option<String>,
+}
+
+/// One resync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResyncSnapshot {
+    /// Records the master sent.
+    pub records: u32,
+    /// Received: the receiving table's size when the master said it was done, and how many
+    /// records short of the master's that was (0: caught up).
+    pub table: Option<usize>,
+    /// See [`ResyncSnapshot::table`].
+    pub behind: Option<usize>,
+    /// From the request (or the start) to the end, in milliseconds.
+    pub ms: u64,
+    /// When it ended, in milliseconds since the Unix epoch.
+    pub at_unix_ms: u64,
+}
+
+impl ResyncSnapshot {
+    /// A resync that ends now.
+    pub fn now(records: u32, table: Option<usize>, ms: u64) -> ResyncSnapshot {
+        let behind = table.map(|t| usize::try_from(records).unwrap_or(usize::MAX).saturating_sub(t));
+        ResyncSnapshot { records, table, behind, ms, at_unix_ms: unix_ms(SystemTime::now()) }
+    }
+}
+
+/// SIGUSR1's line for connection sync, if configured.
+pub fn sync_line(s: &SyncSnapshot, now_ms: u64) -> Option<String> {
+    let interface = s.interface.as_ref()?;
+    let mut line = format!(
+        "sync: interface {interface}, sync id {}, kernel daemons: {}",
+        s.sync_id,
+        if s.daemons.is_empty() { "none".to_string() } else { s.daemons.join(" and ") }
+    );
+    let ago = |at: u64| now_ms.saturating_sub(at) as f64 / 1000.0;
+    if let Some(r) = &s.last_sent {
+        let _ = write!(line, "; last resync sent {:.0} s ago: {} records in {} ms", ago(r.at_unix_ms), r.records, r.ms);
+    }
+    if let Some(r) = &s.last_received {
+        let _ = write!(
+            line,
+            "; last resync received {:.0} s ago: {} records in {} ms, table {}, behind {}",
+            ago(r.at_unix_ms),
+            r.records,
+            r.ms,
+            r.table.map_or("?".to_string(), |t| t.to_string()),
+            r.behind.map_or("?".to_string(), |b| b.to_string())
+        );
+    }
+    if s.catching_up {
+        line.push_str("; catching up with the master's table");
+    }
+    if let Some(w) = &s.warm_preemption {
+        let _ = write!(line, "; warm preemption: {w}");
+    }
+    Some(line)
+}
+
 /// The whole state, for the JSON dump.
 #[derive(Debug, Clone, Serialize)]
 pub struct Snapshot {
@@ -218,13 +293,30 @@ pub struct Snapshot {
     pub vrrp_instances: Vec<InstanceSnapshot>,
     /// Every IPVS service tandem wants.
     pub virtual_servers: Vec<ServiceSnapshot>,
+    /// Connection sync.
+    pub sync: SyncSnapshot,
 }
 
 impl Snapshot {
     /// The state now.
-    pub fn new(vrrp_instances: Vec<InstanceSnapshot>, virtual_servers: Vec<ServiceSnapshot>) -> Snapshot {
-        Snapshot { pid: std::process::id(), at_unix_ms: unix_ms(SystemTime::now()), vrrp_instances, virtual_servers }
+    pub fn new(
+        vrrp_instances: Vec<InstanceSnapshot>,
+        virtual_servers: Vec<ServiceSnapshot>,
+        sync: SyncSnapshot,
+    ) -> Snapshot {
+        Snapshot {
+            pid: std::process::id(),
+            at_unix_ms: unix_ms(SystemTime::now()),
+            vrrp_instances,
+            virtual_servers,
+            sync,
+        }
     }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_unix_ms() -> u64 {
+    unix_ms(SystemTime::now())
 }
 
 fn unix_ms(t: SystemTime) -> u64 {
@@ -366,7 +458,7 @@ mod tests {
         assert!(line.contains("master: 192.0.2.1") && line.contains("INIT -> BACKUP 2.5 s ago: started"), "{line}");
         i.state = "MASTER".into();
         assert!(instance_line(&i, 3_500).contains("master: this host"));
-        let json = serde_json::to_string(&Snapshot::new(vec![i], Vec::new())).unwrap();
+        let json = serde_json::to_string(&Snapshot::new(vec![i], Vec::new(), SyncSnapshot::default())).unwrap();
         assert!(json.contains("\"state\":\"MASTER\"") && json.contains("\"master\":\"192.0.2.1\""), "{json}");
     }
 }
