@@ -6,7 +6,8 @@
 //! segment with the directors d1 (198.51.100.3) and d2 (.4); the directors and two real
 //! servers (10.0.0.11, .12, each a line-echo server) on the private segment, where the real
 //! servers' gateway is the floating DIP 10.0.0.1. One sync group floats the VIP
-//! 198.51.100.10 and the DIP together; the sync daemons use the private segment.
+//! 198.51.100.10 and the DIP together; the sync daemons use the private segment. A second lab
+//! in the same boot does the same for LVS-DR on one segment.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a failed set-up step should fail the test
 
@@ -258,6 +259,74 @@ kill -TERM $pid_d1 $pid_d2; wait $pid_d1 $pid_d2
     .to_string()
 }
 
+/// LVS-DR: directors e1 and e2, real servers es1 and es2 (the VIP 192.0.2.10 on their loopback,
+/// arp_ignore 1, arp_announce 2) and the client ec on one segment; replies go straight to the
+/// client. 200 connections through e1; e1's machine dies; e1 comes back empty and preempts.
+fn dr_snippet() -> String {
+    let conf = |priority: u8| {
+        format!(
+            "global_defs {{\n lvs_sync_daemon eth0 VI_DR\n}}\n\
+             vrrp_instance VI_DR {{\n interface eth0\n virtual_router_id 61\n priority {priority}\n advert_int 1\n virtual_ipaddress {{\n  192.0.2.10/24\n }}\n}}\n\
+             virtual_server 192.0.2.10 80 {{\n protocol TCP\n lb_algo rr\n lb_kind DR\n real_server 192.0.2.11 80 {{\n  weight 1\n }}\n real_server 192.0.2.12 80 {{\n  weight 1\n }}\n}}\n"
+        )
+    };
+    format!(
+        r#"cat > $TMPDIR/e1.conf <<'CONF'
+{c1}CONF
+cat > $TMPDIR/e2.conf <<'CONF'
+{c2}CONF
+ip -n sw link add dr type bridge
+ip -n sw link set dr up
+dplug() {{
+  ip netns add $1; ip -n $1 link set lo up
+  ip link add name eth0 netns $1 type veth peer name $1-0 netns sw
+  ip -n sw link set $1-0 master dr
+  ip -n sw link set $1-0 up
+  ip -n $1 addr add $2 dev eth0
+  ip -n $1 link set eth0 up
+}}
+dplug ec 192.0.2.2/24
+dplug e1 192.0.2.3/24
+dplug e2 192.0.2.4/24
+for i in 1 2; do
+  dplug es$i 192.0.2.1$i/24
+  ip netns exec es$i sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
+  ip -n es$i addr add 192.0.2.10/32 dev lo
+  ip netns exec es$i python3 $TMPDIR/echo.py es$i &
+done
+sleep 1
+dvip() {{ i=0; while [ $i -lt 200 ]; do ip -n $1 -o addr show dev eth0 | grep -q 192.0.2.10/ && return 0; i=$((i+1)); sleep 0.1; done; return 1; }}
+ip netns exec e1 $TANDEM run -f $TMPDIR/e1.conf > "$TANDEM_SNIPPET_OUT/e1.log" 2>&1 &
+ip netns exec e2 $TANDEM run -f $TMPDIR/e2.conf > "$TANDEM_SNIPPET_OUT/e2.log" 2>&1 &
+pe2=$!
+dvip e1
+sleep 3
+mkdir -p $TMPDIR/dr
+ip netns exec ec python3 $TMPDIR/client.py 200 192.0.2.10 $TMPDIR/dr &
+i=0; while [ $i -lt 1200 ] && [ ! -f $TMPDIR/dr/opened ]; do i=$((i+1)); sleep 0.1; done
+cp $TMPDIR/dr/opened "$TANDEM_SNIPPET_OUT/opened"
+sleep 3
+for p in $(ip netns pids e1); do kill -KILL $p; done
+ip -n e1 link set eth0 down
+dvip e2
+round $TMPDIR/dr 1 > "$TANDEM_SNIPPET_OUT/after_failover"
+ip netns del e1
+sleep 0.2
+dplug e1 192.0.2.3/24
+ip netns exec e1 $TANDEM run -f $TMPDIR/e1.conf > "$TANDEM_SNIPPET_OUT/e1b.log" 2>&1 &
+pe1=$!
+sleep 1
+dvip e1
+sleep 1
+round $TMPDIR/dr 2 > "$TANDEM_SNIPPET_OUT/after_return"
+touch $TMPDIR/dr/done
+kill -TERM $pe1 $pe2; wait $pe1 $pe2
+"#,
+        c1 = conf(150),
+        c2 = conf(100)
+    )
+}
+
 fn run() -> &'static BatchRun {
     static RUN: OnceLock<BatchRun> = OnceLock::new();
     RUN.get_or_init(|| {
@@ -268,7 +337,8 @@ fn run() -> &'static BatchRun {
             .snippet_timeout(Duration::from_secs(240))
             .snippet("roles", roles_snippet())
             .snippet("keepalived", keepalived_snippet())
-            .snippet("return", return_snippet());
+            .snippet("return", return_snippet())
+            .snippet("dr", dr_snippet());
         vm.run_batch(&batch).unwrap_or_else(|e| panic!("{e}"))
     })
 }
@@ -279,7 +349,7 @@ fn snippet(name: &str) -> &'static SnippetResult {
         assert!(setup.passed(), "the lab set-up failed: {}\n{}", setup.stdout, setup.stderr);
     }
     let s = run.get(name).unwrap();
-    let logs = ["d1.log", "d2.log", "d1b.log", "r1.log", "r2.log", "r1b.log"]
+    let logs = ["d1.log", "d2.log", "d1b.log", "r1.log", "r2.log", "r1b.log", "e1.log", "e2.log", "e1b.log"]
         .map(|l| format!("--- {l}\n{}", s.read_to_string(l).unwrap_or_default()));
     assert!(s.passed(), "{name}: status {:?}\n{}\n{}", s.status, s.stderr, logs.join("\n"));
     s
@@ -384,4 +454,17 @@ fn every_connection_survives_the_return_of_a_director_that_restarted_empty() {
         "{json}"
     );
     assert!(log("r2.log").contains("resync: table sent"), "{}", log("r2.log"));
+}
+
+/// LVS-DR: the director sees only the client's half of each connection; the connections
+/// survive its death and its empty return all the same.
+#[test]
+fn dr_connections_survive_the_masters_death_and_its_return() {
+    let s = snippet("dr");
+    let log = |l: &str| s.read_to_string(l).unwrap_or_default();
+    let n = |f: &str| s.read_to_string(f).unwrap_or_default().trim().to_string();
+    assert_eq!(n("opened"), "200", "{}", log("e1.log"));
+    assert_eq!(n("after_failover"), "200", "{}", log("e2.log"));
+    assert_eq!(n("after_return"), "200", "{}\n{}", log("e1b.log"), log("e2.log"));
+    assert!(log("e1b.log").contains("resync: caught up with the master's table"), "{}", log("e1b.log"));
 }
