@@ -32,6 +32,9 @@ use tracing::{debug, info, warn};
 /// Between two datagrams of a resync: 4,000 datagrams (about 160,000 records) a second.
 const PACE: Duration = Duration::from_micros(250);
 
+/// How often a resync socket that could not be opened is tried again.
+const REOPEN_EVERY: Duration = Duration::from_secs(5);
+
 /// How long a starting director waits for the master's table before it preempts, unless
 /// `lvs_sync_warm_preempt` says otherwise.
 pub const WARM_WAIT: Duration = Duration::from_secs(60);
@@ -237,7 +240,8 @@ pub async fn run(
                             Some((endpoint, s))
                         }
                         Err(e) => {
-                            warn!(error = %e, "resync unavailable");
+                            // The interface may not be there yet: try again shortly.
+                            warn!(error = %e, "resync unavailable for now; trying again in 5 s");
                             None
                         }
                     };
@@ -262,7 +266,8 @@ pub async fn run(
                 };
             }
         }
-        // Work until the status changes.
+        // Work until the status changes (or, without a socket, until it is time to try again).
+        let reopen_at = (socket.is_none() && now_status.plan.is_some()).then(|| Instant::now() + REOPEN_EVERY);
         loop {
             view.catching_up = catchup.is_some();
             seen.send_if_modified(|v| {
@@ -326,6 +331,7 @@ pub async fn run(
                 catchup.as_ref().and_then(Catchup::poll_timeout),
                 sender.as_ref().and_then(Sender::poll_timeout),
                 warm.as_ref().map(|w| w.until),
+                reopen_at,
             ]
             .into_iter()
             .flatten()
@@ -399,7 +405,11 @@ pub async fn run(
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                 },
-                () = sleep => {}
+                () = sleep => {
+                    if reopen_at.is_some_and(|t| t <= Instant::now()) {
+                        break;
+                    }
+                }
                 changed = status.changed() => {
                     if changed.is_err() {
                         return Ok(());
