@@ -12,13 +12,15 @@
 //! ```
 //!
 //! `dir` runs IPVS (TCP :80 -> rs:8080, TCP :81 persistent 60 s -> rs:8081, UDP :53 -> rs:5353,
-//! and TCP [2001:db8:1::100]:80 -> [2001:db8:2::2]:8080, all masquerading) and the kernel's master sync daemon (sync id 51) on its sync interface;
+//! TCP [2001:db8:1::100]:80 -> [2001:db8:2::2]:8080 and fwmark 7 persistent 60 s -> rs, all
+//! masquerading) and the kernel's master sync daemon (sync id 51) on its sync interface;
 //! `bk` has the same services and a backup sync daemon; `obs` listens to the group. Client
 //! connections through the VIP make the master multicast records; the test checks that every
 //! datagram parses, re-emits byte for byte, and matches /proc/net/ip_vs_conn on `dir`, and that
-//! `bk` learnt the same entries. Then it sends `bk` datagrams of its own (one hand-made
-//! connection and template, and 100 connections packed by `pack`) and checks `bk` lists them
-//! with the right destination, state and timeout. The first captured datagram is written to
+//! `bk` learnt the same entries. Then it sends `bk` datagrams of its own (a hand-made
+//! connection and template, an IPv6 connection, a connection of the fwmark service and that
+//! service's template as a resync sends them, and 100 connections packed by `pack`) and
+//! checks `bk` lists them with the right destination, state and timeout. The first captured datagram is written to
 //! the VM's output directory as hex (the fixture of `codec_kernel_bytes.rs` came from there).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed set-up step should fail the test
@@ -100,7 +102,8 @@ fn serve(listener: TcpListener) {
 const SERVICES: &str = "ipvsadm -A -t 10.0.1.100:80 -s rr && ipvsadm -a -t 10.0.1.100:80 -r 10.0.2.2:8080 -m \
     && ipvsadm -A -t 10.0.1.100:81 -s rr -p 60 && ipvsadm -a -t 10.0.1.100:81 -r 10.0.2.2:8081 -m \
     && ipvsadm -A -u 10.0.1.100:53 -s rr && ipvsadm -a -u 10.0.1.100:53 -r 10.0.2.2:5353 -m \
-    && ipvsadm -A -t [2001:db8:1::100]:80 -s rr && ipvsadm -a -t [2001:db8:1::100]:80 -r [2001:db8:2::2]:8080 -m";
+    && ipvsadm -A -t [2001:db8:1::100]:80 -s rr && ipvsadm -a -t [2001:db8:1::100]:80 -r [2001:db8:2::2]:8080 -m \
+    && ipvsadm -A -f 7 -s rr -p 60 && ipvsadm -a -f 7 -r 10.0.2.2:0 -m";
 
 #[test]
 #[ignore = "needs IPVS: run inside the VM by the_codec_against_the_kernel"]
@@ -274,6 +277,31 @@ fn in_vm_sync_lab() {
         timeout: 300,
         ..conn.clone()
     };
+    // An IPv6 connection, a connection of the fwmark service 7 and that service's template
+    // (protocol IP, the mark in the virtual address), as a resync sends them.
+    let v6 = |s: &str| s.parse::<IpAddr>().unwrap();
+    let conn6 = Record {
+        client: v6("2001:db8:1::77"),
+        vaddr: v6("2001:db8:1::100"),
+        daddr: v6("2001:db8:2::2"),
+        cport: 40006,
+        ..conn.clone()
+    };
+    let fwm = Record { client: ip([10, 0, 1, 78]), cport: 40007, vport: 443, dport: 443, fwmark: 7, ..conn.clone() };
+    let fwm_tpl = Record {
+        protocol: 0,
+        flags: flags::TEMPLATE,
+        state: template::NONE,
+        client: ip([10, 0, 1, 78]),
+        cport: 0,
+        vaddr: ip([0, 0, 0, 7]),
+        vport: 0,
+        dport: 0,
+        fwmark: 7,
+        timeout: 300,
+        ..conn.clone()
+    };
+    let extra = Message { sync_id: 51, records: vec![conn6.clone(), fwm.clone(), fwm_tpl.clone()] }.emit().unwrap();
     let hand_made = Message { sync_id: 51, records: vec![conn.clone(), tpl.clone()] }.emit().unwrap();
     let many: Vec<Record> = (0..100u16)
         .map(|i| Record { client: ip([10, 0, 9, (i % 200) as u8 + 1]), cport: 20000 + i, timeout: 600, ..conn.clone() })
@@ -287,14 +315,14 @@ fn in_vm_sync_lab() {
         s
     })
     .unwrap();
-    for d in std::iter::once(&hand_made).chain(&packed) {
+    for d in [&hand_made, &extra].into_iter().chain(&packed) {
         assert_eq!(sender.send_to(d, (GROUP, PORT)).unwrap(), d.len());
     }
     let deadline = Instant::now() + Duration::from_secs(5);
     let learnt = loop {
         let learnt = proc_table(&lab, &bk, "ip_vs_conn_sync");
         let ours = learnt.iter().filter(|e| e.client != ip([10, 0, 1, 2])).count();
-        if ours >= 102 || Instant::now() > deadline {
+        if ours >= 105 || Instant::now() > deadline {
             break learnt;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -308,6 +336,24 @@ fn in_vm_sync_lab() {
     println!("  bk {t:?}");
     assert_eq!((t.state.as_str(), t.origin, t.dport), ("NONE", Some(Origin::Sync), 8081));
     assert!((290..=300).contains(&t.expires), "{t:?}");
+    let c6 = find(&conn6).unwrap_or_else(|| panic!("bk lacks our IPv6 connection: {learnt:#?}"));
+    println!("  bk {c6:?}");
+    assert_eq!(
+        (c6.state.as_str(), c6.origin, c6.daddr, c6.dport),
+        ("ESTABLISHED", Some(Origin::Sync), conn6.daddr, 8080)
+    );
+    let f = find(&fwm).unwrap_or_else(|| panic!("bk lacks our fwmark connection: {learnt:#?}"));
+    println!("  bk {f:?}");
+    assert_eq!((f.state.as_str(), f.origin, f.daddr, f.dport), ("ESTABLISHED", Some(Origin::Sync), fwm.daddr, 443));
+    let ft = learnt
+        .iter()
+        .find(|e| e.protocol == 0 && e.fwmark() == Some(7))
+        .unwrap_or_else(|| panic!("bk lacks our fwmark template: {learnt:#?}"));
+    println!("  bk {ft:?}");
+    assert_eq!(
+        (ft.state.as_str(), ft.origin, ft.client, ft.daddr),
+        ("NONE", Some(Origin::Sync), fwm_tpl.client, fwm.daddr)
+    );
     for r in &many {
         let e = find(r).unwrap_or_else(|| panic!("bk lacks packed record {r:?}"));
         assert!((590..=600).contains(&e.expires), "{e:?}");
