@@ -110,18 +110,30 @@ impl AdvertCounters {
         }
     }
 
-    /// True when `self` would equal [`AdvertCounters::of`] the same inputs (cheap: compares
-    /// numbers, and the drops only by their total).
-    pub fn matches(&self, c: &Counters, drops: &BTreeMap<&'static str, u64>) -> bool {
+    /// Brings `self` to what [`AdvertCounters::of`] the same inputs gives; true when anything
+    /// changed. The numbers are copied; the drops map (strings) is rebuilt only when the
+    /// drops' total moved, so an advert received allocates nothing.
+    pub fn update(&mut self, c: &Counters, drops: &BTreeMap<&'static str, u64>) -> bool {
+        let numbers = [
+            (&mut self.adverts_received, c.adverts_received),
+            (&mut self.adverts_sent, c.adverts_sent),
+            (&mut self.became_master, c.became_master),
+            (&mut self.released_master, c.released_master),
+            (&mut self.priority_zero_received, c.priority_zero_received),
+            (&mut self.priority_zero_sent, c.priority_zero_sent),
+            (&mut self.address_list_mismatch, c.address_list_mismatch),
+        ];
+        let mut changed = false;
+        for (field, value) in numbers {
+            changed |= *field != value;
+            *field = value;
+        }
         let total: u64 = drops.values().sum::<u64>() + machine_drops(c).iter().map(|(_, v)| v).sum::<u64>();
-        self.adverts_received == c.adverts_received
-            && self.adverts_sent == c.adverts_sent
-            && self.became_master == c.became_master
-            && self.released_master == c.released_master
-            && self.priority_zero_received == c.priority_zero_received
-            && self.priority_zero_sent == c.priority_zero_sent
-            && self.address_list_mismatch == c.address_list_mismatch
-            && self.dropped.values().sum::<u64>() == total
+        if self.dropped.values().sum::<u64>() != total {
+            self.dropped = AdvertCounters::of(c, drops).dropped;
+            changed = true;
+        }
+        changed
     }
 
     /// What counted since `base` was taken.
@@ -420,9 +432,11 @@ mod tests {
         let c = AdvertCounters::of(&counters(), &drops);
         assert_eq!(c.dropped.get("ttl"), Some(&4));
         assert_eq!(c.dropped.get("interval_mismatch"), Some(&2));
-        assert!(c.matches(&counters(), &drops));
+        let mut same = c.clone();
+        assert!(!same.update(&counters(), &drops));
         let more: BTreeMap<&'static str, u64> = [("ttl", 5), ("auth", 0)].into_iter().collect();
-        assert!(!c.matches(&counters(), &more), "a new drop must show");
+        assert!(same.update(&counters(), &more), "a new drop must show");
+        assert_eq!(same, AdvertCounters::of(&counters(), &more));
         let later = AdvertCounters::of(&Counters { adverts_received: 15, ..counters() }, &more);
         let since = later.since(&c);
         assert_eq!(since.adverts_received, 5);

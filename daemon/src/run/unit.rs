@@ -135,17 +135,9 @@ pub async fn run(
     group.start(Instant::now());
     let mut group_state = group.state();
     let n = unit.members.len();
-    let mut actions = Performer {
-        unit: &unit,
-        io: &io,
-        addrs,
-        fifo,
-        transitions: vec![None; n],
-        transitions_changed: false,
-        goodbye_kept: vec![false; n],
-    };
+    let mut actions = Performer { unit: &unit, io: &io, addrs, fifo, status: &status, goodbye_kept: vec![false; n] };
     actions.drain(&mut group, &mut group_state).await;
-    actions.publish(&group, &drops, &status);
+    actions.publish(&group, &drops);
 
     loop {
         let deadline = group.poll_timeout().map(tokio::time::Instant::from_std);
@@ -201,12 +193,12 @@ pub async fn run(
                 info!(unit = %unit.name, "stopping");
                 group.stop(Instant::now());
                 actions.drain(&mut group, &mut group_state).await;
-                actions.publish(&group, &drops, &status);
+                actions.publish(&group, &drops);
                 return Ok(());
             }
         }
         actions.drain(&mut group, &mut group_state).await;
-        actions.publish(&group, &drops, &status);
+        actions.publish(&group, &drops);
     }
 }
 
@@ -325,10 +317,8 @@ struct Performer<'a> {
     io: &'a [Io],
     addrs: &'a Addresses,
     fifo: Option<&'a super::fifo::NotifyFifo>,
-    /// Each member's last state change.
-    transitions: Vec<Option<TransitionSnapshot>>,
-    /// A state changed since the last publication.
-    transitions_changed: bool,
+    /// Where the members' state goes out (a transition is written there as it happens).
+    status: &'a watch::Sender<Vec<InstanceSnapshot>>,
     /// Members whose goodbye (priority-0 advert) the last-resort release holds.
     goodbye_kept: Vec<bool>,
 }
@@ -336,11 +326,9 @@ struct Performer<'a> {
 impl Performer<'_> {
     /// Publishes the members' state where it changed (numbers are compared, nothing is
     /// formatted unless it changed).
-    fn publish(&mut self, group: &SyncGroup, drops: &[Drops], status: &watch::Sender<Vec<InstanceSnapshot>>) {
+    fn publish(&self, group: &SyncGroup, drops: &[Drops]) {
         let no_drops = BTreeMap::new();
-        let transitions_changed = std::mem::take(&mut self.transitions_changed);
-        let transitions = &self.transitions;
-        status.send_if_modified(|snaps| {
+        self.status.send_if_modified(|snaps| {
             let mut changed = false;
             for (i, s) in snaps.iter_mut().enumerate() {
                 let Some(inst) = group.member(i) else { continue };
@@ -358,17 +346,8 @@ impl Performer<'_> {
                     s.master = master;
                     changed = true;
                 }
-                if transitions_changed {
-                    if let Some(t) = transitions.get(i).filter(|t| **t != s.last_transition) {
-                        s.last_transition = t.clone();
-                        changed = true;
-                    }
-                }
                 let d = drops.get(i).map_or(&no_drops, |d| &d.0);
-                if !s.counters.matches(inst.counters(), d) {
-                    s.counters = AdvertCounters::of(inst.counters(), d);
-                    changed = true;
-                }
+                changed |= s.counters.update(inst.counters(), d);
             }
             changed
         });
@@ -426,14 +405,13 @@ impl Performer<'_> {
                             *k = false;
                         }
                     }
-                    if let Some(t) = self.transitions.get_mut(ga.member) {
-                        *t = Some(TransitionSnapshot::now(
-                            from.as_str().to_string(),
-                            to.as_str().to_string(),
-                            reason.to_string(),
-                        ));
-                        self.transitions_changed = true;
-                    }
+                    let t =
+                        TransitionSnapshot::now(from.as_str().to_string(), to.as_str().to_string(), reason.to_string());
+                    self.status.send_modify(|snaps| {
+                        if let Some(s) = snaps.get_mut(ga.member) {
+                            s.last_transition = Some(t);
+                        }
+                    });
                     notify(
                         &m.notify,
                         self.fifo,
