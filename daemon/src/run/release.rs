@@ -144,20 +144,18 @@ pub fn release_all(why: &str) {
         return;
     };
     held.releasing = true;
-    let own;
-    let socket = match SOCKET.get() {
-        Some(s) => Some(s),
-        None => {
-            own = Addresses::open().ok();
-            own.as_ref()
+    // Set by `prepare`, which installs the panic hook and runs before the signal thread
+    // starts: whoever calls this finds it.
+    match SOCKET.get() {
+        Some(socket) => {
+            for spec in held.addresses.values() {
+                match socket.remove(spec) {
+                    Ok(_) => info!(cause = why, address = %spec.address, interface = %spec.ifname, "VIP released"),
+                    Err(e) => error!(cause = why, error = %e, "cannot release VIP"),
+                }
+            }
         }
-    };
-    for spec in held.addresses.values() {
-        match socket.map(|s| s.remove(spec)) {
-            Some(Ok(_)) => info!(cause = why, address = %spec.address, interface = %spec.ifname, "VIP released"),
-            Some(Err(e)) => error!(cause = why, error = %e, "cannot release VIP"),
-            None => error!(cause = why, address = %spec.address, "cannot release VIP: no route-netlink socket"),
-        }
+        None => error!(cause = why, "cannot release the virtual addresses: no route-netlink socket"),
     }
     held.addresses.clear();
     for (name, g) in &held.goodbyes {
