@@ -203,7 +203,7 @@ impl Catchup {
 
     /// A Started or a Done heard on the group: true when it is for this catch-up. A Started
     /// stops the requests (the Done is awaited up to [`ANSWERED_WAIT`]); a Done ends it.
-    pub fn handle_done(&mut self, now: Instant, done: &Control) -> bool {
+    pub fn handle_control(&mut self, now: Instant, done: &Control) -> bool {
         match *done {
             Control::Started { nonce, .. } if nonce == self.nonce && self.outcome.is_none() => {
                 if !self.answered {
@@ -335,6 +335,11 @@ impl Sender {
         self.next_send = Some(now);
     }
 
+    /// When the last resync began.
+    pub fn began_at(&self) -> Option<Instant> {
+        self.last_start
+    }
+
     /// True from [`begin`](Self::begin) until the Done is owed.
     pub fn is_sending(&self) -> bool {
         self.reading || self.next_send.is_some()
@@ -435,9 +440,9 @@ mod tests {
         assert!(c.poll_transmit(t0 + ms(1000)).is_some());
         // Another nonce's Done is not ours.
         let other = Control::Done { sync_id: 51, nonce: 8, records: 3, datagrams: 1 };
-        assert!(!c.handle_done(t0 + ms(1200), &other));
+        assert!(!c.handle_control(t0 + ms(1200), &other));
         let ours = Control::Done { sync_id: 51, nonce: 7, records: 3, datagrams: 1 };
-        assert!(c.handle_done(t0 + ms(1500), &ours));
+        assert!(c.handle_control(t0 + ms(1500), &ours));
         assert_eq!(c.outcome(), Some(Outcome::CaughtUp { records: 3, took: ms(1500) }));
         assert_eq!((c.poll_timeout(), c.poll_transmit(t0 + ms(5000))), (None, None));
 
@@ -456,18 +461,18 @@ mod tests {
         // awaited up to ANSWERED_WAIT.
         let mut slow = Catchup::new(t0, 51, 11);
         assert!(slow.poll_transmit(t0).is_some());
-        assert!(slow.handle_done(t0 + ms(10), &Control::Started { sync_id: 51, nonce: 11 }));
+        assert!(slow.handle_control(t0 + ms(10), &Control::Started { sync_id: 51, nonce: 11 }));
         assert!(slow.answered());
         assert_eq!(slow.poll_transmit(t0 + Duration::from_secs(30)), None);
         assert_eq!(slow.outcome(), None);
-        assert!(slow.handle_done(
+        assert!(slow.handle_control(
             t0 + Duration::from_secs(40),
             &Control::Done { sync_id: 51, nonce: 11, records: 5, datagrams: 1 }
         ));
         assert_eq!(slow.outcome(), Some(Outcome::CaughtUp { records: 5, took: Duration::from_secs(40) }));
         let mut lost = Catchup::new(t0, 51, 12);
         let _ = lost.poll_transmit(t0);
-        lost.handle_done(t0, &Control::Started { sync_id: 51, nonce: 12 });
+        lost.handle_control(t0, &Control::Started { sync_id: 51, nonce: 12 });
         assert_eq!(lost.poll_timeout(), Some(t0 + ANSWERED_WAIT));
         assert_eq!(lost.poll_transmit(t0 + ANSWERED_WAIT), None);
         assert_eq!(lost.outcome(), Some(Outcome::Unfinished));

@@ -158,20 +158,6 @@ impl Keeper {
     }
 }
 
-/// Runs one blocking step of the keeper on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    keeper: Keeper,
-    f: impl FnOnce(&mut Keeper) -> T + Send + 'static,
-) -> Result<(Keeper, T), String> {
-    tokio::task::spawn_blocking(move || {
-        let mut k = keeper;
-        let out = f(&mut k);
-        (k, out)
-    })
-    .await
-    .map_err(|e| e.to_string())
-}
-
 /// Applies the target now, then keeps it applied: every reconcile period against a fresh
 /// dump, and at once against the model whenever `targets` changes (a reload). Until `stop`.
 pub async fn keep(
@@ -189,7 +175,7 @@ pub async fn keep(
     loop {
         let started = tokio::time::Instant::now();
         let target = targets.borrow_and_update().clone();
-        let (k, result) = blocking(keeper, move |k| k.round(&target, round)).await?;
+        let (k, result) = super::blocking(keeper, move |k| k.round(&target, round)).await?;
         keeper = k;
         if round != Round::Reload {
             next_dump = started + keeper.last_dump.saturating_mul(DUMP_SPACING).max(RECONCILE_PERIOD);
@@ -215,7 +201,7 @@ pub async fn keep(
         }
     }
     if release {
-        let (_, r) = blocking(keeper, |k| k.remove_managed()).await?;
+        let (_, r) = super::blocking(keeper, |k| k.remove_managed()).await?;
         if let Err(e) = r {
             warn!(error = %e, "cannot remove IPVS services at stop");
         }

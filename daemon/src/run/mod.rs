@@ -268,21 +268,18 @@ async fn async_run(
                 signals::Effect::Reload => {
                     info!(from = %sig.from, "SIGHUP: reloading");
                     reload_now(&reload, &mut current, &config_tx);
-                    sync_tx.send_if_modified(|p| {
-                        let new = syncd::Plan::of(&current);
-                        let changed = *p != new;
-                        *p = new;
-                        changed
-                    });
+                    publish(&sync_tx, &syncd::Plan::of(&current));
                 }
                 signals::Effect::Stop => {
                     info!(signal = %sig.name, from = %sig.from, "stopping");
                     let _ = stop_tx.send(true);
                 }
                 signals::Effect::Dump(kind) => dumps.log(kind, &sig),
-                signals::Effect::Ignore | signals::Effect::EndNow => {
+                signals::Effect::Ignore => {
                     warn!(signal = %sig.name, from = %sig.from, "signal ignored (it does nothing in tandem; see README, Signals)");
                 }
+                // The signal thread ends the process itself for these; they never come here.
+                signals::Effect::EndNow => {}
             },
             done = tasks.join_next() => match done {
                 None => break,
@@ -304,6 +301,34 @@ async fn async_run(
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Runs one blocking step (netlink calls) of a task's `state` on the blocking pool and gives
+/// the state back with the step's result. An error only if the step could not finish (the
+/// runtime is shutting down: a panic ends the process).
+pub(crate) async fn blocking<S: Send + 'static, T: Send + 'static>(
+    state: S,
+    f: impl FnOnce(&mut S) -> T + Send + 'static,
+) -> Result<(S, T), String> {
+    tokio::task::spawn_blocking(move || {
+        let mut s = state;
+        let out = f(&mut s);
+        (s, out)
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// Puts `value` on `tx` when it differs from what is there (cloned only then): receivers wake
+/// for changes only.
+pub(crate) fn publish<T: PartialEq + Clone>(tx: &watch::Sender<T>, value: &T) {
+    tx.send_if_modified(|v| {
+        let changed = *v != *value;
+        if changed {
+            *v = value.clone();
+        }
+        changed
+    });
 }
 
 /// SIGHUP: reads the configuration again and hands it to the checks and the IPVS keeper.

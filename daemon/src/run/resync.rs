@@ -19,6 +19,7 @@ use super::ipvs::Target;
 use super::snapshot::{ResyncSnapshot, SyncSnapshot};
 use super::syncd::SyncStatus;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,6 +62,11 @@ impl Warm {
     /// Lets go, saying why and what the table holds now.
     async fn release(self, why: &str, view: &mut SyncSnapshot) {
         let have = tokio::task::spawn_blocking(table_size).await.unwrap_or(0);
+        self.let_go(why, have, view);
+    }
+
+    /// Lets go, saying why and what the table holds (`have`, counted by the caller).
+    fn let_go(self, why: &str, have: usize, view: &mut SyncSnapshot) {
         info!(table = have, "warm preemption: {why}; this director may preempt now");
         view.warm_preemption = Some(format!("let go: {why} (table {have})"));
         let _ = self.hold.send(false);
@@ -134,10 +140,25 @@ impl Endpoint {
     }
 }
 
+/// The destinations of the fwmark services, by family and destination: a connection of such
+/// a service shows the VIP it was sent to in /proc, not the mark. Built once per resync (a
+/// scan of every service for each of 100,000 entries would not be).
+fn fwmark_dests(t: &Table) -> HashMap<(bool, DestKey), DestInfo> {
+    let mut out = HashMap::new();
+    for (k, (_, dests)) in &t.services {
+        if let ServiceKey::Fwmark { v6, mark } = k {
+            for (dk, d) in dests {
+                out.entry((*v6, *dk)).or_insert(DestInfo { forward: d.forward.code(), fwmark: *mark });
+            }
+        }
+    }
+    out
+}
+
 /// What tandem's model says of a /proc entry's destination: the forwarding method of the
 /// destination in its service (found by address and port, by address with persistence on
 /// every port, or as a fwmark service holding the destination).
-fn dest_info(t: &Table, e: &tandem_sync::ConnEntry) -> Option<DestInfo> {
+fn dest_info(t: &Table, by_mark: &HashMap<(bool, DestKey), DestInfo>, e: &tandem_sync::ConnEntry) -> Option<DestInfo> {
     let dk = DestKey { addr: e.daddr, port: e.dport };
     let forward =
         |dests: &std::collections::BTreeMap<DestKey, tandem_ipvs::Dest>| dests.get(&dk).map(|d| d.forward.code());
@@ -151,12 +172,7 @@ fn dest_info(t: &Table, e: &tandem_sync::ConnEntry) -> Option<DestInfo> {
             return Some(DestInfo { forward: f, fwmark: 0 });
         }
     }
-    t.services.iter().find_map(|(k, (_, dests))| match k {
-        ServiceKey::Fwmark { v6, mark } if *v6 == e.client.is_ipv6() => {
-            forward(dests).map(|f| DestInfo { forward: f, fwmark: *mark })
-        }
-        _ => None,
-    })
+    by_mark.get(&(e.client.is_ipv6(), dk)).copied()
 }
 
 /// Connections (and persistence templates) bound to this namespace's destinations, as the
@@ -178,7 +194,8 @@ fn pack_table(services: &Table, sync_id: u8, maxlen: usize) -> Result<(Vec<Vec<u
     let text =
         std::fs::read_to_string("/proc/net/ip_vs_conn").map_err(|e| format!("read /proc/net/ip_vs_conn: {e}"))?;
     let table = tandem_sync::parse_conn_table(&text);
-    let (recs, skipped) = records(&table.entries, |e| dest_info(services, e));
+    let by_mark = fwmark_dests(services);
+    let (recs, skipped) = records(&table.entries, |e| dest_info(services, &by_mark, e));
     if skipped.total() > 0 || table.malformed > 0 {
         warn!(
             unknown_service = skipped.unknown_service,
@@ -209,11 +226,11 @@ pub async fn run(
 ) -> Result<(), String> {
     let mut view =
         SyncSnapshot { warm_preemption: warm.as_ref().map(|_| "held".to_string()), ..SyncSnapshot::default() };
-    let mut sending_since: Option<Instant> = None;
     let mut socket: Option<(Endpoint, UdpSocket)> = None;
     let mut catchup: Option<Catchup> = None;
     let mut sender: Option<Sender> = None;
-    let mut backup_starts = 0;
+    // The catch-up is asked once per run, when the first backup daemon has started.
+    let mut asked = false;
     let mut buf = vec![0u8; 2048];
     loop {
         let now_status = status.borrow_and_update().clone();
@@ -246,8 +263,8 @@ pub async fn run(
                         }
                     };
                 }
-                if now_status.backup_starts != backup_starts {
-                    backup_starts = now_status.backup_starts;
+                if now_status.backup_started && !asked {
+                    asked = true;
                     info!(
                         sync_id = now_status.sync_id,
                         "resync: the backup daemon started; asking the master for its table"
@@ -270,13 +287,7 @@ pub async fn run(
         let reopen_at = (socket.is_none() && now_status.plan.is_some()).then(|| Instant::now() + REOPEN_EVERY);
         loop {
             view.catching_up = catchup.is_some();
-            seen.send_if_modified(|v| {
-                let changed = *v != view;
-                if changed {
-                    *v = view.clone();
-                }
-                changed
-            });
+            super::publish(&seen, &view);
             let now = Instant::now();
             if let Some((e, s)) = &socket {
                 if let Some(c) = catchup.as_mut() {
@@ -303,7 +314,6 @@ pub async fn run(
                 }
                 if let Some(snd) = sender.as_mut() {
                     if snd.wants_start(now) {
-                        sending_since.get_or_insert_with(Instant::now);
                         resync_now(snd, s, e, &services, now_status.sync_id).await;
                     }
                     while let Some(d) = snd.poll_records(Instant::now()) {
@@ -312,7 +322,7 @@ pub async fn run(
                     while let Some(done) = snd.poll_control() {
                         if let Control::Done { records, datagrams, .. } = done {
                             info!(records, datagrams, "resync: table sent");
-                            let ms = sending_since.take().map_or(0, |t| t.elapsed().as_millis() as u64);
+                            let ms = snd.began_at().map_or(0, |t| t.elapsed().as_millis() as u64);
                             view.last_sent = Some(ResyncSnapshot::now(records, None, ms));
                         }
                         send(s, &done.emit(), e.control_to()).await;
@@ -359,8 +369,7 @@ pub async fn run(
                                         Answer::Start => {
                                             info!(%from, nonce, "resync: a backup asks for the table");
                                             if let Some((e, s)) = &socket {
-                                                sending_since.get_or_insert_with(Instant::now);
-                        resync_now(snd, s, e, &services, now_status.sync_id).await;
+                                                resync_now(snd, s, e, &services, now_status.sync_id).await;
                                             }
                                         }
                                         Answer::Joined => debug!(%from, nonce, "resync: request joins the resync under way"),
@@ -370,16 +379,16 @@ pub async fn run(
                             }
                             Ok(started @ Control::Started { .. }) => {
                                 if let Some(c) = catchup.as_mut() {
-                                    if c.handle_done(Instant::now(), &started) {
+                                    if c.handle_control(Instant::now(), &started) {
                                         info!(%from, "resync: the master is sending its table");
                                     }
                                 }
                             }
                             Ok(done @ Control::Done { .. }) => {
                                 if let Some(c) = catchup.as_mut() {
-                                    if c.handle_done(Instant::now(), &done) {
+                                    if c.handle_control(Instant::now(), &done) {
+                                        let have = tokio::task::spawn_blocking(table_size).await.unwrap_or(0);
                                         if let Some(Outcome::CaughtUp { records, took }) = c.outcome() {
-                                            let have = tokio::task::spawn_blocking(table_size).await.unwrap_or(0);
                                             info!(
                                                 %from,
                                                 records,
@@ -392,7 +401,7 @@ pub async fn run(
                                         }
                                         catchup = None;
                                         if let Some(w) = warm.take() {
-                                            w.release("caught up with the master's table", &mut view).await;
+                                            w.let_go("caught up with the master's table", have, &mut view);
                                         }
                                     }
                                 }

@@ -103,10 +103,10 @@ pub struct SyncStatus {
     pub sync_id: u8,
     /// This director runs the master daemon (it answers resync requests).
     pub master: bool,
-    /// Counts the backup daemons started as tandem started (at most one per run): such a
-    /// start may find the table empty, and asks the master for its own. A role switch keeps
-    /// the table (a master holds every connection it scheduled) and asks nothing.
-    pub backup_starts: u64,
+    /// This run's first backup daemon has started: such a start may find the table empty, and
+    /// asks the master for its own. A later one (a role switch) keeps the table (a master holds
+    /// every connection it scheduled) and asks nothing.
+    pub backup_started: bool,
 }
 
 /// Why a round runs, for the log.
@@ -134,8 +134,8 @@ impl std::fmt::Display for Why {
 /// The driver's state: its socket and what it last applied.
 struct Driver {
     ipvs: Option<Arc<Ipvs>>,
-    /// Backup daemons started so far.
-    backup_starts: u64,
+    /// A backup daemon has started in this run.
+    backup_started: bool,
     /// The daemons tandem started and has not stopped: what a stop or a removed block stops.
     ours: Vec<SyncState>,
     /// Whether the last round failed (logged once, then at recovery).
@@ -165,8 +165,8 @@ impl Driver {
             self.ours.push(d.state);
             // Only the run's first backup daemon may find the table empty (a machine that
             // booted, a tandem that was stopped); a role switch keeps what the table had.
-            if d.state == SyncState::Backup && self.backup_starts == 0 {
-                self.backup_starts += 1;
+            if d.state == SyncState::Backup {
+                self.backup_started = true;
             }
             info!(
                 daemon = ?d.state,
@@ -195,26 +195,6 @@ impl Driver {
     }
 }
 
-/// Runs `f` on the driver in the blocking pool (netlink calls block).
-async fn blocking<T: Send + 'static>(
-    d: Driver,
-    f: impl FnOnce(&mut Driver) -> T + Send + 'static,
-) -> (Driver, Option<T>) {
-    // The driver comes back even if the closure panicked (the panic hook ends tandem anyway).
-    let ours = d.ours.clone();
-    let ipvs = d.ipvs.clone();
-    match tokio::task::spawn_blocking(move || {
-        let mut d = d;
-        let out = f(&mut d);
-        (d, out)
-    })
-    .await
-    {
-        Ok((d, out)) => (d, Some(out)),
-        Err(_) => (Driver { ipvs, ours, failing: true, backup_starts: 0 }, None),
-    }
-}
-
 /// The unit publishing instance `name`, if it runs.
 fn unit_of(units: &[watch::Receiver<Vec<InstanceSnapshot>>], name: &str) -> Option<usize> {
     units.iter().position(|u| u.borrow().iter().any(|i| i.name == name))
@@ -229,7 +209,7 @@ pub async fn drive(
     mut stop: watch::Receiver<bool>,
     status: watch::Sender<SyncStatus>,
 ) -> Result<(), String> {
-    let mut driver = Driver { ipvs: None, ours: Vec::new(), failing: false, backup_starts: 0 };
+    let mut driver = Driver { ipvs: None, ours: Vec::new(), failing: false, backup_started: false };
     let mut why = Why::Start;
     let mut plan = plans.borrow_and_update().clone();
     // The unit of the followed instance, and the instance's state last acted on.
@@ -258,24 +238,19 @@ pub async fn drive(
                     plan: plan.as_ref().map(|p| p.conf.clone()),
                     sync_id: w.first().map_or(0, |d| u8::try_from(d.sync_id).unwrap_or(0)),
                     master: w.iter().any(|d| d.state == SyncState::Master),
-                    backup_starts: 0,
+                    backup_started: false,
                 };
-                let (d, r) = blocking(driver, move |d| d.apply(&w, &round_why)).await;
+                let (d, r) = super::blocking(driver, move |d| d.apply(&w, &round_why)).await?;
                 driver = d;
-                if matches!(r, Some(Ok(()))) {
-                    let now = SyncStatus { backup_starts: driver.backup_starts, ..now };
-                    status.send_if_modified(|s| {
-                        let changed = *s != now;
-                        *s = now;
-                        changed
-                    });
+                if r.is_ok() {
+                    super::publish(&status, &SyncStatus { backup_started: driver.backup_started, ..now });
                 }
                 match r {
-                    Some(Err(e)) if !driver.failing => {
+                    Err(e) if !driver.failing => {
                         error!(error = %e, "cannot drive the IPVS sync daemons; retrying every {} s", RECONCILE_PERIOD.as_secs());
                         driver.failing = true;
                     }
-                    Some(Ok(())) if driver.failing => {
+                    Ok(()) if driver.failing => {
                         info!("IPVS sync daemons in step again");
                         driver.failing = false;
                     }
@@ -285,13 +260,9 @@ pub async fn drive(
             // No block (any more): what tandem started goes; the kernel's own are left alone.
             None if plan.is_none() => {
                 let round_why = why.clone();
-                let (d, _) = blocking(driver, move |d| d.stop_ours(&round_why)).await;
+                let (d, _) = super::blocking(driver, move |d| d.stop_ours(&round_why)).await?;
                 driver = d;
-                status.send_if_modified(|s| {
-                    let changed = s.plan.is_some();
-                    *s = SyncStatus { backup_starts: s.backup_starts, ..SyncStatus::default() };
-                    changed
-                });
+                super::publish(&status, &SyncStatus { backup_started: driver.backup_started, ..SyncStatus::default() });
             }
             None => {}
         }
@@ -336,7 +307,8 @@ pub async fn drive(
                     break;
                 }
                 _ = stop.changed() => {
-                    let (_, _) = blocking(driver, |d| d.stop_ours(&Why::Stop)).await;
+                    // Failing to stop (no IPVS socket) leaves nothing of ours running anyway.
+                    let (_, _not_running) = super::blocking(driver, |d| d.stop_ours(&Why::Stop)).await?;
                     return Ok(());
                 }
             }
