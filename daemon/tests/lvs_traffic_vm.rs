@@ -70,7 +70,7 @@ stamp() {{ date +%s%N; }}
 wait_for() {{ i=0; while [ $i -lt 200 ]; do ip netns exec dir ipvsadm -Ln > $TMPDIR/now; if eval "$1"; then return 0; fi; i=$((i+1)); sleep 0.05; done; return 1; }}
 client_loop() {{
   rm -f $TMPDIR/stop_client
-  while [ ! -f $TMPDIR/stop_client ]; do echo "$(stamp) $(ip netns exec cl curl -sS -m 1 http://198.51.100.10/ 2>/dev/null || echo FAILED)"; sleep 0.05; done
+  while [ ! -f $TMPDIR/stop_client ]; do s=$(stamp); a=$(ip netns exec cl curl -sS -m 1 http://198.51.100.10/ 2>/dev/null || echo FAILED); echo "$s $(stamp) $a"; sleep 0.05; done
 }}
 fetch() {{
   n=0; while [ $n -lt $1 ]; do ip netns exec cl curl -sS -m 3 $2 || echo FAILED; n=$((n+1)); done
@@ -405,9 +405,9 @@ fn dr_real_servers_answer_the_client_directly() {
     assert!(neighbour.contains(mac), "VIP resolved to {neighbour}, director is {mac}");
 }
 
-/// A health snippet's requests as (ns, answer), and its instants.
+/// A health snippet's requests as (started ns, ended ns, answer), and its instants.
 struct Timeline {
-    requests: Vec<(u128, String)>,
+    requests: Vec<(u128, u128, String)>,
     kill: u128,
     gone: u128,
     restart: u128,
@@ -420,15 +420,21 @@ fn timeline(s: &SnippetResult) -> Timeline {
         .read_to_string("requests")
         .unwrap()
         .lines()
-        .filter_map(|l| l.split_once(' ').map(|(t, a)| (t.parse().unwrap(), a.to_string())))
+        .filter_map(|l| {
+            let (start, rest) = l.split_once(' ')?;
+            let (end, answer) = rest.split_once(' ')?;
+            Some((start.parse().unwrap(), end.parse().unwrap(), answer.to_string()))
+        })
         .collect();
     Timeline { requests, kill: t("t_kill"), gone: t("t_gone"), restart: t("t_restart"), back: t("t_back") }
 }
 
 impl Timeline {
-    /// Answers to requests started between `from` and `to` (ns).
+    /// Answers to requests that started at `from` (ns) or later and ended before `to`: a
+    /// request stamped before an instant may reach the director well after it (`ip netns
+    /// exec` and curl start slowly under emulation), so only whole requests count.
     fn between(&self, from: u128, to: u128) -> Vec<&str> {
-        self.requests.iter().filter(|(t, _)| *t >= from && *t < to).map(|(_, a)| a.as_str()).collect()
+        self.requests.iter().filter(|(s, e, _)| *s >= from && *e < to).map(|(_, _, a)| a.as_str()).collect()
     }
 }
 
