@@ -192,7 +192,7 @@ fresh d1
 }
 
 /// The comparison: keepalived 2.2.7 with the same files, both subsystems (its checker
-/// programs IPVS). The master's machine dies with 50 connections open: keepalived keeps them
+/// programs IPVS). The master's machine dies with 1,000 connections open: keepalived keeps them
 /// all. The machine comes back with an empty table and preempts: the connections that were
 /// quiet meanwhile have no entry there and die (keepalived issues #237, #1076, #1966).
 fn keepalived_snippet() -> String {
@@ -201,7 +201,7 @@ fn keepalived_snippet() -> String {
 done
 holds_vip d1
 sleep 3
-clients $TMPDIR/k 50
+clients $TMPDIR/k 1000
 cp $TMPDIR/k/opened "$TANDEM_SNIPPET_OUT/opened"
 sleep 3
 die d1
@@ -252,6 +252,8 @@ round $TMPDIR/r2 1 > "$TANDEM_SNIPPET_OUT/after_return_away"
 { who; who; who; } > "$TANDEM_SNIPPET_OUT/who_return"
 kill -USR1 $pid_d1
 kill -36 $pid_d1
+sleep 4
+kill -36 $pid_d2
 sleep 1
 touch $TMPDIR/r/done $TMPDIR/r2/done
 kill -TERM $pid_d1 $pid_d2; wait $pid_d1 $pid_d2
@@ -261,7 +263,7 @@ kill -TERM $pid_d1 $pid_d2; wait $pid_d1 $pid_d2
 
 /// LVS-DR: directors e1 and e2, real servers es1 and es2 (the VIP 192.0.2.10 on their loopback,
 /// arp_ignore 1, arp_announce 2) and the client ec on one segment; replies go straight to the
-/// client. 200 connections through e1; e1's machine dies; e1 comes back empty and preempts.
+/// client. 1,000 connections through e1; e1's machine dies; e1 comes back empty and preempts.
 fn dr_snippet() -> String {
     let conf = |priority: u8| {
         format!(
@@ -302,7 +304,7 @@ pe2=$!
 dvip e1
 sleep 3
 mkdir -p $TMPDIR/dr
-ip netns exec ec python3 $TMPDIR/client.py 200 192.0.2.10 $TMPDIR/dr &
+ip netns exec ec python3 $TMPDIR/client.py 1000 192.0.2.10 $TMPDIR/dr &
 i=0; while [ $i -lt 1200 ] && [ ! -f $TMPDIR/dr/opened ]; do i=$((i+1)); sleep 0.1; done
 cp $TMPDIR/dr/opened "$TANDEM_SNIPPET_OUT/opened"
 sleep 3
@@ -397,8 +399,8 @@ fn every_connection_survives_the_masters_death() {
 fn keepalived_keeps_the_connections_at_failover_and_loses_them_at_the_return() {
     let s = snippet("keepalived");
     let log = |l: &str| s.read_to_string(l).unwrap_or_default();
-    assert_eq!(s.read_to_string("opened").unwrap().trim(), "50", "{}", log("kd1.log"));
-    assert_eq!(s.read_to_string("after_failover").unwrap().trim(), "50", "{}", log("kd2.log"));
+    assert_eq!(s.read_to_string("opened").unwrap().trim(), "1000", "{}", log("kd1.log"));
+    assert_eq!(s.read_to_string("after_failover").unwrap().trim(), "1000", "{}", log("kd2.log"));
     assert_eq!(s.read_to_string("after_return").unwrap().trim(), "0", "{}\n{}", log("kd1b.log"), log("kd2.log"));
 }
 
@@ -454,6 +456,19 @@ fn every_connection_survives_the_return_of_a_director_that_restarted_empty() {
         "{json}"
     );
     assert!(log("r2.log").contains("resync: table sent"), "{}", log("r2.log"));
+    // What tandem heard on the kernel's sync port: the resync's records, at least.
+    assert!(v["sync"]["heard"]["records"].as_u64().unwrap() >= 1000, "{json}");
+    assert_eq!(v["sync"]["heard"]["dropped"], 0, "{json}");
+    // d2, a backup again, knows how far it is behind the master d1: the master's count came
+    // (over 1,000 connections), and d2 holds them (it was their master).
+    let r2 = log("r2.log");
+    let json = r2.lines().find_map(|l| l.find("{\"pid\"").map(|at| &l[at..])).expect("no JSON dump from d2");
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    let count = |k: &str| v["sync"][k].as_u64().unwrap_or_else(|| panic!("no {k}:\n{json}"));
+    assert!(count("master_table") >= 1000, "{json}");
+    assert!(count("resync_records_sent") >= 1000, "{json}");
+    let behind = count("behind");
+    assert!(behind < 10, "d2 behind by {behind}:\n{json}");
 }
 
 /// LVS-DR: the director sees only the client's half of each connection; the connections
@@ -463,8 +478,8 @@ fn dr_connections_survive_the_masters_death_and_its_return() {
     let s = snippet("dr");
     let log = |l: &str| s.read_to_string(l).unwrap_or_default();
     let n = |f: &str| s.read_to_string(f).unwrap_or_default().trim().to_string();
-    assert_eq!(n("opened"), "200", "{}", log("e1.log"));
-    assert_eq!(n("after_failover"), "200", "{}", log("e2.log"));
-    assert_eq!(n("after_return"), "200", "{}\n{}", log("e1b.log"), log("e2.log"));
+    assert_eq!(n("opened"), "1000", "{}", log("e1.log"));
+    assert_eq!(n("after_failover"), "1000", "{}", log("e2.log"));
+    assert_eq!(n("after_return"), "1000", "{}\n{}", log("e1b.log"), log("e2.log"));
     assert!(log("e1b.log").contains("resync: caught up with the master's table"), "{}", log("e1b.log"));
 }

@@ -24,6 +24,12 @@
 //! 3. The requester stops asking once a master has started, and counts as caught up once a
 //!    Done for its nonce arrives (or gives up after [`ANSWERED_WAIT`]).
 //!
+//! Besides, every [`TABLE_EVERY`] the master multicasts [`Control::Table`] there: how many
+//! connections and templates its table holds (the kernel's per-destination counts). A backup
+//! compares it with its own count: how far its table is behind the master's, at any time,
+//! not only after a resync (connections the master's daemon has not sent yet, from its 3rd
+//! packet, count as behind too).
+//!
 //! Requests are harmless to repeat and rate-limited: a request while a resync is being sent
 //! joins it (the Done carries every nonce it answers); a new resync starts at most once per
 //! [`COOLDOWN`], and a request in the cooldown gets a Done at the end of the next one.
@@ -45,9 +51,12 @@ pub const REQUEST_ATTEMPTS: u32 = 5;
 pub const COOLDOWN: Duration = Duration::from_secs(2);
 /// How long a requester waits for the Done of a resync a master has started.
 pub const ANSWERED_WAIT: Duration = Duration::from_secs(600);
+/// How often a master says how large its table is.
+pub const TABLE_EVERY: Duration = Duration::from_secs(2);
 
-/// The control messages: `TNDR`, version 1, kind, sync id, 0, nonce (u64 big-endian); a Done
-/// adds the records and datagrams sent (u32 big-endian each).
+/// The control messages: `TNDR`, version 1, kind, sync id, 0, then a u64 big-endian (a
+/// nonce, or a Table's count); a Done adds the records and datagrams sent (u32 big-endian
+/// each).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
     /// A backup asks for the table.
@@ -75,6 +84,13 @@ pub enum Control {
         /// Datagrams sent.
         datagrams: u32,
     },
+    /// A master's table size, every [`TABLE_EVERY`].
+    Table {
+        /// The sync id it uses.
+        sync_id: u8,
+        /// Connections and templates in its table.
+        connections: u64,
+    },
 }
 
 const MAGIC: &[u8; 4] = b"TNDR";
@@ -82,6 +98,7 @@ const VERSION: u8 = 1;
 const REQUEST: u8 = 1;
 const DONE: u8 = 2;
 const STARTED: u8 = 3;
+const TABLE: u8 = 4;
 
 /// Why a control datagram was not understood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -115,7 +132,8 @@ impl Control {
                 records: u32_at(16).ok_or(ControlError::Length(b.len()))?,
                 datagrams: u32_at(20).ok_or(ControlError::Length(b.len()))?,
             }),
-            (REQUEST | DONE | STARTED, n) => Err(ControlError::Length(n)),
+            (TABLE, 16) => Ok(Control::Table { sync_id, connections: u64_at(8).ok_or(ControlError::Length(b.len()))? }),
+            (REQUEST | DONE | STARTED | TABLE, n) => Err(ControlError::Length(n)),
             _ => Err(ControlError::Foreign),
         }
     }
@@ -137,6 +155,10 @@ impl Control {
                 b.extend(nonce.to_be_bytes());
                 b.extend(records.to_be_bytes());
                 b.extend(datagrams.to_be_bytes());
+            }
+            Control::Table { sync_id, connections } => {
+                b.extend([VERSION, TABLE, sync_id, 0]);
+                b.extend(connections.to_be_bytes());
             }
         }
         b
@@ -396,6 +418,38 @@ impl Sender {
     }
 }
 
+/// A backup's view of how far its table is behind the master's: the master's last
+/// [`Control::Table`] against this director's own count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Lag {
+    master: Option<(u64, Instant)>,
+    own: Option<u64>,
+}
+
+impl Lag {
+    /// A master's Table heard now.
+    pub fn master_said(&mut self, now: Instant, connections: u64) {
+        self.master = Some((connections, now));
+    }
+
+    /// This director's own count, taken now.
+    pub fn own(&mut self, connections: u64) {
+        self.own = Some(connections);
+    }
+
+    /// The master's count, if one came in the last three [`TABLE_EVERY`] (a master gone
+    /// quiet says nothing of the table any more).
+    pub fn master(&self, now: Instant) -> Option<u64> {
+        self.master.filter(|(_, at)| now.saturating_duration_since(*at) <= TABLE_EVERY * 3).map(|(n, _)| n)
+    }
+
+    /// Connections the master holds that this director does not: 0 when caught up (this
+    /// director may hold more: connections that ended on the master and not yet here).
+    pub fn behind(&self, now: Instant) -> Option<u64> {
+        Some(self.master(now)?.saturating_sub(self.own?))
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -412,6 +466,7 @@ mod tests {
             Control::Request { sync_id: 51, nonce: 0x0102_0304_0506_0708 },
             Control::Started { sync_id: 51, nonce: 3 },
             Control::Done { sync_id: 0, nonce: u64::MAX, records: 100_000, datagrams: 2_500 },
+            Control::Table { sync_id: 51, connections: 1_000_000 },
         ] {
             let b = c.emit();
             assert_eq!(&b[..4], b"TNDR");
@@ -421,6 +476,21 @@ mod tests {
         assert_eq!(Control::parse(b"TNDR\x02\x01\x00\x00........"), Err(ControlError::Foreign));
         assert_eq!(Control::parse(&[0u8; 16]), Err(ControlError::Foreign));
         assert_eq!(Control::parse(b"TN"), Err(ControlError::Length(2)));
+    }
+
+    #[test]
+    fn the_lag_is_the_masters_recent_count_less_this_directors() {
+        let t0 = Instant::now();
+        let mut lag = Lag::default();
+        assert_eq!(lag.behind(t0), None);
+        lag.own(400);
+        assert_eq!(lag.behind(t0), None, "no master has spoken");
+        lag.master_said(t0, 1000);
+        assert_eq!(lag.behind(t0 + ms(100)), Some(600));
+        lag.own(1003);
+        assert_eq!(lag.behind(t0 + ms(100)), Some(0));
+        assert_eq!(lag.behind(t0 + TABLE_EVERY * 3), Some(0));
+        assert_eq!((lag.master(t0 + TABLE_EVERY * 3 + ms(1)), lag.behind(t0 + TABLE_EVERY * 3 + ms(1))), (None, None));
     }
 
     proptest! {

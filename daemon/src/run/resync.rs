@@ -10,6 +10,10 @@
 //! takes them (it accepts any sender there); then it says it is done, and the requester logs
 //! that it caught up. The exchange is described in tandem-sync's `resync` module.
 //!
+//! tandem also listens on the kernel's group and port beside the kernel's backup daemon (both
+//! sockets take every datagram) and counts the records it hears; a master says how large its
+//! table is every 2 s, and a backup compares that with its own: how far it is behind.
+//!
 //! Warm preemption (tandem's own, `lvs_sync_warm_preempt`): a director that starts holds
 //! preemption of the instance `lvs_sync_daemon` follows until it has caught up, no master
 //! answered, or the wait's bound (60 s unless configured) has passed; then it preempts as
@@ -24,7 +28,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tandem_ipvs::{DestKey, ServiceKey, Table};
-use tandem_sync::resync::{Answer, Catchup, Control, Outcome, Sender};
+use tandem_sync::resync::{Answer, Catchup, Control, Lag, Outcome, Sender, TABLE_EVERY};
 use tandem_sync::table::{DestInfo, records};
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
@@ -104,8 +108,15 @@ impl Endpoint {
         SocketAddr::new(self.group, self.port.wrapping_add(1))
     }
 
-    /// A socket on the interface, joined to the group, bound to the control port.
-    fn open(&self) -> Result<UdpSocket, String> {
+    /// The control socket and the listener on the kernel's port.
+    fn open(&self) -> Result<Sockets, String> {
+        Ok(Sockets { control: self.open_on(self.control_to().port())?, records: self.open_on(self.port)? })
+    }
+
+    /// A socket on the interface, joined to the group, bound to `port` with SO_REUSEADDR:
+    /// the kernel's backup daemon binds its port with it too, and a multicast datagram goes to
+    /// every socket bound to its port.
+    fn open_on(&self, port: u16) -> Result<UdpSocket, String> {
         let ifindex = tandem_vrrp::linux::addr::ifindex(&self.interface).map_err(|e| e.to_string())?;
         let what = |e: std::io::Error| format!("resync socket on {}: {e}", self.interface);
         let domain = if self.group.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 };
@@ -116,19 +127,15 @@ impl Endpoint {
         s.bind_device(Some(self.interface.as_bytes())).map_err(what)?;
         match self.group {
             IpAddr::V4(g) => {
-                s.bind(&SockAddr::from(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), self.control_to().port())))
-                    .map_err(what)?;
+                s.bind(&SockAddr::from(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port))).map_err(what)?;
                 s.join_multicast_v4_n(&g, &socket2::InterfaceIndexOrAddress::Index(ifindex)).map_err(what)?;
                 s.set_multicast_ttl_v4(u32::from(self.ttl)).map_err(what)?;
                 s.set_multicast_loop_v4(false).map_err(what)?;
             }
             IpAddr::V6(g) => {
                 s.set_only_v6(true).map_err(what)?;
-                s.bind(&SockAddr::from(SocketAddr::new(
-                    IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
-                    self.control_to().port(),
-                )))
-                .map_err(what)?;
+                s.bind(&SockAddr::from(SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), port)))
+                    .map_err(what)?;
                 s.join_multicast_v6(&g, ifindex).map_err(what)?;
                 s.set_multicast_if_v6(ifindex).map_err(what)?;
                 s.set_multicast_hops_v6(u32::from(self.ttl)).map_err(what)?;
@@ -137,6 +144,24 @@ impl Endpoint {
         }
         s.set_nonblocking(true).map_err(what)?;
         UdpSocket::from_std(std::net::UdpSocket::from(s)).map_err(what)
+    }
+}
+
+/// The resync's sockets.
+struct Sockets {
+    /// On the sync port + 1: requests, Started, Done, Table; sends the records too.
+    control: UdpSocket,
+    /// On the kernel's sync port: hears what the backup daemon hears.
+    records: UdpSocket,
+}
+
+/// Counts a datagram heard on the kernel's port as a kernel backup with `sync_id` would take
+/// it.
+fn count_heard(heard: &mut super::snapshot::Heard, datagram: &[u8], sync_id: u8) {
+    heard.datagrams += 1;
+    match tandem_sync::Message::parse(datagram) {
+        Ok(m) if sync_id == 0 || m.sync_id == sync_id => heard.records += m.records.len() as u64,
+        Ok(_) | Err(_) => heard.dropped += 1,
     }
 }
 
@@ -226,12 +251,15 @@ pub async fn run(
 ) -> Result<(), String> {
     let mut view =
         SyncSnapshot { warm_preemption: warm.as_ref().map(|_| "held".to_string()), ..SyncSnapshot::default() };
-    let mut socket: Option<(Endpoint, UdpSocket)> = None;
+    let mut socket: Option<(Endpoint, Sockets)> = None;
     let mut catchup: Option<Catchup> = None;
     let mut sender: Option<Sender> = None;
     // The catch-up is asked once per run, when the first backup daemon has started.
     let mut asked = false;
     let mut buf = vec![0u8; 2048];
+    let mut heard_buf = vec![0u8; 65_536];
+    let mut lag = Lag::default();
+    let mut next_table = Instant::now();
     loop {
         let now_status = status.borrow_and_update().clone();
         view.interface = now_status.plan.as_ref().map(|p| p.interface.clone());
@@ -253,7 +281,12 @@ pub async fn run(
                 if socket.as_ref().is_none_or(|(e, _)| *e != endpoint) {
                     socket = match endpoint.open() {
                         Ok(s) => {
-                            debug!(interface = %endpoint.interface, port = endpoint.control_to().port(), "resync listening");
+                            debug!(
+                                interface = %endpoint.interface,
+                                port = endpoint.control_to().port(),
+                                "resync listening; counting the sync traffic on port {}",
+                                endpoint.port
+                            );
                             Some((endpoint, s))
                         }
                         Err(e) => {
@@ -289,7 +322,21 @@ pub async fn run(
             view.catching_up = catchup.is_some();
             super::publish(&seen, &view);
             let now = Instant::now();
-            if let Some((e, s)) = &socket {
+            if let Some((e, sockets)) = &socket {
+                let s = &sockets.control;
+                if now >= next_table {
+                    next_table = now + TABLE_EVERY;
+                    let have = tokio::task::spawn_blocking(table_size).await.unwrap_or(0) as u64;
+                    view.table = Some(have);
+                    if now_status.master {
+                        let said = Control::Table { sync_id: now_status.sync_id, connections: have };
+                        send(s, &said.emit(), e.control_to()).await;
+                        (view.master_table, view.behind) = (None, None);
+                    } else {
+                        lag.own(have);
+                        (view.master_table, view.behind) = (lag.master(now), lag.behind(now));
+                    }
+                }
                 if let Some(c) = catchup.as_mut() {
                     if let Some(req) = c.poll_transmit(now) {
                         send(s, &req.emit(), e.control_to()).await;
@@ -324,6 +371,7 @@ pub async fn run(
                             info!(records, datagrams, "resync: table sent");
                             let ms = snd.began_at().map_or(0, |t| t.elapsed().as_millis() as u64);
                             view.last_sent = Some(ResyncSnapshot::now(records, None, ms));
+                            view.resync_records_sent += u64::from(records);
                         }
                         send(s, &done.emit(), e.control_to()).await;
                     }
@@ -341,6 +389,7 @@ pub async fn run(
                 catchup.as_ref().and_then(Catchup::poll_timeout),
                 sender.as_ref().and_then(Sender::poll_timeout),
                 warm.as_ref().map(|w| w.until),
+                socket.as_ref().map(|_| next_table),
                 reopen_at,
             ]
             .into_iter()
@@ -354,11 +403,28 @@ pub async fn run(
             };
             let recv = async {
                 match &socket {
-                    Some((_, s)) => s.recv_from(&mut buf).await,
+                    Some((_, s)) => s.control.recv_from(&mut buf).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let hear = async {
+                match &socket {
+                    Some((_, s)) => s.records.recv(&mut heard_buf).await,
                     None => std::future::pending().await,
                 }
             };
             tokio::select! {
+                r = hear => match r {
+                    Ok(n) => {
+                        if let Some(bytes) = heard_buf.get(..n) {
+                            count_heard(&mut view.heard, bytes, now_status.sync_id);
+                        }
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "sync listener: receive failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
                 r = recv => match r {
                     Ok((n, from)) => {
                         let Some(bytes) = buf.get(..n) else { continue };
@@ -369,7 +435,7 @@ pub async fn run(
                                         Answer::Start => {
                                             info!(%from, nonce, "resync: a backup asks for the table");
                                             if let Some((e, s)) = &socket {
-                                                resync_now(snd, s, e, &services, now_status.sync_id).await;
+                                                resync_now(snd, &s.control, e, &services, now_status.sync_id).await;
                                             }
                                         }
                                         Answer::Joined => debug!(%from, nonce, "resync: request joins the resync under way"),
@@ -404,6 +470,14 @@ pub async fn run(
                                             w.let_go("caught up with the master's table", have, &mut view);
                                         }
                                     }
+                                }
+                            }
+                            Ok(Control::Table { sync_id, connections }) => {
+                                let ours = sync_id == now_status.sync_id || sync_id == 0 || now_status.sync_id == 0;
+                                if ours && !now_status.master {
+                                    let now = Instant::now();
+                                    lag.master_said(now, connections);
+                                    (view.master_table, view.behind) = (lag.master(now), lag.behind(now));
                                 }
                             }
                             Err(e) => debug!(%from, error = %e, "resync: datagram ignored"),

@@ -236,6 +236,28 @@ pub struct SyncSnapshot {
     pub catching_up: bool,
     /// Warm preemption: "held", or why it was let go.
     pub warm_preemption: Option<String>,
+    /// What tandem heard on the kernel's sync group and port (the master daemon's records and
+    /// a resync's), since it started.
+    pub heard: Heard,
+    /// Records this director's resyncs sent, since it started.
+    pub resync_records_sent: u64,
+    /// Connections and templates in this director's table, counted every 2 s.
+    pub table: Option<u64>,
+    /// On a backup: the master's count, as it last said it.
+    pub master_table: Option<u64>,
+    /// On a backup: how many connections the master holds that this director does not.
+    pub behind: Option<u64>,
+}
+
+/// Sync traffic heard on the kernel's group and port.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Heard {
+    /// Datagrams in the kernel's format.
+    pub datagrams: u64,
+    /// Connection records in them.
+    pub records: u64,
+    /// Datagrams a kernel backup would drop (malformed, or another sync id than ours).
+    pub dropped: u64,
 }
 
 /// One resync.
@@ -287,6 +309,17 @@ pub fn sync_line(s: &SyncSnapshot, now_ms: u64) -> Option<String> {
     }
     if s.catching_up {
         line.push_str("; catching up with the master's table");
+    }
+    let _ = write!(
+        line,
+        "; heard {} records in {} datagrams ({} dropped); resyncs sent {} records",
+        s.heard.records, s.heard.datagrams, s.heard.dropped, s.resync_records_sent
+    );
+    if let Some(t) = s.table {
+        let _ = write!(line, "; table {t}");
+    }
+    if let (Some(m), Some(b)) = (s.master_table, s.behind) {
+        let _ = write!(line, ", master's {m}, behind {b}");
     }
     if let Some(w) = &s.warm_preemption {
         let _ = write!(line, "; warm preemption: {w}");
