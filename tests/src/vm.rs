@@ -49,8 +49,8 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The exit status a [`Batch`] snippet gets when it runs past its timeout (`timeout(1)`'s).
@@ -102,6 +102,8 @@ pub enum VmError {
     },
     /// A snippet name, input path or environment variable name is not acceptable.
     Invalid(String),
+    /// The job's cancel flag was raised; QEMU has been killed and reaped.
+    Cancelled,
     /// QEMU ended without the script having finished (the VM did not boot, init failed, the
     /// kernel panicked, QEMU crashed).
     BootFailed {
@@ -157,6 +159,7 @@ impl fmt::Display for VmError {
             }
             VmError::KernelMissing { detail } => write!(f, "no kernel for the VM: {detail}"),
             VmError::BusyboxMissing { detail } => write!(f, "no busybox for the VM: {detail}"),
+            VmError::Cancelled => write!(f, "the VM run was cancelled"),
             VmError::Module { module, detail } => write!(f, "kernel module {module}: {detail}"),
             VmError::Tool { tool, detail } => write!(f, "{tool}: {detail}"),
             VmError::Io { context, source } => write!(f, "{context}: {source}"),
@@ -381,6 +384,8 @@ pub struct Job {
     script: String,
     inputs: Vec<(PathBuf, Vec<u8>)>,
     timeout: Option<Duration>,
+    stream: bool,
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Job {
@@ -399,6 +404,47 @@ impl Job {
     pub fn timeout(mut self, timeout: Duration) -> Job {
         self.timeout = Some(timeout);
         self
+    }
+
+    /// Copies what the script writes to its stdout and stderr to this process's as it comes
+    /// (every 25 ms), instead of only at the end: for the lab, which narrates as it goes.
+    pub fn stream(mut self) -> Job {
+        self.stream = true;
+        self
+    }
+
+    /// Stops the VM (QEMU killed and reaped, [`VmError::Cancelled`]) once `flag` is raised:
+    /// a Ctrl-C on the host ends the run cleanly.
+    pub fn cancel_on(mut self, flag: Arc<AtomicBool>) -> Job {
+        self.cancel = Some(flag);
+        self
+    }
+}
+
+/// Copies what was appended to the guest's stdout and stderr files since the last call.
+#[derive(Debug, Default)]
+struct Follow {
+    stdout: u64,
+    stderr: u64,
+}
+
+impl Follow {
+    fn pump(&mut self, share: &Path) {
+        use std::io::{Read, Seek, SeekFrom, Write};
+        let copy = |name: &str, at: &mut u64, out: &mut dyn Write| {
+            let Ok(mut f) = std::fs::File::open(share.join(name)) else { return };
+            if f.seek(SeekFrom::Start(*at)).is_err() {
+                return;
+            }
+            let mut buf = Vec::new();
+            if let Ok(n) = f.read_to_end(&mut buf) {
+                *at += n as u64;
+                let _ = out.write_all(&buf);
+                let _ = out.flush();
+            }
+        };
+        copy("stdout", &mut self.stdout, &mut std::io::stdout().lock());
+        copy("stderr", &mut self.stderr, &mut std::io::stderr().lock());
     }
 }
 
@@ -624,7 +670,8 @@ impl Vm {
         };
         write("script.sh", &job.script)?;
         write("driver.sh", &self.driver())?;
-        self.boot(dir, job.timeout.unwrap_or(self.config.timeout))
+        let follow = job.stream.then(Follow::default);
+        self.boot(dir, job.timeout.unwrap_or(self.config.timeout), follow, job.cancel.as_deref())
     }
 
     /// The script init runs in the chroot: the environment, then the job's script.
@@ -642,7 +689,13 @@ impl Vm {
         s
     }
 
-    fn boot(&self, dir: RunDir, timeout: Duration) -> Result<VmRun, VmError> {
+    fn boot(
+        &self,
+        dir: RunDir,
+        timeout: Duration,
+        mut follow: Option<Follow>,
+        cancel: Option<&AtomicBool>,
+    ) -> Result<VmRun, VmError> {
         let _slot = Slots::get().acquire();
         let share = dir.share();
         let console_path = dir.path.join("console.log");
@@ -686,10 +739,17 @@ impl Vm {
             .map_err(|e| VmError::QemuMissing { program: self.config.qemu.clone(), detail: e.to_string() })?;
         let mut qemu = Qemu { child };
         let exit = loop {
+            if let Some(f) = follow.as_mut() {
+                f.pump(&share);
+            }
             match qemu.child.try_wait() {
                 Ok(Some(status)) => break status,
                 Ok(None) => {}
                 Err(e) => return Err(VmError::io("waiting for QEMU", e)),
+            }
+            if cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
+                drop(qemu); // kills and reaps
+                return Err(VmError::Cancelled);
             }
             if started.elapsed() >= timeout {
                 let qemu_pid = qemu.child.id();
@@ -706,6 +766,9 @@ impl Vm {
             std::thread::sleep(Duration::from_millis(25));
         };
         let elapsed = started.elapsed();
+        if let Some(f) = follow.as_mut() {
+            f.pump(&share);
+        }
         let console = read_console(&console_path);
         let status = read_lossy(&share.join("status"));
         let Ok(status) = status.trim().parse::<i32>() else {
