@@ -38,9 +38,16 @@ pub enum Command {
         /// Where the file is and how to read it.
         #[command(flatten)]
         input: Input,
-        /// Log debug detail too (dropped adverts and the like).
+        /// Log debug detail too (dropped adverts and the like); the same as `--log-level debug`.
         #[arg(short, long)]
         verbose: bool,
+        /// The least severe messages logged.
+        #[arg(long, value_enum, default_value_t = LogLevel::Info)]
+        log_level: LogLevel,
+        /// How log lines are written: text, or one JSON object per line. Under systemd's
+        /// journal (JOURNAL_STREAM set) text lines carry no timestamp of their own.
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
         /// Leave the IPVS services in the kernel at stop (keepalived's --dont-release-ipvs);
         /// by default tandem removes the services its configuration declares.
         #[arg(long)]
@@ -68,9 +75,10 @@ pub enum Command {
 /// The configuration file to read.
 #[derive(Debug, Args)]
 pub struct Input {
-    /// The configuration file.
+    /// The configuration file (default: /etc/tandem/tandem.toml if it exists, else
+    /// /etc/keepalived/keepalived.conf).
     #[arg(short = 'f', long = "config", value_name = "FILE")]
-    pub file: PathBuf,
+    pub file: Option<PathBuf>,
     /// Its format; by default `.toml` files are TOML and others keepalived.conf.
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
@@ -87,4 +95,28 @@ pub enum FormatArg {
     Toml,
     /// keepalived.conf.
     Keepalived,
+}
+
+/// `--log-level` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Errors and warnings.
+    Warn,
+    /// Transitions, changes and the like (the default).
+    Info,
+    /// Dropped adverts, each check and the like.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+/// `--log-format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (timestamp, level, message, fields).
+    Json,
 }

@@ -4,11 +4,12 @@ mod cli;
 mod desired;
 mod failpoint;
 mod health;
+mod logging;
 mod run;
 mod script;
 
 use clap::Parser;
-use cli::{Cli, Command, FormatArg, Input};
+use cli::{Cli, Command, FormatArg, Input, LogFormat, LogLevel};
 use std::io::Write;
 use std::process::ExitCode;
 use tandem_conf::{Format, Options, Report, Severity};
@@ -19,7 +20,41 @@ fn main() -> ExitCode {
         Command::Check { input, strict, dump } => check(&input, strict, dump),
         Command::Convert { input } => convert(&input),
         Command::Plan { input } => plan(&input),
-        Command::Run { input, verbose, dont_release_ipvs } => run_command(&input, verbose, !dont_release_ipvs),
+        Command::Run { input, verbose, log_level, log_format, dont_release_ipvs } => {
+            let level = if verbose && log_level == LogLevel::Info { LogLevel::Debug } else { log_level };
+            run_command(&input, level, log_format, !dont_release_ipvs)
+        }
+    }
+}
+
+/// Where tandem looks for its configuration when no -f is given: its own file first, then
+/// keepalived's, so that a keepalived host switches without moving anything.
+pub const DEFAULT_FILES: [&str; 2] = ["/etc/tandem/tandem.toml", "/etc/keepalived/keepalived.conf"];
+
+/// The file to read: -f, else the first default that exists.
+fn config_file(input: &Input) -> Result<std::path::PathBuf, String> {
+    if let Some(f) = &input.file {
+        return Ok(f.clone());
+    }
+    DEFAULT_FILES.iter().map(std::path::PathBuf::from).find(|p| p.exists()).ok_or_else(|| {
+        format!(
+            "error: no configuration file: neither {} nor {} exists (or give one with -f FILE)",
+            DEFAULT_FILES[0], DEFAULT_FILES[1]
+        )
+    })
+}
+
+/// Loads the file `input` names (or the default one).
+fn load(input: &Input, strict: bool) -> Result<(std::path::PathBuf, Report), ExitCode> {
+    match config_file(input) {
+        Ok(path) => {
+            let r = tandem_conf::load(&path, &options(input, strict));
+            Ok((path, r))
+        }
+        Err(e) => {
+            say(&e);
+            Err(ExitCode::from(1))
+        }
     }
 }
 
@@ -43,13 +78,18 @@ fn host_config_id() -> String {
         .unwrap_or_default()
 }
 
-/// Prints the diagnostics and a summary on stderr; true when the file is usable.
-fn report(input: &Input, r: &Report) -> bool {
+/// Prints the diagnostics and a summary on stderr; true when the file is usable. The summary
+/// names the file and, for a keepalived.conf, the config id its `@ID` lines were read for.
+fn report(input: &Input, path: &std::path::Path, r: &Report) -> bool {
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(r.render().as_bytes());
     let (errors, warnings) = (r.count(Severity::Error), r.count(Severity::Warning));
     let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
-    let name = input.file.display();
+    let opts = options(input, false);
+    let name = match opts.format.unwrap_or_else(|| Format::from_path(path)) {
+        Format::Keepalived => format!("{} (config id {:?})", path.display(), opts.config_id.unwrap_or_default()),
+        Format::Toml => path.display().to_string(),
+    };
     if errors > 0 {
         let _ =
             writeln!(err, "error: {name} is not valid: {}, {}", plural(errors, "error"), plural(warnings, "warning"));
@@ -69,8 +109,11 @@ fn report(input: &Input, r: &Report) -> bool {
 }
 
 fn check(input: &Input, strict: bool, dump: bool) -> ExitCode {
-    let r = tandem_conf::load(&input.file, &options(input, strict));
-    if !report(input, &r) {
+    let (path, r) = match load(input, strict) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    if !report(input, &path, &r) {
         return ExitCode::from(1);
     }
     if dump {
@@ -80,8 +123,11 @@ fn check(input: &Input, strict: bool, dump: bool) -> ExitCode {
 }
 
 fn convert(input: &Input) -> ExitCode {
-    let r = tandem_conf::load(&input.file, &options(input, false));
-    if !report(input, &r) {
+    let (path, r) = match load(input, false) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    if !report(input, &path, &r) {
         return ExitCode::from(1);
     }
     print_toml(&r)
@@ -101,8 +147,11 @@ fn print_toml(r: &Report) -> ExitCode {
 }
 
 fn plan(input: &Input) -> ExitCode {
-    let r = tandem_conf::load(&input.file, &options(input, false));
-    if !report(input, &r) {
+    let (path, r) = match load(input, false) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    if !report(input, &path, &r) {
         return ExitCode::from(1);
     }
     let desired = desired::table(&r.config);
@@ -129,31 +178,24 @@ fn plan(input: &Input) -> ExitCode {
     }
 }
 
-fn run_command(input: &Input, verbose: bool, release_ipvs: bool) -> ExitCode {
+fn run_command(input: &Input, level: LogLevel, format: LogFormat, release_ipvs: bool) -> ExitCode {
     // First of all, while this is the only thread: every thread made later inherits the mask,
     // so no signal's default action can end or stop tandem behind its back.
     if let Err(e) = run::block_signals() {
         say(&format!("error: {e}"));
         return ExitCode::from(1);
     }
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(if verbose { tracing::Level::DEBUG } else { tracing::Level::INFO })
-        .with_target(false)
-        // Colours only on a terminal: a log file or the journal gets plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        // A log line that cannot be written (the reader of a stderr pipe went away: EPIPE) is
-        // dropped; the default would report it with eprintln!, which panics when stderr is
-        // what failed, and a daemon must not end because its log reader did.
-        .log_internal_errors(false)
-        .init();
+    logging::init(level, format);
     // Before the load allocates anything.
     run::prepare_memory();
-    let r = tandem_conf::load(&input.file, &options(input, false));
-    if !report(input, &r) {
+    let (file, r) = match load(input, false) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    if !report(input, &file, &r) {
         return ExitCode::from(1);
     }
-    let (file, opts) = (input.file.clone(), options(input, false));
+    let opts = options(input, false);
     let reload: run::Reloader = Box::new(move || {
         let r = tandem_conf::load(&file, &opts);
         if r.count(Severity::Error) > 0 { Err(r.render()) } else { Ok(r.config) }

@@ -111,7 +111,45 @@ fn missing_file_and_bad_usage() {
     let out = tandem(&["check", "-f", "/nonexistent/x.conf"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("cannot read `/nonexistent/x.conf`"));
-    assert_eq!(tandem(&["check"]).status.code(), Some(2));
+    assert_eq!(tandem(&["check", "--no-such-flag"]).status.code(), Some(2));
+}
+
+/// Runs `script` (sh) in a mount namespace of its own whose /etc is an empty tmpfs: the
+/// default configuration files are whatever the script puts there.
+fn with_empty_etc(script: &str) -> Output {
+    let script = format!("mount -t tmpfs none /etc && {script}");
+    Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .env("TANDEM", env!("CARGO_BIN_EXE_tandem"))
+        .output()
+        .expect("unshare runs")
+}
+
+#[test]
+fn without_f_the_files_under_etc_are_read_tandems_first() {
+    // Neither file: an error naming both.
+    let none = with_empty_etc("$TANDEM check");
+    assert_eq!(none.status.code(), Some(1), "{}", text(&none.stderr));
+    let err = text(&none.stderr);
+    assert!(err.contains("/etc/tandem/tandem.toml") && err.contains("/etc/keepalived/keepalived.conf"), "{err}");
+    // keepalived's: read as keepalived.conf, and `check` says which file and config id.
+    let good = GOOD.replace('\n', "\\n");
+    let kad = with_empty_etc(&format!(
+        "mkdir /etc/keepalived && printf '{good}' > /etc/keepalived/keepalived.conf && $TANDEM check -i director1"
+    ));
+    assert_eq!(kad.status.code(), Some(0), "{}", text(&kad.stderr));
+    assert!(
+        text(&kad.stderr).contains("/etc/keepalived/keepalived.conf (config id \"director1\"): ok (1 vrrp instance"),
+        "{}",
+        text(&kad.stderr)
+    );
+    // tandem's own, when both are there.
+    let both = with_empty_etc(&format!(
+        "mkdir /etc/keepalived /etc/tandem && printf '{good}' > /etc/keepalived/keepalived.conf && \
+         $TANDEM convert -f /etc/keepalived/keepalived.conf > /etc/tandem/tandem.toml && $TANDEM check"
+    ));
+    assert_eq!(both.status.code(), Some(0), "{}", text(&both.stderr));
+    assert!(text(&both.stderr).contains("/etc/tandem/tandem.toml: ok (1 vrrp instance"), "{}", text(&both.stderr));
 }
 
 #[test]

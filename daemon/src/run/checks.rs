@@ -97,6 +97,7 @@ pub fn target(c: &Config, pools: Option<&[Vec<(SocketAddr, u32)>]>) -> Target {
             tcp_fin: t.tcpfin.unwrap_or(0),
             udp: t.udp.unwrap_or(0),
         }),
+        real_servers: (0, c.virtual_servers.iter().map(|v| v.real_servers.len()).sum()),
     }
 }
 
@@ -147,7 +148,13 @@ impl Checker {
     /// The desired IPVS state now.
     pub fn target(&self) -> Target {
         let pools: Vec<_> = (0..self.config.virtual_servers.len()).map(|i| self.health.pool(i)).collect();
-        target(&self.config, Some(&pools))
+        let mut t = target(&self.config, Some(&pools));
+        let alive = (self.checks.settings.virtual_servers.iter().enumerate())
+            .flat_map(|(vs, v)| (0..v.real_servers.len()).map(move |rs| RsId { vs, rs }))
+            .filter(|id| self.health.is_alive(*id))
+            .count();
+        t.real_servers.0 = alive;
+        t
     }
 
     /// The states to carry over to the next configuration.

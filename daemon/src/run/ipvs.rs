@@ -36,6 +36,8 @@ pub struct Target {
     pub whole: bool,
     /// `lvs_timeouts`, set at start and whenever they change.
     pub timeouts: Option<Timeouts>,
+    /// Real servers whose checks pass, and real servers configured (for the status line).
+    pub real_servers: (usize, usize),
 }
 
 /// Why a round runs, for its log lines.

@@ -16,6 +16,7 @@ mod fifo;
 mod heap;
 mod ipvs;
 mod limits;
+mod notify;
 mod privileges;
 mod release;
 mod resync;
@@ -260,6 +261,11 @@ async fn async_run(
     info!(units = units_count, ipvs = !config.virtual_servers.is_empty(), "tandem running");
     let mut current = config;
     let mut dumps = Dumps { instances, services, sync: sync_seen, stats_base: HashMap::new() };
+    // systemd: ready now that every unit, the IPVS keeper and the checks run.
+    let mut notify = notify::Notify::from_env();
+    notify.ready(dumps.status_line());
+    let mut watchdog = notify.watchdog_every().map(tokio::time::interval);
+    let mut status_every = tokio::time::interval(Duration::from_secs(1));
 
     let mut failed = None;
     loop {
@@ -267,11 +273,14 @@ async fn async_run(
             Some(sig) = signals.recv() => match sig.effect {
                 signals::Effect::Reload => {
                     info!(from = %sig.from, "SIGHUP: reloading");
+                    notify.reloading();
                     reload_now(&reload, &mut current, &config_tx);
                     publish(&sync_tx, &syncd::Plan::of(&current));
+                    notify.reloaded();
                 }
                 signals::Effect::Stop => {
                     info!(signal = %sig.name, from = %sig.from, "stopping");
+                    notify.stopping();
                     let _ = stop_tx.send(true);
                 }
                 signals::Effect::Dump(kind) => dumps.log(kind, &sig),
@@ -281,16 +290,23 @@ async fn async_run(
                 // The signal thread ends the process itself for these; they never come here.
                 signals::Effect::EndNow => {}
             },
+            // Every task runs on this one thread: while this loop turns, nothing hangs it.
+            _ = async { if let Some(w) = watchdog.as_mut() { w.tick().await } else { std::future::pending().await } } => {
+                notify.alive();
+            }
+            _ = status_every.tick() => notify.status(dumps.status_line()),
             done = tasks.join_next() => match done {
                 None => break,
                 Some(Ok((_, Ok(())))) => {}
                 Some(Ok((name, Err(e)))) => {
                     error!(unit = %name, error = %e, "unit failed; stopping");
+                    notify.stopping();
                     failed = Some(e);
                     let _ = stop_tx.send(true);
                 }
                 Some(Err(e)) => {
                     error!(error = %e, "unit task ended abnormally; stopping");
+                    notify.stopping();
                     failed = Some(e.to_string());
                     let _ = stop_tx.send(true);
                 }
@@ -374,6 +390,12 @@ struct Dumps {
 impl Dumps {
     fn instances(&self) -> Vec<snapshot::InstanceSnapshot> {
         self.instances.iter().flat_map(|r| r.borrow().clone()).collect()
+    }
+
+    /// systemd's STATUS line: the instances' states and the real servers in service.
+    fn status_line(&self) -> String {
+        let (up, total) = self.services.borrow().real_servers;
+        notify::status_line(&self.instances(), (total > 0).then_some((up, total)))
     }
 
     /// Logs the dump `kind` asks for; nothing is written anywhere else.

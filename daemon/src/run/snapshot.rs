@@ -359,6 +359,26 @@ impl Snapshot {
     }
 }
 
+/// An instance as tests need one: `name` in `state`, VRID 51 on eth0, nothing else known.
+#[cfg(test)]
+pub(crate) fn test_instance(name: &str, state: &str) -> InstanceSnapshot {
+    InstanceSnapshot {
+        name: name.into(),
+        sync_group: None,
+        interface: "eth0".into(),
+        vrid: 51,
+        family: "ipv4",
+        version: 2,
+        state: state.into(),
+        priority: 100,
+        effective_priority: 100,
+        master: None,
+        virtual_addresses: Vec::new(),
+        last_transition: None,
+        counters: AdvertCounters::default(),
+    }
+}
+
 /// Milliseconds since the Unix epoch, now.
 pub fn now_unix_ms() -> u64 {
     unix_ms(SystemTime::now())
@@ -482,15 +502,6 @@ mod tests {
     #[test]
     fn a_masters_line_says_so_and_a_backups_names_its_master() {
         let mut i = InstanceSnapshot {
-            name: "VI_1".into(),
-            sync_group: None,
-            interface: "eth0".into(),
-            vrid: 51,
-            family: "ipv4",
-            version: 2,
-            state: "BACKUP".into(),
-            priority: 100,
-            effective_priority: 100,
             master: Some("192.0.2.1".parse().unwrap()),
             virtual_addresses: vec!["192.0.2.100/24 dev eth0".into()],
             last_transition: Some(TransitionSnapshot {
@@ -499,7 +510,7 @@ mod tests {
                 reason: "started".into(),
                 at_unix_ms: 1_000,
             }),
-            counters: AdvertCounters::default(),
+            ..test_instance("VI_1", "BACKUP")
         };
         let line = instance_line(&i, 3_500);
         assert!(line.contains("master: 192.0.2.1") && line.contains("INIT -> BACKUP 2.5 s ago: started"), "{line}");

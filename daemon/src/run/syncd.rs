@@ -336,21 +336,7 @@ mod tests {
     }
 
     fn instance(state: &str) -> InstanceSnapshot {
-        InstanceSnapshot {
-            name: "VI_1".into(),
-            sync_group: None,
-            interface: "eth0".into(),
-            vrid: 51,
-            family: "ipv4",
-            version: 2,
-            state: state.into(),
-            priority: 100,
-            effective_priority: 100,
-            master: None,
-            virtual_addresses: Vec::new(),
-            last_transition: None,
-            counters: Default::default(),
-        }
+        crate::run::snapshot::test_instance("VI_1", state)
     }
 
     #[test]
