@@ -52,6 +52,27 @@ pub enum Command {
         /// by default tandem removes the services its configuration declares.
         #[arg(long)]
         dont_release_ipvs: bool,
+        /// Where `tandem status` and `tandem reload` reach this tandem (root only).
+        #[arg(long, value_name = "PATH", default_value = crate::run::control::DEFAULT_PATH)]
+        control_socket: PathBuf,
+    },
+    /// Show what the running tandem is doing: every VRRP instance and sync group, every
+    /// virtual and real server (checks and connections), connection sync.
+    Status {
+        /// The whole state as one JSON document (its schema: docs/STATUS.md).
+        #[arg(long)]
+        json: bool,
+        /// The running tandem's control socket.
+        #[arg(long, value_name = "PATH", default_value = crate::run::control::DEFAULT_PATH)]
+        control_socket: PathBuf,
+    },
+    /// Reload the running tandem's configuration (as SIGHUP does), wait, and print the
+    /// outcome: exit 0 when it was applied, 1 when the file was refused (the running
+    /// configuration stays).
+    Reload {
+        /// The running tandem's control socket.
+        #[arg(long, value_name = "PATH", default_value = crate::run::control::DEFAULT_PATH)]
+        control_socket: PathBuf,
     },
     /// Print the changes a configuration would make to the kernel's IPVS table, without
     /// making them.

@@ -1,6 +1,7 @@
 //! The `tandem` command: `check` and `convert` configuration files, `run` the VRRP part.
 
 mod cli;
+mod client;
 mod desired;
 mod failpoint;
 mod health;
@@ -20,9 +21,44 @@ fn main() -> ExitCode {
         Command::Check { input, strict, dump } => check(&input, strict, dump),
         Command::Convert { input } => convert(&input),
         Command::Plan { input } => plan(&input),
-        Command::Run { input, verbose, log_level, log_format, dont_release_ipvs } => {
+        Command::Run { input, verbose, log_level, log_format, dont_release_ipvs, control_socket } => {
             let level = if verbose && log_level == LogLevel::Info { LogLevel::Debug } else { log_level };
-            run_command(&input, level, log_format, !dont_release_ipvs)
+            run_command(&input, level, log_format, !dont_release_ipvs, control_socket)
+        }
+        Command::Status { json, control_socket } => status(&control_socket, json),
+        Command::Reload { control_socket } => reload(&control_socket),
+    }
+}
+
+fn status(socket: &std::path::Path, json: bool) -> ExitCode {
+    match client::ask(socket, "status") {
+        Ok(v) => {
+            let text = if json { format!("{v}\n") } else { client::render(&v) };
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            say(&format!("error: {e}"));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn reload(socket: &std::path::Path) -> ExitCode {
+    match client::ask(socket, "reload") {
+        Ok(v) => {
+            let message = v["message"].as_str().unwrap_or("?");
+            if v["ok"].as_bool() == Some(true) {
+                let _ = writeln!(std::io::stdout().lock(), "{message}");
+                ExitCode::SUCCESS
+            } else {
+                say(&format!("error: {message}"));
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            say(&format!("error: {e}"));
+            ExitCode::from(1)
         }
     }
 }
@@ -178,7 +214,13 @@ fn plan(input: &Input) -> ExitCode {
     }
 }
 
-fn run_command(input: &Input, level: LogLevel, format: LogFormat, release_ipvs: bool) -> ExitCode {
+fn run_command(
+    input: &Input,
+    level: LogLevel,
+    format: LogFormat,
+    release_ipvs: bool,
+    control_socket: std::path::PathBuf,
+) -> ExitCode {
     // First of all, while this is the only thread: every thread made later inherits the mask,
     // so no signal's default action can end or stop tandem behind its back.
     if let Err(e) = run::block_signals() {
@@ -196,6 +238,7 @@ fn run_command(input: &Input, level: LogLevel, format: LogFormat, release_ipvs: 
         return ExitCode::from(1);
     }
     let opts = options(input, false);
+    let file_name = file.display().to_string();
     let reload: run::Reloader = Box::new(move || {
         let r = tandem_conf::load(&file, &opts);
         if r.count(Severity::Error) > 0 { Err(r.render()) } else { Ok(r.config) }
@@ -204,7 +247,8 @@ fn run_command(input: &Input, level: LogLevel, format: LogFormat, release_ipvs: 
     // for diagnostics and would stay resident all along (tens of MB for 10,000 real servers).
     let tandem_conf::Report { config, sources, map, diagnostics } = r;
     drop((sources, map, diagnostics));
-    match run::run(config, release_ipvs, reload) {
+    let options = run::Options { release_ipvs, control_socket, config_file: file_name };
+    match run::run(config, options, reload) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             say(&format!("error: {e}"));

@@ -15,6 +15,7 @@
 
 use super::addresses::Present;
 use super::ipvs::Target;
+use super::snapshot::{HealthSnapshot, RealServerHealth, VirtualServerHealth, now_unix_ms};
 use crate::health::{self, Checks, Runner};
 use crate::script::{Credentials, Script};
 use futures_util::FutureExt;
@@ -62,6 +63,8 @@ pub struct Previous {
     alive: HashMap<(String, SocketAddr), bool>,
     /// Virtual servers (name): quorum up or not.
     quorum: HashMap<String, bool>,
+    /// What status showed: each real server's last reason and transition time carry over.
+    seen: HealthSnapshot,
 }
 
 /// The checks of one configuration, running.
@@ -80,6 +83,8 @@ pub struct Checker {
     starting: Vec<CheckId>,
     /// Who notify scripts run as (`script_user`), looked up once.
     notify_as: Result<Option<Credentials>, String>,
+    /// What `tandem status` shows of the checks, kept as transitions come.
+    seen: HealthSnapshot,
 }
 
 /// A number in [0, 1) for the warmup spread.
@@ -122,7 +127,13 @@ impl Checker {
             Some(u) => Credentials::lookup(&u.user, u.group.as_deref()).map(Some),
         };
         let resumed = vec![None; config.virtual_servers.len()];
-        Checker { config, checks, health, previous, resumed, starting: Vec::new(), notify_as }
+        let seen = health_snapshot(&config, &checks, &health, &previous.seen);
+        Checker { config, checks, health, previous, resumed, starting: Vec::new(), notify_as, seen }
+    }
+
+    /// What `tandem status` shows of the checks now.
+    pub fn health(&self) -> &HealthSnapshot {
+        &self.seen
     }
 
     /// Lets the checks of `ha_suspend` virtual servers run while their address is among
@@ -162,7 +173,7 @@ impl Checker {
         let quorum = (self.config.virtual_servers.iter().enumerate())
             .map(|(i, v)| (health::name(v), self.health.quorum_up(i)))
             .collect();
-        Previous { alive: self.alive(), quorum }
+        Previous { alive: self.alive(), quorum, seen: self.seen.clone() }
     }
 
     fn alive(&self) -> HashMap<(String, SocketAddr), bool> {
@@ -194,6 +205,17 @@ impl Checker {
                 Action::StartProbe(id) => self.starting.push(id),
                 Action::SetDest { .. } | Action::RemoveDest { .. } => changed = true,
                 Action::RealServer { rs, up, reason } => {
+                    if let Some(h) =
+                        self.seen.virtual_servers.get_mut(rs.vs).and_then(|v| v.real_servers.get_mut(rs.rs))
+                    {
+                        if h.up != up || h.since_unix_ms.is_none() {
+                            h.since_unix_ms = Some(now_unix_ms());
+                        }
+                        h.up = up;
+                        if !up {
+                            h.reason = Some(reason.clone().unwrap_or_else(|| "stopping".to_string()));
+                        }
+                    }
                     let vs_conf = self.config.virtual_servers.get(rs.vs);
                     let conf_rs = vs_conf.and_then(|v| v.real_servers.get(rs.rs));
                     let name = vs_conf.map(health::name).unwrap_or_default();
@@ -217,6 +239,9 @@ impl Checker {
                     notify(&self.notify_as, script);
                 }
                 Action::Quorum { vs, up, weight, threshold } => {
+                    if let Some(h) = self.seen.virtual_servers.get_mut(vs) {
+                        h.quorum_up = up;
+                    }
                     let v = self.config.virtual_servers.get(vs);
                     let name = v.map(health::name).unwrap_or_default();
                     if self.previous.quorum.remove(&name) == Some(up) {
@@ -249,6 +274,7 @@ impl Checker {
         mut self,
         mut configs: watch::Receiver<Option<Arc<Reloaded>>>,
         targets: watch::Sender<Arc<Target>>,
+        health: watch::Sender<HealthSnapshot>,
         mut addresses: watch::Receiver<Present>,
         mut stop: watch::Receiver<bool>,
     ) -> Result<(), String> {
@@ -298,6 +324,7 @@ impl Checker {
             }
             if dirty && now >= last_publish + PUBLISH_EVERY {
                 publish(&targets, self.target(), false);
+                super::publish(&health, self.health());
                 (dirty, last_publish) = (false, now);
             }
             let mut deadline = self.health.poll_timeout().unwrap_or_else(|| now + Duration::from_secs(3600));
@@ -344,6 +371,7 @@ impl Checker {
                     let present = addresses.borrow_and_update().clone();
                     self.follow_addresses(now, &present);
                     publish(&targets, self.target(), true);
+                    super::publish(&health, self.health());
                 }
                 changed = addresses.changed() => {
                     if changed.is_err() {
@@ -362,6 +390,33 @@ impl Checker {
         self.drain();
         Ok(())
     }
+}
+
+/// The checks' state for `tandem status`: each real server as the core has it, with the reason
+/// and time of its last transition carried over from `before` (the configuration a reload
+/// replaced).
+fn health_snapshot(config: &Config, checks: &Checks, health: &Health, before: &HealthSnapshot) -> HealthSnapshot {
+    let virtual_servers = (config.virtual_servers.iter().zip(&checks.settings.virtual_servers).enumerate())
+        .map(|(i, (vs_conf, vs))| {
+            let name = health::name(vs_conf);
+            let old = before.virtual_servers.iter().find(|v| v.name == name);
+            let real_servers = (vs_conf.real_servers.iter().take(vs.real_servers.len()).enumerate())
+                .map(|(j, rs_conf)| {
+                    let address = SocketAddr::new(rs_conf.ip, rs_conf.port.unwrap_or(0)).to_string();
+                    let was = old.and_then(|v| v.real_servers.iter().find(|r| r.address == address));
+                    RealServerHealth {
+                        weight: rs_conf.weight,
+                        up: health.is_alive(RsId { vs: i, rs: j }),
+                        reason: was.and_then(|w| w.reason.clone()),
+                        since_unix_ms: was.and_then(|w| w.since_unix_ms),
+                        address,
+                    }
+                })
+                .collect();
+            VirtualServerHealth { name, quorum_up: health.quorum_up(i), real_servers }
+        })
+        .collect();
+    HealthSnapshot { virtual_servers }
 }
 
 /// One attempt of check `id` by `runner`, begun at `start`.

@@ -12,6 +12,7 @@
 mod addresses;
 mod build;
 mod checks;
+pub mod control;
 mod fifo;
 mod heap;
 mod ipvs;
@@ -22,6 +23,7 @@ mod release;
 mod resync;
 mod signals;
 mod snapshot;
+mod status;
 mod syncd;
 mod unit;
 
@@ -109,9 +111,20 @@ fn vrrp_differs(a: &tandem_conf::Config, b: &tandem_conf::Config) -> bool {
         || a.track_files != b.track_files
 }
 
+/// How `run` runs, besides its configuration.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Remove the declared IPVS services at stop.
+    pub release_ipvs: bool,
+    /// The control socket (`tandem status`, `tandem reload`).
+    pub control_socket: std::path::PathBuf,
+    /// The configuration file, for status.
+    pub config_file: String,
+}
+
 /// Runs `config` until SIGTERM or SIGINT; SIGHUP calls `reload`. Returns an error message
 /// when it cannot start.
-pub fn run(config: tandem_conf::Config, release_ipvs: bool, reload: Reloader) -> Result<(), String> {
+pub fn run(config: tandem_conf::Config, options: Options, reload: Reloader) -> Result<(), String> {
     // Before the capabilities go (raising the hard limit needs CAP_SYS_RESOURCE).
     limits::raise_for(&config);
     // First, before the runtime and neli start threads.
@@ -129,14 +142,14 @@ pub fn run(config: tandem_conf::Config, release_ipvs: bool, reload: Reloader) ->
     // pages go back too.
     heap::give_back_freed();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    rt.block_on(async_run(std::sync::Arc::new(config), checks, release_ipvs, reload, signal_rx))
+    rt.block_on(async_run(std::sync::Arc::new(config), checks, options, reload, signal_rx))
 }
 
 /// `config` is shared (one copy, not one per task: with 10,000 real servers it is megabytes).
 async fn async_run(
     config: std::sync::Arc<tandem_conf::Config>,
     checks: crate::health::Checks,
-    release_ipvs: bool,
+    options: Options,
     reload: Reloader,
     mut signals: tokio::sync::mpsc::UnboundedReceiver<signals::Received>,
 ) -> Result<(), String> {
@@ -242,9 +255,13 @@ async fn async_run(
     let services = target_rx.clone();
     let (config_tx, config_rx) = watch::channel(None);
     let stop = stop_rx.clone();
+    let release_ipvs = options.release_ipvs;
     tasks.spawn(async move { ("IPVS".to_string(), ipvs::keep(target_rx, release_ipvs, stop).await) });
     let stop = stop_rx.clone();
-    tasks.spawn(async move { ("checks".to_string(), checker.run(config_rx, target_tx, addresses, stop).await) });
+    let (health_tx, health_rx) = watch::channel(checker.health().clone());
+    tasks.spawn(
+        async move { ("checks".to_string(), checker.run(config_rx, target_tx, health_tx, addresses, stop).await) },
+    );
     // The kernel's sync daemons follow the role of the instance lvs_sync_daemon names.
     let (sync_tx, sync_rx) = watch::channel(syncd::Plan::of(&config));
     let (units_seen, stop) = (instances.clone(), stop_rx.clone());
@@ -261,6 +278,20 @@ async fn async_run(
     info!(units = units_count, ipvs = !config.virtual_servers.is_empty(), "tandem running");
     let mut current = config;
     let mut dumps = Dumps { instances, services, sync: sync_seen, stats_base: HashMap::new() };
+    // `tandem status` and `tandem reload` reach the loop through the control socket.
+    let (control_tx, mut control_rx) = tokio::sync::mpsc::channel::<control::Request>(16);
+    let started_unix_ms = snapshot::now_unix_ms();
+    let control_path = match control::bind(&options.control_socket) {
+        Ok(Some(listener)) => {
+            tokio::spawn(control::serve(listener, control_tx));
+            Some(options.control_socket.clone())
+        }
+        Ok(None) => None,
+        Err(e) => {
+            warn!(error = %e, "no control socket: `tandem status` and `tandem reload` cannot reach this tandem");
+            None
+        }
+    };
     // systemd: ready now that every unit, the IPVS keeper and the checks run.
     let mut notify = notify::Notify::from_env();
     notify.ready(dumps.status_line());
@@ -274,7 +305,7 @@ async fn async_run(
                 signals::Effect::Reload => {
                     info!(from = %sig.from, "SIGHUP: reloading");
                     notify.reloading();
-                    reload_now(&reload, &mut current, &config_tx);
+                    let _ = reload_now(&reload, &mut current, &config_tx);
                     publish(&sync_tx, &syncd::Plan::of(&current));
                     notify.reloaded();
                 }
@@ -295,6 +326,26 @@ async fn async_run(
                 notify.alive();
             }
             _ = status_every.tick() => notify.status(dumps.status_line()),
+            Some(request) = control_rx.recv() => match request {
+                control::Request::Status(answer) => {
+                    let _ = answer.send(status::Parts {
+                        config: std::sync::Arc::clone(&current),
+                        config_file: options.config_file.clone(),
+                        started_unix_ms,
+                        instances: dumps.instances(),
+                        health: health_rx.borrow().clone(),
+                        sync: dumps.sync.borrow().clone(),
+                    });
+                }
+                control::Request::Reload(answer) => {
+                    info!("reload asked on the control socket");
+                    notify.reloading();
+                    let outcome = reload_now(&reload, &mut current, &config_tx);
+                    publish(&sync_tx, &syncd::Plan::of(&current));
+                    notify.reloaded();
+                    let _ = answer.send(outcome);
+                }
+            },
             done = tasks.join_next() => match done {
                 None => break,
                 Some(Ok((_, Ok(())))) => {}
@@ -312,6 +363,9 @@ async fn async_run(
                 }
             }
         }
+    }
+    if let Some(p) = control_path {
+        control::remove(&p);
     }
     match failed {
         Some(e) => Err(e),
@@ -348,20 +402,30 @@ pub(crate) fn publish<T: PartialEq + Clone>(tx: &watch::Sender<T>, value: &T) {
 }
 
 /// SIGHUP: reads the configuration again and hands it to the checks and the IPVS keeper.
+/// Reloads the configuration: what was done, or why nothing was.
 fn reload_now(
     reload: &Reloader,
     current: &mut std::sync::Arc<tandem_conf::Config>,
     config_tx: &watch::Sender<Option<std::sync::Arc<checks::Reloaded>>>,
-) {
-    match reload() {
-        Err(e) => error!("SIGHUP: the configuration does not validate; keeping the running one\n{e}"),
+) -> Result<String, String> {
+    let outcome = match reload() {
+        Err(e) => {
+            error!("reload: the configuration does not validate; keeping the running one\n{e}");
+            Err(format!("the configuration does not validate; the running one stays\n{e}"))
+        }
         Ok(mut new) => match crate::health::checks(&new) {
-            Err(e) => error!(error = %e, "SIGHUP: the new health checks cannot run; keeping the running configuration"),
+            Err(e) => {
+                error!(error = %e, "reload: the new health checks cannot run; keeping the running configuration");
+                Err(format!("the new health checks cannot run ({e}); the running configuration stays"))
+            }
             Ok(checks) => {
+                let mut message = "configuration reloaded".to_string();
                 if vrrp_differs(current, &new) {
-                    warn!("SIGHUP: VRRP changes (instances, sync groups, scripts) take effect at the next restart");
+                    warn!("reload: VRRP changes (instances, sync groups, scripts) take effect at the next restart");
+                    message
+                        .push_str("; VRRP changes (instances, sync groups, scripts) take effect at the next restart");
                 }
-                info!("SIGHUP: configuration reloaded");
+                info!("reload: configuration reloaded");
                 warn_ha_suspend_without_address(&new);
                 limits::raise_for(&new);
                 crate::health::forget_checks(&mut new);
@@ -369,12 +433,14 @@ fn reload_now(
                 let config = std::sync::Arc::clone(&new);
                 let _ = config_tx.send(Some(std::sync::Arc::new(checks::Reloaded { config, checks })));
                 *current = new;
+                Ok(message)
             }
         },
-    }
+    };
     // What the parse allocated is freed (the old model goes when the checks task takes
     // the new one, and it trims again then).
     heap::give_back_freed();
+    outcome
 }
 
 /// What the dump signals read: the units' published instances and the desired IPVS table.

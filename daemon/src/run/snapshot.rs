@@ -219,6 +219,39 @@ pub fn services(t: &Table) -> Vec<ServiceSnapshot> {
         .collect()
 }
 
+/// The health checks' view of the real servers, as the checker publishes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HealthSnapshot {
+    /// Every virtual server of the configuration, in its order.
+    pub virtual_servers: Vec<VirtualServerHealth>,
+}
+
+/// One virtual server's checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VirtualServerHealth {
+    /// As the configuration names it (`192.0.2.10 80`, `fwmark 5`, `group G`).
+    pub name: String,
+    /// Its alive weight reaches `quorum` (the sorry server is out).
+    pub quorum_up: bool,
+    /// Its real servers, in the configuration's order.
+    pub real_servers: Vec<RealServerHealth>,
+}
+
+/// One real server's checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RealServerHealth {
+    /// `10.0.0.11:80` (what its checks connect to unless told otherwise).
+    pub address: String,
+    /// Its configured weight.
+    pub weight: u32,
+    /// Its checks pass (it is in the IPVS table, or at its weight with `inhibit_on_failure`).
+    pub up: bool,
+    /// Why it went down, the last time it did (the probe's own words).
+    pub reason: Option<String>,
+    /// When it last went up or down (ms since the Unix epoch); none: not since tandem started.
+    pub since_unix_ms: Option<u64>,
+}
+
 /// Connection sync on this director (`lvs_sync_daemon`), as the resync task publishes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SyncSnapshot {
@@ -384,7 +417,7 @@ pub fn now_unix_ms() -> u64 {
     unix_ms(SystemTime::now())
 }
 
-fn unix_ms(t: SystemTime) -> u64 {
+pub(crate) fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).unwrap_or(0)
 }
 
