@@ -162,6 +162,24 @@ impl<'a> Lab<'a> {
         at
     }
 
+    fn control_socket(&self, d: u8) -> PathBuf {
+        self.setup.work.join(format!("{}-director{d}.sock", self.sc.name))
+    }
+
+    /// `tandem status` of director `d`, as text and as JSON.
+    fn status(&self, d: u8) -> (String, Option<serde_json::Value>) {
+        let socket = self.control_socket(d).display().to_string();
+        let run = |json: bool| {
+            let mut c = std::process::Command::new(&self.setup.tandem);
+            c.args(["status", "--control-socket", &socket]);
+            if json {
+                c.arg("--json");
+            }
+            c.output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+        };
+        (run(false), serde_json::from_str(&run(true)).ok())
+    }
+
     fn conf_path(&self) -> PathBuf {
         self.setup.work.join(format!("{}.conf", self.sc.name))
     }
@@ -292,6 +310,17 @@ impl<'a> Lab<'a> {
         );
         // Each connection has sent a few packets: the master's kernel has synced it.
         std::thread::sleep(self.pace.settle + Duration::from_secs(1));
+        let (text, json) = self.status(1);
+        self.console.say(&format!("`tandem status` on director1:\n{}", indent(text.trim_end())));
+        let active: u64 = json
+            .as_ref()
+            .and_then(|v| v["virtual_servers"][0]["real_servers"].as_array().cloned())
+            .map_or(0, |rs| rs.iter().filter_map(|r| r["active_connections"].as_u64()).sum());
+        self.check(
+            "`tandem status` counts the long-lived connections as active in director1's table",
+            format!("{active} active"),
+            active >= u64::from(conns),
+        );
         self.master_dies()?;
         self.master_returns()?;
         Ok(())
@@ -533,10 +562,11 @@ impl<'a> Lab<'a> {
         let conf = self.conf_path().display().to_string();
         let tandem = self.setup.tandem.display().to_string();
         let id = format!("director{d}");
-        let child = self
-            .net
-            .spawn(&format!("d{d}"), &tandem, &["run", "-f", &conf, "--config-id", &id], Some(&self.log(log)))
-            .map_err(|e| e.to_string())?;
+        // Each director its own control socket (they share this machine's /run).
+        let socket = self.control_socket(d).display().to_string();
+        let args = ["run", "-f", &conf, "--config-id", &id, "--control-socket", &socket];
+        let child =
+            self.net.spawn(&format!("d{d}"), &tandem, &args, Some(&self.log(log))).map_err(|e| e.to_string())?;
         self.tandems.push((d, child));
         Ok(())
     }

@@ -41,6 +41,8 @@ fn the_default_scenario_meets_every_expectation() {
         "ok   every long-lived connection survives the failover",
         "ok   every long-lived connection survives the return",
         "ok   director1 gets the master's table (bulk resync) and then preempts",
+        // tandem status, over director1's control socket, with the kernel's connection counts.
+        "ok   `tandem status` counts the long-lived connections as active in director1's table",
     ] {
         assert!(out.contains(held), "no {held:?} in:\n{out}");
     }
