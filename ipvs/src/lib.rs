@@ -2,8 +2,8 @@
 //! the configuration wants, and the generic-netlink client that reads and changes the
 //! kernel's table, timeouts and sync daemons.
 //!
-//! The kernel is the source of truth (DESIGN.md, "Where state lives"): tandem keeps a model of
-//! the kernel's table, filled by a dump and updated by every change it applies, and
+//! The kernel is the source of truth (docs/ARCHITECTURE.md, Invariants, "Where state
+//! lives"): tandem keeps a model of the kernel's table, filled by a dump and updated by every change it applies, and
 //! reconciles the desired table against that model, never against the previous
 //! configuration. So a hand edit with ipvsadm is repaired, and a one-line reload is one
 //! change.

@@ -1,7 +1,7 @@
 //! Keeping the kernel's IPVS table as the configuration wants it.
 //!
-//! tandem keeps a model of the kernel's table (DESIGN.md, "Where state lives"): filled by a
-//! dump at start, updated by every change it applies, and replaced by the dump of each
+//! tandem keeps a model of the kernel's table (docs/ARCHITECTURE.md, Invariants, "Where
+//! state lives"): filled by a dump at start, updated by every change it applies, and replaced by the dump of each
 //! reconcile period, which repairs drift (a hand edit with ipvsadm is undone and logged). A
 //! reload diffs the new desired table against the model and applies only the difference,
 //! without reading the kernel's table first; nothing is ever flushed. Only the services the
