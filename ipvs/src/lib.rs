@@ -3,10 +3,10 @@
 //! kernel's table, timeouts and sync daemons.
 //!
 //! The kernel is the source of truth (docs/ARCHITECTURE.md, Invariants, "Where state
-//! lives"): tandem keeps a model of the kernel's table, filled by a dump and updated by every change it applies, and
-//! reconciles the desired table against that model, never against the previous
-//! configuration. So a hand edit with ipvsadm is repaired, and a one-line reload is one
-//! change.
+//! lives"): tandem keeps a model of the kernel's table, filled by a dump and updated by
+//! every change it applies, and reconciles the desired table against that model, never
+//! against the previous configuration. So a hand edit with ipvsadm is repaired, and a one-
+//! line reload is one change.
 
 pub mod attrs;
 pub mod diff;

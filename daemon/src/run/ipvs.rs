@@ -1,13 +1,14 @@
 //! Keeping the kernel's IPVS table as the configuration wants it.
 //!
 //! tandem keeps a model of the kernel's table (docs/ARCHITECTURE.md, Invariants, "Where
-//! state lives"): filled by a dump at start, updated by every change it applies, and replaced by the dump of each
-//! reconcile period, which repairs drift (a hand edit with ipvsadm is undone and logged). A
-//! reload diffs the new desired table against the model and applies only the difference,
-//! without reading the kernel's table first; nothing is ever flushed. Only the services the
-//! configuration declares (now, or earlier in this run) are touched, unless `lvs_flush` gives
-//! tandem the whole table. On stop it removes the services it manages, unless told to leave
-//! them (`--dont-release-ipvs`, as keepalived's option).
+//! state lives"): filled by a dump at start, updated by every change it applies, and
+//! replaced by the dump of each reconcile period, which repairs drift (a hand edit with
+//! ipvsadm is undone and logged). A reload diffs the new desired table against the model
+//! and applies only the difference, without reading the kernel's table first; nothing is
+//! ever flushed. Only the services the configuration declares (now, or earlier in this run)
+//! are touched, unless `lvs_flush` gives tandem the whole table. On stop it removes the
+//! services it manages, unless told to leave them (`--dont-release-ipvs`, as keepalived's
+//! option).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
