@@ -52,6 +52,9 @@ pub enum Command {
         /// by default tandem removes the services its configuration declares.
         #[arg(long)]
         dont_release_ipvs: bool,
+        /// Serve Prometheus metrics on http://ADDR:PORT/metrics (off unless given).
+        #[arg(long, value_name = "ADDR:PORT")]
+        metrics_listen: Option<std::net::SocketAddr>,
         /// Where `tandem status` and `tandem reload` reach this tandem (root only).
         #[arg(long, value_name = "PATH", default_value = crate::run::control::DEFAULT_PATH)]
         control_socket: PathBuf,

@@ -21,9 +21,15 @@ fn main() -> ExitCode {
         Command::Check { input, strict, dump } => check(&input, strict, dump),
         Command::Convert { input } => convert(&input),
         Command::Plan { input } => plan(&input),
-        Command::Run { input, verbose, log_level, log_format, dont_release_ipvs, control_socket } => {
+        Command::Run { input, verbose, log_level, log_format, dont_release_ipvs, control_socket, metrics_listen } => {
             let level = if verbose && log_level == LogLevel::Info { LogLevel::Debug } else { log_level };
-            run_command(&input, level, log_format, !dont_release_ipvs, control_socket)
+            let options = run::Options {
+                release_ipvs: !dont_release_ipvs,
+                control_socket,
+                config_file: String::new(),
+                metrics_listen,
+            };
+            run_command(&input, level, log_format, options)
         }
         Command::Status { json, control_socket } => status(&control_socket, json),
         Command::Reload { control_socket } => reload(&control_socket),
@@ -214,13 +220,7 @@ fn plan(input: &Input) -> ExitCode {
     }
 }
 
-fn run_command(
-    input: &Input,
-    level: LogLevel,
-    format: LogFormat,
-    release_ipvs: bool,
-    control_socket: std::path::PathBuf,
-) -> ExitCode {
+fn run_command(input: &Input, level: LogLevel, format: LogFormat, run_options: run::Options) -> ExitCode {
     // First of all, while this is the only thread: every thread made later inherits the mask,
     // so no signal's default action can end or stop tandem behind its back.
     if let Err(e) = run::block_signals() {
@@ -247,8 +247,8 @@ fn run_command(
     // for diagnostics and would stay resident all along (tens of MB for 10,000 real servers).
     let tandem_conf::Report { config, sources, map, diagnostics } = r;
     drop((sources, map, diagnostics));
-    let options = run::Options { release_ipvs, control_socket, config_file: file_name };
-    match run::run(config, options, reload) {
+    let run_options = run::Options { config_file: file_name, ..run_options };
+    match run::run(config, run_options, reload) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             say(&format!("error: {e}"));

@@ -17,6 +17,7 @@ mod fifo;
 mod heap;
 mod ipvs;
 mod limits;
+mod metrics;
 mod notify;
 mod privileges;
 mod release;
@@ -120,6 +121,8 @@ pub struct Options {
     pub control_socket: std::path::PathBuf,
     /// The configuration file, for status.
     pub config_file: String,
+    /// Where to serve Prometheus metrics, if anywhere.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Runs `config` until SIGTERM or SIGINT; SIGHUP calls `reload`. Returns an error message
@@ -281,6 +284,12 @@ async fn async_run(
     // `tandem status` and `tandem reload` reach the loop through the control socket.
     let (control_tx, mut control_rx) = tokio::sync::mpsc::channel::<control::Request>(16);
     let started_unix_ms = snapshot::now_unix_ms();
+    if let Some(addr) = options.metrics_listen {
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot serve metrics on {addr}: {e}"))?;
+        info!(%addr, "metrics on http://{addr}/metrics");
+        tokio::spawn(metrics::serve(listener, control_tx.clone()));
+    }
     let control_path = match control::bind(&options.control_socket) {
         Ok(Some(listener)) => {
             tokio::spawn(control::serve(listener, control_tx));
