@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 /// tandem keeps a pair of Linux Virtual Server directors highly available.
 #[derive(Debug, Parser)]
-#[command(name = "tandem", version, about)]
+#[command(name = "tandem", version)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -68,6 +68,17 @@ pub enum Command {
         /// The running tandem's control socket.
         #[arg(long, value_name = "PATH", default_value = crate::run::control::DEFAULT_PATH)]
         control_socket: PathBuf,
+    },
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (tandem.8 and one per command, roff) into DIR.
+    #[command(hide = true)]
+    Manpages {
+        /// Where to write them.
+        dir: PathBuf,
     },
     /// Reload the running tandem's configuration (as SIGHUP does), wait, and print the
     /// outcome: exit 0 when it was applied, 1 when the file was refused (the running

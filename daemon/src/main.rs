@@ -33,7 +33,43 @@ fn main() -> ExitCode {
         }
         Command::Status { json, control_socket } => status(&control_socket, json),
         Command::Reload { control_socket } => reload(&control_socket),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "tandem", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Manpages { dir } => match manpages(&dir) {
+            Ok(n) => {
+                say(&format!("{n} man pages written to {}", dir.display()));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                say(&format!("error: {}: {e}", dir.display()));
+                ExitCode::from(1)
+            }
+        },
     }
+}
+
+/// tandem.8 and tandem-COMMAND.8 for each visible command, generated from the CLI.
+fn manpages(dir: &std::path::Path) -> std::io::Result<usize> {
+    std::fs::create_dir_all(dir)?;
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut written = 0;
+    let mut write = |name: String, c: clap::Command| -> std::io::Result<()> {
+        let mut out = Vec::new();
+        clap_mangen::Man::new(c).section("8").render(&mut out)?;
+        std::fs::write(dir.join(format!("{name}.8")), out)?;
+        written += 1;
+        Ok(())
+    };
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("tandem-{}", sub.get_name());
+        let page = sub.clone().display_name(name.clone()).bin_name(format!("tandem {}", sub.get_name()));
+        write(name, page.version(env!("CARGO_PKG_VERSION")))?;
+    }
+    write("tandem".to_string(), cmd)?;
+    Ok(written)
 }
 
 fn status(socket: &std::path::Path, json: bool) -> ExitCode {

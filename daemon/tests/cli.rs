@@ -184,3 +184,19 @@ fn plan_without_ipvs_says_so_in_words() {
     );
     assert!(!err.contains("Nlmsgerr"), "{err}");
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_cli_itself() {
+    let bash = tandem(&["completions", "bash"]);
+    assert_eq!(bash.status.code(), Some(0));
+    let script = text(&bash.stdout);
+    assert!(script.contains("_tandem()") && script.contains("--metrics-listen"), "{script}");
+    let dir = std::env::temp_dir().join(format!("tandem-man-{}", std::process::id()));
+    let out = tandem(&["manpages", dir.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let run = std::fs::read_to_string(dir.join("tandem-run.8")).expect("tandem-run.8");
+    assert!(run.contains(".TH tandem-run 8") && run.contains("metrics\\-listen"), "{run}");
+    let main = std::fs::read_to_string(dir.join("tandem.8")).expect("tandem.8");
+    assert!(main.contains("tandem\\-status(8)") && dir.join("tandem-status.8").exists(), "{main}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
