@@ -469,7 +469,7 @@ impl<'a> Lab<'a> {
                 self.console.say(&format!(
                     "   note: pinned to {p} before, to {} now: the client moved when its real server died, and the \
                      backup's kernel never updates the destination of a persistence template it already holds \
-                     (see README, Connection sync)",
+                     (see docs/connection-sync.md)",
                     after.servers.keys().next().map_or("?", String::as_str)
                 ));
             }

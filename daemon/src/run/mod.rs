@@ -325,7 +325,7 @@ async fn async_run(
                 }
                 signals::Effect::Dump(kind) => dumps.log(kind, &sig),
                 signals::Effect::Ignore => {
-                    warn!(signal = %sig.name, from = %sig.from, "signal ignored (it does nothing in tandem; see README, Signals)");
+                    warn!(signal = %sig.name, from = %sig.from, "signal ignored (it does nothing in tandem; see docs/operations.md, Signals)");
                 }
                 // The signal thread ends the process itself for these; they never come here.
                 signals::Effect::EndNow => {}

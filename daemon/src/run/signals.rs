@@ -1,5 +1,5 @@
 //! Signals: each one that can reach `tandem run` has a deliberate effect, and none ends or
-//! stops it behind its back (README, "Signals").
+//! stops it behind its back (docs/operations.md, "Signals").
 //!
 //! keepalived's operators and tools send signals routinely: SIGHUP to reload, SIGTERM to stop,
 //! SIGUSR1 / SIGUSR2 / SIGRTMIN+2 / SIGRTMAX-1 for its data, statistics, JSON and
