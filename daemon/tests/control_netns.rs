@@ -165,6 +165,16 @@ fn status_and_reload_over_the_control_socket() {
     assert_eq!(applied.status.code(), Some(0), "{}", text(&applied.stderr));
     assert!(text(&applied.stdout).contains("configuration reloaded"), "{}", text(&applied.stdout));
     assert_eq!(status(&socket).unwrap()["virtual_servers"][0]["real_servers"][0]["weight"], 5);
+    // A global_defs change a reload does not apply is named, not ignored.
+    std::fs::write(dir.join("tandem.conf"), format!("global_defs {{\n    router_id lb2\n}}\n{}", conf(5, false)))
+        .unwrap();
+    let named = tandem(&["reload", "--control-socket", socket.to_str().unwrap()]);
+    assert_eq!(named.status.code(), Some(0), "{}", text(&named.stderr));
+    assert!(
+        text(&named.stdout).contains("global_defs changes that take effect at the next restart: router_id"),
+        "{}",
+        text(&named.stdout)
+    );
 
     // At stop the socket goes; then status says there is nothing to reach.
     stop(&mut child, &dir);

@@ -112,6 +112,25 @@ fn vrrp_differs(a: &tandem_conf::Config, b: &tandem_conf::Config) -> bool {
         || a.track_files != b.track_files
 }
 
+/// `global_defs` keywords a reload applies: the IPVS keeper and the sync driver take them from
+/// the new configuration.
+const GLOBAL_DEFS_RELOADED: &[&str] = &["lvs_sync_daemon", "lvs_flush", "lvs_timeouts"];
+
+/// The `global_defs` keywords that differ between two configurations and that a reload does
+/// not apply (they take effect at the next restart), by name, sorted.
+fn global_defs_needing_restart(a: &tandem_conf::GlobalDefs, b: &tandem_conf::GlobalDefs) -> Vec<String> {
+    let as_map = |g: &tandem_conf::GlobalDefs| match serde_json::to_value(g) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    let (a, b) = (as_map(a), as_map(b));
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k) && !GLOBAL_DEFS_RELOADED.contains(&k.as_str()))
+        .cloned()
+        .collect()
+}
+
 /// How `run` runs, besides its configuration.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -434,6 +453,12 @@ fn reload_now(
                     message
                         .push_str("; VRRP changes (instances, sync groups, scripts) take effect at the next restart");
                 }
+                let later = global_defs_needing_restart(&current.global_defs, &new.global_defs);
+                if !later.is_empty() {
+                    let keys = later.join(", ");
+                    warn!(keys = %keys, "reload: these global_defs changes take effect at the next restart");
+                    message.push_str(&format!("; global_defs changes that take effect at the next restart: {keys}"));
+                }
                 info!("reload: configuration reloaded");
                 warn_ha_suspend_without_address(&new);
                 limits::raise_for(&new);
@@ -525,5 +550,21 @@ impl Dumps {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reload_names_the_global_defs_it_does_not_apply() {
+        let a = tandem_conf::GlobalDefs::default();
+        let mut b = a.clone();
+        assert!(global_defs_needing_restart(&a, &b).is_empty());
+        b.router_id = Some("lb2".into());
+        b.vrrp_garp_interval = 0.5;
+        b.lvs_flush = true;
+        assert_eq!(global_defs_needing_restart(&a, &b), ["router_id", "vrrp_garp_interval"]);
     }
 }
