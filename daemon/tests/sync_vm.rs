@@ -125,7 +125,14 @@ wire() {{
 # die dN: the director's machine dies: every process in it killed, its links down.
 die() {{ for p in $(ip netns pids $1); do kill -KILL $p; done; ip -n $1 link set eth0 down; ip -n $1 link set eth1 down; }}
 # fresh dN: the dead director boots again: a new namespace, so an empty connection table.
-fresh() {{ ip netns del $1; sleep 0.2; ip netns add $1; ip -n $1 link set lo up; wire $1; }}
+# Every process left in it is killed first, and gone before the namespace is: a daemon that
+# outlived `ip netns del` would go on advertising the VIPs from the unnamed namespace (the
+# keepalived comparison's daemons take a while to stop with 1,000 connections).
+fresh() {{
+  for p in $(ip netns pids $1); do kill -KILL $p; done
+  i=0; while [ -n "$(ip netns pids $1)" ] && [ $i -lt 100 ]; do i=$((i+1)); sleep 0.1; done
+  ip netns del $1; sleep 0.2; ip netns add $1; ip -n $1 link set lo up; wire $1;
+}}
 # clients DIR N: N connections to the VIP held open by client.py in DIR; waits for them.
 clients() {{
   mkdir -p $1
@@ -215,7 +222,7 @@ sleep 1
 round $TMPDIR/k 2 > "$TANDEM_SNIPPET_OUT/after_return"
 touch $TMPDIR/k/done
 for p in $(ip netns pids d1) $(ip netns pids d2); do kill -TERM $p; done
-sleep 2
+i=0; while [ -n "$(ip netns pids d1)$(ip netns pids d2)" ] && [ $i -lt 300 ]; do i=$((i+1)); sleep 0.1; done
 "#
     .to_string()
 }
@@ -226,6 +233,13 @@ sleep 2
 fn return_snippet() -> String {
     r#"fresh d1
 fresh d2
+# Fresh echo servers too: the comparison's 1,000 connections that keepalived's return reset
+# are still open on the real servers' side (the reset never reached them), a thread each,
+# and slowed new connections there enough to time out under emulation.
+for i in 1 2; do for p in $(ip netns pids rs$i); do kill -KILL $p; done; done
+sleep 0.5
+for i in 1 2; do ip netns exec rs$i python3 $TMPDIR/echo.py rs$i & done
+sleep 1
 start_tandem d1 r1
 start_tandem d2 r2
 holds_vip d1
