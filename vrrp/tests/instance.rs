@@ -955,3 +955,101 @@ fn a_held_router_does_not_preempt_a_live_master_but_replaces_a_dead_one() {
     sim.run_until(15.0);
     assert_eq!(sim.masters(0), vec![0]);
 }
+
+// ----- reconfiguration (reload) -----
+
+/// Every state change router `i` went through, in order.
+fn transitions(sim: &Sim<Instance>, i: usize) -> Vec<(State, State)> {
+    sim.routers[i]
+        .log
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::State { from, to, .. } => Some((*from, *to)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn reload_lowering_the_masters_priority_moves_the_mastership_without_a_restart() {
+    let mut sim = sim_of(&[200, 150]);
+    sim.start_all();
+    sim.run_until(10.0);
+    assert_eq!(sim.masters(0), vec![0]);
+    let before = transitions(&sim, 0);
+    sim.with_node(0, |n, now| n.reconfigure(now, settings(0, 100))).unwrap();
+    // Still master the instant after: a reload is not a transition.
+    assert_eq!(sim.state(0, 0), State::Master);
+    assert_eq!(sim.routers[0].node.priority(), 100);
+    // The backup ignores the lower adverts and takes over when its timer runs out.
+    sim.run_until(10.0 + md(150).as_secs_f64() + 1.0);
+    assert_eq!(sim.masters(0), vec![1]);
+    assert_eq!(state_reason(&sim, 1, State::Master), Some(Reason::Preempt { priority: 100, from: router_addr(0) }));
+    let after: Vec<_> = transitions(&sim, 0).into_iter().skip(before.len()).collect();
+    assert_eq!(after, vec![(State::Master, State::Backup)], "one step down, no stop or init in between");
+    sim.run_until(60.0);
+    assert_eq!(sim.masters(0), vec![1]);
+    assert!(sim.max_dual_master(0) <= DELAY);
+}
+
+#[test]
+fn reload_raising_a_backups_priority_makes_it_preempt() {
+    let mut sim = sim_of(&[200, 150]);
+    sim.start_all();
+    sim.run_until(10.0);
+    sim.with_node(1, |n, now| n.reconfigure(now, settings(1, 250))).unwrap();
+    sim.run_until(10.0 + md(250).as_secs_f64() + 1.0);
+    assert_eq!(sim.masters(0), vec![1]);
+    assert_eq!(sim.routers[1].node.priority(), 250);
+    assert_eq!(transitions(&sim, 1).last(), Some(&(State::Backup, State::Master)));
+}
+
+#[test]
+fn reload_with_the_same_priority_changes_no_state() {
+    let mut sim = sim_of(&[200, 150]);
+    sim.start_all();
+    sim.run_until(10.0);
+    let (t0, t1) = (transitions(&sim, 0).len(), transitions(&sim, 1).len());
+    let mut s0 = settings(0, 200);
+    s0.addresses = vec![vip(0), vip(1)];
+    sim.with_node(0, |n, now| n.reconfigure(now, s0)).unwrap();
+    let mut s1 = settings(1, 150);
+    s1.preempt = false;
+    sim.with_node(1, |n, now| n.reconfigure(now, s1)).unwrap();
+    sim.run_until(60.0);
+    assert_eq!((transitions(&sim, 0).len(), transitions(&sim, 1).len()), (t0, t1));
+    assert_eq!(sim.masters(0), vec![0]);
+    // The master's adverts now list both addresses.
+    let last = sim.routers[0].log.iter().rev().find_map(|(_, e)| match e {
+        Event::Sent { advert, .. } => Some(advert.addresses.clone()),
+        _ => None,
+    });
+    assert_eq!(last, Some(vec![vip(0), vip(1)]));
+}
+
+#[test]
+fn reload_of_a_shorter_interval_brings_the_masters_next_advert_forward() {
+    let mut sim = sim_of(&[200]);
+    sim.start_all();
+    sim.run_until(10.5);
+    let mut s = settings(0, 200);
+    s.advert_interval_cs = 20;
+    sim.with_node(0, |n, now| n.reconfigure(now, s)).unwrap();
+    let next = sim.routers[0].node.poll_timeout().unwrap();
+    assert!(next <= sim.now + Duration::from_millis(200), "next advert within the new interval");
+}
+
+#[test]
+fn reload_that_changes_the_vrid_or_address_is_refused() {
+    let mut i = inst(settings(0, 100));
+    let t = Instant::now();
+    i.start(t);
+    let mut other = settings(0, 100);
+    other.vrid = 52;
+    assert_eq!(i.reconfigure(t, other), Err(SettingsError::Identity));
+    assert_eq!(i.reconfigure(t, settings(1, 100)), Err(SettingsError::Identity));
+    let mut bad = settings(0, 100);
+    bad.priority = 0;
+    assert_eq!(i.reconfigure(t, bad), Err(SettingsError::Priority));
+    assert_eq!(i.settings().priority, 100, "a refused reconfiguration changes nothing");
+}

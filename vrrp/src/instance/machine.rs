@@ -400,12 +400,7 @@ impl Instance {
     /// change in its skew; a master's next advert carries the new priority.
     pub fn set_priority_adjustment(&mut self, _now: Instant, delta: i32) {
         self.adjustment = delta;
-        let new = if self.settings.priority == 255 {
-            255
-        } else {
-            let total = i64::from(self.settings.priority) + i64::from(delta);
-            u8::try_from(total.clamp(1, 254)).unwrap_or(1)
-        };
+        let new = self.adjusted_priority(delta);
         if new == self.effective_priority {
             return;
         }
@@ -421,6 +416,60 @@ impl Instance {
                 });
             }
         }
+    }
+
+    /// Applies new settings to a running instance (a reload), keeping its state: no
+    /// transition, no advert, no address change happens here. `settings` must keep the
+    /// instance's identity (vrid, version, primary address); a changed identity is a
+    /// different virtual router, and the error says so (the caller restarts it instead).
+    ///
+    /// keepalived's reload keeps an existing instance's state the same way
+    /// (keepalived/vrrp/vrrp_data.c and vrrp.c, `clear_diff_vrrp` / `restore_vrrp_state`): a
+    /// master whose priority drops keeps advertising, now with the lower priority, and a
+    /// preempting backup that now has the higher one ignores those adverts until its
+    /// master-down timer runs out (RFC 5798 section 6.4.2), so the mastership moves by the
+    /// protocol, as after any priority change. Here a backup's running master-down timer moves
+    /// by the change in its interval and skew; a master's next advert comes no later than
+    /// one new interval from `now`; the VRRPv3 interval a backup adopted from its master
+    /// stays until the master says otherwise.
+    pub fn reconfigure(&mut self, now: Instant, settings: Settings) -> Result<(), SettingsError> {
+        let settings = settings.validated()?;
+        if settings.vrid != self.settings.vrid
+            || settings.version != self.settings.version
+            || settings.primary_address != self.settings.primary_address
+        {
+            return Err(SettingsError::Identity);
+        }
+        let old_down = self.master_down_interval();
+        let adopted = self.settings.version == Version::V3
+            && self.state == State::Backup
+            && self.master_adver_int_cs != self.settings.advert_interval_cs;
+        self.settings = settings;
+        if !adopted {
+            self.master_adver_int_cs = self.settings.advert_interval_cs;
+        }
+        self.effective_priority = self.adjusted_priority(self.adjustment);
+        match self.state {
+            State::Backup => {
+                let new_down = self.master_down_interval();
+                if let Some(at) = self.master_down_at {
+                    self.master_down_at = Some(if new_down >= old_down {
+                        at + (new_down - old_down)
+                    } else {
+                        at.checked_sub(old_down - new_down).unwrap_or(at)
+                    });
+                }
+            }
+            State::Master => {
+                let next = now + timers::centis(self.settings.advert_interval_cs);
+                self.advert_at = Some(self.advert_at.map_or(next, |at| at.min(next)));
+            }
+            _ => {}
+        }
+        if self.settings.preempt_delay.is_zero() {
+            self.preempt_time = None;
+        }
+        Ok(())
     }
 
     /// Reports whether a fault holds (link down, a weight-0 tracked script failed).
@@ -825,6 +874,17 @@ impl Instance {
 
     /// The priority used for `Skew_Time`: an address owner always uses 255
     /// (keepalived/include/vrrp.h, `VRRP_TIMER_SKEW`).
+    /// The configured priority moved by `delta`, clamped to 1..=254; an address owner stays
+    /// at 255.
+    fn adjusted_priority(&self, delta: i32) -> u8 {
+        if self.settings.priority == 255 {
+            255
+        } else {
+            let total = i64::from(self.settings.priority) + i64::from(delta);
+            u8::try_from(total.clamp(1, 254)).unwrap_or(1)
+        }
+    }
+
     fn skew_priority(&self) -> u8 {
         if self.settings.priority == 255 { 255 } else { self.effective_priority }
     }

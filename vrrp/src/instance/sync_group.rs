@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use super::machine::{Action, Instance, Reason, State};
+use super::settings::{Settings, SettingsError};
 use crate::advert::Advert;
 
 /// An action of one member of a [`SyncGroup`].
@@ -142,6 +143,15 @@ impl SyncGroup {
             self.collect_actions();
             self.reconcile(now);
         }
+    }
+
+    /// Gives a member new settings, keeping its state (see [`Instance::reconfigure`]).
+    pub fn reconfigure(&mut self, member: usize, now: Instant, settings: Settings) -> Result<(), SettingsError> {
+        let Some(m) = self.members.get_mut(member) else { return Ok(()) };
+        m.reconfigure(now, settings)?;
+        self.collect_actions();
+        self.reconcile(now);
+        Ok(())
     }
 
     /// Holds (or lets go) preemption in every member: the group preempts as one

@@ -262,6 +262,16 @@ impl<N: Node> Sim<N> {
         self.observe();
     }
 
+    /// Does `f` to router i's node at the current virtual time (a reconfiguration), then
+    /// performs what it asked for.
+    pub fn with_node<T>(&mut self, i: usize, f: impl FnOnce(&mut N, Instant) -> T) -> T {
+        let now = self.now;
+        let out = f(&mut self.routers[i].node, now);
+        self.drain(i);
+        self.observe();
+        out
+    }
+
     /// Splits the link: routers in different groups no longer hear each other (adverts
     /// already in flight still arrive).
     pub fn partition(&mut self, groups: &[&[usize]]) {
