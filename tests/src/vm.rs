@@ -36,6 +36,17 @@
 //!   and `/var/tmp` stay the host's, read-only, so a checkout under them is visible), `lo` up, the rest of the
 //!   host's file system read-only.
 //!
+//! **systemd mode** ([`VmBuilder::systemd`]): instead of a chroot, init lays a writable
+//! overlay (upper layer on a tmpfs) over the read-only host root, enables a oneshot unit,
+//! `tandem-vm.service`, ordered after `multi-user.target`, masks the units the host enables
+//! that have no place in the VM ([`SYSTEMD_MASKED_UNITS`], plus [`VmBuilder::mask`]) and
+//! switches to systemd as PID 1. The unit runs the same driver with the same environment,
+//! records its status, stdout and stderr in the share, and runs `systemctl poweroff
+//! --no-block`; once the status is there the host waits at most [`SYSTEMD_SHUTDOWN_GRACE`] for
+//! the VM to power off, then stops QEMU. The script can install packages (`dpkg -i`), write
+//! under `/etc` and start units: everything lands in the overlay and is gone with the VM.
+//! A boot to poweroff takes about a minute under TCG.
+//!
 //! Concurrency: at most `$TANDEM_VM_JOBS` VMs run at once in one process (default: half the
 //! CPUs, at least one); the others wait for a slot before their timeout starts. Set
 //! `TANDEM_KEEP_VM=1` to keep the run directories (console log, share) for inspection.
@@ -58,6 +69,85 @@ pub const SNIPPET_TIMED_OUT: i32 = 124;
 
 /// Lines of console, stdout and stderr quoted in error messages.
 const TAIL_LINES: usize = 40;
+
+/// Units the host image may enable that systemd mode masks: services and timers that have no
+/// place in a throwaway VM without a network (keepalived would float its addresses beside
+/// the test's), gettys on the console, and boot steps that only cost time under emulation.
+pub const SYSTEMD_MASKED_UNITS: &[&str] = &[
+    "keepalived.service",
+    "ipvsadm.service",
+    "postgresql.service",
+    "postgresql@.service",
+    "getty@.service",
+    "serial-getty@.service",
+    "console-getty.service",
+    "getty-static.service",
+    "apt-daily.timer",
+    "apt-daily-upgrade.timer",
+    "man-db.timer",
+    "dpkg-db-backup.timer",
+    "e2scrub_all.timer",
+    "e2scrub_reap.service",
+    "fstrim.timer",
+    "logrotate.timer",
+    "systemd-timesyncd.service",
+    "systemd-pstore.service",
+    "systemd-remount-fs.service",
+    "systemd-firstboot.service",
+    "systemd-repart.service",
+    "systemd-random-seed.service",
+    "systemd-binfmt.service",
+    "proc-sys-fs-binfmt_misc.automount",
+    "systemd-update-utmp.service",
+    "systemd-update-utmp-runlevel.service",
+    "systemd-logind.service",
+    "systemd-user-sessions.service",
+    "cron.service",
+    "ssh.service",
+    "networking.service",
+    "systemd-networkd-wait-online.service",
+    "NetworkManager-wait-online.service",
+];
+
+/// How long the host waits, in systemd mode, for the VM to power off once the script's
+/// status is in the share (stopping the units it started); then QEMU is stopped.
+pub const SYSTEMD_SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
+
+/// The unit systemd mode runs the driver with (`SHARE` is the share's path in the guest).
+fn systemd_unit(share: &str) -> String {
+    format!(
+        r#"# tandem VM rig (generated): runs the job's script once the system is up.
+[Unit]
+Description=tandem VM job
+# No default dependencies: multi-user.target wants this unit but is not ordered after it.
+DefaultDependencies=no
+After=multi-user.target
+Conflicts=shutdown.target
+Before=shutdown.target
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh {share}/runner.sh
+TimeoutStartSec=infinity
+StandardOutput=journal+console
+StandardError=journal+console
+"#
+    )
+}
+
+/// What the unit runs: the driver with the chroot mode's plumbing, then the poweroff.
+fn systemd_runner(share: &str) -> String {
+    format!(
+        r#"# tandem VM rig (generated)
+/bin/sh {share}/driver.sh < /dev/null > {share}/stdout 2> {share}/stderr
+echo $? > {share}/status.tmp
+mv {share}/status.tmp {share}/status
+echo "tandem-vm: script exited with status $(cat {share}/status)" > /dev/console
+sync
+systemctl poweroff --no-block
+"#
+    )
+}
 
 /// Why a VM run failed.
 #[derive(Debug)]
@@ -227,6 +317,8 @@ pub struct VmBuilder {
     append: Vec<String>,
     modules: Vec<String>,
     env: Vec<(String, String)>,
+    systemd: bool,
+    masked: Vec<String>,
 }
 
 impl Default for VmBuilder {
@@ -243,6 +335,8 @@ impl Default for VmBuilder {
             append: Vec::new(),
             modules: Vec::new(),
             env: Vec::new(),
+            systemd: false,
+            masked: Vec::new(),
         }
     }
 }
@@ -317,10 +411,27 @@ impl VmBuilder {
         self
     }
 
+    /// systemd as PID 1 on a writable overlay of the host's root, the script run by a unit
+    /// once `multi-user.target` is reached (see the module documentation); default off (a
+    /// chroot, far quicker to boot). Adds the `overlay` module.
+    pub fn systemd(mut self, on: bool) -> Self {
+        self.systemd = on;
+        self
+    }
+
+    /// In systemd mode, another unit to mask besides [`SYSTEMD_MASKED_UNITS`].
+    pub fn mask(mut self, unit: impl Into<String>) -> Self {
+        self.masked.push(unit.into());
+        self
+    }
+
     /// Checks QEMU, finds the kernel and busybox and builds (or reuses) the initramfs.
     pub fn build(self) -> Result<Vm, VmError> {
         for (name, _) in &self.env {
             check_env_name(name)?;
+        }
+        for unit in &self.masked {
+            check_unit_name(unit)?;
         }
         let version = Command::new(&self.qemu).arg("--version").stdin(Stdio::null()).output();
         match version {
@@ -347,14 +458,22 @@ impl VmBuilder {
         };
         let mut modules: Vec<(String, bool)> =
             DEFAULT_MODULES.iter().map(|m| (m.to_string(), kernel::REQUIRED_DEFAULT_MODULES.contains(m))).collect();
-        for m in &self.modules {
+        let overlay = self.systemd.then(|| "overlay".to_string());
+        for m in self.modules.iter().chain(overlay.as_ref()) {
             if !modules.iter().any(|(n, _)| n == m) {
                 modules.push((m.clone(), true));
             }
         }
-        let initramfs = initramfs::for_kernel(&kernel, &busybox, &modules)?;
+        let initramfs = initramfs::for_kernel(&kernel, &busybox, &modules, self.systemd)?;
         Ok(Vm { config: self, kernel, initramfs })
     }
+}
+
+fn check_unit_name(name: &str) -> Result<(), VmError> {
+    let ok = name.contains('.')
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@' | ':' | '\\'));
+    if ok { Ok(()) } else { Err(VmError::Invalid(format!("unit name {name:?}"))) }
 }
 
 fn check_env_name(name: &str) -> Result<(), VmError> {
@@ -670,6 +789,16 @@ impl Vm {
         };
         write("script.sh", &job.script)?;
         write("driver.sh", &self.driver())?;
+        if self.config.systemd {
+            let g = initramfs::SHARE_IN_GUEST;
+            let units = share.join("systemd");
+            std::fs::create_dir_all(&units).map_err(|e| VmError::io(format!("creating {}", units.display()), e))?;
+            write("runner.sh", &systemd_runner(g))?;
+            write("systemd/tandem-vm.service", &systemd_unit(g))?;
+            let mut mask: Vec<&str> = SYSTEMD_MASKED_UNITS.to_vec();
+            mask.extend(self.config.masked.iter().map(String::as_str));
+            write("systemd/mask", &format!("{}\n", mask.join("\n")))?;
+        }
         let follow = job.stream.then(Follow::default);
         self.boot(dir, job.timeout.unwrap_or(self.config.timeout), follow, job.cancel.as_deref())
     }
@@ -734,6 +863,8 @@ impl Vm {
             .stdout(console)
             .stderr(qemu_log);
         let started = Instant::now();
+        // systemd mode: when the script's status arrived, or None before.
+        let mut finished_at: Option<Instant> = None;
         let child = cmd
             .spawn()
             .map_err(|e| VmError::QemuMissing { program: self.config.qemu.clone(), detail: e.to_string() })?;
@@ -750,6 +881,20 @@ impl Vm {
             if cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
                 drop(qemu); // kills and reaps
                 return Err(VmError::Cancelled);
+            }
+            if self.config.systemd {
+                if finished_at.is_none() && share.join("status").is_file() {
+                    finished_at = Some(Instant::now());
+                }
+                // The script is done; a shutdown that hangs (a unit that will not stop)
+                // does not make it fail.
+                if finished_at.is_some_and(|t| t.elapsed() >= SYSTEMD_SHUTDOWN_GRACE) {
+                    let _ = qemu.child.kill();
+                    match qemu.child.wait() {
+                        Ok(status) => break status,
+                        Err(e) => return Err(VmError::io("waiting for QEMU", e)),
+                    }
+                }
             }
             if started.elapsed() >= timeout {
                 let qemu_pid = qemu.child.id();
@@ -1154,6 +1299,21 @@ mod tests {
         assert!(check_relative(Path::new("/etc/passwd")).is_err());
         assert!(check_env_name("TANDEM_X").is_ok());
         assert!(check_env_name("1X").is_err());
+    }
+
+    #[test]
+    fn systemd_mode_runs_the_driver_after_boot_then_powers_off() {
+        let unit = systemd_unit("/run/tandem-vm");
+        assert!(unit.contains("After=multi-user.target") && unit.contains("DefaultDependencies=no"), "{unit}");
+        assert!(unit.contains("ExecStart=/bin/sh /run/tandem-vm/runner.sh"), "{unit}");
+        let runner = systemd_runner("/run/tandem-vm");
+        let driver = runner.find("driver.sh").unwrap_or(usize::MAX);
+        let status = runner.find("mv /run/tandem-vm/status.tmp").unwrap_or(0);
+        let poweroff = runner.find("systemctl poweroff --no-block").unwrap_or(0);
+        assert!(driver < status && status < poweroff, "{runner}");
+        assert!(check_unit_name("tandem@d1.service").is_ok());
+        assert!(check_unit_name("../x.service").is_err());
+        assert!(check_unit_name("keepalived").is_err());
     }
 
     #[test]

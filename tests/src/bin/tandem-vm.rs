@@ -2,8 +2,8 @@
 //! the host's root shared read-only) and prints what the script printed. For benchmarks and
 //! the lab; tests use the library directly.
 //!
-//! Usage: `tandem-vm [--timeout SECS] [--memory MB] [--cpus N] SCRIPT`. Exits with the
-//! script's status.
+//! Usage: `tandem-vm [--timeout SECS] [--memory MB] [--cpus N] [--systemd] SCRIPT`
+//! (`--systemd`: systemd as PID 1, the script run by a unit). Exits with the script's status.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -30,6 +30,7 @@ fn main() -> ExitCode {
                 Some(n) => builder.memory(n),
                 None => return ExitCode::from(2),
             },
+            "--systemd" => builder.systemd(true),
             "--cpus" => match number("--cpus").and_then(|n| u32::try_from(n).ok()) {
                 Some(n) => builder.cpus(n),
                 None => return ExitCode::from(2),
@@ -39,13 +40,13 @@ fn main() -> ExitCode {
                 builder
             }
             _ => {
-                eprintln!("usage: tandem-vm [--timeout SECS] [--memory MB] [--cpus N] SCRIPT");
+                eprintln!("usage: tandem-vm [--timeout SECS] [--memory MB] [--cpus N] [--systemd] SCRIPT");
                 return ExitCode::from(2);
             }
         };
     }
     let Some(path) = script else {
-        eprintln!("usage: tandem-vm [--timeout SECS] [--memory MB] [--cpus N] SCRIPT");
+        eprintln!("usage: tandem-vm [--timeout SECS] [--memory MB] [--cpus N] [--systemd] SCRIPT");
         return ExitCode::from(2);
     };
     let text = match std::fs::read_to_string(&path) {
