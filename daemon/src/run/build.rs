@@ -64,36 +64,141 @@ pub struct Unit {
     pub notify: conf::Notify,
 }
 
-/// Builds the units of a configuration; the error names the instance and what is missing.
-pub fn units(c: &conf::Config, addrs: &Addresses, startup_delay: Duration) -> Result<Vec<Unit>, String> {
-    let mut grouped: Vec<bool> = vec![false; c.vrrp_instances.len()];
-    let mut units = Vec::new();
+/// Why a unit cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildError {
+    /// The configuration asks for something tandem cannot run: refused at start and at
+    /// reload.
+    Invalid(String),
+    /// This host lacks something the unit needs now (an interface, an address to send
+    /// from): the unit waits in FAULT until it appears, as keepalived does.
+    Missing(String),
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BuildError::Invalid(e) | BuildError::Missing(e) => f.write_str(e),
+        }
+    }
+}
+
+/// A unit as the configuration names it, before it is resolved against this host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The group's name (the instance's for a lone instance).
+    pub name: String,
+    /// True for a configured vrrp_sync_group.
+    pub is_group: bool,
+    /// Its instances' names, in configuration order.
+    pub instances: Vec<String>,
+}
+
+/// The units a configuration asks for: every sync group, then every instance in none.
+pub fn plans(c: &conf::Config) -> Result<Vec<Plan>, String> {
+    let mut grouped = std::collections::HashSet::new();
+    let mut plans = Vec::new();
     for g in &c.vrrp_sync_groups {
-        let mut members = Vec::new();
+        if !g.track_file.is_empty() {
+            return Err(format!("vrrp_sync_group {}: track_file is not supported by tandem run yet", g.name));
+        }
         for name in &g.group {
-            let Some(i) = c.vrrp_instances.iter().position(|v| v.name == *name) else {
+            if !c.vrrp_instances.iter().any(|v| v.name == *name) {
                 return Err(format!("vrrp_sync_group {}: no vrrp_instance {name}", g.name));
-            };
-            grouped[i] = true;
-            let mut m = member(c, &c.vrrp_instances[i], addrs, startup_delay)?;
-            m.scripts.extend(tracked_scripts(c, &g.track_script));
-            m.interfaces.extend(tracked_interfaces(&g.track_interface));
-            members.push(m);
+            }
+            grouped.insert(name.as_str());
         }
-        units.push(Unit { name: g.name.clone(), is_group: true, members, notify: g.notify.clone() });
+        plans.push(Plan { name: g.name.clone(), is_group: true, instances: g.group.clone() });
     }
-    for (i, inst) in c.vrrp_instances.iter().enumerate() {
-        if !grouped[i] {
-            let m = member(c, inst, addrs, startup_delay)?;
-            units.push(Unit {
-                name: inst.name.clone(),
-                is_group: false,
-                members: vec![m],
-                notify: conf::Notify::default(),
-            });
+    for inst in c.vrrp_instances.iter().filter(|v| !grouped.contains(v.name.as_str())) {
+        plans.push(Plan { name: inst.name.clone(), is_group: false, instances: vec![inst.name.clone()] });
+    }
+    Ok(plans)
+}
+
+/// Resolves a planned unit against this host.
+pub fn resolve(c: &conf::Config, plan: &Plan, addrs: &Addresses, startup_delay: Duration) -> Result<Unit, BuildError> {
+    let group = if plan.is_group { c.vrrp_sync_groups.iter().find(|g| g.name == plan.name) } else { None };
+    let mut members = Vec::new();
+    let mut missing = Vec::new();
+    for name in &plan.instances {
+        let Some(inst) = c.vrrp_instances.iter().find(|v| v.name == *name) else {
+            return Err(BuildError::Invalid(format!("{}: no vrrp_instance {name}", plan.name)));
+        };
+        match member(c, inst, addrs, startup_delay) {
+            Ok(mut m) => {
+                if let Some(g) = group {
+                    m.scripts.extend(tracked_scripts(c, &g.track_script));
+                    m.interfaces.extend(tracked_interfaces(&g.track_interface));
+                }
+                members.push(m);
+            }
+            Err(BuildError::Missing(e)) => missing.push(e),
+            Err(e) => return Err(e),
         }
     }
-    Ok(units)
+    if !missing.is_empty() {
+        return Err(BuildError::Missing(missing.join("; ")));
+    }
+    Ok(Unit {
+        name: plan.name.clone(),
+        is_group: plan.is_group,
+        members,
+        notify: group.map(|g| g.notify.clone()).unwrap_or_default(),
+    })
+}
+
+/// Checks that every unit of `c` can run: an error for what tandem refuses; a unit that
+/// only waits for this host (an interface to appear) passes.
+pub fn validate(c: &conf::Config, addrs: &Addresses) -> Result<Vec<Plan>, String> {
+    let plans = plans(c)?;
+    for p in &plans {
+        if let Err(BuildError::Invalid(e)) = resolve(c, p, addrs, Duration::ZERO) {
+            return Err(e);
+        }
+    }
+    Ok(plans)
+}
+
+/// The interfaces a unit's instances name (their own, their addresses' devices): what a
+/// unit waiting in FAULT watches for.
+pub fn interfaces_named(c: &conf::Config, plan: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    for inst in c.vrrp_instances.iter().filter(|v| plan.instances.contains(&v.name)) {
+        let own = own_interface(c, inst);
+        for a in inst.virtual_ipaddress.iter().chain(&inst.virtual_ipaddress_excluded) {
+            let dev = a.dev.clone().unwrap_or_else(|| own.clone());
+            if !out.contains(&dev) {
+                out.push(dev);
+            }
+        }
+        if !out.contains(&own) {
+            out.insert(0, own);
+        }
+    }
+    out
+}
+
+fn own_interface(c: &conf::Config, v: &conf::VrrpInstance) -> String {
+    v.interface.clone().or_else(|| c.global_defs.default_interface.clone()).unwrap_or_else(|| "eth0".to_string())
+}
+
+/// True when `b` is the same virtual routers as `a` on the same sockets, so that `b`'s
+/// settings can be applied to `a`'s running instances without a restart.
+pub fn same_routers(a: &Unit, b: &Unit) -> bool {
+    a.is_group == b.is_group
+        && a.members.len() == b.members.len()
+        && a.members.iter().zip(&b.members).all(|(x, y)| {
+            x.settings.name == y.settings.name
+                && x.settings.vrid == y.settings.vrid
+                && x.settings.version == y.settings.version
+                && x.settings.primary_address == y.settings.primary_address
+                && x.ifname == y.ifname
+                && x.ifindex == y.ifindex
+                && x.v6 == y.v6
+                && x.group == y.group
+                && x.source == y.source
+        })
 }
 
 fn tracked_scripts(c: &conf::Config, refs: &[conf::TrackRef]) -> Vec<Tracked> {
@@ -119,57 +224,74 @@ fn secs(s: f64) -> Duration {
     Duration::try_from_secs_f64(s).unwrap_or(Duration::ZERO)
 }
 
+/// One instance resolved against this host. What the host lacks is collected and reported
+/// as [`BuildError::Missing`] only after every check of the configuration itself has run, so
+/// that an invalid instance is refused even while its interface is absent.
 fn member(
     c: &conf::Config,
     v: &conf::VrrpInstance,
     addrs: &Addresses,
     startup_delay: Duration,
-) -> Result<Member, String> {
+) -> Result<Member, BuildError> {
     let g = &c.global_defs;
     let ctx = |what: String| format!("vrrp_instance {}: {what}", v.name);
+    let invalid = |what: String| BuildError::Invalid(ctx(what));
     // Parsed, but not implemented by `tandem run` yet: refuse rather than pretend.
     if v.use_vmac.is_some() {
-        return Err(ctx("use_vmac is not supported by tandem run yet".into()));
+        return Err(invalid("use_vmac is not supported by tandem run yet".into()));
     }
     if !v.track_file.is_empty() {
-        return Err(ctx("track_file is not supported by tandem run yet".into()));
+        return Err(invalid("track_file is not supported by tandem run yet".into()));
     }
-    let ifname = v.interface.clone().or_else(|| g.default_interface.clone()).unwrap_or_else(|| "eth0".to_string());
-    let ifindex = addr::ifindex(&ifname).map_err(|e| ctx(e.to_string()))?;
+    let mut missing: Vec<String> = Vec::new();
+    let ifname = own_interface(c, v);
+    let ifindex = addr::ifindex(&ifname).unwrap_or_else(|_| {
+        missing.push(format!("interface {ifname} does not exist"));
+        0
+    });
     let v6 = v.family() == conf::Family::Inet6;
     let version = if v.effective_version(g) == 3 { Version::V3 } else { Version::V2 };
     let unicast = !v.unicast_peer.is_empty();
 
     // The address adverts come from: configured, else the interface's first IPv4 address, or
-    // its link-local IPv6 address (RFC 5798 5.1.2.1).
+    // its link-local IPv6 address (RFC 5798 5.1.2.1). An interface that just came up may not
+    // have its link-local address yet (IPv6 address configuration runs after the link is
+    // up): the instance waits in FAULT until it has one.
     let configured = if unicast { v.unicast_src_ip } else { v.mcast_src_ip };
     let wanted =
         |a: &IpAddr| if v6 { matches!(a, IpAddr::V6(x) if x.segments()[0] & 0xffc0 == 0xfe80) } else { a.is_ipv4() };
-    // An interface that just came up may not have its link-local address yet (IPv6 address
-    // configuration runs after the link is up): wait for it a little, as at boot.
     let mut primary = configured;
-    let give_up = std::time::Instant::now() + Duration::from_secs(10);
-    while primary.is_none() {
-        let own = addrs.list(ifindex).map_err(|e| ctx(e.to_string()))?;
+    if primary.is_none() && ifindex != 0 {
+        let own = addrs.list(ifindex).map_err(|e| BuildError::Missing(ctx(e.to_string())))?;
         primary = own.iter().map(|(a, _)| *a).find(wanted);
         if primary.is_none() {
-            if std::time::Instant::now() >= give_up {
-                return Err(ctx(format!(
-                    "{ifname} has no {} address to send adverts from",
-                    if v6 { "link-local IPv6" } else { "IPv4" }
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(100));
+            missing.push(format!(
+                "{ifname} has no {} address to send adverts from",
+                if v6 { "link-local IPv6" } else { "IPv4" }
+            ));
         }
     }
-    let Some(primary) = primary else { return Err(ctx("no source address".into())) };
+    // A stand-in while the interface is missing: the checks below only need the family.
+    let primary = primary.unwrap_or(if v6 {
+        IpAddr::from(std::net::Ipv6Addr::UNSPECIFIED)
+    } else {
+        IpAddr::from(std::net::Ipv4Addr::UNSPECIFIED)
+    });
 
     let mut vips = Vec::new();
     for a in v.virtual_ipaddress.iter().chain(&v.virtual_ipaddress_excluded) {
         let dev = a.dev.clone().unwrap_or_else(|| ifname.clone());
-        let index = addr::ifindex(&dev).map_err(|e| ctx(e.to_string()))?;
+        let index = match addr::ifindex(&dev) {
+            Ok(i) => i,
+            Err(_) => {
+                if dev != ifname {
+                    missing.push(format!("interface {dev} (of {}) does not exist", a.address));
+                }
+                0
+            }
+        };
         let scope = match &a.scope {
-            Some(s) => parse_scope(s).ok_or_else(|| ctx(format!("unknown scope {s}")))?,
+            Some(s) => parse_scope(s).ok_or_else(|| invalid(format!("unknown scope {s}")))?,
             None => 0,
         };
         let broadcast = match a.brd {
@@ -223,7 +345,10 @@ fn member(
         interval: secs(if v6 { g.vrrp_gna_interval } else { g.vrrp_garp_interval }),
     };
     s.startup_delay = startup_delay;
-    let settings = s.validated().map_err(|e| ctx(format!("{e:?}")))?;
+    let settings = s.validated().map_err(|e| invalid(e.to_string()))?;
+    if !missing.is_empty() {
+        return Err(BuildError::Missing(ctx(missing.join("; "))));
+    }
 
     let mut interfaces = Vec::new();
     if !v.dont_track_primary {

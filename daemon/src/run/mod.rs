@@ -22,16 +22,18 @@ mod notify;
 mod privileges;
 mod release;
 mod resync;
+mod scripts;
 mod signals;
 mod snapshot;
 mod status;
 mod syncd;
 mod unit;
+mod units;
 
 pub use heap::prepare_memory;
 pub use signals::block as block_signals;
 
-use crate::script::{Credentials, Script};
+use crate::script::Script;
 use std::collections::HashMap;
 use std::time::Duration;
 use tandem_vrrp::linux::addr::Addresses;
@@ -46,51 +48,24 @@ pub(crate) enum Event {
     Packet(usize, Received),
 }
 
-/// What every unit reads and nobody changes.
+/// What every unit reads.
 pub(crate) struct Shared {
-    scripts: HashMap<String, ScriptSpec>,
-    initial_links: Vec<LinkState>,
+    /// Interfaces as rtnetlink last said, by name (the link thread keeps it).
+    links: std::sync::Arc<std::sync::Mutex<HashMap<String, LinkState>>>,
     addrs: Addresses,
     fifo: Option<fifo::NotifyFifo>,
 }
 
-/// One finished run of a vrrp_script.
-#[derive(Debug, Clone)]
-pub(crate) struct ScriptResult {
-    name: String,
-    success: bool,
-    detail: String,
-}
-
-/// A vrrp_script ready to run.
-#[derive(Debug, Clone)]
-pub(crate) struct ScriptSpec {
-    script: Script,
-    interval: Duration,
-    timeout: Duration,
-    rise: u32,
-    fall: u32,
-    init_fail: bool,
-}
-
-fn script_specs(c: &tandem_conf::Config) -> Result<HashMap<String, ScriptSpec>, String> {
-    let mut out = HashMap::new();
-    for s in &c.vrrp_scripts {
-        let mut script = Script::parse(&s.script).map_err(|e| format!("vrrp_script {}: {e}", s.name))?;
-        let user = s.user.as_ref().or(c.global_defs.script_user.as_ref());
-        if let Some(u) = user {
-            script.credentials = Some(
-                Credentials::lookup(&u.user, u.group.as_deref()).map_err(|e| format!("vrrp_script {}: {e}", s.name))?,
-            );
-        }
-        let interval = Duration::try_from_secs_f64(s.interval).unwrap_or(Duration::from_secs(1));
-        let timeout = s.timeout.and_then(|t| Duration::try_from_secs_f64(t).ok()).unwrap_or(interval);
-        out.insert(
-            s.name.clone(),
-            ScriptSpec { script, interval, timeout, rise: s.rise, fall: s.fall, init_fail: s.init_fail },
-        );
+impl Shared {
+    /// Every interface as last seen.
+    pub(crate) fn links(&self) -> Vec<LinkState> {
+        self.links.lock().map(|l| l.values().cloned().collect()).unwrap_or_default()
     }
-    Ok(out)
+
+    /// The MAC of interface `ifindex`, if known.
+    pub(crate) fn mac_of(&self, ifindex: u32) -> Option<[u8; 6]> {
+        self.links.lock().ok()?.values().find(|l| l.ifindex == ifindex && !l.gone).and_then(|l| l.mac)
+    }
 }
 
 /// Reads the configuration again (SIGHUP): the new one, or the rendered diagnostics.
@@ -102,14 +77,6 @@ fn warn_ha_suspend_without_address(c: &tandem_conf::Config) {
     for vs in c.virtual_servers.iter().filter(|v| v.ha_suspend && crate::health::suspend_address(v).is_none()) {
         warn!(virtual_server = %crate::health::name(vs), "ha_suspend needs an address to follow; the checks run always");
     }
-}
-
-/// True when two configurations differ in what only a restart applies today.
-fn vrrp_differs(a: &tandem_conf::Config, b: &tandem_conf::Config) -> bool {
-    a.vrrp_instances != b.vrrp_instances
-        || a.vrrp_sync_groups != b.vrrp_sync_groups
-        || a.vrrp_scripts != b.vrrp_scripts
-        || a.track_files != b.track_files
 }
 
 /// `global_defs` keywords a reload applies: the IPVS keeper and the sync driver take them from
@@ -178,20 +145,19 @@ async fn async_run(
     let delay = Duration::try_from_secs_f64(config.global_defs.vrrp_startup_delay).unwrap_or_default();
     // One route-netlink socket for every unit (neli runs a thread per socket).
     let addrs = Addresses::open().map_err(|e| e.to_string())?;
-    let units = build::units(&config, &addrs, delay)?;
-    if units.is_empty() && config.virtual_servers.is_empty() {
+    let plans = build::validate(&config, &addrs)?;
+    if plans.is_empty() && config.virtual_servers.is_empty() {
         return Err("the configuration has neither vrrp_instance nor virtual_server".to_string());
     }
-    let specs = script_specs(&config)?;
-    if config.vrrp_sync_groups.iter().any(|g| !g.track_file.is_empty()) {
-        return Err("vrrp_sync_group track_file is not supported by tandem run yet".into());
-    }
+    let specs = std::sync::Arc::new(scripts::specs(&config)?);
 
     // Link changes: a thread reads rtnetlink and broadcasts.
     let (link_tx, _) = broadcast::channel::<LinkState>(256);
     let mut monitor = LinkMonitor::open().map_err(|e| e.to_string())?;
     let initial = monitor.dump().map_err(|e| e.to_string())?;
-    let sender = link_tx.clone();
+    let links = std::sync::Mutex::new(initial.into_iter().map(|l| (l.name.clone(), l)).collect::<HashMap<_, _>>());
+    let shared_links = std::sync::Arc::new(links);
+    let (sender, known) = (link_tx.clone(), std::sync::Arc::clone(&shared_links));
     std::thread::Builder::new()
         .name("links".into())
         .spawn(move || {
@@ -201,6 +167,13 @@ async fn async_run(
                 }
                 match ev {
                     Ok(l) => {
+                        if let Ok(mut known) = known.lock() {
+                            if l.gone {
+                                known.remove(&l.name);
+                            } else {
+                                known.insert(l.name.clone(), l.clone());
+                            }
+                        }
                         let _ = sender.send(l);
                     }
                     Err(e) => warn!(error = %e, "link monitor"),
@@ -210,26 +183,9 @@ async fn async_run(
         .map_err(|e| e.to_string())?;
 
     // vrrp_scripts that some unit tracks run on their own tasks.
-    let (result_tx, _) = broadcast::channel::<ScriptResult>(256);
-    let tracked: std::collections::HashSet<&str> =
-        units.iter().flat_map(|u| u.members.iter().flat_map(|m| m.scripts.iter().map(|t| t.name.as_str()))).collect();
-    for (name, spec) in &specs {
-        if !tracked.contains(name.as_str()) {
-            continue;
-        }
-        let (name, spec, tx) = (name.clone(), spec.clone(), result_tx.clone());
-        tokio::spawn(async move {
-            loop {
-                let outcome = spec.script.run(spec.timeout).await;
-                let _ = tx.send(ScriptResult {
-                    name: name.clone(),
-                    success: outcome.success(),
-                    detail: outcome.to_string(),
-                });
-                tokio::time::sleep(spec.interval).await;
-            }
-        });
-    }
+    let (result_tx, _) = broadcast::channel::<scripts::ScriptResult>(256);
+    let mut runners = scripts::Runners::new(result_tx.clone());
+    runners.follow(&specs, &scripts::tracked(&config));
 
     // keepalived's notify FIFO, and the script that reads it.
     let fifo = match &config.global_defs.notify_fifo {
@@ -244,31 +200,36 @@ async fn async_run(
             warn!(%outcome, "notify_fifo_script ended");
         });
     }
-    let shared = std::sync::Arc::new(Shared { scripts: specs, initial_links: initial, addrs, fifo });
+    let shared = std::sync::Arc::new(Shared { links: shared_links, addrs, fifo });
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
-    let mut instances = Vec::new();
+    let (registry, instances) = watch::channel(std::collections::BTreeMap::new());
+    let mut units = units::UnitSet::new(
+        std::sync::Arc::clone(&shared),
+        registry,
+        result_tx.clone(),
+        link_tx.clone(),
+        stop_rx.clone(),
+    );
     // Warm preemption: the unit lvs_sync_daemon follows holds preemption until the resync
     // has given this director the master's table (or the wait's bound has passed).
     let warm = resync::warm_wait(&config);
     let followed = config.global_defs.lvs_sync_daemon.as_ref().and_then(|sd| sd.instance.clone());
     let (hold_tx, hold_rx) = watch::channel(warm.is_some());
-    for u in units {
-        let shared = shared.clone();
-        let (results, links, stop) = (result_tx.subscribe(), link_tx.subscribe(), stop_rx.clone());
-        let (status_tx, status_rx) = watch::channel(unit::snapshots(&u));
-        instances.push(status_rx);
-        let holds = followed.as_ref().is_some_and(|f| u.members.iter().any(|m| m.settings.name == *f));
-        let hold = holds.then(|| hold_rx.clone());
-        tasks.spawn(async move {
-            let name = u.name.clone();
-            (name, unit::run(u, &shared, results, links, stop, status_tx, hold).await)
-        });
+    for plan in plans {
+        let holds = followed.as_ref().is_some_and(|f| plan.instances.contains(f));
+        let start = units::Start {
+            config: std::sync::Arc::clone(&config),
+            plan,
+            scripts: std::sync::Arc::clone(&specs),
+            startup_delay: delay,
+        };
+        units.spawn(&mut tasks, start, holds.then(|| hold_rx.clone()));
     }
     // The IPVS table, kept as the configuration and its health checks want it. The keeper
     // runs even without virtual servers so that a reload can add some.
-    let units_count = tasks.len();
+    let units_count = units.len();
     warn_ha_suspend_without_address(&config);
     let checker = checks::Checker::new(std::sync::Arc::clone(&config), checks, Default::default());
     // ha_suspend follows the host's addresses (keepalived follows them always, too).
@@ -333,7 +294,8 @@ async fn async_run(
                 signals::Effect::Reload => {
                     info!(from = %sig.from, "SIGHUP: reloading");
                     notify.reloading();
-                    let _ = reload_now(&reload, &mut current, &config_tx);
+                    let mut vrrp = Vrrp { units: &mut units, runners: &mut runners, tasks: &mut tasks };
+                    let _ = reload_now(&reload, &mut current, &config_tx, &mut vrrp);
                     publish(&sync_tx, &syncd::Plan::of(&current));
                     notify.reloaded();
                 }
@@ -368,7 +330,8 @@ async fn async_run(
                 control::Request::Reload(answer) => {
                     info!("reload asked on the control socket");
                     notify.reloading();
-                    let outcome = reload_now(&reload, &mut current, &config_tx);
+                    let mut vrrp = Vrrp { units: &mut units, runners: &mut runners, tasks: &mut tasks };
+                    let outcome = reload_now(&reload, &mut current, &config_tx, &mut vrrp);
                     publish(&sync_tx, &syncd::Plan::of(&current));
                     notify.reloaded();
                     let _ = answer.send(outcome);
@@ -435,40 +398,49 @@ fn reload_now(
     reload: &Reloader,
     current: &mut std::sync::Arc<tandem_conf::Config>,
     config_tx: &watch::Sender<Option<std::sync::Arc<checks::Reloaded>>>,
+    vrrp: &mut Vrrp<'_>,
 ) -> Result<String, String> {
     let outcome = match reload() {
         Err(e) => {
             error!("reload: the configuration does not validate; keeping the running one\n{e}");
             Err(format!("the configuration does not validate; the running one stays\n{e}"))
         }
-        Ok(mut new) => match crate::health::checks(&new) {
+        Ok(mut new) => match prepare_vrrp(&new, &vrrp.units.shared().addrs) {
             Err(e) => {
-                error!(error = %e, "reload: the new health checks cannot run; keeping the running configuration");
-                Err(format!("the new health checks cannot run ({e}); the running configuration stays"))
+                error!(error = %e, "reload: the new VRRP configuration cannot run; keeping the running configuration");
+                Err(format!("the new VRRP configuration cannot run ({e}); the running configuration stays"))
             }
-            Ok(checks) => {
-                let mut message = "configuration reloaded".to_string();
-                if vrrp_differs(current, &new) {
-                    warn!("reload: VRRP changes (instances, sync groups, scripts) take effect at the next restart");
-                    message
-                        .push_str("; VRRP changes (instances, sync groups, scripts) take effect at the next restart");
+            Ok((plans, specs)) => match crate::health::checks(&new) {
+                Err(e) => {
+                    error!(error = %e, "reload: the new health checks cannot run; keeping the running configuration");
+                    Err(format!("the new health checks cannot run ({e}); the running configuration stays"))
                 }
-                let later = global_defs_needing_restart(&current.global_defs, &new.global_defs);
-                if !later.is_empty() {
-                    let keys = later.join(", ");
-                    warn!(keys = %keys, "reload: these global_defs changes take effect at the next restart");
-                    message.push_str(&format!("; global_defs changes that take effect at the next restart: {keys}"));
+                Ok(checks) => {
+                    let mut message = "configuration reloaded".to_string();
+                    let later = global_defs_needing_restart(&current.global_defs, &new.global_defs);
+                    if !later.is_empty() {
+                        let keys = later.join(", ");
+                        warn!(keys = %keys, "reload: these global_defs changes take effect at the next restart");
+                        message
+                            .push_str(&format!("; global_defs changes that take effect at the next restart: {keys}"));
+                    }
+                    warn_ha_suspend_without_address(&new);
+                    limits::raise_for(&new);
+                    crate::health::forget_checks(&mut new);
+                    let new = std::sync::Arc::new(new);
+                    let specs = std::sync::Arc::new(specs);
+                    vrrp.runners.follow(&specs, &scripts::tracked(&new));
+                    let changes = vrrp.units.reload(vrrp.tasks, &new, plans, &specs);
+                    if !changes.is_empty() {
+                        message.push_str(&format!("; VRRP units {}", changes.join(", ")));
+                    }
+                    info!(changes = %changes.join(", "), "reload: configuration reloaded");
+                    let config = std::sync::Arc::clone(&new);
+                    let _ = config_tx.send(Some(std::sync::Arc::new(checks::Reloaded { config, checks })));
+                    *current = new;
+                    Ok(message)
                 }
-                info!("reload: configuration reloaded");
-                warn_ha_suspend_without_address(&new);
-                limits::raise_for(&new);
-                crate::health::forget_checks(&mut new);
-                let new = std::sync::Arc::new(new);
-                let config = std::sync::Arc::clone(&new);
-                let _ = config_tx.send(Some(std::sync::Arc::new(checks::Reloaded { config, checks })));
-                *current = new;
-                Ok(message)
-            }
+            },
         },
     };
     // What the parse allocated is freed (the old model goes when the checks task takes
@@ -477,9 +449,22 @@ fn reload_now(
     outcome
 }
 
+/// The units and the vrrp_scripts of a configuration, checked: what tandem refuses is an
+/// error; an interface this host lacks only makes a unit wait in FAULT.
+fn prepare_vrrp(c: &tandem_conf::Config, addrs: &Addresses) -> Result<(Vec<build::Plan>, scripts::Specs), String> {
+    Ok((build::validate(c, addrs)?, scripts::specs(c)?))
+}
+
+/// What a reload changes on the VRRP side.
+struct Vrrp<'a> {
+    units: &'a mut units::UnitSet,
+    runners: &'a mut scripts::Runners,
+    tasks: &'a mut tokio::task::JoinSet<(String, Result<(), String>)>,
+}
+
 /// What the dump signals read: the units' published instances and the desired IPVS table.
 struct Dumps {
-    instances: Vec<watch::Receiver<Vec<snapshot::InstanceSnapshot>>>,
+    instances: watch::Receiver<std::collections::BTreeMap<u64, Vec<snapshot::InstanceSnapshot>>>,
     services: watch::Receiver<std::sync::Arc<ipvs::Target>>,
     sync: watch::Receiver<snapshot::SyncSnapshot>,
     /// Counters at the last SIGRTMAX-1 (keepalived's STATS_CLEAR), by instance: SIGUSR2
@@ -489,7 +474,7 @@ struct Dumps {
 
 impl Dumps {
     fn instances(&self) -> Vec<snapshot::InstanceSnapshot> {
-        self.instances.iter().flat_map(|r| r.borrow().clone()).collect()
+        units::instances(&self.instances.borrow())
     }
 
     /// systemd's STATUS line: the instances' states and the real servers in service.

@@ -195,9 +195,12 @@ impl Driver {
     }
 }
 
-/// The unit publishing instance `name`, if it runs.
-fn unit_of(units: &[watch::Receiver<Vec<InstanceSnapshot>>], name: &str) -> Option<usize> {
-    units.iter().position(|u| u.borrow().iter().any(|i| i.name == name))
+/// The instances as the units publish them, by unit.
+type Instances = watch::Receiver<std::collections::BTreeMap<u64, Vec<InstanceSnapshot>>>;
+
+/// Instance `name` as published, if it runs.
+fn instance_of(units: &Instances, name: &str) -> Option<InstanceSnapshot> {
+    units.borrow().values().flatten().find(|i| i.name == name).cloned()
 }
 
 /// Drives the sync daemons until `stop`: `plans` carries the configuration's `lvs_sync_daemon`
@@ -205,26 +208,18 @@ fn unit_of(units: &[watch::Receiver<Vec<InstanceSnapshot>>], name: &str) -> Opti
 /// out on `status`.
 pub async fn drive(
     mut plans: watch::Receiver<Option<Plan>>,
-    mut units: Vec<watch::Receiver<Vec<InstanceSnapshot>>>,
+    mut units: Instances,
     mut stop: watch::Receiver<bool>,
     status: watch::Sender<SyncStatus>,
 ) -> Result<(), String> {
     let mut driver = Driver { ipvs: None, ours: Vec::new(), failing: false, backup_started: false };
     let mut why = Why::Start;
     let mut plan = plans.borrow_and_update().clone();
-    // The unit of the followed instance, and the instance's state last acted on.
-    let followed = |plan: &Option<Plan>, units: &[watch::Receiver<Vec<InstanceSnapshot>>]| {
-        let name = plan.as_ref()?.conf.instance.clone()?;
-        let unit = unit_of(units, &name);
-        if unit.is_none() {
-            // Only after a reload: `check` refuses a file whose instance does not exist.
-            error!(instance = %name, "lvs_sync_daemon follows an instance that is not running (VRRP changes need a restart)");
-        }
-        Some((name, unit?))
-    };
-    let mut follow = followed(&plan, &units);
+    // The followed instance, and its state last acted on.
+    let followed = |plan: &Option<Plan>| plan.as_ref()?.conf.instance.clone();
+    let mut follow = followed(&plan);
     loop {
-        let role = follow.as_ref().and_then(|(name, u)| units[*u].borrow().iter().find(|i| i.name == *name).cloned());
+        let role = follow.as_ref().and_then(|name| instance_of(&units, name));
         let last_state = role.as_ref().map(|r| r.state.clone());
         let wanted = match &plan {
             Some(p) if p.conf.instance.is_none() => Some(p.wanted(None)),
@@ -271,20 +266,13 @@ pub async fn drive(
         let period = tokio::time::sleep(RECONCILE_PERIOD);
         tokio::pin!(period);
         loop {
-            let role_changed = async {
-                match &follow {
-                    Some((_, u)) => units[*u].changed().await.is_ok(),
-                    None => std::future::pending().await,
-                }
-            };
             tokio::select! {
-                ok = role_changed => {
-                    let Some((name, u)) = &follow else { continue };
-                    if !ok {
-                        follow = None;
-                        continue;
+                ok = units.changed() => {
+                    if ok.is_err() {
+                        return Ok(());
                     }
-                    let state = units[*u].borrow().iter().find(|i| i.name == *name).map(|i| i.state.clone());
+                    let Some(name) = &follow else { continue };
+                    let state = instance_of(&units, name).map(|i| i.state);
                     if state != last_state {
                         why = Why::Role(format!("{name} is {}", state.as_deref().unwrap_or("gone")));
                         break;
@@ -297,7 +285,7 @@ pub async fn drive(
                     let new = plans.borrow_and_update().clone();
                     if new != plan {
                         plan = new;
-                        follow = followed(&plan, &units);
+                        follow = followed(&plan);
                         why = Why::Reload;
                         break;
                     }

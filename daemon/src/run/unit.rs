@@ -1,23 +1,26 @@
 //! The loop of one unit (sync group or lone instance): adverts in, timers, tracking changes,
 //! and the state machine's actions performed on the kernel.
 
-use super::build::{Member, Tracked, Unit};
+use super::Event;
+pub use super::build::Unit;
+use super::build::{self, BuildError, Member, Plan, Tracked};
 use super::release::{self, Goodbye};
-use super::snapshot::{AdvertCounters, InstanceSnapshot, TransitionSnapshot};
-use super::{Event, ScriptResult};
+use super::scripts::{ScriptResult, Specs};
+use super::snapshot::{InstanceSnapshot, TransitionSnapshot};
+use super::units::{Command, Inputs, Publisher};
 use crate::script::Script;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 use tandem_vrrp::Advert;
 use tandem_vrrp::instance::{Action, Instance, State, SyncGroup};
-use tandem_vrrp::linux::addr::Addresses;
+use tandem_vrrp::linux::addr::{AddressSpec, Addresses};
 use tandem_vrrp::linux::frames::FrameSender;
 use tandem_vrrp::linux::link::LinkState;
 use tandem_vrrp::linux::socket::{Received, VrrpSocket};
 use tandem_vrrp::track::{Effect, ScriptState, effect};
 use tandem_vrrp::wire::{arp, ndisc, vrrp as codec};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 /// The I/O of one member.
@@ -38,106 +41,154 @@ impl Drops {
     }
 }
 
-/// What a unit's instances look like before it starts: the first thing it publishes.
-pub fn snapshots(unit: &Unit) -> Vec<InstanceSnapshot> {
+/// What a unit's instances look like as it starts: its configuration, with what the
+/// running instances already published (state, last transition, counters) kept.
+fn snapshots(unit: &Unit, before: &[InstanceSnapshot]) -> Vec<InstanceSnapshot> {
     unit.members
         .iter()
-        .map(|m| InstanceSnapshot {
-            name: m.settings.name.clone(),
-            sync_group: unit.is_group.then(|| unit.name.clone()),
-            interface: m.ifname.clone(),
-            vrid: m.settings.vrid,
-            family: if m.v6 { "ipv6" } else { "ipv4" },
-            version: match m.settings.version {
-                tandem_vrrp::Version::V2 => 2,
-                tandem_vrrp::Version::V3 => 3,
-            },
-            state: State::Init.as_str().to_string(),
-            priority: m.settings.priority,
-            effective_priority: m.settings.priority,
-            master: None,
-            virtual_addresses: m.vips.iter().map(|v| format!("{}/{} dev {}", v.address, v.prefix, v.ifname)).collect(),
-            last_transition: None,
-            counters: AdvertCounters::default(),
+        .map(|m| {
+            let kept = before.iter().find(|b| b.name == m.settings.name);
+            InstanceSnapshot {
+                name: m.settings.name.clone(),
+                sync_group: unit.is_group.then(|| unit.name.clone()),
+                interface: m.ifname.clone(),
+                vrid: m.settings.vrid,
+                family: if m.v6 { "ipv6" } else { "ipv4" },
+                version: match m.settings.version {
+                    tandem_vrrp::Version::V2 => 2,
+                    tandem_vrrp::Version::V3 => 3,
+                },
+                state: kept.map_or_else(|| State::Init.as_str().to_string(), |k| k.state.clone()),
+                priority: m.settings.priority,
+                effective_priority: kept.map_or(m.settings.priority, |k| k.effective_priority),
+                master: kept.and_then(|k| k.master),
+                virtual_addresses: m
+                    .vips
+                    .iter()
+                    .map(|v| format!("{}/{} dev {}", v.address, v.prefix, v.ifname))
+                    .collect(),
+                last_transition: kept.and_then(|k| k.last_transition.clone()),
+                counters: kept.map(|k| k.counters.clone()).unwrap_or_default(),
+            }
         })
         .collect()
 }
 
-/// Runs a unit until `stop` turns true; then stops it gracefully (priority 0, VIPs removed).
-/// Its instances' state goes out on `status` after every change. While `hold` is true the
-/// unit does not preempt a live master (warm preemption; it still replaces a dead one).
-pub async fn run(
-    unit: Unit,
+/// How a unit's run ended.
+pub enum Exit {
+    /// tandem stops.
+    Stopped,
+    /// A reload removed the unit.
+    Removed,
+    /// The unit must start again from this configuration: a reload changed its sockets
+    /// (interface, vrid, version, source address, members), or its interface was created
+    /// again. It stopped gracefully first.
+    Restart { config: std::sync::Arc<tandem_conf::Config>, plan: Plan, scripts: std::sync::Arc<Specs> },
+}
+
+/// Opens a member's sockets and starts the task that reads its adverts onto `tx`.
+fn open_io(
+    i: usize,
+    m: &Member,
     shared: &super::Shared,
-    mut results: broadcast::Receiver<ScriptResult>,
-    mut links: broadcast::Receiver<LinkState>,
-    mut stop: watch::Receiver<bool>,
-    status: watch::Sender<Vec<InstanceSnapshot>>,
-    mut hold: Option<watch::Receiver<bool>>,
-) -> Result<(), String> {
-    let (scripts, initial_links, addrs, fifo) =
-        (&shared.scripts, &shared.initial_links[..], &shared.addrs, shared.fifo.as_ref());
-    let (tx, mut rx) = mpsc::channel::<Event>(256);
-    let mut io = Vec::new();
-    for (i, m) in unit.members.iter().enumerate() {
-        let socket = VrrpSocket::open(&m.ifname, m.ifindex, m.v6, m.group, m.source)
-            .map_err(|e| format!("{}: cannot open VRRP socket on {}: {e}", m.settings.name, m.ifname))?;
-        let socket = std::sync::Arc::new(socket);
-        let mut frames = HashMap::new();
-        for v in &m.vips {
-            if frames.contains_key(&v.ifindex) {
-                continue;
-            }
-            let sender = FrameSender::open(v.ifindex)
-                .map_err(|e| format!("{}: cannot open packet socket on {}: {e}", m.settings.name, v.ifname))?;
-            let mac = initial_links.iter().find(|l| l.ifindex == v.ifindex).and_then(|l| l.mac).unwrap_or_default();
-            frames.insert(v.ifindex, (sender, mac));
-        }
-        let ipv6_router = std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{}/forwarding", m.ifname))
-            .is_ok_and(|s| s.trim() == "1");
-        let reader = socket.clone();
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            loop {
-                match reader.recv().await {
-                    Ok(p) => {
-                        if tx.send(Event::Packet(i, p)).await.is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        warn!(error = %e, "VRRP receive failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+    tx: &mpsc::Sender<Event>,
+    readers: &mut tokio::task::JoinSet<()>,
+) -> Result<Io, String> {
+    let socket = VrrpSocket::open(&m.ifname, m.ifindex, m.v6, m.group, m.source)
+        .map_err(|e| format!("{}: cannot open VRRP socket on {}: {e}", m.settings.name, m.ifname))?;
+    let socket = std::sync::Arc::new(socket);
+    let mut io = Io { socket: socket.clone(), frames: HashMap::new(), ipv6_router: false };
+    open_frames(&mut io, m, shared)?;
+    io.ipv6_router = std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{}/forwarding", m.ifname))
+        .is_ok_and(|s| s.trim() == "1");
+    let tx = tx.clone();
+    readers.spawn(async move {
+        loop {
+            match socket.recv().await {
+                Ok(p) => {
+                    if tx.send(Event::Packet(i, p)).await.is_err() {
+                        return;
                     }
                 }
+                Err(e) => {
+                    warn!(error = %e, "VRRP receive failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
             }
-        });
-        io.push(Io { socket, frames, ipv6_router });
+        }
+    });
+    Ok(io)
+}
+
+/// A frame sender (and the interface's MAC) for every interface the member's VIPs live on.
+fn open_frames(io: &mut Io, m: &Member, shared: &super::Shared) -> Result<(), String> {
+    for v in &m.vips {
+        if io.frames.contains_key(&v.ifindex) {
+            continue;
+        }
+        let sender = FrameSender::open(v.ifindex)
+            .map_err(|e| format!("{}: cannot open packet socket on {}: {e}", m.settings.name, v.ifname))?;
+        io.frames.insert(v.ifindex, (sender, shared.mac_of(v.ifindex).unwrap_or_default()));
+    }
+    Ok(())
+}
+
+/// Runs a unit until tandem stops, a reload removes it, or it must start again; a stop is
+/// graceful (priority 0, VIPs removed). Its instances' state goes out through `publisher`
+/// after every change. While `inputs.hold` is true the unit does not preempt a live master
+/// (warm preemption; it still replaces a dead one). A reload that keeps the unit's virtual
+/// routers and sockets applies the new settings in place: no state changes because of it.
+pub async fn run(
+    unit: Unit,
+    config: &std::sync::Arc<tandem_conf::Config>,
+    plan: &Plan,
+    scripts: &std::sync::Arc<Specs>,
+    shared: &super::Shared,
+    inputs: &mut Inputs,
+    publisher: &Publisher,
+) -> Result<Exit, String> {
+    let (tx, mut rx) = mpsc::channel::<Event>(256);
+    // Dropped at the end of the run: the readers end with it.
+    let mut readers = tokio::task::JoinSet::new();
+    let mut io = Vec::new();
+    for (i, m) in unit.members.iter().enumerate() {
+        io.push(open_io(i, m, shared, &tx, &mut readers)?);
     }
     drop(tx);
 
     let instances: Result<Vec<Instance>, String> = unit
         .members
         .iter()
-        .map(|m| Instance::new(m.settings.clone()).map_err(|e| format!("{}: {e:?}", m.settings.name)))
+        .map(|m| Instance::new(m.settings.clone()).map_err(|e| format!("{}: {e}", m.settings.name)))
         .collect();
     let mut group = SyncGroup::new(unit.name.clone(), instances?);
-    let mut track = Tracking::new(&unit, scripts, initial_links);
-    let mut drops: Vec<Drops> = unit.members.iter().map(|_| Drops::default()).collect();
+    let track = Tracking::new(&unit, scripts, &shared.links(), None);
+    let n = unit.members.len();
+    let mut run = Running {
+        drops: unit.members.iter().map(|_| Drops::default()).collect(),
+        unit,
+        io,
+        track,
+        scripts: std::sync::Arc::clone(scripts),
+        config: std::sync::Arc::clone(config),
+        plan: plan.clone(),
+        goodbye_kept: vec![false; n],
+        group_state: State::Init,
+    };
+    let ctx = Ctx { addrs: &shared.addrs, fifo: shared.fifo.as_ref(), publisher };
+    publisher.set(snapshots(&run.unit, &[]));
     // Faults and adjustments known before start apply from the start.
-    retrack(&unit, &track, &mut group);
-    if let Some(h) = hold.as_mut() {
+    retrack(&run.unit, &run.track, &mut group);
+    if let Some(h) = inputs.hold.as_mut() {
         if *h.borrow_and_update() {
-            info!(unit = %unit.name, "preemption held until this director has the master's connection table");
+            info!(unit = %run.unit.name, "preemption held until this director has the master's connection table");
             group.hold_preemption(true);
         }
     }
     group.start(Instant::now());
-    let mut group_state = group.state();
-    let n = unit.members.len();
-    let mut actions = Performer { unit: &unit, io: &io, addrs, fifo, status: &status, goodbye_kept: vec![false; n] };
-    actions.drain(&mut group, &mut group_state).await;
-    actions.publish(&group, &drops);
+    run.group_state = group.state();
+    run.drain(&mut group, &ctx).await;
+    run.publish(&group, &ctx);
 
     loop {
         let deadline = group.poll_timeout().map(tokio::time::Instant::from_std);
@@ -150,55 +201,91 @@ pub async fn run(
         tokio::select! {
             ev = rx.recv() => match ev {
                 Some(Event::Packet(i, p)) => {
-                    let (Some(m), Some(d)) = (unit.members.get(i), drops.get_mut(i)) else { continue };
+                    let (Some(m), Some(d)) = (run.unit.members.get(i), run.drops.get_mut(i)) else { continue };
                     if let Some(advert) = check(m, &p, d) {
                         group.handle_advert_for(i, Instant::now(), p.src, &advert);
                     }
                 }
-                None => return Err(format!("{}: every VRRP socket closed", unit.name)),
+                None => return Err(format!("{}: every VRRP socket closed", run.unit.name)),
             },
-            r = results.recv() => {
+            r = inputs.results.recv() => {
                 if let Ok(r) = r {
-                    if track.script_result(&r) {
-                        retrack(&unit, &track, &mut group);
+                    if run.track.script_result(&r) {
+                        retrack(&run.unit, &run.track, &mut group);
                     }
                 }
             }
-            l = links.recv() => {
+            l = inputs.links.recv() => {
                 if let Ok(l) = l {
-                    if track.link(&l) {
-                        retrack(&unit, &track, &mut group);
+                    // The interface was created again: its sockets are the old one's.
+                    let recreated = !l.gone && run.unit.members.iter().any(|m| m.ifname == l.name && m.ifindex != l.ifindex);
+                    if recreated {
+                        info!(unit = %run.unit.name, interface = %l.name, "interface created again; the unit starts again on it");
+                        run.stop(&mut group, &ctx).await;
+                        return Ok(Exit::Restart { config: run.config, plan: run.plan, scripts: run.scripts });
+                    }
+                    if run.track.link(&l) {
+                        retrack(&run.unit, &run.track, &mut group);
                     }
                 }
             }
             held = async {
-                match hold.as_mut() {
+                match inputs.hold.as_mut() {
                     Some(h) => h.changed().await.map(|()| *h.borrow_and_update()),
                     None => std::future::pending().await,
                 }
             } => match held {
                 Ok(held) => {
-                    info!(unit = %unit.name, held, "preemption {}", if held { "held" } else { "no longer held" });
+                    info!(unit = %run.unit.name, held, "preemption {}", if held { "held" } else { "no longer held" });
                     group.hold_preemption(held);
                 }
-                Err(_) => hold = None,
+                Err(_) => inputs.hold = None,
+            },
+            c = inputs.commands.recv() => match c {
+                Some(Command::Reconfigure { config, plan, scripts }) => {
+                    match build::resolve(&config, &plan, &shared.addrs, Duration::ZERO) {
+                        Ok(new) if build::same_routers(&run.unit, &new) => {
+                            run.reconfigure(new, &group, shared, &ctx).await;
+                            (run.config, run.plan) = (config, plan);
+                            run.track = Tracking::new(&run.unit, &scripts, &shared.links(), Some((&run.track, &run.scripts)));
+                            run.scripts = scripts;
+                            if let Err(e) = run.apply_settings(&mut group) {
+                                warn!(unit = %run.unit.name, error = %e, "reload: settings not applied");
+                            }
+                            retrack(&run.unit, &run.track, &mut group);
+                            publisher.set(snapshots(&run.unit, &publisher.current()));
+                            info!(unit = %run.unit.name, "reload applied; state kept");
+                        }
+                        Ok(_) | Err(BuildError::Missing(_)) => {
+                            info!(unit = %run.unit.name, "reload changed the unit's interface, virtual router id, version, source address or members: it stops and starts again");
+                            run.stop(&mut group, &ctx).await;
+                            return Ok(Exit::Restart { config, plan, scripts });
+                        }
+                        Err(BuildError::Invalid(e)) => {
+                            warn!(unit = %run.unit.name, error = %e, "reload: the unit keeps its settings");
+                        }
+                    }
+                }
+                Some(Command::Remove) | None => {
+                    info!(unit = %run.unit.name, "removed by a reload; stopping");
+                    run.stop(&mut group, &ctx).await;
+                    return Ok(Exit::Removed);
+                }
             },
             () = sleep => {
                 if crate::failpoint::armed("unit-master") && group.state() == State::Master {
-                    panic!("failpoint unit-master: {} is master", unit.name);
+                    panic!("failpoint unit-master: {} is master", run.unit.name);
                 }
                 group.handle_timeout(Instant::now());
             }
-            _ = stop.changed() => {
-                info!(unit = %unit.name, "stopping");
-                group.stop(Instant::now());
-                actions.drain(&mut group, &mut group_state).await;
-                actions.publish(&group, &drops);
-                return Ok(());
+            _ = inputs.stop.changed() => {
+                info!(unit = %run.unit.name, "stopping");
+                run.stop(&mut group, &ctx).await;
+                return Ok(Exit::Stopped);
             }
         }
-        actions.drain(&mut group, &mut group_state).await;
-        actions.publish(&group, &drops);
+        run.drain(&mut group, &ctx).await;
+        run.publish(&group, &ctx);
     }
 }
 
@@ -251,16 +338,25 @@ struct Tracking {
 }
 
 impl Tracking {
-    fn new(unit: &Unit, specs: &HashMap<String, super::ScriptSpec>, initial: &[LinkState]) -> Self {
+    /// What `unit` tracks, as it stands: links from `links`; scripts not run yet, or, after
+    /// a reload (`before`: the old tracking and its scripts), as they were when the script's
+    /// rise, fall and init_fail did not change.
+    fn new(unit: &Unit, specs: &Specs, links: &[LinkState], before: Option<(&Tracking, &Specs)>) -> Self {
         let mut scripts = HashMap::new();
         for m in &unit.members {
             for t in &m.scripts {
-                if let Some(s) = specs.get(&t.name) {
-                    scripts.entry(t.name.clone()).or_insert_with(|| ScriptState::new(s.rise, s.fall, s.init_fail));
-                }
+                let Some(s) = specs.get(&t.name) else { continue };
+                let kept = before.and_then(|(track, old)| {
+                    let o = old.get(&t.name)?;
+                    let same = (o.rise, o.fall, o.init_fail) == (s.rise, s.fall, s.init_fail);
+                    same.then(|| track.scripts.get(&t.name).cloned()).flatten()
+                });
+                scripts
+                    .entry(t.name.clone())
+                    .or_insert_with(|| kept.unwrap_or_else(|| ScriptState::new(s.rise, s.fall, s.init_fail)));
             }
         }
-        Tracking { scripts, links: initial.iter().map(|l| (l.name.clone(), l.up)).collect() }
+        Tracking { scripts, links: links.iter().map(|l| (l.name.clone(), l.up && !l.gone)).collect() }
     }
 
     /// Records a script result; true when its up/down status changed.
@@ -311,24 +407,83 @@ impl Tracking {
     }
 }
 
-/// Performs the group's actions on the kernel.
-struct Performer<'a> {
-    unit: &'a Unit,
-    io: &'a [Io],
+/// What a running unit's loop holds besides its state machine.
+struct Running {
+    unit: Unit,
+    io: Vec<Io>,
+    track: Tracking,
+    drops: Vec<Drops>,
+    scripts: std::sync::Arc<Specs>,
+    /// The configuration and plan the unit runs (to start again from).
+    config: std::sync::Arc<tandem_conf::Config>,
+    plan: Plan,
+    /// Members whose goodbye (priority-0 advert) the last-resort release holds.
+    goodbye_kept: Vec<bool>,
+    /// The group's state last reported.
+    group_state: State,
+}
+
+/// What a running unit acts with.
+struct Ctx<'a> {
     addrs: &'a Addresses,
     fifo: Option<&'a super::fifo::NotifyFifo>,
     /// Where the members' state goes out (a transition is written there as it happens).
-    status: &'a watch::Sender<Vec<InstanceSnapshot>>,
-    /// Members whose goodbye (priority-0 advert) the last-resort release holds.
-    goodbye_kept: Vec<bool>,
+    publisher: &'a Publisher,
 }
 
-impl Performer<'_> {
+impl Running {
+    /// Stops the group gracefully and publishes the end.
+    async fn stop(&mut self, group: &mut SyncGroup, ctx: &Ctx<'_>) {
+        group.stop(Instant::now());
+        self.drain(group, ctx).await;
+        self.publish(group, ctx);
+    }
+
+    /// A reload that keeps the unit's virtual routers: a master's addresses follow the new
+    /// list (removed ones go, added ones come with gratuitous ARP / NA), frame senders open
+    /// for new devices, and the unit takes the new members (settings go to the state machine
+    /// in [`apply_settings`](Self::apply_settings)).
+    async fn reconfigure(&mut self, new: Unit, group: &SyncGroup, shared: &super::Shared, ctx: &Ctx<'_>) {
+        for (i, (old, m)) in self.unit.members.iter().zip(&new.members).enumerate() {
+            let Some(io) = self.io.get_mut(i) else { continue };
+            if let Err(e) = open_frames(io, m, shared) {
+                warn!(instance = %m.settings.name, error = %e, "reload: cannot send gratuitous ARP / NA for new addresses");
+            }
+            if group.member(i).is_none_or(|inst| inst.state() != State::Master) {
+                continue;
+            }
+            for v in old.vips.iter().filter(|v| !m.vips.contains(v)) {
+                match release::remove(ctx.addrs, v) {
+                    Ok(_) => info!(instance = %m.settings.name, address = %v.address, "reload: VIP removed"),
+                    Err(e) => warn!(instance = %m.settings.name, error = %e, "cannot remove VIP"),
+                }
+            }
+            let added: Vec<&AddressSpec> = m.vips.iter().filter(|v| !old.vips.contains(v)).collect();
+            for v in &added {
+                match release::add(ctx.addrs, v) {
+                    Ok(_) => info!(instance = %m.settings.name, address = %v.address, "reload: VIP added"),
+                    Err(e) => warn!(instance = %m.settings.name, error = %e, "cannot add VIP"),
+                }
+            }
+            send_garps(m, io, &added, m.settings.garp.master_repeat);
+        }
+        self.unit = new;
+    }
+
+    /// Gives the state machine the unit's (new) settings.
+    fn apply_settings(&self, group: &mut SyncGroup) -> Result<(), String> {
+        let now = Instant::now();
+        for (i, m) in self.unit.members.iter().enumerate() {
+            group.reconfigure(i, now, m.settings.clone()).map_err(|e| format!("{}: {e}", m.settings.name))?;
+        }
+        Ok(())
+    }
+
     /// Publishes the members' state where it changed (numbers are compared, nothing is
     /// formatted unless it changed).
-    fn publish(&self, group: &SyncGroup, drops: &[Drops]) {
+    fn publish(&self, group: &SyncGroup, ctx: &Ctx<'_>) {
         let no_drops = BTreeMap::new();
-        self.status.send_if_modified(|snaps| {
+        ctx.publisher.modify(|snaps| {
             let mut changed = false;
             for (i, s) in snaps.iter_mut().enumerate() {
                 let Some(inst) = group.member(i) else { continue };
@@ -346,14 +501,15 @@ impl Performer<'_> {
                     s.master = master;
                     changed = true;
                 }
-                let d = drops.get(i).map_or(&no_drops, |d| &d.0);
+                let d = self.drops.get(i).map_or(&no_drops, |d| &d.0);
                 changed |= s.counters.update(inst.counters(), d);
             }
             changed
         });
     }
 
-    async fn drain(&mut self, group: &mut SyncGroup, group_state: &mut State) {
+    /// Performs the group's actions on the kernel.
+    async fn drain(&mut self, group: &mut SyncGroup, ctx: &Ctx<'_>) {
         while let Some(ga) = group.poll_action() {
             let (Some(m), Some(io)) = (self.unit.members.get(ga.member), self.io.get(ga.member)) else { continue };
             match ga.action {
@@ -370,7 +526,7 @@ impl Performer<'_> {
                 }
                 Action::AddAddresses(_) => {
                     for v in &m.vips {
-                        match release::add(self.addrs, v) {
+                        match release::add(ctx.addrs, v) {
                             Ok(_) => debug!(instance = %m.settings.name, address = %v.address, "VIP added"),
                             Err(e) => warn!(instance = %m.settings.name, error = %e, "cannot add VIP"),
                         }
@@ -378,24 +534,14 @@ impl Performer<'_> {
                 }
                 Action::RemoveAddresses(_) => {
                     for v in &m.vips {
-                        if let Err(e) = release::remove(self.addrs, v) {
+                        if let Err(e) = release::remove(ctx.addrs, v) {
                             warn!(instance = %m.settings.name, error = %e, "cannot remove VIP");
                         }
                     }
                 }
                 Action::SendGarp { repeat, .. } => {
-                    for _ in 0..repeat {
-                        for v in &m.vips {
-                            let Some((sender, mac)) = io.frames.get(&v.ifindex) else { continue };
-                            let frame: Vec<u8> = match v.address {
-                                IpAddr::V4(a) => arp::gratuitous_arp(*mac, a).to_vec(),
-                                IpAddr::V6(a) => ndisc::unsolicited_na(*mac, a, io.ipv6_router).to_vec(),
-                            };
-                            if let Err(e) = sender.send(&frame) {
-                                warn!(instance = %m.settings.name, error = %e, "cannot send gratuitous ARP / NA");
-                            }
-                        }
-                    }
+                    let all: Vec<&AddressSpec> = m.vips.iter().collect();
+                    send_garps(m, io, &all, repeat);
                 }
                 Action::StateChanged { from, to, reason } => {
                     info!(instance = %m.settings.name, from = ?from, to = ?to, reason = %reason, "VRRP transition");
@@ -407,14 +553,15 @@ impl Performer<'_> {
                     }
                     let t =
                         TransitionSnapshot::now(from.as_str().to_string(), to.as_str().to_string(), reason.to_string());
-                    self.status.send_modify(|snaps| {
+                    ctx.publisher.modify(|snaps| {
                         if let Some(s) = snaps.get_mut(ga.member) {
                             s.last_transition = Some(t);
                         }
+                        true
                     });
                     notify(
                         &m.notify,
-                        self.fifo,
+                        ctx.fifo,
                         "INSTANCE",
                         &m.settings.name,
                         to,
@@ -424,11 +571,27 @@ impl Performer<'_> {
             }
         }
         let now = group.state();
-        if self.unit.is_group && now != *group_state {
-            info!(group = %self.unit.name, from = ?group_state, to = ?now, "sync group transition");
-            notify(&self.unit.notify, self.fifo, "GROUP", &self.unit.name, now, 0);
+        if self.unit.is_group && now != self.group_state {
+            info!(group = %self.unit.name, from = ?self.group_state, to = ?now, "sync group transition");
+            notify(&self.unit.notify, ctx.fifo, "GROUP", &self.unit.name, now, 0);
         }
-        *group_state = now;
+        self.group_state = now;
+    }
+}
+
+/// Gratuitous ARP (IPv4) or unsolicited NA (IPv6) for `vips`, `repeat` times.
+fn send_garps(m: &Member, io: &Io, vips: &[&AddressSpec], repeat: u32) {
+    for _ in 0..repeat {
+        for v in vips {
+            let Some((sender, mac)) = io.frames.get(&v.ifindex) else { continue };
+            let frame: Vec<u8> = match v.address {
+                IpAddr::V4(a) => arp::gratuitous_arp(*mac, a).to_vec(),
+                IpAddr::V6(a) => ndisc::unsolicited_na(*mac, a, io.ipv6_router).to_vec(),
+            };
+            if let Err(e) = sender.send(&frame) {
+                warn!(instance = %m.settings.name, error = %e, "cannot send gratuitous ARP / NA");
+            }
+        }
     }
 }
 
@@ -460,7 +623,7 @@ async fn send_advert(m: &Member, io: &Io, a: &Advert) {
 
 /// keepalived's notify scripts: `notify_master` etc. as they are, and `notify` with
 /// `GROUP|INSTANCE NAME STATE PRIORITY` appended (keepalived/vrrp/vrrp_notify.c).
-fn notify(
+pub(crate) fn notify(
     n: &tandem_conf::Notify,
     fifo: Option<&super::fifo::NotifyFifo>,
     kind: &str,

@@ -1,0 +1,357 @@
+//! The set of VRRP units, kept as the configuration asks: a reload starts the units it adds,
+//! stops the ones it removes (gracefully: a master hands over with priority 0) and hands
+//! the others their new settings, which they apply in place and keep their state
+//! ([`unit::run`]). keepalived's reload does the same (keepalived/vrrp/vrrp_daemon.c,
+//! `reload_vrrp_thread`, and vrrp_data.c, `clear_diff_vrrp`).
+//!
+//! A unit whose interface (or source address) does not exist waits in FAULT until it does,
+//! as keepalived's instance does, rather than ending tandem; an interface deleted and
+//! created again while the unit runs makes it start again on the new one.
+
+use super::build::{self, BuildError, Plan};
+use super::scripts::{ScriptResult, Specs};
+use super::snapshot::{AdvertCounters, InstanceSnapshot, TransitionSnapshot};
+use super::unit::{self, Exit};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tandem_conf::Config;
+use tandem_vrrp::instance::State;
+use tandem_vrrp::linux::link::LinkState;
+use tokio::sync::{broadcast, mpsc, watch};
+use tracing::{info, warn};
+
+/// What the main loop tells a unit.
+pub(crate) enum Command {
+    /// A reload: the new configuration, the unit's plan in it and the vrrp_scripts.
+    Reconfigure { config: Arc<Config>, plan: Plan, scripts: Arc<Specs> },
+    /// The unit is no longer configured: stop gracefully and end.
+    Remove,
+}
+
+/// Every unit's instances, by unit (in the order they started): what status, metrics,
+/// the dumps and the sync driver read.
+pub(crate) type Registry = watch::Sender<BTreeMap<u64, Vec<InstanceSnapshot>>>;
+
+/// The instances of a registry, flattened.
+pub(crate) fn instances(r: &BTreeMap<u64, Vec<InstanceSnapshot>>) -> Vec<InstanceSnapshot> {
+    r.values().flatten().cloned().collect()
+}
+
+/// One unit's place in the registry.
+#[derive(Clone)]
+pub(crate) struct Publisher {
+    registry: Registry,
+    id: u64,
+}
+
+impl Publisher {
+    /// Replaces the unit's instances.
+    pub fn set(&self, snaps: Vec<InstanceSnapshot>) {
+        self.registry.send_modify(|m| {
+            m.insert(self.id, snaps);
+        });
+    }
+
+    /// Changes the unit's instances in place; `f` says whether it changed anything (only
+    /// then are readers woken).
+    pub fn modify(&self, f: impl FnOnce(&mut Vec<InstanceSnapshot>) -> bool) {
+        self.registry.send_if_modified(|m| m.get_mut(&self.id).is_some_and(f));
+    }
+
+    /// The unit's instances as published.
+    pub fn current(&self) -> Vec<InstanceSnapshot> {
+        self.registry.borrow().get(&self.id).cloned().unwrap_or_default()
+    }
+
+    /// Takes the unit out (it was removed).
+    pub fn remove(&self) {
+        self.registry.send_modify(|m| {
+            m.remove(&self.id);
+        });
+    }
+}
+
+/// What a unit task reads besides its configuration.
+pub(crate) struct Inputs {
+    pub results: broadcast::Receiver<ScriptResult>,
+    pub links: broadcast::Receiver<LinkState>,
+    pub stop: watch::Receiver<bool>,
+    pub commands: mpsc::UnboundedReceiver<Command>,
+    /// Warm preemption (see [`super::resync`]): held while true.
+    pub hold: Option<watch::Receiver<bool>>,
+}
+
+/// The running units, by name.
+pub(crate) struct UnitSet {
+    units: HashMap<String, mpsc::UnboundedSender<Command>>,
+    next_id: u64,
+    shared: Arc<super::Shared>,
+    registry: Registry,
+    results: broadcast::Sender<ScriptResult>,
+    links: broadcast::Sender<LinkState>,
+    stop: watch::Receiver<bool>,
+}
+
+impl UnitSet {
+    /// No unit yet.
+    pub fn new(
+        shared: Arc<super::Shared>,
+        registry: Registry,
+        results: broadcast::Sender<ScriptResult>,
+        links: broadcast::Sender<LinkState>,
+        stop: watch::Receiver<bool>,
+    ) -> UnitSet {
+        UnitSet { units: HashMap::new(), next_id: 0, shared, registry, results, links, stop }
+    }
+
+    /// What every unit reads.
+    pub fn shared(&self) -> &super::Shared {
+        &self.shared
+    }
+
+    /// How many units run.
+    pub fn len(&self) -> usize {
+        self.units.len()
+    }
+
+    /// Starts a unit on `tasks`.
+    pub fn spawn(
+        &mut self,
+        tasks: &mut tokio::task::JoinSet<(String, Result<(), String>)>,
+        start: Start,
+        hold: Option<watch::Receiver<bool>>,
+    ) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let inputs = Inputs {
+            results: self.results.subscribe(),
+            links: self.links.subscribe(),
+            stop: self.stop.clone(),
+            commands: rx,
+            hold,
+        };
+        let publisher = Publisher { registry: self.registry.clone(), id: self.next_id };
+        self.next_id += 1;
+        publisher.set(pending_snapshots(&start.config, &start.plan, None));
+        self.units.insert(start.plan.name.clone(), tx);
+        let shared = Arc::clone(&self.shared);
+        tasks.spawn(async move {
+            let name = start.plan.name.clone();
+            (name, supervise(start, shared, inputs, publisher).await)
+        });
+    }
+
+    /// Moves the set to `config`'s units: new ones start, removed ones stop, the others get
+    /// their new settings. Returns what changed, for the log and `tandem reload`.
+    pub fn reload(
+        &mut self,
+        tasks: &mut tokio::task::JoinSet<(String, Result<(), String>)>,
+        config: &Arc<Config>,
+        plans: Vec<Plan>,
+        scripts: &Arc<Specs>,
+    ) -> Vec<String> {
+        let wanted: HashSet<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+        let mut changes = Vec::new();
+        let removed: Vec<String> = self.units.keys().filter(|n| !wanted.contains(n.as_str())).cloned().collect();
+        for name in removed {
+            if let Some(tx) = self.units.remove(&name) {
+                let _ = tx.send(Command::Remove);
+                changes.push(format!("{name} removed"));
+            }
+        }
+        for plan in plans {
+            match self.units.get(&plan.name) {
+                Some(tx) => {
+                    let _ = tx.send(Command::Reconfigure {
+                        config: Arc::clone(config),
+                        plan,
+                        scripts: Arc::clone(scripts),
+                    });
+                }
+                None => {
+                    changes.push(format!("{} added", plan.name));
+                    let start = Start {
+                        config: Arc::clone(config),
+                        plan,
+                        scripts: Arc::clone(scripts),
+                        startup_delay: Duration::ZERO,
+                    };
+                    self.spawn(tasks, start, None);
+                }
+            }
+        }
+        changes
+    }
+}
+
+/// What a unit starts from.
+pub(crate) struct Start {
+    pub config: Arc<Config>,
+    pub plan: Plan,
+    pub scripts: Arc<Specs>,
+    /// `vrrp_startup_delay` (at tandem's start only).
+    pub startup_delay: Duration,
+}
+
+/// Runs one unit until tandem stops or the unit is removed: waits in FAULT while this host
+/// lacks what it needs, runs it, and starts it again when it must (a reload changed what
+/// its sockets are, or its interface was created again).
+async fn supervise(
+    start: Start,
+    shared: Arc<super::Shared>,
+    mut inputs: Inputs,
+    publisher: Publisher,
+) -> Result<(), String> {
+    let Start { mut config, mut plan, mut scripts, mut startup_delay } = start;
+    loop {
+        let unit =
+            match wait_for_host(&mut config, &mut plan, &mut scripts, &shared, &mut inputs, &publisher, startup_delay)
+                .await
+            {
+                Waited::Ready(u) => u,
+                Waited::Stopped => return Ok(()),
+                Waited::Removed => {
+                    publisher.remove();
+                    return Ok(());
+                }
+            };
+        match unit::run(unit, &config, &plan, &scripts, &shared, &mut inputs, &publisher).await? {
+            Exit::Stopped => return Ok(()),
+            Exit::Removed => {
+                publisher.remove();
+                return Ok(());
+            }
+            Exit::Restart { config: c, plan: p, scripts: s } => {
+                (config, plan, scripts) = (c, p, s);
+                startup_delay = Duration::ZERO;
+            }
+        }
+    }
+}
+
+enum Waited {
+    Ready(unit::Unit),
+    Stopped,
+    Removed,
+}
+
+/// How often a unit waiting for this host looks again (an address can appear without a
+/// link event).
+const RETRY: Duration = Duration::from_secs(1);
+
+/// Resolves the unit against this host; while that fails for want of an interface or
+/// address, publishes its instances in FAULT (notify scripts run, as keepalived's do for an
+/// instance in fault) and retries at link events and every [`RETRY`].
+async fn wait_for_host(
+    config: &mut Arc<Config>,
+    plan: &mut Plan,
+    scripts: &mut Arc<Specs>,
+    shared: &super::Shared,
+    inputs: &mut Inputs,
+    publisher: &Publisher,
+    startup_delay: Duration,
+) -> Waited {
+    let mut waiting_for: Option<String> = None;
+    let mut notified = false;
+    loop {
+        match build::resolve(config, plan, &shared.addrs, startup_delay) {
+            Ok(u) => {
+                if waiting_for.is_some() {
+                    info!(unit = %plan.name, "what the unit waited for is there; it starts");
+                }
+                return Waited::Ready(u);
+            }
+            Err(BuildError::Missing(why) | BuildError::Invalid(why)) => {
+                if waiting_for.as_deref() != Some(why.as_str()) {
+                    warn!(unit = %plan.name, reason = %why, "VRRP unit in FAULT until this host has what it needs");
+                    if !notified {
+                        notify_fault(config, plan, shared);
+                        notified = true;
+                    }
+                    publisher.set(pending_snapshots(config, plan, Some(&why)));
+                    waiting_for = Some(why);
+                }
+            }
+        }
+        let names = build::interfaces_named(config, plan);
+        let retry = tokio::time::sleep(RETRY);
+        tokio::pin!(retry);
+        loop {
+            tokio::select! {
+                l = inputs.links.recv() => match l {
+                    Ok(l) if names.contains(&l.name) && !l.gone => break,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return Waited::Stopped,
+                },
+                () = &mut retry => break,
+                c = inputs.commands.recv() => match c {
+                    Some(Command::Reconfigure { config: c, plan: p, scripts: s }) => {
+                        (*config, *plan, *scripts) = (c, p, s);
+                        waiting_for = None;
+                        break;
+                    }
+                    Some(Command::Remove) | None => return Waited::Removed,
+                },
+                _ = inputs.stop.changed() => {
+                    publisher.modify(|snaps| {
+                        for s in snaps.iter_mut() {
+                            s.state = State::Stopped.as_str().to_string();
+                        }
+                        true
+                    });
+                    return Waited::Stopped;
+                }
+            }
+        }
+    }
+}
+
+/// keepalived runs `notify_fault` (and `notify ... FAULT`) for an instance that starts in
+/// fault; so does a unit waiting for its interface.
+fn notify_fault(config: &Config, plan: &Plan, shared: &super::Shared) {
+    for v in config.vrrp_instances.iter().filter(|v| plan.instances.contains(&v.name)) {
+        unit::notify(&v.notify, shared.fifo.as_ref(), "INSTANCE", &v.name, State::Fault, v.priority);
+    }
+    if let Some(g) = config.vrrp_sync_groups.iter().find(|g| plan.is_group && g.name == plan.name) {
+        unit::notify(&g.notify, shared.fifo.as_ref(), "GROUP", &g.name, State::Fault, 0);
+    }
+}
+
+/// The instances of a unit not running yet, from the configuration alone: INIT, or FAULT
+/// with `why` when it waits for this host.
+fn pending_snapshots(c: &Config, plan: &Plan, why: Option<&str>) -> Vec<InstanceSnapshot> {
+    let state = if why.is_some() { State::Fault } else { State::Init };
+    plan.instances
+        .iter()
+        .filter_map(|name| c.vrrp_instances.iter().find(|v| v.name == *name))
+        .map(|v| {
+            let own = v
+                .interface
+                .clone()
+                .or_else(|| c.global_defs.default_interface.clone())
+                .unwrap_or_else(|| "eth0".to_string());
+            InstanceSnapshot {
+                name: v.name.clone(),
+                sync_group: plan.is_group.then(|| plan.name.clone()),
+                interface: own.clone(),
+                vrid: v.virtual_router_id,
+                family: if v.family() == tandem_conf::Family::Inet6 { "ipv6" } else { "ipv4" },
+                version: if v.effective_version(&c.global_defs) == 3 { 3 } else { 2 },
+                state: state.as_str().to_string(),
+                priority: v.priority,
+                effective_priority: v.priority,
+                master: None,
+                virtual_addresses: v
+                    .virtual_ipaddress
+                    .iter()
+                    .chain(&v.virtual_ipaddress_excluded)
+                    .map(|a| format!("{}/{} dev {}", a.address, a.prefix, a.dev.as_deref().unwrap_or(&own)))
+                    .collect(),
+                last_transition: why.map(|w| {
+                    TransitionSnapshot::now(State::Init.as_str().to_string(), state.as_str().to_string(), w.to_string())
+                }),
+                counters: AdvertCounters::default(),
+            }
+        })
+        .collect()
+}
