@@ -5,8 +5,8 @@
 //! table, one thread reading signals ([`signals`]). SIGTERM, SIGINT or SIGQUIT stops every
 //! unit gracefully: masters send priority 0 and remove their addresses, then tandem exits.
 //! SIGHUP reloads the configuration: a file that does not validate changes nothing; otherwise
-//! the IPVS table moves to the new one by the minimal change (VRRP changes need a restart for
-//! now, and say so). keepalived's dump signals log the state ([`snapshot`]); a panic or
+//! the IPVS table moves to the new one by the minimal change and the VRRP units follow it
+//! ([`units`]: added, removed, or changed in place keeping their state). keepalived's dump signals log the state ([`snapshot`]); a panic or
 //! SIGABRT releases the virtual addresses before the process ends ([`release`]).
 
 mod addresses;
@@ -79,9 +79,30 @@ fn warn_ha_suspend_without_address(c: &tandem_conf::Config) {
     }
 }
 
-/// `global_defs` keywords a reload applies: the IPVS keeper and the sync driver take them from
-/// the new configuration.
-const GLOBAL_DEFS_RELOADED: &[&str] = &["lvs_sync_daemon", "lvs_flush", "lvs_timeouts"];
+/// `global_defs` keywords a reload applies: the IPVS keeper and the sync driver take the
+/// first three from the new configuration; the VRRP units are resolved again from it, so the
+/// defaults their instances take from `global_defs` follow too.
+const GLOBAL_DEFS_RELOADED: &[&str] = &[
+    "lvs_sync_daemon",
+    "lvs_flush",
+    "lvs_timeouts",
+    "default_interface",
+    "vrrp_version",
+    "vrrp_lower_prio_no_advert",
+    "vrrp_higher_prio_send_advert",
+    "vrrp_garp_master_delay",
+    "vrrp_garp_master_repeat",
+    "vrrp_garp_master_refresh",
+    "vrrp_garp_master_refresh_repeat",
+    "vrrp_garp_lower_prio_delay",
+    "vrrp_garp_lower_prio_repeat",
+    "vrrp_garp_interval",
+    "vrrp_gna_interval",
+    "vrrp_mcast_group4",
+    "vrrp_mcast_group6",
+    "v3_checksum_as_v2",
+    "script_user",
+];
 
 /// The `global_defs` keywords that differ between two configurations and that a reload does
 /// not apply (they take effect at the next restart), by name, sorted.
@@ -550,6 +571,7 @@ mod tests {
         b.router_id = Some("lb2".into());
         b.vrrp_garp_interval = 0.5;
         b.lvs_flush = true;
-        assert_eq!(global_defs_needing_restart(&a, &b), ["router_id", "vrrp_garp_interval"]);
+        b.vrrp_startup_delay = 5.0;
+        assert_eq!(global_defs_needing_restart(&a, &b), ["router_id", "vrrp_startup_delay"]);
     }
 }
