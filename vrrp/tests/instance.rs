@@ -1053,3 +1053,39 @@ fn reload_that_changes_the_vrid_or_address_is_refused() {
     assert_eq!(i.reconfigure(t, bad), Err(SettingsError::Priority));
     assert_eq!(i.settings().priority, 100, "a refused reconfiguration changes nothing");
 }
+
+// ----- hand-over (failover drill) -----
+
+#[test]
+fn a_hand_over_gives_the_backup_the_mastership_at_skew_time_and_holds_it_there() {
+    let mut sim = sim_of(&[200, 150]);
+    sim.start_all();
+    sim.run_until(10.0);
+    assert_eq!(sim.masters(0), vec![0]);
+    sim.with_node(0, |n, now| n.hand_over(now));
+    let ev: Vec<Event> = sim.events_between(0, 10.0, 10.001).into_iter().map(|e| e.1).collect();
+    assert!(matches!(&ev[0], Event::Sent { advert, .. } if advert.priority == 0), "{ev:?}");
+    assert!(matches!(&ev[1], Event::Removed { .. }), "{ev:?}");
+    assert_eq!(sim.state(0, 0), State::Backup);
+    sim.run_until(20.0);
+    assert_eq!(sim.masters(0), vec![1], "the higher priority does not take back while held");
+    assert_eq!(sim.last_transition_to(1, 0, State::Master), Some(sim.at(10.0) + DELAY + skew(150)));
+    assert_eq!(state_reason(&sim, 0, State::Backup), Some(Reason::HandedOver));
+    // Released: it preempts again.
+    sim.with_node(0, |n, _| n.hold_preemption(false));
+    sim.run_until(20.0 + md(200).as_secs_f64() + 1.0);
+    assert_eq!(sim.masters(0), vec![0]);
+    assert!(sim.max_dual_master(0) <= DELAY);
+}
+
+#[test]
+fn a_hand_over_with_no_backup_takes_the_mastership_back_after_the_master_down_interval() {
+    let mut sim = sim_of(&[200]);
+    sim.start_all();
+    sim.run_until(10.0);
+    sim.with_node(0, |n, now| n.hand_over(now));
+    sim.run_until(10.0 + md(200).as_secs_f64() - 0.01);
+    assert_eq!(sim.state(0, 0), State::Backup);
+    sim.run_until(10.0 + md(200).as_secs_f64() + 0.01);
+    assert_eq!(sim.state(0, 0), State::Master);
+}

@@ -96,6 +96,8 @@ pub enum Reason {
     FaultCleared,
     /// [`Instance::stop`].
     Stopping,
+    /// [`Instance::hand_over`]: the master gave way on purpose (a failover drill).
+    HandedOver,
     /// A [`SyncGroup`](super::SyncGroup) moved this member to follow another one.
     SyncGroup {
         /// The group's name.
@@ -127,6 +129,7 @@ impl fmt::Display for Reason {
             Self::FaultRaised => f.write_str("fault: tracked interface or script down"),
             Self::FaultCleared => f.write_str("fault cleared"),
             Self::Stopping => f.write_str("stopping"),
+            Self::HandedOver => f.write_str("handed over (failover drill)"),
             Self::SyncGroup { group, member } => {
                 write!(f, "sync group {group} follows member {member}")
             }
@@ -498,6 +501,25 @@ impl Instance {
     /// Whether preemption is held ([`hold_preemption`](Self::hold_preemption)).
     pub fn preemption_held(&self) -> bool {
         self.preempt_hold
+    }
+
+    /// Hands the mastership over on purpose (a planned failover): a master sends one
+    /// priority-0 advert, removes its addresses and becomes backup with preemption held, so
+    /// that it does not take the addresses back from the backup that answers the priority 0
+    /// (after its `Skew_Time`, RFC 5798 section 6.4.2). If no router takes over, the
+    /// master-down timer runs out and this one becomes master again: a drill with no backup
+    /// costs one master-down interval, never the address. Not in the RFCs or keepalived
+    /// (whose nearest is stopping the daemon). Release with
+    /// [`hold_preemption`](Self::hold_preemption)`(false)`. Does nothing unless master.
+    pub fn hand_over(&mut self, now: Instant) {
+        if self.state != State::Master {
+            return;
+        }
+        self.preempt_hold = true;
+        self.leave_master(now, true);
+        self.master = None;
+        self.next_master_reason = Reason::MasterDown { last_master: None };
+        self.enter_backup(now, State::Master, Reason::HandedOver, self.master_down_interval());
     }
 
     /// Stops the instance gracefully (RFC 5798 section 6.4.3, `Shutdown` event): a master

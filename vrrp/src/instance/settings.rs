@@ -232,7 +232,9 @@ impl fmt::Display for SettingsError {
             Self::V2NeedsIpv4 => f.write_str("VRRPv2 supports IPv4 only"),
             Self::V3Auth => f.write_str("VRRPv3 has no authentication"),
             Self::AuthAh => f.write_str("IPsec AH authentication is not supported"),
-            Self::Identity => f.write_str("the vrid, version or primary address changed: this is another virtual router"),
+            Self::Identity => {
+                f.write_str("the vrid, version or primary address changed: this is another virtual router")
+            }
             Self::MixedFamilies(a) => {
                 write!(f, "virtual address {a} is not of the primary address's family")
             }

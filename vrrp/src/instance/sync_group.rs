@@ -184,6 +184,17 @@ impl SyncGroup {
         self.reconcile(now);
     }
 
+    /// Hands every master member over (see [`Instance::hand_over`]); preemption stays held
+    /// in every member until [`hold_preemption`](Self::hold_preemption)`(false)`.
+    pub fn hand_over(&mut self, now: Instant) {
+        for m in &mut self.members {
+            m.hold_preemption(true);
+            m.hand_over(now);
+        }
+        self.collect_actions();
+        self.reconcile(now);
+    }
+
     /// Stops every member (see [`Instance::stop`]).
     pub fn stop(&mut self, now: Instant) {
         for m in &mut self.members {
