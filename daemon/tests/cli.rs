@@ -200,3 +200,13 @@ fn completions_and_man_pages_come_from_the_cli_itself() {
     assert!(main.contains("tandem\\-status(8)") && dir.join("tandem-status.8").exists(), "{main}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The example the Debian package installs as /etc/tandem/tandem.toml.example is valid TOML
+/// configuration, warnings included (its name does not end in .toml: the format is given).
+#[test]
+fn the_packaged_example_is_valid() {
+    let f = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/package/tandem.toml.example");
+    let out = tandem(&["check", "--strict", "--format", "toml", "-f", f.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("ok (1 vrrp instance, 1 virtual server, 2 real servers, 0 warnings)"));
+}
