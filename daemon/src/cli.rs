@@ -88,6 +88,38 @@ pub enum Command {
         #[arg(long, value_name = "PATH", default_value = crate::run::control::DEFAULT_PATH)]
         control_socket: PathBuf,
     },
+    /// A planned failover drill, run on the master's host: hand an instance's virtual
+    /// addresses over gracefully (priority 0), measure how long until the backup holds
+    /// them and whether the connection table went with them, and optionally take them back.
+    ///
+    /// A backup sends no VRRP adverts: the drill looks for the backup tandem's sync
+    /// messages (lvs_sync_daemon) and refuses when it hears none, unless --force. Without
+    /// --back this director stays backup (preemption held) until `tandem drill --release`.
+    /// Exit 0 when the backup took over (and, with --back, the addresses came back), 1 when
+    /// refused or when it did not.
+    Drill {
+        /// The instance (default: the one lvs_sync_daemon follows, else the only one).
+        #[arg(long, value_name = "NAME")]
+        instance: Option<String>,
+        /// Take the addresses back afterwards.
+        #[arg(long)]
+        back: bool,
+        /// Seconds the backup keeps the addresses before they come back (with --back).
+        #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+        hold: f64,
+        /// Hand over even when no backup can be seen from here.
+        #[arg(long)]
+        force: bool,
+        /// End a drill's hold: this director preempts again as configured.
+        #[arg(long, conflicts_with_all = ["back", "force"])]
+        release: bool,
+        /// The report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The running tandem's control socket.
+        #[arg(long, value_name = "PATH", default_value = crate::run::control::DEFAULT_PATH)]
+        control_socket: PathBuf,
+    },
     /// Print the changes a configuration would make to the kernel's IPVS table, without
     /// making them.
     ///

@@ -10,11 +10,16 @@ use std::time::Duration;
 
 /// Sends `request` and returns the daemon's JSON answer.
 pub fn ask(path: &Path, request: &str) -> Result<Value, String> {
-    let mut s = UnixStream::connect(path)
-        .map_err(|e| format!("cannot reach tandem on {}: {e} (is it running, and are you root?)", path.display()))?;
     // A reload with thousands of checks to build, or a status with a large table, takes a
     // while; anything past a minute is a daemon that does not answer.
-    s.set_read_timeout(Some(Duration::from_secs(60))).map_err(|e| e.to_string())?;
+    ask_within(path, request, Duration::from_secs(60))
+}
+
+/// [`ask`], waiting up to `wait` for the answer.
+pub fn ask_within(path: &Path, request: &str, wait: Duration) -> Result<Value, String> {
+    let mut s = UnixStream::connect(path)
+        .map_err(|e| format!("cannot reach tandem on {}: {e} (is it running, and are you root?)", path.display()))?;
+    s.set_read_timeout(Some(wait)).map_err(|e| e.to_string())?;
     s.write_all(format!("{request}\n").as_bytes()).map_err(|e| e.to_string())?;
     let mut answer = String::new();
     s.read_to_string(&mut answer).map_err(|e| format!("no answer from tandem on {}: {e}", path.display()))?;
@@ -34,6 +39,69 @@ fn ago(at: u64, now: u64) -> String {
 
 fn str_of(v: &Value) -> &str {
     v.as_str().unwrap_or("?")
+}
+
+/// A drill report as a person reads it.
+pub fn render_drill(v: &Value, release: bool) -> String {
+    let mut out = String::new();
+    if release {
+        let _ = writeln!(out, "drill hold released: this director preempts again as configured");
+        return out;
+    }
+    let list = |v: &Value| -> Vec<String> {
+        v.as_array().map(|a| a.iter().map(|x| str_of(x).to_string()).collect()).unwrap_or_default()
+    };
+    let _ = writeln!(out, "Failover drill of {} (unit {})", str_of(&v["instance"]), str_of(&v["unit"]));
+    let knows = list(&v["knows"]);
+    if !knows.is_empty() {
+        let _ = writeln!(out, "Known before the hand-over:");
+        for k in knows {
+            let _ = writeln!(out, "  - {k}");
+        }
+    }
+    let cannot = list(&v["cannot_know"]);
+    if !cannot.is_empty() {
+        let _ = writeln!(out, "Not knowable from this director:");
+        for k in cannot {
+            let _ = writeln!(out, "  - {k}");
+        }
+    }
+    if let Some(why) = v["refused"].as_str() {
+        let _ = writeln!(out, "REFUSED: {why}");
+        return out;
+    }
+    let _ = writeln!(out, "Steps:");
+    for s in v["steps"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "  {:>6} ms  {}", s["at_ms"].as_u64().unwrap_or(0), str_of(&s["what"]));
+    }
+    let _ = writeln!(out, "Result:");
+    match v["takeover_ms"].as_u64() {
+        Some(ms) => {
+            let _ = writeln!(out, "  takeover: {ms} ms, new master {}", str_of(&v["new_master"]));
+        }
+        None => {
+            let _ = writeln!(out, "  takeover: none");
+        }
+    }
+    match (v["table_before"].as_u64(), v["new_master_table"].as_u64()) {
+        (Some(b), Some(n)) => {
+            let _ = writeln!(out, "  connection table: {n} on the new master, {b} here before the hand-over");
+        }
+        (_, None) => {
+            let _ = writeln!(out, "  connection table: not known (no connection sync, or the new master did not say)");
+        }
+        (None, Some(n)) => {
+            let _ = writeln!(out, "  connection table: {n} on the new master");
+        }
+    }
+    if let Some(ms) = v["back_ms"].as_u64() {
+        let _ = writeln!(out, "  back: master again {ms} ms after the release");
+    }
+    if v["held"].as_bool() == Some(true) {
+        let _ = writeln!(out, "  this director stays backup (preemption held) until `tandem drill --release`");
+    }
+    let _ = writeln!(out, "  {}", if v["ok"].as_bool() == Some(true) { "OK" } else { "FAILED" });
+    out
 }
 
 /// The status document as a person reads it.

@@ -13,6 +13,7 @@ use clap::Parser;
 use cli::{Cli, Command, FormatArg, Input, LogFormat, LogLevel};
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::Duration;
 use tandem_conf::{Format, Options, Report, Severity};
 
 fn main() -> ExitCode {
@@ -33,6 +34,10 @@ fn main() -> ExitCode {
         }
         Command::Status { json, control_socket } => status(&control_socket, json),
         Command::Reload { control_socket } => reload(&control_socket),
+        Command::Drill { instance, back, hold, force, release, json, control_socket } => {
+            let req = run::drill::DrillRequest { instance, back, hold_s: hold, force, release };
+            drill(&control_socket, &req, json)
+        }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "tandem", &mut std::io::stdout());
@@ -97,6 +102,31 @@ fn reload(socket: &std::path::Path) -> ExitCode {
                 say(&format!("error: {message}"));
                 ExitCode::from(1)
             }
+        }
+        Err(e) => {
+            say(&format!("error: {e}"));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn drill(socket: &std::path::Path, req: &run::drill::DrillRequest, json: bool) -> ExitCode {
+    let line = match serde_json::to_string(req) {
+        Ok(j) => format!("drill {j}"),
+        Err(e) => {
+            say(&format!("error: {e}"));
+            return ExitCode::from(1);
+        }
+    };
+    if !req.release && !json {
+        say("drill: asking the running tandem (this takes a few seconds)");
+    }
+    let wait = Duration::from_secs(60) + Duration::try_from_secs_f64(req.hold_s).unwrap_or_default();
+    match client::ask_within(socket, &line, wait) {
+        Ok(v) => {
+            let text = if json { format!("{v}\n") } else { client::render_drill(&v, req.release) };
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            if v["ok"].as_bool() == Some(true) { ExitCode::SUCCESS } else { ExitCode::from(1) }
         }
         Err(e) => {
             say(&format!("error: {e}"));

@@ -28,7 +28,9 @@
 //! connections and templates its table holds (the kernel's per-destination counts). A backup
 //! compares it with its own count: how far its table is behind the master's, at any time,
 //! not only after a resync (connections the master's daemon has not sent yet, from its 3rd
-//! packet, count as behind too).
+//! packet, count as behind too). And every [`TABLE_EVERY`] a backup multicasts
+//! [`Control::Backup`]: it is there, in which VRRP state and at which priority, with how many
+//! connections. A backup sends no VRRP adverts; this is how a master learns it has one.
 //!
 //! Requests are harmless to repeat and rate-limited: a request while a resync is being sent
 //! joins it (the Done carries every nonce it answers); a new resync starts at most once per
@@ -91,6 +93,19 @@ pub enum Control {
         /// Connections and templates in its table.
         connections: u64,
     },
+    /// A backup says it is there, every [`TABLE_EVERY`]: a backup sends no VRRP adverts, so
+    /// this is how the master's tandem knows it has one (`tandem drill` asks).
+    Backup {
+        /// The sync id it uses.
+        sync_id: u8,
+        /// Connections and templates in its table.
+        connections: u64,
+        /// The VRRP state of the instance its sync daemon follows (RFC 5798 names:
+        /// 0 init, 1 backup, 2 master, 3 fault).
+        state: u8,
+        /// That instance's effective priority.
+        priority: u8,
+    },
 }
 
 const MAGIC: &[u8; 4] = b"TNDR";
@@ -99,6 +114,7 @@ const REQUEST: u8 = 1;
 const DONE: u8 = 2;
 const STARTED: u8 = 3;
 const TABLE: u8 = 4;
+const BACKUP: u8 = 5;
 
 /// Why a control datagram was not understood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -133,7 +149,13 @@ impl Control {
                 datagrams: u32_at(20).ok_or(ControlError::Length(b.len()))?,
             }),
             (TABLE, 16) => Ok(Control::Table { sync_id, connections: u64_at(8).ok_or(ControlError::Length(b.len()))? }),
-            (REQUEST | DONE | STARTED | TABLE, n) => Err(ControlError::Length(n)),
+            (BACKUP, 18) => Ok(Control::Backup {
+                sync_id,
+                connections: u64_at(8).ok_or(ControlError::Length(b.len()))?,
+                state: *b.get(16).ok_or(ControlError::Length(b.len()))?,
+                priority: *b.get(17).ok_or(ControlError::Length(b.len()))?,
+            }),
+            (REQUEST | DONE | STARTED | TABLE | BACKUP, n) => Err(ControlError::Length(n)),
             _ => Err(ControlError::Foreign),
         }
     }
@@ -159,6 +181,11 @@ impl Control {
             Control::Table { sync_id, connections } => {
                 b.extend([VERSION, TABLE, sync_id, 0]);
                 b.extend(connections.to_be_bytes());
+            }
+            Control::Backup { sync_id, connections, state, priority } => {
+                b.extend([VERSION, BACKUP, sync_id, 0]);
+                b.extend(connections.to_be_bytes());
+                b.extend([state, priority]);
             }
         }
         b
@@ -467,6 +494,7 @@ mod tests {
             Control::Started { sync_id: 51, nonce: 3 },
             Control::Done { sync_id: 0, nonce: u64::MAX, records: 100_000, datagrams: 2_500 },
             Control::Table { sync_id: 51, connections: 1_000_000 },
+            Control::Backup { sync_id: 51, connections: 42, state: 1, priority: 100 },
         ] {
             let b = c.emit();
             assert_eq!(&b[..4], b"TNDR");

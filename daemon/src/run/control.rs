@@ -2,7 +2,8 @@
 //! `--control-socket` says otherwise), root's only (the directory 0700, the socket 0600),
 //! where `tandem status` and `tandem reload` talk to the running daemon.
 //!
-//! The protocol is one request line (`status` or `reload`), answered by one JSON document,
+//! The protocol is one request line (`status`, `reload`, or `drill` followed by the drill's
+//! request as JSON), answered by one JSON document,
 //! after which the daemon closes the connection. A connection that sends nothing within
 //! 5 s, or more than a line, is closed without an answer.
 
@@ -28,6 +29,8 @@ pub enum Request {
     Status(oneshot::Sender<Parts>),
     /// Reload the configuration; the outcome.
     Reload(oneshot::Sender<Result<String, String>>),
+    /// A failover drill; its report.
+    Drill(super::drill::DrillRequest, oneshot::Sender<super::drill::Report>),
 }
 
 /// The answer to `reload`.
@@ -121,6 +124,16 @@ async fn answer(stream: UnixStream, requests: mpsc::Sender<Request>) -> Result<(
                 Err(message) => Reloaded { ok: false, message },
             };
             serde_json::to_string(&r).map_err(|e| e.to_string())?
+        }
+        drill if drill.starts_with("drill") => {
+            let req: super::drill::DrillRequest = match drill.trim_start_matches("drill").trim() {
+                "" => super::drill::DrillRequest::default(),
+                json => serde_json::from_str(json).map_err(|e| format!("drill request: {e}"))?,
+            };
+            let (tx, rx) = oneshot::channel();
+            requests.send(Request::Drill(req, tx)).await.map_err(|_| "stopping")?;
+            let report = rx.await.map_err(|_| "stopping")?;
+            serde_json::to_string(&report).map_err(|e| e.to_string())?
         }
         other => return Err(format!("unknown request {other:?}")),
     };

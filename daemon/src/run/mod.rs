@@ -13,6 +13,7 @@ mod addresses;
 mod build;
 mod checks;
 pub mod control;
+pub mod drill;
 mod fifo;
 mod heap;
 mod ipvs;
@@ -273,12 +274,12 @@ async fn async_run(
     tasks
         .spawn(async move { ("IPVS sync".to_string(), syncd::drive(sync_rx, units_seen, stop, sync_status_tx).await) });
     // A backup daemon that starts asks the master for its whole table (bulk resync).
-    let (table, stop) = (services.clone(), stop_rx.clone());
+    let (table, stop, seen_instances) = (services.clone(), stop_rx.clone(), instances.clone());
     let warm = warm.map(|w| resync::Warm { hold: hold_tx, until: std::time::Instant::now() + w });
     let (sync_seen_tx, sync_seen) = watch::channel(snapshot::SyncSnapshot::default());
-    tasks.spawn(
-        async move { ("resync".to_string(), resync::run(sync_status_rx, table, stop, warm, sync_seen_tx).await) },
-    );
+    tasks.spawn(async move {
+        ("resync".to_string(), resync::run(sync_status_rx, seen_instances, table, stop, warm, sync_seen_tx).await)
+    });
     info!(units = units_count, ipvs = !config.virtual_servers.is_empty(), "tandem running");
     let mut current = config;
     let mut dumps = Dumps { instances, services, sync: sync_seen, stats_base: HashMap::new() };
@@ -347,6 +348,21 @@ async fn async_run(
                         health: health_rx.borrow().clone(),
                         sync: dumps.sync.borrow().clone(),
                     });
+                }
+                control::Request::Drill(req, answer) => {
+                    match start_drill(&req, &current, &units, &dumps) {
+                        Err(refused) => {
+                            let _ = answer.send(drill::Report { refused: Some(refused), ..drill::Report::default() });
+                        }
+                        Ok(None) => {
+                            let _ = answer.send(drill::Report { ok: true, ..drill::Report::default() });
+                        }
+                        Ok(Some(d)) => {
+                            tokio::spawn(async move {
+                                let _ = answer.send(d.run(req).await);
+                            });
+                        }
+                    }
                 }
                 control::Request::Reload(answer) => {
                     info!("reload asked on the control socket");
@@ -468,6 +484,47 @@ fn reload_now(
     // the new one, and it trims again then).
     heap::give_back_freed();
     outcome
+}
+
+/// A drill for `req`: the instance it names (else the one `lvs_sync_daemon` follows, else
+/// the only one) and its unit; `None` when `req` only releases a hold (done here).
+fn start_drill(
+    req: &drill::DrillRequest,
+    config: &tandem_conf::Config,
+    units: &units::UnitSet,
+    dumps: &Dumps,
+) -> Result<Option<drill::Drill>, String> {
+    let followed = config.global_defs.lvs_sync_daemon.as_ref().and_then(|s| s.instance.clone());
+    if req.release {
+        match &req.instance {
+            Some(name) => units
+                .unit_of(name)
+                .ok_or(format!("no instance {name}"))?
+                .1
+                .send(units::Command::Release)
+                .map_err(|_| "the unit is not running".to_string())?,
+            None => units.tell_all(|| units::Command::Release),
+        }
+        return Ok(None);
+    }
+    let name = match (&req.instance, &followed, config.vrrp_instances.as_slice()) {
+        (Some(n), _, _) => n.clone(),
+        (None, Some(f), _) => f.clone(),
+        (None, None, [only]) => only.name.clone(),
+        _ => return Err("several instances: name one with --instance".into()),
+    };
+    let conf = config.vrrp_instances.iter().find(|v| v.name == name).ok_or(format!("no instance {name}"))?;
+    let (unit, commands) = units.unit_of(&name).ok_or(format!("instance {name} is not running"))?;
+    Ok(Some(drill::Drill {
+        instance: name,
+        unit,
+        commands,
+        instances: dumps.instances.clone(),
+        sync: dumps.sync.clone(),
+        followed,
+        advert_interval: Duration::try_from_secs_f64(conf.advert_int).unwrap_or(Duration::from_secs(1)),
+        preempt: !conf.nopreempt,
+    }))
 }
 
 /// The units and the vrrp_scripts of a configuration, checked: what tandem refuses is an

@@ -20,7 +20,7 @@
 //! usual, and says how it ended. A takeover because the master died never waits.
 
 use super::ipvs::Target;
-use super::snapshot::{ResyncSnapshot, SyncSnapshot};
+use super::snapshot::{BackupSnapshot, ResyncSnapshot, SyncSnapshot};
 use super::syncd::SyncStatus;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::collections::HashMap;
@@ -235,6 +235,37 @@ fn pack_table(services: &Table, sync_id: u8, maxlen: usize) -> Result<(Vec<Vec<u
     Ok((datagrams, recs.len()))
 }
 
+/// How long a backup counts as there after it last said so (three of its messages).
+const BACKUP_HEARD_FOR: Duration = Duration::from_secs(6);
+
+/// The followed instance's state (RFC 5798's numbering, as the keepalived exporter's) and
+/// effective priority, as its unit published them.
+fn followed_state(
+    instances: &watch::Receiver<std::collections::BTreeMap<u64, Vec<super::snapshot::InstanceSnapshot>>>,
+    plan: Option<&tandem_conf::LvsSyncDaemon>,
+) -> (u8, u8) {
+    let Some(name) = plan.and_then(|p| p.instance.as_ref()) else { return (1, 0) };
+    let all = instances.borrow();
+    let Some(i) = all.values().flatten().find(|i| i.name == *name) else { return (0, 0) };
+    let state = match i.state.as_str() {
+        "BACKUP" => 1,
+        "MASTER" => 2,
+        "FAULT" => 3,
+        _ => 0,
+    };
+    (state, i.effective_priority)
+}
+
+/// The name of a state number of [`Control::Backup`].
+fn state_name(n: u8) -> &'static str {
+    match n {
+        1 => "BACKUP",
+        2 => "MASTER",
+        3 => "FAULT",
+        _ => "INIT",
+    }
+}
+
 /// A random nonce for a catch-up.
 fn nonce() -> u64 {
     tandem_checker::probe::random_u64()
@@ -244,6 +275,7 @@ fn nonce() -> u64 {
 /// IPVS table tandem keeps (for the forwarding methods).
 pub async fn run(
     mut status: watch::Receiver<SyncStatus>,
+    instances: watch::Receiver<std::collections::BTreeMap<u64, Vec<super::snapshot::InstanceSnapshot>>>,
     services: watch::Receiver<Arc<Target>>,
     mut stop: watch::Receiver<bool>,
     mut warm: Option<Warm>,
@@ -260,6 +292,8 @@ pub async fn run(
     let mut heard_buf = vec![0u8; 65_536];
     let mut lag = Lag::default();
     let mut next_table = Instant::now();
+    // Backups heard (address -> when, what they said).
+    let mut backups: HashMap<IpAddr, (Instant, BackupSnapshot)> = HashMap::new();
     loop {
         let now_status = status.borrow_and_update().clone();
         view.interface = now_status.plan.as_ref().map(|p| p.interface.clone());
@@ -335,7 +369,13 @@ pub async fn run(
                     } else {
                         lag.own(have);
                         (view.master_table, view.behind) = (lag.master(now), lag.behind(now));
+                        let (state, priority) = followed_state(&instances, now_status.plan.as_ref());
+                        let said = Control::Backup { sync_id: now_status.sync_id, connections: have, state, priority };
+                        send(s, &said.emit(), e.control_to()).await;
                     }
+                    backups.retain(|_, (at, _)| now.duration_since(*at) < BACKUP_HEARD_FOR);
+                    view.backups = backups.values().map(|(_, b)| b.clone()).collect();
+                    view.backups.sort_by_key(|b| b.address);
                 }
                 if let Some(c) = catchup.as_mut() {
                     if let Some(req) = c.poll_transmit(now) {
@@ -478,6 +518,24 @@ pub async fn run(
                                     let now = Instant::now();
                                     lag.master_said(now, connections);
                                     (view.master_table, view.behind) = (lag.master(now), lag.behind(now));
+                                }
+                            }
+                            Ok(Control::Backup { sync_id, connections, state, priority }) => {
+                                let ours = sync_id == now_status.sync_id || sync_id == 0 || now_status.sync_id == 0;
+                                // Only a master listens (a backup would hear its own).
+                                if ours && now_status.master {
+                                    let b = BackupSnapshot {
+                                        address: from.ip(),
+                                        state: state_name(state).to_string(),
+                                        priority,
+                                        connections,
+                                        heard_unix_ms: super::snapshot::now_unix_ms(),
+                                    };
+                                    if backups.insert(from.ip(), (Instant::now(), b)).is_none() {
+                                        info!(%from, "a backup director says it is there");
+                                    }
+                                    view.backups = backups.values().map(|(_, b)| b.clone()).collect();
+                                    view.backups.sort_by_key(|b| b.address);
                                 }
                             }
                             Err(e) => debug!(%from, error = %e, "resync: datagram ignored"),

@@ -280,6 +280,24 @@ pub struct SyncSnapshot {
     pub master_table: Option<u64>,
     /// On a backup: how many connections the master holds that this director does not.
     pub behind: Option<u64>,
+    /// On a master: the backups that said they are there in the last 6 s (a backup's tandem
+    /// says so every 2 s on the resync port), by address.
+    pub backups: Vec<BackupSnapshot>,
+}
+
+/// A backup director as it last said it is there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackupSnapshot {
+    /// Its address on the sync interface.
+    pub address: IpAddr,
+    /// The state of the instance its sync daemon follows (INIT, BACKUP, MASTER, FAULT).
+    pub state: String,
+    /// That instance's effective priority.
+    pub priority: u8,
+    /// Connections and templates in its table.
+    pub connections: u64,
+    /// When it last said so (ms since the Unix epoch).
+    pub heard_unix_ms: u64,
 }
 
 /// Sync traffic heard on the kernel's group and port.

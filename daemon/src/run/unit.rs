@@ -179,9 +179,12 @@ pub async fn run(
     publisher.set(snapshots(&run.unit, &[]));
     // Faults and adjustments known before start apply from the start.
     retrack(&run.unit, &run.track, &mut group);
+    // Preemption is held while warm preemption waits or a drill holds it.
+    let (mut warm_held, mut drill_held) = (false, false);
     if let Some(h) = inputs.hold.as_mut() {
         if *h.borrow_and_update() {
             info!(unit = %run.unit.name, "preemption held until this director has the master's connection table");
+            warm_held = true;
             group.hold_preemption(true);
         }
     }
@@ -237,7 +240,8 @@ pub async fn run(
             } => match held {
                 Ok(held) => {
                     info!(unit = %run.unit.name, held, "preemption {}", if held { "held" } else { "no longer held" });
-                    group.hold_preemption(held);
+                    warm_held = held;
+                    group.hold_preemption(warm_held || drill_held);
                 }
                 Err(_) => inputs.hold = None,
             },
@@ -265,6 +269,18 @@ pub async fn run(
                             warn!(unit = %run.unit.name, error = %e, "reload: the unit keeps its settings");
                         }
                     }
+                }
+                Some(Command::HandOver) => {
+                    info!(unit = %run.unit.name, "failover drill: handing over; preemption held until released");
+                    drill_held = true;
+                    group.hand_over(Instant::now());
+                }
+                Some(Command::Release) => {
+                    if drill_held {
+                        info!(unit = %run.unit.name, "failover drill: hold released; preemption as configured");
+                    }
+                    drill_held = false;
+                    group.hold_preemption(warm_held);
                 }
                 Some(Command::Remove) | None => {
                     info!(unit = %run.unit.name, "removed by a reload; stopping");

@@ -27,6 +27,11 @@ pub(crate) enum Command {
     Reconfigure { config: Arc<Config>, plan: Plan, scripts: Arc<Specs> },
     /// The unit is no longer configured: stop gracefully and end.
     Remove,
+    /// A failover drill: masters hand over (priority 0, addresses removed) and hold
+    /// preemption until [`Command::Release`].
+    HandOver,
+    /// The drill's hold ends: the unit preempts again as configured.
+    Release,
 }
 
 /// Every unit's instances, by unit (in the order they started): what status, metrics,
@@ -84,7 +89,8 @@ pub(crate) struct Inputs {
 
 /// The running units, by name.
 pub(crate) struct UnitSet {
-    units: HashMap<String, mpsc::UnboundedSender<Command>>,
+    /// By unit name: its commands, and its instances' names.
+    units: HashMap<String, (mpsc::UnboundedSender<Command>, Vec<String>)>,
     next_id: u64,
     shared: Arc<super::Shared>,
     registry: Registry,
@@ -110,6 +116,21 @@ impl UnitSet {
         &self.shared
     }
 
+    /// The unit running instance `name`: its name and where its commands go.
+    pub fn unit_of(&self, instance: &str) -> Option<(String, mpsc::UnboundedSender<Command>)> {
+        self.units
+            .iter()
+            .find(|(_, (_, i))| i.iter().any(|n| n == instance))
+            .map(|(n, (tx, _))| (n.clone(), tx.clone()))
+    }
+
+    /// Sends `command` to every unit.
+    pub fn tell_all(&self, command: impl Fn() -> Command) {
+        for (tx, _) in self.units.values() {
+            let _ = tx.send(command());
+        }
+    }
+
     /// How many units run.
     pub fn len(&self) -> usize {
         self.units.len()
@@ -133,7 +154,7 @@ impl UnitSet {
         let publisher = Publisher { registry: self.registry.clone(), id: self.next_id };
         self.next_id += 1;
         publisher.set(pending_snapshots(&start.config, &start.plan, None));
-        self.units.insert(start.plan.name.clone(), tx);
+        self.units.insert(start.plan.name.clone(), (tx, start.plan.instances.clone()));
         let shared = Arc::clone(&self.shared);
         tasks.spawn(async move {
             let name = start.plan.name.clone();
@@ -154,14 +175,15 @@ impl UnitSet {
         let mut changes = Vec::new();
         let removed: Vec<String> = self.units.keys().filter(|n| !wanted.contains(n.as_str())).cloned().collect();
         for name in removed {
-            if let Some(tx) = self.units.remove(&name) {
+            if let Some((tx, _)) = self.units.remove(&name) {
                 let _ = tx.send(Command::Remove);
                 changes.push(format!("{name} removed"));
             }
         }
         for plan in plans {
-            match self.units.get(&plan.name) {
-                Some(tx) => {
+            match self.units.get_mut(&plan.name) {
+                Some((tx, instances)) => {
+                    instances.clone_from(&plan.instances);
                     let _ = tx.send(Command::Reconfigure {
                         config: Arc::clone(config),
                         plan,
@@ -291,6 +313,8 @@ async fn wait_for_host(
                         break;
                     }
                     Some(Command::Remove) | None => return Waited::Removed,
+                    // Nothing to hand over while waiting in FAULT.
+                    Some(Command::HandOver | Command::Release) => {}
                 },
                 _ = inputs.stop.changed() => {
                     publisher.modify(|snaps| {
