@@ -105,7 +105,7 @@ fn prelude() -> String {
     format!(
         r#"TANDEM={tandem}
 start_tandem() {{
-  ip netns exec $1 $TANDEM run -f $TMPDIR/$1.conf > "$TANDEM_SNIPPET_OUT/$2.log" 2>&1 &
+  ip netns exec $1 $TANDEM run -f $TMPDIR/$1.conf --control-socket $TMPDIR/$1.sock > "$TANDEM_SNIPPET_OUT/$2.log" 2>&1 &
   eval pid_$1=$!
 }}
 plug() {{
@@ -156,9 +156,10 @@ daemons() {{ ip netns exec $1 ipvsadm -L --daemon > "$TANDEM_SNIPPET_OUT/$2"; }}
 
 /// The role switches and a failover with 50 connections open: d1 (150) and d2 (100) start;
 /// d1 is master. The sync daemons are recorded; d1 is stopped with SIGTERM and d2 takes over
-/// (recorded); d1 comes back, preempts (recorded). Then 50 connections are opened through d1,
-/// and d1's machine dies (tandem killed, its links down): every connection must still echo
-/// through d2.
+/// (recorded); d1 comes back, preempts (recorded). Then 50 connections are opened through d1;
+/// a failover drill on d1 hands the VIPs to d2 and takes them back (every connection must
+/// still echo); then d1's machine dies (tandem killed, its links down): every connection must
+/// still echo through d2.
 fn roles_snippet() -> String {
     format!(
         r#"cat > $TMPDIR/d1.conf <<'CONF'
@@ -186,9 +187,12 @@ clients $TMPDIR/c 50
 cp $TMPDIR/c/opened "$TANDEM_SNIPPET_OUT/opened"
 sleep 3
 ip netns exec d2 cat /proc/net/ip_vs_conn > "$TANDEM_SNIPPET_OUT/d2.conns"
+$TANDEM drill --json --back --hold 4 --control-socket $TMPDIR/d1.sock > "$TANDEM_SNIPPET_OUT/drill.json" 2> "$TANDEM_SNIPPET_OUT/drill.err" || true
+holds_vip d1
+round $TMPDIR/c 1 > "$TANDEM_SNIPPET_OUT/after_drill"
 die d1
 holds_vip d2
-round $TMPDIR/c 1 > "$TANDEM_SNIPPET_OUT/answered"
+round $TMPDIR/c 2 > "$TANDEM_SNIPPET_OUT/answered"
 touch $TMPDIR/c/done
 kill -TERM $pid_d2; wait $pid_d2
 fresh d1
@@ -397,6 +401,31 @@ fn the_sync_daemons_follow_the_vrrp_role_and_stop_with_tandem() {
     assert!(d2.contains("IPVS sync daemon started") && d2.contains("reason=tandem started"), "{d2}");
     assert!(d2.contains("reason=VI_PUB is MASTER") && d2.contains("reason=VI_PUB is BACKUP"), "{d2}");
     assert!(log("d1.log").contains("reason=tandem stopping"), "{}", log("d1.log"));
+}
+
+/// `tandem drill --back` on the master of a synced pair: it sees the backup (its sync
+/// messages), times the takeover, sees the table went with the VIPs, and comes back; the 50
+/// connections open through it all still echo afterwards.
+#[test]
+fn a_drill_sees_the_backup_hands_over_with_the_table_and_comes_back() {
+    let s = snippet("roles");
+    let text = s.read_to_string("drill.json").unwrap_or_default();
+    let err = s.read_to_string("drill.err").unwrap_or_default();
+    let d1 = s.read_to_string("d1b.log").unwrap_or_default();
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}\n{err}\n{d1}"));
+    assert_eq!(r["refused"], serde_json::Value::Null, "{r}\n{d1}");
+    assert!(r["knows"].to_string().contains("backup tandem at 10.0.0.3: BACKUP at priority 100"), "{r}");
+    assert_eq!(r["new_master"], "198.51.100.4", "{r}");
+    let takeover = r["takeover_ms"].as_u64().unwrap_or(u64::MAX);
+    assert!(takeover < 2000, "takeover {takeover} ms: {r}");
+    let (before, after) = (r["table_before"].as_u64().unwrap_or(0), r["new_master_table"].as_u64().unwrap_or(0));
+    assert!(
+        before >= 50 && after >= 50,
+        "the table went with the VIPs: {before} before, {after} on the new master: {r}"
+    );
+    assert!(r["back_ms"].as_u64().is_some(), "{r}");
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(s.read_to_string("after_drill").unwrap().trim(), "50", "connections lost in the drill\n{r}");
 }
 
 #[test]
