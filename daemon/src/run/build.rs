@@ -179,7 +179,8 @@ pub fn interfaces_named(c: &conf::Config, plan: &Plan) -> Vec<String> {
     out
 }
 
-fn own_interface(c: &conf::Config, v: &conf::VrrpInstance) -> String {
+/// The interface an instance's adverts use: its own, else `default_interface`, else eth0.
+pub fn own_interface(c: &conf::Config, v: &conf::VrrpInstance) -> String {
     v.interface.clone().or_else(|| c.global_defs.default_interface.clone()).unwrap_or_else(|| "eth0".to_string())
 }
 

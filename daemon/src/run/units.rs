@@ -349,11 +349,7 @@ fn pending_snapshots(c: &Config, plan: &Plan, why: Option<&str>) -> Vec<Instance
         .iter()
         .filter_map(|name| c.vrrp_instances.iter().find(|v| v.name == *name))
         .map(|v| {
-            let own = v
-                .interface
-                .clone()
-                .or_else(|| c.global_defs.default_interface.clone())
-                .unwrap_or_else(|| "eth0".to_string());
+            let own = build::own_interface(c, v);
             InstanceSnapshot {
                 name: v.name.clone(),
                 sync_group: plan.is_group.then(|| plan.name.clone()),
