@@ -22,7 +22,9 @@
 //! `RestartSec` to 8 s (1 s in the unit): a director killed and restarted within a second
 //! would come back before d2's master-down timer (3.6 s) and d2 might never be seen holding
 //! the VIP. Each snippet writes its evidence (systemctl show, systemctl status, journal, ip
-//! addr) to its output directory; the assertions here quote it.
+//! addr) to its output directory; the assertions here quote it. About 2 to 3.5 minutes here:
+//! the package (a release build when needed), then the VM (boot 15-30 s, dpkg -i about 20 s
+//! over the 9p root, the five steps, poweroff).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a failed set-up step should fail the test
 
@@ -111,6 +113,8 @@ fail() {{ echo "FAIL: $*"; exit 1; }}
 fn setup() -> String {
     format!(
         r#"set -e
+# man-db's trigger would rebuild the whole man index (about 10 s under emulation).
+rm -f /var/lib/man-db/auto-update
 dpkg -i "$DEB" > "$OUT/dpkg.log" 2>&1 || {{ cat "$OUT/dpkg.log"; exit 1; }}
 modprobe ip_vs
 ip netns add sw
@@ -405,7 +409,8 @@ fn step3_a_killed_director_is_restarted_by_systemd_and_preempts() {
     let s = step("kill", "systemctl kill -s KILL tandem@d1");
     let (pid, restarts) = before(s);
     let took = seconds(s, "d2_vip_after");
-    assert!(took <= 6.0, "d2 took the VIP {took} s after d1 was killed (expected about 3.6 s)\n{}", evidence(s));
+    // Three adverts and d2's skew: 3.6 s; measured 3.1-4.0 s by the VM's clock.
+    assert!(took <= 8.0, "d2 took the VIP {took} s after d1 was killed (expected about 3.6 s)\n{}", evidence(s));
     assert_eq!(prop(s, "show.d1", "ActiveState"), "active", "{}", evidence(s));
     assert_eq!(prop(s, "show.d1", "NRestarts"), (restarts + 1).to_string(), "NRestarts\n{}", evidence(s));
     assert_ne!(prop(s, "show.d1", "MainPID"), pid.to_string(), "same MainPID\n{}", evidence(s));
