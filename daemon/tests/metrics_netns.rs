@@ -109,8 +109,15 @@ fn the_metrics_page_parses_and_agrees_with_the_status() {
     assert_eq!(m[&format!("tandem_advert_rcvd_total{i}")], 0.0);
     assert_eq!(m[r#"tandem_real_server_up{virtual_server="192.0.2.10 80",real_server="192.0.2.11:80"}"#], 1.0);
     assert_eq!(m[r#"tandem_virtual_server_quorum_up{service="192.0.2.10 80"}"#], 1.0);
+    // Check durations, by kind: both real servers' TCP checks ran (one connects, one is
+    // refused at once): every one well inside its 1 s connect_timeout.
+    let count = m[r#"tandem_check_duration_seconds_count{check="tcp"}"#];
+    assert!(count >= 2.0, "{count} TCP checks timed");
+    assert_eq!(m[r#"tandem_check_duration_seconds_bucket{le="0.25",check="tcp"}"#], count, "{page}");
+    assert!(m[r#"tandem_check_duration_seconds_sum{check="tcp"}"#] < 0.25 * count);
     // Every family has its HELP and TYPE.
-    for family in ["tandem_vrrp_state", "tandem_advert_sent", "tandem_real_server_up"] {
+    for family in ["tandem_vrrp_state", "tandem_advert_sent", "tandem_real_server_up", "tandem_check_duration_seconds"]
+    {
         assert!(page.contains(&format!("# HELP {family} ")) && page.contains(&format!("# TYPE {family} ")), "{family}");
     }
     assert!(not_found.contains("404"), "{not_found}");

@@ -14,6 +14,7 @@
 //! out until its checks pass again, one that was up stays in.
 
 use super::addresses::Present;
+use super::check_durations::{CheckDurations, Timer};
 use super::ipvs::Target;
 use super::snapshot::{HealthSnapshot, RealServerHealth, VirtualServerHealth, now_unix_ms};
 use crate::health::{self, Checks, Runner};
@@ -190,8 +191,9 @@ impl Checker {
     }
 
     /// Handles results that came in at `now`, emptying `results`.
-    fn handle_results(&mut self, now: Instant, results: &mut Vec<(CheckId, ProbeResult)>) {
+    fn handle_results(&mut self, now: Instant, results: &mut Vec<(CheckId, ProbeResult)>, timer: &mut Timer) {
         for (id, result) in results.drain(..) {
+            timer.finish(id, now, self.runner(id).map(|r| &**r));
             self.health.handle_result(now, id, &result);
         }
     }
@@ -277,7 +279,9 @@ impl Checker {
         health: watch::Sender<HealthSnapshot>,
         mut addresses: watch::Receiver<Present>,
         mut stop: watch::Receiver<bool>,
+        durations: CheckDurations,
     ) -> Result<(), String> {
+        let mut timer = Timer::new(durations);
         let present = addresses.borrow_and_update().clone();
         self.follow_addresses(Instant::now(), &present);
         let mut running = FuturesUnordered::new();
@@ -305,9 +309,10 @@ impl Checker {
                 if n > 0 && n % START_CHUNK == 0 {
                     now = Instant::now();
                     connects.get_mut().collect(&mut results).map_err(|e| format!("TCP checks' epoll set: {e}"))?;
-                    self.handle_results(now, &mut results);
+                    self.handle_results(now, &mut results, &mut timer);
                 }
                 let Some(runner) = self.runner(id) else { continue };
+                timer.start(id, now);
                 if let Runner::Probe(Probe::Tcp(target)) = &**runner {
                     if let Some(r) = connects.get_mut().start(id, target, now) {
                         results.push((id, r));
@@ -318,7 +323,7 @@ impl Checker {
             }
             self.starting = starting;
             if !results.is_empty() {
-                self.handle_results(now, &mut results);
+                self.handle_results(now, &mut results, &mut timer);
                 // What that changed is drained on the next turn, at once.
                 continue;
             }
@@ -339,7 +344,7 @@ impl Checker {
                 () = &mut sleep => {
                     now = Instant::now();
                     connects.get_mut().expire(now, &mut results);
-                    self.handle_results(now, &mut results);
+                    self.handle_results(now, &mut results, &mut timer);
                     self.health.handle_timeout(now);
                 }
                 guard = connects.readable_mut() => {
@@ -347,13 +352,15 @@ impl Checker {
                     let mut guard = guard.map_err(|e| format!("TCP checks' epoll set: {e}"))?;
                     guard.get_inner_mut().collect(&mut results).map_err(|e| format!("TCP checks' epoll set: {e}"))?;
                     guard.clear_ready();
-                    self.handle_results(now, &mut results);
+                    self.handle_results(now, &mut results, &mut timer);
                 }
                 Some((id, result)) = running.next(), if !running.is_empty() => {
                     // Every result already in is handled in one go.
                     now = Instant::now();
+                    timer.finish(id, now, self.runner(id).map(|r| &**r));
                     self.health.handle_result(now, id, &result);
                     while let Some(Some((id, result))) = running.next().now_or_never() {
+                        timer.finish(id, now, self.runner(id).map(|r| &**r));
                         self.health.handle_result(now, id, &result);
                     }
                 }
@@ -366,6 +373,7 @@ impl Checker {
                     // The old configuration's probes in flight are dropped with it.
                     running.clear();
                     connects.get_mut().clear();
+                    timer.clear();
                     self = Checker::new(r.config.clone(), r.checks.clone(), self.previous());
                     super::heap::give_back_freed();
                     let present = addresses.borrow_and_update().clone();

@@ -10,6 +10,7 @@
 //! The HTTP side is the least that serves a scraper: one `GET` per connection, answered and
 //! closed; a request that does not arrive whole within 5 s, or is over 8 KiB, is dropped.
 
+use super::check_durations::CheckDurations;
 use super::control::Request;
 use super::status::{self, Status};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -99,8 +100,13 @@ fn as_i64(n: u64) -> i64 {
 }
 
 /// The page for `s` and the kernel's counters.
-pub fn render(s: &Status, stats: &TableStats) -> Result<String, std::fmt::Error> {
+pub fn render(s: &Status, stats: &TableStats, durations: &CheckDurations) -> Result<String, std::fmt::Error> {
     let mut r = Registry::with_prefix("tandem");
+    r.register(
+        "check_duration_seconds",
+        "How long health checks take, from start to result (a timed-out check: its timeout), by kind",
+        durations.family(),
+    );
     let up = Gauge::<i64>::default();
     r.register("up", "tandem runs (always 1 on a page it serves)", up.clone());
     up.set(1);
@@ -246,13 +252,13 @@ pub fn render(s: &Status, stats: &TableStats) -> Result<String, std::fmt::Error>
 }
 
 /// Serves `/metrics` on `listener` until the loop goes away.
-pub async fn serve(listener: TcpListener, requests: mpsc::Sender<Request>) {
+pub async fn serve(listener: TcpListener, requests: mpsc::Sender<Request>, durations: CheckDurations) {
     loop {
         match listener.accept().await {
             Ok((stream, from)) => {
-                let requests = requests.clone();
+                let (requests, durations) = (requests.clone(), durations.clone());
                 tokio::spawn(async move {
-                    if let Err(e) = answer(stream, requests).await {
+                    if let Err(e) = answer(stream, requests, durations).await {
                         debug!(%from, error = %e, "metrics connection");
                     }
                 });
@@ -289,7 +295,11 @@ async fn request_line(stream: &mut TcpStream) -> Result<String, String> {
     Ok(text.lines().next().unwrap_or_default().to_string())
 }
 
-async fn answer(mut stream: TcpStream, requests: mpsc::Sender<Request>) -> Result<(), String> {
+async fn answer(
+    mut stream: TcpStream,
+    requests: mpsc::Sender<Request>,
+    durations: CheckDurations,
+) -> Result<(), String> {
     let line = tokio::time::timeout(Duration::from_secs(5), request_line(&mut stream))
         .await
         .map_err(|_| "no request within 5 s".to_string())??;
@@ -307,7 +317,7 @@ async fn answer(mut stream: TcpStream, requests: mpsc::Sender<Request>) -> Resul
             .map_err(|e| e.to_string())?;
             let stats = kernel.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
             let s = status::build(parts, kernel);
-            let page = render(&s, &stats).map_err(|e| e.to_string())?;
+            let page = render(&s, &stats, &durations).map_err(|e| e.to_string())?;
             ("200 OK", "text/plain; version=0.0.4; charset=utf-8", page)
         }
         ("GET", "/") => ("200 OK", "text/plain; charset=utf-8", "tandem: metrics on /metrics\n".to_string()),

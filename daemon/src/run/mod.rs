@@ -11,6 +11,7 @@
 
 mod addresses;
 mod build;
+mod check_durations;
 mod checks;
 pub mod control;
 pub mod drill;
@@ -264,9 +265,11 @@ async fn async_run(
     tasks.spawn(async move { ("IPVS".to_string(), ipvs::keep(target_rx, release_ipvs, stop).await) });
     let stop = stop_rx.clone();
     let (health_tx, health_rx) = watch::channel(checker.health().clone());
-    tasks.spawn(
-        async move { ("checks".to_string(), checker.run(config_rx, target_tx, health_tx, addresses, stop).await) },
-    );
+    let check_durations = check_durations::CheckDurations::default();
+    let durations = check_durations.clone();
+    tasks.spawn(async move {
+        ("checks".to_string(), checker.run(config_rx, target_tx, health_tx, addresses, stop, durations).await)
+    });
     // The kernel's sync daemons follow the role of the instance lvs_sync_daemon names.
     let (sync_tx, sync_rx) = watch::channel(syncd::Plan::of(&config));
     let (units_seen, stop) = (instances.clone(), stop_rx.clone());
@@ -290,7 +293,7 @@ async fn async_run(
         let listener =
             tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot serve metrics on {addr}: {e}"))?;
         info!(%addr, "metrics on http://{addr}/metrics");
-        tokio::spawn(metrics::serve(listener, control_tx.clone()));
+        tokio::spawn(metrics::serve(listener, control_tx.clone(), check_durations));
     }
     let control_path = match control::bind(&options.control_socket) {
         Ok(Some(listener)) => {
