@@ -260,3 +260,28 @@ fn scripts_start_with_no_signal_blocked_or_ignored() {
     // ignored in every child it starts, whatever the parent does.
     assert_eq!(mask("SigIgn:") & !0x1_8000_0000, 0, "{}", read());
 }
+
+/// SIGKILL cannot be caught: a master killed so leaves its VIP on the interface. The tandem
+/// that starts after it, as backup, removes it at once instead of holding it beside the new
+/// master until it would preempt (here it never does: it starts at a lower priority).
+#[test]
+fn a_tandem_starting_after_a_killed_master_removes_the_vip_it_left() {
+    let mut r = rig("stale").unwrap();
+    let (d1, d2) = (r.d1.clone(), r.d2.clone());
+    let t1 = start(&mut r.lab, &d1, "d1", &config("1", "2", Opts::v2(150)));
+    assert!(wait_until(Duration::from_secs(8), || has_vip(&r.lab, &d1, VIP)), "{}", t1.log());
+    r.lab.signal(t1.pid, "KILL").unwrap();
+    assert!(wait_until(Duration::from_secs(3), || r.lab.exit_status(t1.pid).unwrap().is_some()));
+    assert!(has_vip(&r.lab, &d1, VIP), "SIGKILL leaves the VIP (the premise)");
+    let t2 = start(&mut r.lab, &d2, "d2", &config("2", "1", Opts::v2(100)));
+    assert!(wait_until(Duration::from_secs(8), || has_vip(&r.lab, &d2, VIP)), "{}", t2.log());
+    let again = start(&mut r.lab, &d1, "d1b", &config("1", "2", Opts::v2(50)));
+    assert!(
+        wait_until(Duration::from_secs(2), || !has_vip(&r.lab, &d1, VIP)),
+        "the stale VIP stays on d1\n{}",
+        again.log()
+    );
+    assert!(again.log().contains("removed a virtual address left by a previous run"), "{}", again.log());
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(has_vip(&r.lab, &d2, VIP) && !has_vip(&r.lab, &d1, VIP));
+}

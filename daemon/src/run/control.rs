@@ -104,16 +104,8 @@ async fn answer(stream: UnixStream, requests: mpsc::Sender<Request>) -> Result<(
         .map_err(|e| e.to_string())?;
     let body = match line.trim() {
         "status" => {
-            let (tx, rx) = oneshot::channel();
-            requests.send(Request::Status(tx)).await.map_err(|_| "stopping")?;
-            let parts = rx.await.map_err(|_| "stopping")?;
-            // One netlink dump, off the loop: the kernel's weights and connection counts.
-            let kernel = tokio::task::spawn_blocking(|| {
-                tandem_ipvs::Ipvs::open().and_then(|i| i.dump_with_stats()).map_err(|e| e.to_string())
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-            serde_json::to_string(&status::build(parts, kernel)).map_err(|e| e.to_string())?
+            let (status, _) = status::gather(&requests).await?;
+            serde_json::to_string(&status).map_err(|e| e.to_string())?
         }
         "reload" => {
             let (tx, rx) = oneshot::channel();

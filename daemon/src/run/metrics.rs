@@ -22,7 +22,7 @@ use std::time::Duration;
 use tandem_ipvs::TableStats;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -307,16 +307,7 @@ async fn answer(
     let (method, path) = (words.next().unwrap_or_default(), words.next().unwrap_or_default());
     let (code, kind, body) = match (method, path.split('?').next().unwrap_or_default()) {
         ("GET", "/metrics") => {
-            let (tx, rx) = oneshot::channel();
-            requests.send(Request::Status(tx)).await.map_err(|_| "stopping")?;
-            let parts = rx.await.map_err(|_| "stopping")?;
-            let kernel = tokio::task::spawn_blocking(|| {
-                tandem_ipvs::Ipvs::open().and_then(|i| i.dump_with_stats()).map_err(|e| e.to_string())
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-            let stats = kernel.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
-            let s = status::build(parts, kernel);
+            let (s, stats) = status::gather(&requests).await?;
             let page = render(&s, &stats, &durations).map_err(|e| e.to_string())?;
             ("200 OK", "text/plain; version=0.0.4; charset=utf-8", page)
         }

@@ -247,6 +247,7 @@ async fn async_run(
             plan,
             scripts: std::sync::Arc::clone(&specs),
             startup_delay: delay,
+            at_start: true,
         };
         units.spawn(&mut tasks, start, holds.then(|| hold_rx.clone()));
     }

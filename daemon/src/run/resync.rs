@@ -65,14 +65,15 @@ pub struct Warm {
 impl Warm {
     /// Lets go, saying why and what the table holds now.
     async fn release(self, why: &str, view: &mut SyncSnapshot) {
-        let have = tokio::task::spawn_blocking(table_size).await.unwrap_or(0);
+        let have = tokio::task::spawn_blocking(table_size).await.ok().flatten();
         self.let_go(why, have, view);
     }
 
     /// Lets go, saying why and what the table holds (`have`, counted by the caller).
-    fn let_go(self, why: &str, have: usize, view: &mut SyncSnapshot) {
-        info!(table = have, "warm preemption: {why}; this director may preempt now");
-        view.warm_preemption = Some(format!("let go: {why} (table {have})"));
+    fn let_go(self, why: &str, have: Option<usize>, view: &mut SyncSnapshot) {
+        let table = have.map_or_else(|| "unknown".to_string(), |n| n.to_string());
+        info!(%table, "warm preemption: {why}; this director may preempt now");
+        view.warm_preemption = Some(format!("let go: {why} (table {table})"));
         let _ = self.hold.send(false);
     }
 }
@@ -204,14 +205,17 @@ fn dest_info(t: &Table, by_mark: &HashMap<(bool, DestKey), DestInfo>, e: &tandem
 /// kernel counts them per destination (ActiveConn + InActConn + PersistConn): one netlink dump
 /// instead of a read of /proc/net/ip_vs_conn, which costs the kernel a walk of its hash table
 /// from the start for every page (quadratic in the table's size).
-fn table_size() -> usize {
-    let Ok((_, stats)) = tandem_ipvs::Ipvs::open().and_then(|i| i.dump_with_stats()) else { return 0 };
-    stats
-        .services
-        .values()
-        .flat_map(|(_, dests)| dests.values())
-        .map(|d| d.active as usize + d.inactive as usize + d.persistent as usize)
-        .sum()
+/// `None` when the table cannot be read (no IPVS, no permission): unknown, not empty.
+fn table_size() -> Option<usize> {
+    let (_, stats) = tandem_ipvs::Ipvs::open().and_then(|i| i.dump_with_stats()).ok()?;
+    Some(
+        stats
+            .services
+            .values()
+            .flat_map(|(_, dests)| dests.values())
+            .map(|d| d.active as usize + d.inactive as usize + d.persistent as usize)
+            .sum(),
+    )
 }
 
 /// Reads this director's table and packs it: (datagrams, records).
@@ -360,13 +364,13 @@ pub async fn run(
                 let s = &sockets.control;
                 if now >= next_table {
                     next_table = now + TABLE_EVERY;
-                    let have = tokio::task::spawn_blocking(table_size).await.unwrap_or(0) as u64;
-                    view.table = Some(have);
-                    if now_status.master {
+                    let have = tokio::task::spawn_blocking(table_size).await.ok().flatten().map(|n| n as u64);
+                    view.table = have;
+                    if let Some(have) = have.filter(|_| now_status.master) {
                         let said = Control::Table { sync_id: now_status.sync_id, connections: have };
                         send(s, &said.emit(), e.control_to()).await;
                         (view.master_table, view.behind) = (None, None);
-                    } else {
+                    } else if let Some(have) = have {
                         lag.own(have);
                         (view.master_table, view.behind) = (lag.master(now), lag.behind(now));
                         let (state, priority) = followed_state(&instances, now_status.plan.as_ref());
@@ -493,17 +497,17 @@ pub async fn run(
                             Ok(done @ Control::Done { .. }) => {
                                 if let Some(c) = catchup.as_mut() {
                                     if c.handle_control(Instant::now(), &done) {
-                                        let have = tokio::task::spawn_blocking(table_size).await.unwrap_or(0);
+                                        let have = tokio::task::spawn_blocking(table_size).await.ok().flatten();
                                         if let Some(Outcome::CaughtUp { records, took }) = c.outcome() {
                                             info!(
                                                 %from,
                                                 records,
                                                 ms = took.as_millis() as u64,
-                                                table = have,
+                                                table = ?have,
                                                 "resync: caught up with the master's table"
                                             );
                                             view.last_received =
-                                                Some(ResyncSnapshot::now(records, Some(have), took.as_millis() as u64));
+                                                Some(ResyncSnapshot::now(records, have, took.as_millis() as u64));
                                         }
                                         catchup = None;
                                         if let Some(w) = warm.take() {

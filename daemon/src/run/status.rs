@@ -153,6 +153,24 @@ fn sync_groups(instances: &[InstanceSnapshot]) -> Vec<SyncGroupStatus> {
         .collect()
 }
 
+/// The status now, with the kernel's table and counters: asks the loop for what it knows
+/// (`requests`) and dumps the kernel's table off the loop (one netlink dump). Status and
+/// metrics both come from here.
+pub async fn gather(
+    requests: &tokio::sync::mpsc::Sender<super::control::Request>,
+) -> Result<(Status, TableStats), String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    requests.send(super::control::Request::Status(tx)).await.map_err(|_| "stopping")?;
+    let parts = rx.await.map_err(|_| "stopping")?;
+    let kernel = tokio::task::spawn_blocking(|| {
+        tandem_ipvs::Ipvs::open().and_then(|i| i.dump_with_stats()).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let stats = kernel.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
+    Ok((build(parts, kernel), stats))
+}
+
 /// Builds the document from the loop's `parts` and the kernel's table (`kernel`, or why it
 /// could not be read).
 pub fn build(parts: Parts, kernel: Result<(Table, TableStats), String>) -> Status {

@@ -86,6 +86,27 @@ pub enum Exit {
     Restart { config: std::sync::Arc<tandem_conf::Config>, plan: Plan, scripts: std::sync::Arc<Specs> },
 }
 
+/// Removes the unit's virtual addresses where they already are: a tandem killed as master
+/// (SIGKILL, a crash its release could not catch) leaves them, and its successor, starting
+/// as backup, would hold them beside the new master until it preempts. keepalived's
+/// successor removes them too. An instance that should be master adds them again when it
+/// becomes master.
+pub fn remove_stale_addresses(unit: &Unit, addrs: &Addresses) {
+    for m in &unit.members {
+        for v in &m.vips {
+            match release::remove(addrs, v) {
+                Ok(tandem_vrrp::linux::addr::Outcome::Done) => {
+                    warn!(instance = %m.settings.name, address = %v.address, interface = %v.ifname, "removed a virtual address left by a previous run")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(instance = %m.settings.name, address = %v.address, error = %e, "cannot remove a virtual address left by a previous run")
+                }
+            }
+        }
+    }
+}
+
 /// Opens a member's sockets and starts the task that reads its adverts onto `tx`.
 fn open_io(
     i: usize,
