@@ -194,7 +194,7 @@ wait_for 15 has_vip d2 > "$OUT/d2_vip_after" || { evidence d1 d2; fail "d2 did n
 ip -n d1 -o addr show dev eth0 > "$OUT/addr.d1.killed"
 restarted() { [ "$(prop d1 ActiveState)" = active ] && [ "$(prop d1 MainPID)" != "$pid" ] && [ "$(prop d1 MainPID)" != 0 ]; }
 wait_for 40 restarted > "$OUT/d1_restarted_after" || { evidence d1 d2; fail "systemd did not restart d1"; }
-# The killed tandem could not remove its address; what the new one does with it as a backup.
+# The killed tandem could not remove its address; the new one removes it before it is ready.
 ip -n d1 -o addr show dev eth0 > "$OUT/addr.d1.restarted"
 wait_for 20 roles d1 d2 > "$OUT/d1_back_after" || { evidence d1 d2; fail "d1 did not take the VIP back"; }
 evidence d1 d2
@@ -417,6 +417,9 @@ fn step3_a_killed_director_is_restarted_by_systemd_and_preempts() {
     let addr = |d: &str| s.read_to_string(format!("addr.{d}")).unwrap_or_default();
     assert!(addr("d1").contains("192.0.2.100/24") && !addr("d2").contains("192.0.2.100/"), "{}", evidence(s));
     assert!(prop(s, "show.d1", "StatusText").contains("VI_1 MASTER"), "{}", evidence(s));
+    // The restarted d1 removed the VIP its killed predecessor left before it said it was
+    // ready: never two holders while it is backup.
+    assert!(!addr("d1.restarted").contains("192.0.2.100/"), "{}", evidence(s));
 }
 
 #[test]

@@ -241,13 +241,16 @@ async fn async_run(
     let followed = config.global_defs.lvs_sync_daemon.as_ref().and_then(|sd| sd.instance.clone());
     let (hold_tx, hold_rx) = watch::channel(warm.is_some());
     for plan in plans {
+        // Addresses a killed predecessor left go before anything says tandem is ready.
+        if let Ok(unit) = build::resolve(&config, &plan, &shared.addrs, delay) {
+            unit::remove_stale_addresses(&unit, &shared.addrs);
+        }
         let holds = followed.as_ref().is_some_and(|f| plan.instances.contains(f));
         let start = units::Start {
             config: std::sync::Arc::clone(&config),
             plan,
             scripts: std::sync::Arc::clone(&specs),
             startup_delay: delay,
-            at_start: true,
         };
         units.spawn(&mut tasks, start, holds.then(|| hold_rx.clone()));
     }

@@ -197,7 +197,6 @@ impl UnitSet {
                         plan,
                         scripts: Arc::clone(scripts),
                         startup_delay: Duration::ZERO,
-                        at_start: false,
                     };
                     self.spawn(tasks, start, None);
                 }
@@ -214,9 +213,6 @@ pub(crate) struct Start {
     pub scripts: Arc<Specs>,
     /// `vrrp_startup_delay` (at tandem's start only).
     pub startup_delay: Duration,
-    /// tandem is starting: addresses of the unit's instances found on their interfaces
-    /// were left by a tandem that was killed, and go before the unit starts.
-    pub at_start: bool,
 }
 
 /// Runs one unit until tandem stops or the unit is removed: waits in FAULT while this host
@@ -228,7 +224,7 @@ async fn supervise(
     mut inputs: Inputs,
     publisher: Publisher,
 ) -> Result<(), String> {
-    let Start { mut config, mut plan, mut scripts, mut startup_delay, mut at_start } = start;
+    let Start { mut config, mut plan, mut scripts, mut startup_delay } = start;
     loop {
         let unit =
             match wait_for_host(&mut config, &mut plan, &mut scripts, &shared, &mut inputs, &publisher, startup_delay)
@@ -241,9 +237,6 @@ async fn supervise(
                     return Ok(());
                 }
             };
-        if std::mem::take(&mut at_start) {
-            unit::remove_stale_addresses(&unit, &shared.addrs);
-        }
         match unit::run(unit, &config, &plan, &scripts, &shared, &mut inputs, &publisher).await? {
             Exit::Stopped => return Ok(()),
             Exit::Removed => {
