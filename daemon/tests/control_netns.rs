@@ -21,6 +21,23 @@ fn conf(weight: u32, broken: bool) -> String {
     )
 }
 
+/// docs/STATUS.md's fields, by section heading: the first column of each table row.
+fn documented_fields() -> std::collections::HashMap<String, Vec<String>> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/STATUS.md")).unwrap();
+    let mut out = std::collections::HashMap::new();
+    let mut section = String::new();
+    for line in doc.lines() {
+        if let Some(h) = line.strip_prefix("## ").or_else(|| line.strip_prefix("### ")) {
+            section = h.trim().to_string();
+        } else if let Some(rest) = line.strip_prefix("| `") {
+            if let Some(end) = rest.find('`') {
+                out.entry(section.clone()).or_insert_with(Vec::new).push(rest[..end].to_string());
+            }
+        }
+    }
+    out
+}
+
 fn tandem(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tandem")).args(args).output().unwrap()
 }
@@ -126,6 +143,26 @@ fn status_and_reload_over_the_control_socket() {
     // No IPVS in this kernel: said, not hidden.
     assert!(v["ipvs_error"].is_string(), "{v}");
     assert_eq!(up["in_ipvs"], false);
+
+    // Every field the document has is in docs/STATUS.md, and every field documented there is
+    // in the document (the objects this configuration has: no sync group here).
+    let documented = documented_fields();
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    for (section, object) in [
+        ("Top level", &v),
+        ("`vrrp_instances`", i),
+        ("`virtual_servers`", vs),
+        ("`real_servers`", up),
+        ("`sync`", &v["sync"]),
+    ] {
+        let mut want = documented.get(section).cloned().unwrap_or_else(|| panic!("STATUS.md has no section {section}"));
+        want.sort();
+        assert_eq!(keys(object), want, "{section}: the status document and docs/STATUS.md differ");
+    }
 
     // The same, for a person.
     let human = tandem(&["status", "--control-socket", socket.to_str().unwrap()]);
