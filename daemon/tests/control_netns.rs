@@ -48,7 +48,7 @@ fn text(b: &[u8]) -> String {
 
 /// tandem in a namespace of its own: v0 holds the director's and both real servers'
 /// addresses; a web server answers on 192.0.2.11:80 only.
-fn start(dir: &Path, socket: &Path, log: &str) -> Child {
+fn start(dir: &Path, socket: &Path, log: &str) -> Running {
     let script = format!(
         "ip link set lo up && ip link add v0 type veth peer name v1 && ip addr add 192.0.2.2/24 dev v0 && \
          ip addr add 192.0.2.11/24 dev v0 && ip addr add 192.0.2.12/24 dev v0 && ip link set v0 up && ip link set v1 up && \
@@ -59,12 +59,13 @@ fn start(dir: &Path, socket: &Path, log: &str) -> Child {
         dir.join("tandem.conf").display(),
         socket.display()
     );
-    Command::new("unshare")
+    let child = Command::new("unshare")
         .args(["-n", "sh", "-c", &script])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join(log)).unwrap())
         .spawn()
-        .unwrap()
+        .unwrap();
+    Running { child, dir: dir.to_path_buf(), stopped: false }
 }
 
 fn status(socket: &Path) -> Option<Value> {
@@ -83,12 +84,37 @@ fn wait_status(socket: &Path, limit: Duration, ok: impl Fn(&Value) -> bool) -> O
     None
 }
 
-/// Stops tandem (SIGTERM: it execs in place of the shell) and the web server beside it.
-fn stop(child: &mut Child, dir: &Path) {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
-    let _ = child.wait();
-    if let Some(pid) = std::fs::read_to_string(dir.join("web.pid")).ok().and_then(|p| p.trim().parse::<i32>().ok()) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+/// A tandem started by [`start`]: stopped (SIGTERM: it execs in place of the shell), with the
+/// web server beside it, by [`Running::stop`] or when dropped, so that a failed assertion
+/// leaves nothing running.
+struct Running {
+    child: Child,
+    dir: PathBuf,
+    stopped: bool,
+}
+
+impl Running {
+    fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn stop(&mut self) {
+        if std::mem::replace(&mut self.stopped, true) {
+            return;
+        }
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let _ = self.child.wait();
+        let web = std::fs::read_to_string(self.dir.join("web.pid")).ok().and_then(|p| p.trim().parse::<i32>().ok());
+        if let Some(pid) = web {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -108,7 +134,7 @@ fn status_and_reload_over_the_control_socket() {
             && v["virtual_servers"][0]["real_servers"][1]["reason"].is_string()
     };
     let v = wait_status(&socket, Duration::from_secs(20), ready).unwrap_or_else(|| {
-        stop(&mut child, &dir);
+        child.stop();
         panic!("no status with VI_1 MASTER and 192.0.2.12 down:\n{}", log())
     });
     let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
@@ -182,7 +208,7 @@ fn status_and_reload_over_the_control_socket() {
     {
         std::thread::sleep(Duration::from_millis(100));
     }
-    stop(&mut other, &other_dir);
+    other.stop();
     assert!(other_log().contains("another tandem answers on this control socket"), "{}", other_log());
     assert_eq!(status(&socket).unwrap()["pid"].as_u64().unwrap(), u64::from(child.id()), "the first still answers");
 
@@ -214,7 +240,7 @@ fn status_and_reload_over_the_control_socket() {
     );
 
     // At stop the socket goes; then status says there is nothing to reach.
-    stop(&mut child, &dir);
+    child.stop();
     assert!(!socket.exists(), "the socket outlived tandem");
     let gone = tandem(&["status", "--control-socket", socket.to_str().unwrap()]);
     assert_eq!(gone.status.code(), Some(1));
