@@ -9,7 +9,7 @@
 
 use crate::attrs::{self, cmd, top};
 use crate::diff::Change;
-use crate::model::{DestKey, ServiceKey, Table};
+use crate::model::{Dest, DestKey, ServiceKey, Table};
 use crate::stats::{DestCounters, Stats, TableStats};
 use crate::sync_daemon::{SyncDaemon, SyncState};
 use crate::timeouts::Timeouts;
@@ -27,6 +27,7 @@ use neli::{
     types::{Buffer, GenlBuffer, NlBuffer},
     utils::Groups,
 };
+use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::sync::Mutex;
 
@@ -398,6 +399,15 @@ impl Ipvs {
             }
         }
         Ok((table, stats))
+    }
+
+    /// The destinations of one service (GET_DEST, without their counters): what
+    /// `ipvsadm -Ln -t VIP:PORT` lists, in one dump of a few messages. ESRCH when the
+    /// kernel has no such service.
+    pub fn dests(&self, key: &ServiceKey) -> Result<BTreeMap<DestKey, Dest>, IpvsError> {
+        let mut conn = self.conn("list destinations")?;
+        let entries = dest_dumps(&mut conn, self.family, std::slice::from_ref(key), false)?;
+        Ok(entries.into_iter().map(|(_, dk, d, _)| (dk, d)).collect())
     }
 
     /// Applies one change and waits for the kernel's answer.
