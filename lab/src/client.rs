@@ -17,13 +17,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, Interval, MissedTickBehavior, timeout};
 
+use crate::events::Event;
 use crate::http::*;
 
 /// The client's settings (the `client` subcommand's flags).
@@ -51,37 +51,6 @@ pub struct ClientArgs {
     /// TCP retransmits across a failover take several seconds).
     #[arg(long, default_value_t = 15000)]
     pub long_timeout_ms: u64,
-}
-
-/// One line of the client's output.
-#[derive(Debug, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-enum Event {
-    /// The long-lived connections are open (each answered a first request).
-    Opened { t: u64, conns: u32, servers: BTreeMap<String, u32>, failed: u32 },
-    /// A short request's outcome.
-    Short {
-        t: u64,
-        end: u64,
-        ok: bool,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        server: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        error: Option<String>,
-    },
-    /// A long-lived connection's request's outcome.
-    Long {
-        t: u64,
-        end: u64,
-        conn: u32,
-        ok: bool,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        server: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        error: Option<String>,
-    },
-    /// The last line.
-    Stopped { t: u64 },
 }
 
 /// `(ok, server, error)` of a request's outcome.

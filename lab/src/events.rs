@@ -1,11 +1,11 @@
 //! What the client reported (one JSON line per request, see [`crate::client`]), and the
 //! figures the lab reads from it.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// One line of the client's output.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+/// One line of the client's output: the client writes it, the lab reads it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     /// The long-lived connections are open.
@@ -30,10 +30,10 @@ pub enum Event {
         /// Answered 200.
         ok: bool,
         /// Who answered.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         server: Option<String>,
         /// Why it failed.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
     /// A request on long-lived connection `conn`.
@@ -47,10 +47,10 @@ pub enum Event {
         /// Answered 200.
         ok: bool,
         /// Who answered.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         server: Option<String>,
         /// Why it failed (the connection is then closed).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
     /// The client stopped.
