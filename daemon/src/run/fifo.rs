@@ -45,6 +45,7 @@ impl NotifyFifo {
     }
 
     /// Lines dropped so far because the pipe was full (nobody reads it, or too slowly).
+    #[cfg(test)]
     pub fn dropped(&self) -> u64 {
         self.dropped.load(std::sync::atomic::Ordering::Relaxed)
     }
