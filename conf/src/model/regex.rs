@@ -165,8 +165,23 @@ mod tests {
         assert!(compile("(?<n>a)|(?<n>b)", &opts(&["dupnames"]), None).is_ok());
         // no_auto_capture: (a) captures nothing, so \1 refers to no group.
         assert!(compile("(a)\\1", &opts(&["no_auto_capture"]), None).is_err());
-        for o in ["no_auto_possess", "no_dotstar_anchor", "no_start_optimize", "auto_callout", "use_offset_limit"] {
-            assert_eq!(find("a+b", &[o], "xaab"), Some((1, 4)), "{o}");
+        // These change how PCRE2 optimises, not what matches: the pattern PCRE2 compiled must
+        // carry each one's verb (a dropped option would match the same and pass otherwise).
+        for (o, verb) in [
+            ("no_auto_possess", "(*NO_AUTO_POSSESS)"),
+            ("no_dotstar_anchor", "(*NO_DOTSTAR_ANCHOR)"),
+            ("no_start_optimize", "(*NO_START_OPT)"),
+        ] {
+            let c = compile("a+b", &opts(&[o]), None).unwrap();
+            assert_eq!(c.regex.as_str(), format!("{verb}a+b"), "{o}");
+            assert_eq!(c.regex.find(b"xaab").unwrap().map(|m| (m.start(), m.end())), Some((1, 4)), "{o}");
+        }
+        let both = compile("a+b", &opts(&["ungreedy", "no_start_optimize"]), None).unwrap();
+        assert_eq!(both.regex.as_str(), "(*NO_START_OPT)(?U)a+b", "verbs first, then settings");
+        // Inert without a callout function or an offset limit (keepalived sets neither): the
+        // pattern is compiled as it is.
+        for o in ["auto_callout", "use_offset_limit"] {
+            assert_eq!(compile("a+b", &opts(&[o]), None).unwrap().regex.as_str(), "a+b", "{o}");
         }
     }
 
