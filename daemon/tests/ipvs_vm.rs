@@ -67,10 +67,11 @@ const CASES: &[Case] = &[
 fn golden_snippet(c: &Case) -> String {
     let tandem = env!("CARGO_BIN_EXE_tandem");
     format!(
-        "cat > $TMPDIR/{name}.conf <<'CONF'\n{conf}CONF\nipvsadm -C\nn=0\n{cmds}\nipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/ipvsadm\"\nipvsadm -C\n\
+        "cat > $TMPDIR/{name}.conf <<'CONF'\n{conf}CONF\nipvsadm -C\nn=0\n{cmds}\nipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/ipvsadm\"\nipvsadm -Ln --thresholds > \"$TANDEM_SNIPPET_OUT/ipvsadm.thresholds\"\nipvsadm -C\n\
          {tandem} run -f $TMPDIR/{name}.conf > \"$TANDEM_SNIPPET_OUT/tandem.log\" 2>&1 &\npid=$!\n\
          i=0; while [ $i -lt 150 ]; do ipvsadm -Sn > $TMPDIR/got; cmp -s $TMPDIR/got \"$TANDEM_SNIPPET_OUT/ipvsadm\" && break; i=$((i+1)); sleep 0.1; done\n\
-         ipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/tandem\"\nkill -TERM $pid; wait $pid\nipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/after_stop\"\n",
+         ipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/tandem\"\nipvsadm -Ln --thresholds > \"$TANDEM_SNIPPET_OUT/tandem.thresholds\"\nkill -TERM $pid; wait $pid; echo $? > \"$TANDEM_SNIPPET_OUT/stop_status\"\n\
+         ipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/after_stop\"\n",
         name = c.name,
         conf = c.conf,
         cmds = c.ipvsadm,
@@ -160,7 +161,15 @@ fn tandem_programs_exactly_what_the_equivalent_ipvsadm_commands_do() {
         let log = s.read_to_string("tandem.log").unwrap_or_default();
         let want = s.read_to_string("ipvsadm").unwrap_or_default();
         let got = s.read_to_string("tandem").unwrap_or_default();
-        let after = s.read_to_string("after_stop").unwrap_or_default();
+        // Written only once tandem has ended: missing means it did not stop on SIGTERM (and
+        // the snippet was killed), which is not "nothing left behind".
+        let (Ok(after), Ok(stopped)) = (s.read_to_string("after_stop"), s.read_to_string("stop_status")) else {
+            failures.push(format!("{}: tandem did not stop on SIGTERM (no after-stop dump)\n{log}", c.name));
+            continue;
+        };
+        if stopped.trim() != "0" {
+            failures.push(format!("{}: tandem's exit status at SIGTERM was {}\n{log}", c.name, stopped.trim()));
+        }
         if want.trim().is_empty() {
             failures.push(format!("{}: the ipvsadm commands built nothing: {}", c.name, s.stderr));
             continue;
@@ -174,6 +183,19 @@ fn tandem_programs_exactly_what_the_equivalent_ipvsadm_commands_do() {
                 "{}: tandem's table differs from ipvsadm's\n--- ipvsadm\n{want}--- tandem\n{got}--- log\n{log}",
                 c.name
             ));
+        }
+        // `ipvsadm -Sn` does not print thresholds; `-Ln --thresholds` does.
+        let (want_t, got_t) = (
+            s.read_to_string("ipvsadm.thresholds").unwrap_or_default(),
+            s.read_to_string("tandem.thresholds").unwrap_or_default(),
+        );
+        if want_t != got_t {
+            failures.push(format!("{}: thresholds differ\n--- ipvsadm\n{want_t}--- tandem\n{got_t}", c.name));
+        }
+        if c.name == "thresholds_sip_persistence"
+            && !got_t.lines().any(|l| l.contains("10.0.0.11:5060") && l.contains(" 100 ") && l.contains(" 10 "))
+        {
+            failures.push(format!("{}: the thresholds 100/10 are not in the kernel\n{got_t}", c.name));
         }
         if want != golden {
             failures.push(format!(
