@@ -181,7 +181,16 @@ pub async fn keep(
         let (k, result) = super::blocking(keeper, move |k| k.round(&target, round)).await?;
         keeper = k;
         if round != Round::Reload {
-            next_dump = started + keeper.last_dump.saturating_mul(DUMP_SPACING).max(RECONCILE_PERIOD);
+            // The start's dump carries one-off costs (resolving the netlink family, a cold
+            // kernel cache, a machine busy booting): spaced by it, the first drift check could
+            // come many periods late (a 70 ms first dump in a loaded VM put it 17 s out). The
+            // first check is one period after the start; later ones are spaced by their own
+            // dumps.
+            let spacing = match round {
+                Round::Start => RECONCILE_PERIOD,
+                _ => keeper.last_dump.saturating_mul(DUMP_SPACING).max(RECONCILE_PERIOD),
+            };
+            next_dump = started + spacing;
             // A dump's parsed replies and the model it replaced (megabytes for thousands of
             // destinations) are freed by now. Not after a reload round: health transitions
             // bring those up to ten times a second, and they free little.
