@@ -10,6 +10,8 @@ use tandem_tests::netns::{Host, Lab, wait_until};
 
 use tandem_tests::pair::{Opts, Rig, Tandem, VIP, client_sees, config, has_vip, settles};
 
+const BIN: &str = env!("CARGO_BIN_EXE_tandem");
+
 fn rig(tag: &str) -> Rig {
     tandem_tests::pair::rig(tag).unwrap()
 }
@@ -395,4 +397,45 @@ fn a_reload_does_not_run_notify_scripts_for_states_that_did_not_change() {
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(notes(), before, "{}", t.log());
     assert!(t.log().contains("real server as before the reload"), "{}", t.log());
+}
+
+/// A wrong PASS password on the wire (RFC 3768 7.1: the advert is discarded): tandem and a
+/// keepalived 2.2.7 peer with another password each drop the other's adverts, so both are
+/// master; tandem counts every drop under `auth` in its status, and says so in its log.
+#[test]
+fn a_wrong_password_is_dropped_and_counted_by_both() {
+    let mut r = rig("badpass");
+    let (d1, d2) = (r.d1.clone(), r.d2.clone());
+    let dir = r.lab.dir().to_path_buf();
+    let conf = config("1", "2", Opts { auth: true, ..Opts::v2(150) });
+    let path = dir.join("d1.conf");
+    std::fs::write(&path, &conf).unwrap();
+    let socket = dir.join("d1.sock");
+    let args = ["run", "-v", "-f", path.to_str().unwrap(), "--control-socket", socket.to_str().unwrap()];
+    r.lab.spawn(&d1, BIN, &args, "d1.log").unwrap();
+    let wrong = config("2", "1", Opts { auth: true, ..Opts::v2(100) }).replace("auth_pass s3cret", "auth_pass other");
+    let k = Keepalived::start(&mut r.lab, &d2, "k2", &wrong).unwrap();
+    let log = || std::fs::read_to_string(dir.join("d1.log")).unwrap_or_default();
+    // Neither hears the other: both end up master.
+    assert!(
+        wait_until(Duration::from_secs(10), || has_vip(&r.lab, &d1, VIP) && has_vip(&r.lab, &d2, VIP)),
+        "both should be master:\n{}\n{}",
+        log(),
+        k.log()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let out = std::process::Command::new(BIN)
+        .args(["status", "--json", "--control-socket", socket.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = &v["vrrp_instances"][0]["counters"];
+    assert!(c["dropped"]["auth"].as_u64().unwrap_or(0) >= 2, "{c}");
+    assert_eq!(c["adverts_received"], 0, "none reached the state machine: {c}");
+    assert!(log().contains("authentication does not match"), "{}", log());
+    assert!(
+        wait_until(Duration::from_secs(5), || k.log().contains("received an invalid passwd")),
+        "keepalived says why it drops tandem's:\n{}",
+        k.log()
+    );
 }
