@@ -70,6 +70,18 @@ impl Sources {
         FileId(u32::try_from(self.files.len() - 1).unwrap_or(u32::MAX))
     }
 
+    /// Lends a file's text out (the file keeps an empty one until [`Sources::put_text`]).
+    pub(crate) fn take_text(&mut self, id: FileId) -> String {
+        self.files.get_mut(id.0 as usize).map(|f| std::mem::take(&mut f.text)).unwrap_or_default()
+    }
+
+    /// Gives a file's text back.
+    pub(crate) fn put_text(&mut self, id: FileId, text: String) {
+        if let Some(f) = self.files.get_mut(id.0 as usize) {
+            f.text = text;
+        }
+    }
+
     /// The file with this id.
     pub fn get(&self, id: FileId) -> Option<&SourceFile> {
         self.files.get(id.0 as usize)
@@ -186,20 +198,47 @@ fn next_char_end(text: &str, at: usize) -> usize {
 ///
 /// Both readers record the places they take values from under the serde names of the model,
 /// so validation can point at the offending text whichever format it came from.
+///
+/// A map made [`SourceMap::off`] records nothing (see [`crate::Options::no_source_map`]).
 #[derive(Debug, Clone, Default)]
 pub struct SourceMap {
     spans: std::collections::HashMap<String, Span>,
+    off: bool,
 }
 
 impl SourceMap {
+    /// A map that records nothing: every lookup finds nothing.
+    pub fn off() -> SourceMap {
+        SourceMap { spans: Default::default(), off: true }
+    }
+
+    /// False for a map that records nothing: the readers skip making the paths.
+    pub fn is_on(&self) -> bool {
+        !self.off
+    }
+
     /// Records where `path` was written (the first record wins).
     pub fn insert(&mut self, path: impl Into<String>, span: Span) {
+        if self.off {
+            return;
+        }
         self.spans.entry(path.into()).or_insert(span);
     }
 
     /// Records where `path` was written, replacing an earlier record.
     pub fn set(&mut self, path: impl Into<String>, span: Span) {
+        if self.off {
+            return;
+        }
         self.spans.insert(path.into(), span);
+    }
+
+    /// As [`SourceMap::set`], making the path only when the map records.
+    pub(crate) fn set_with(&mut self, path: impl FnOnce() -> String, span: Span) {
+        if self.off {
+            return;
+        }
+        self.spans.insert(path(), span);
     }
 
     /// Where `path` was written; else where its nearest written ancestor was.

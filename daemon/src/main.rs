@@ -174,6 +174,7 @@ fn options(input: &Input, strict: bool) -> Options {
         }),
         config_id: Some(input.config_id.clone().unwrap_or_else(host_config_id)),
         strict,
+        no_source_map: false,
     }
 }
 
@@ -305,8 +306,18 @@ fn run_command(input: &Input, level: LogLevel, format: LogFormat, run_options: r
     }
     let opts = options(input, false);
     let file_name = file.display().to_string();
+    // A reload reads the file without the source map (a path recorded per value read, for
+    // diagnostics): two thirds of a large file's read. Only a file that does not validate is
+    // read again, with it, to say where it is wrong.
+    let quick = Options { no_source_map: true, ..opts.clone() };
     let reload: run::Reloader = Box::new(move || {
+        let r = tandem_conf::load(&file, &quick);
+        if r.count(Severity::Error) == 0 {
+            return Ok(r.config);
+        }
+        drop(r);
         let r = tandem_conf::load(&file, &opts);
+        // Changed in between to a valid file: that one is the reload.
         if r.count(Severity::Error) > 0 { Err(r.render()) } else { Ok(r.config) }
     });
     // Only the model is kept: the source map (a path per value read) and the file's text are

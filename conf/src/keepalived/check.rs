@@ -43,7 +43,7 @@ pub(super) fn read(cx: &mut Ctx, st: &Stmt, kind: &str, path: &str) -> Option<Ch
         let key = canonical(b.keyword.text.as_str());
         // DNS_CHECK's `type` is `query_type` in the model (`type` names the checker in TOML).
         let field = if key == "type" { "query_type" } else { key };
-        let here = format!("{path}.{field}");
+        let here = cx.path(|| format!("{path}.{field}"));
         cx.at(&here, b);
         if !(key == "url" || key == "host") {
             cx.no_block(b);
@@ -166,7 +166,7 @@ fn url(cx: &mut Ctx, st: &Stmt, path: &str) -> UrlCheck {
                 cx.arg(e, 0, "regex options");
                 for w in &e.args {
                     if regex::is_option(&w.text) {
-                        u.regex_options.push(w.text.clone());
+                        u.regex_options.push(w.text.to_string());
                     } else {
                         cx.warn(w.span, format!("unknown regex option `{}`; ignored", w.text));
                     }

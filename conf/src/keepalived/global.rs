@@ -15,11 +15,11 @@ pub(super) fn read(cx: &mut Ctx, stmts: &[Stmt], g: &mut GlobalDefs) {
         match key {
             "router_id" => g.router_id = cx.word(st, "a name"),
             "notification_email" => {
-                g.notification_email = cx.block(st).iter().map(|e| e.keyword.text.clone()).collect();
+                g.notification_email = cx.block(st).iter().map(|e| e.keyword.text.to_string()).collect();
             }
             "notification_email_from" => g.notification_email_from = cx.word(st, "an address"),
             "smtp_server" => {
-                if let Some(host) = cx.arg(st, 0, "a host").map(|w| w.text.clone()) {
+                if let Some(host) = cx.arg(st, 0, "a host").map(|w| w.text.to_string()) {
                     let port = if st.args.len() > 1 { cx.int(st, 1, 1, 65535) } else { None };
                     cx.extra(st, 2);
                     g.smtp_server = Some(SmtpServer { host, port: port.unwrap_or(25) });
@@ -74,7 +74,7 @@ pub(super) fn read(cx: &mut Ctx, stmts: &[Stmt], g: &mut GlobalDefs) {
             "vrrp_startup_delay" => set(&mut g.vrrp_startup_delay, cx.secs(st, 0, 0.0, 3600.0)),
             "notify_fifo" | "vrrp_notify_fifo" => {
                 cx.at("global_defs.notify_fifo", st);
-                g.notify_fifo = cx.arg(st, 0, "a path").map(|w| w.text.clone());
+                g.notify_fifo = cx.arg(st, 0, "a path").map(|w| w.text.to_string());
             }
             "notify_fifo_script" | "vrrp_notify_fifo_script" => {
                 cx.at("global_defs.notify_fifo_script", st);
@@ -106,7 +106,7 @@ fn sync_daemon(cx: &mut Ctx, st: &Stmt) -> Option<LvsSyncDaemon> {
         return None;
     }
     let mut d = LvsSyncDaemon {
-        interface: ifname.text.clone(),
+        interface: ifname.text.to_string(),
         instance: None,
         id: None,
         maxlen: None,
@@ -143,7 +143,7 @@ fn sync_daemon(cx: &mut Ctx, st: &Stmt) -> Option<LvsSyncDaemon> {
             "inst" if d.instance.is_some() => {
                 cx.error(st.args[i].span, "the VRRP instance is already given");
             }
-            "inst" => d.instance = Some(v.text.clone()),
+            "inst" => d.instance = Some(v.text.to_string()),
             "id" => d.id = cx.int_word("lvs_sync_daemon id", v, 0, 255),
             "maxlen" => d.maxlen = cx.int_word("lvs_sync_daemon maxlen", v, 1, 65535 - 20 - 8),
             "port" => d.port = cx.int_word("lvs_sync_daemon port", v, 1, 65535),

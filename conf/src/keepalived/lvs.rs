@@ -70,27 +70,26 @@ pub(super) fn virtual_server(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<Virt
         }
         "group" => {
             cx.map.set(format!("{path}.group"), st.span());
-            v.group = Some(cx.arg(st, 1, "a virtual_server_group name")?.text.clone());
+            v.group = Some(cx.arg(st, 1, "a virtual_server_group name")?.text.to_string());
         }
         _ => {
-            cx.map.set(format!("{path}.ip"), first.span);
+            cx.map.set_with(|| format!("{path}.ip"), first.span);
             v.ip = Some(cx.ip(st, 0)?);
             let port = cx.arg(st, 1, "a port after the address")?;
-            cx.map.set(format!("{path}.port"), port.span);
+            cx.map.set_with(|| format!("{path}.port"), port.span);
             v.port = Some(cx.int(st, 1, 0, 65535)?);
         }
     }
     cx.extra(st, 2);
     for b in cx.block(st) {
         let key = canonical(b.keyword.text.as_str());
-        let here = format!("{path}.{key}");
-        cx.at(&here, b);
+        cx.at_with(|| format!("{path}.{key}"), b);
         if key != "real_server" {
             cx.no_block(b);
         }
         match key {
             "real_server" => {
-                let rpath = format!("{path}.real_server[{}]", v.real_servers.len());
+                let rpath = cx.path(|| format!("{path}.real_server[{}]", v.real_servers.len()));
                 if let Some(r) = real_server(cx, b, &rpath) {
                     v.real_servers.push(r);
                 }
@@ -114,7 +113,7 @@ pub(super) fn virtual_server(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<Virt
                 }
             }
             "lb_kind" => {
-                cx.at(&format!("{path}.tunnel"), b);
+                cx.at_with(|| format!("{path}.tunnel"), b);
                 if let Some((m, t)) = method(cx, b) {
                     v.lb_kind = m;
                     v.tunnel = t;
@@ -275,9 +274,9 @@ fn granularity(cx: &mut Ctx, b: &Stmt) -> Option<u8> {
 fn real_server(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<RealServer> {
     cx.map.set(path, st.span());
     let ip = cx.ip(st, 0)?;
-    cx.map.set(format!("{path}.ip"), st.args[0].span);
+    cx.map.set_with(|| format!("{path}.ip"), st.args[0].span);
     let port = if st.args.len() > 1 {
-        cx.map.set(format!("{path}.port"), st.args[1].span);
+        cx.map.set_with(|| format!("{path}.port"), st.args[1].span);
         cx.int(st, 1, 0, 65535)
     } else {
         None
@@ -291,21 +290,20 @@ fn real_server(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<RealServer> {
     };
     for b in block {
         let key = canonical(b.keyword.text.as_str());
-        let here = format!("{path}.{key}");
         if let Some(kind) = super::check::KINDS.iter().find(|k| **k == key) {
-            let cpath = format!("{path}.check[{}]", r.checks.len());
+            let cpath = cx.path(|| format!("{path}.check[{}]", r.checks.len()));
             cx.map.set(&cpath, b.keyword.span);
             if let Some(c) = super::check::read(cx, b, kind, &cpath) {
                 r.checks.push(c);
             }
             continue;
         }
-        cx.at(&here, b);
+        cx.at_with(|| format!("{path}.{key}"), b);
         cx.no_block(b);
         match key {
             "weight" => r.weight = cx.int(b, 0, 0, 65535).unwrap_or(r.weight),
             "lb_kind" => {
-                cx.at(&format!("{path}.tunnel"), b);
+                cx.at_with(|| format!("{path}.tunnel"), b);
                 if let Some((m, t)) = method(cx, b) {
                     r.lb_kind = Some(m);
                     r.tunnel = t;

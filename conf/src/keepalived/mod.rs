@@ -1,5 +1,6 @@
 //! The keepalived.conf reader: preprocess and tokenize ([`lexer`]), group into statements
-//! ([`tree`]), then map statements onto the model (one module per part of the file).
+//! ([`tree`]), then map statements onto the model (one module per part of the file), a chunk
+//! of top-level statements at a time.
 //!
 //! Unknown keywords are warnings, as in keepalived; bad values are errors.
 
@@ -26,10 +27,12 @@ pub(crate) fn read_file(
     diags: &mut Vec<Diagnostic>,
     map: &mut SourceMap,
 ) -> Config {
-    let mut lx = lexer::Lexer::new(sources, diags, config_id);
+    let mut c = Config::default();
+    let mut sink = |stmts: Vec<Stmt>, diags: &mut Vec<Diagnostic>| build(&mut c, &stmts, diags, map);
+    let mut lx = lexer::Lexer::new(sources, diags, config_id, &mut sink);
     lx.file(path, None);
-    let tokens = std::mem::take(&mut lx.tokens);
-    build(tokens, diags, map)
+    lx.finish();
+    c
 }
 
 /// Reads keepalived.conf text; includes resolve against `path`'s folder.
@@ -41,23 +44,21 @@ pub(crate) fn read_str(
     diags: &mut Vec<Diagnostic>,
     map: &mut SourceMap,
 ) -> Config {
-    let mut lx = lexer::Lexer::new(sources, diags, config_id);
-    lx.text(path, text.to_string());
-    let tokens = std::mem::take(&mut lx.tokens);
-    build(tokens, diags, map)
-}
-
-/// The tokens go as soon as the tree has taken their text: with 10,000 real servers they are
-/// ~15 MB, and what a load frees late stays in the allocator's heap (the daemon trims it).
-fn build(mut tokens: Vec<lexer::Token>, diags: &mut Vec<Diagnostic>, map: &mut SourceMap) -> Config {
-    let stmts = tree::parse(&mut tokens, diags);
-    drop(tokens);
-    let mut cx = Ctx { diags, map };
-    top(&mut cx, &stmts)
-}
-
-fn top(cx: &mut Ctx, stmts: &[Stmt]) -> Config {
     let mut c = Config::default();
+    let mut sink = |stmts: Vec<Stmt>, diags: &mut Vec<Diagnostic>| build(&mut c, &stmts, diags, map);
+    let mut lx = lexer::Lexer::new(sources, diags, config_id, &mut sink);
+    lx.text(path, text.to_string());
+    lx.finish();
+    c
+}
+
+/// Maps top-level statements onto the model (a chunk of the file at a time).
+fn build(c: &mut Config, stmts: &[Stmt], diags: &mut Vec<Diagnostic>, map: &mut SourceMap) {
+    let mut cx = Ctx { diags, map };
+    top(&mut cx, c, stmts);
+}
+
+fn top(cx: &mut Ctx, c: &mut Config, stmts: &[Stmt]) {
     for st in stmts {
         match st.keyword.text.as_str() {
             "global_defs" => {
@@ -96,7 +97,7 @@ fn top(cx: &mut Ctx, stmts: &[Stmt]) -> Config {
                 }
             }
             "virtual_server" => {
-                let path = format!("virtual_server[{}]", c.virtual_servers.len());
+                let path = cx.path(|| format!("virtual_server[{}]", c.virtual_servers.len()));
                 if let Some(v) = lvs::virtual_server(cx, st, &path) {
                     c.virtual_servers.push(v);
                 }
@@ -104,12 +105,11 @@ fn top(cx: &mut Ctx, stmts: &[Stmt]) -> Config {
             _ => cx.unknown(st, "the top level"),
         }
     }
-    c
 }
 
 /// The name of a named block (`vrrp_instance NAME {`), recording where it is.
 fn block_name(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<String> {
-    let name = cx.arg(st, 0, "a name")?.text.clone();
+    let name = cx.arg(st, 0, "a name")?.text.to_string();
     cx.extra(st, 1);
     cx.map.set(path, st.span());
     cx.map.set(format!("{path}.name"), st.args[0].span);

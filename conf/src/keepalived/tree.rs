@@ -7,10 +7,88 @@
 use super::lexer::{Kind, Token};
 use crate::diag::{Diagnostic, Span};
 
+/// Bytes a [`Text`] holds without an allocation.
+const INLINE: usize = 22;
+
+/// A word's text. Short ones (nearly every word of a file: keywords, addresses, numbers) are
+/// held inline: a large file's words were one allocation each, and their allocation and
+/// freeing a good part of reading it.
+#[derive(Clone)]
+pub(crate) enum Text {
+    /// Up to [`INLINE`] bytes of UTF-8.
+    Inline { len: u8, bytes: [u8; INLINE] },
+    /// A longer one.
+    Heap(String),
+}
+
+impl Text {
+    pub fn new(s: &str) -> Text {
+        match u8::try_from(s.len()) {
+            Ok(len) if s.len() <= INLINE => {
+                let mut bytes = [0; INLINE];
+                bytes[..s.len()].copy_from_slice(s.as_bytes());
+                Text::Inline { len, bytes }
+            }
+            _ => Text::Heap(s.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            // Always UTF-8: made from a `str`, cut at its end.
+            Text::Inline { len, bytes } => std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default(),
+            Text::Heap(s) => s,
+        }
+    }
+}
+
+impl Default for Text {
+    fn default() -> Text {
+        Text::Inline { len: 0, bytes: [0; INLINE] }
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Text {
+        if s.len() <= INLINE { Text::new(&s) } else { Text::Heap(s) }
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// A word with its place.
 #[derive(Debug, Clone)]
 pub(crate) struct Word {
-    pub text: String,
+    pub text: Text,
     pub span: Span,
 }
 

@@ -42,6 +42,18 @@ impl Ctx<'_> {
         self.map.set(path, args_span(st));
     }
 
+    /// As [`Ctx::at`], making the path only when the source map records (not for a reload:
+    /// formatting a path per statement was a good part of reading a large file).
+    pub fn at_with(&mut self, path: impl FnOnce() -> String, st: &Stmt) {
+        self.map.set_with(path, args_span(st));
+    }
+
+    /// `path` when the source map records, else an empty one (the paths a reader hands down
+    /// are only for the map).
+    pub fn path(&self, path: impl FnOnce() -> String) -> String {
+        if self.map.is_on() { path() } else { String::new() }
+    }
+
     /// Warns about arguments past `n` that nothing reads.
     pub fn extra(&mut self, st: &Stmt, n: usize) {
         if let Some(w) = st.args.get(n) {
@@ -140,7 +152,7 @@ impl Ctx<'_> {
 
     /// The single word argument.
     pub fn word(&mut self, st: &Stmt, what: &str) -> Option<String> {
-        let w = self.arg(st, 0, what)?.text.clone();
+        let w = self.arg(st, 0, what)?.text.to_string();
         self.extra(st, 1);
         Some(w)
     }
@@ -175,8 +187,8 @@ impl Ctx<'_> {
 
     /// `user USER [GROUP]`.
     pub fn run_as(&mut self, st: &Stmt) -> Option<RunAs> {
-        let user = self.arg(st, 0, "a user name")?.text.clone();
-        let group = st.args.get(1).map(|w| w.text.clone());
+        let user = self.arg(st, 0, "a user name")?.text.to_string();
+        let group = st.args.get(1).map(|w| w.text.to_string());
         self.extra(st, 2);
         Some(RunAs { user, group })
     }

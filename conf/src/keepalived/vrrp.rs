@@ -113,11 +113,11 @@ pub(super) fn sync_group(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<SyncGrou
             "group" => {
                 for (i, m) in cx.block(b).iter().enumerate() {
                     cx.map.set(format!("{here}[{i}]"), m.keyword.span);
-                    g.group.push(m.keyword.text.clone());
+                    g.group.push(m.keyword.text.to_string());
                     // `group { VI_1 VI_2 }` on one line puts both in one statement.
                     for a in &m.args {
                         cx.map.set(format!("{here}[{}]", g.group.len()), a.span);
-                        g.group.push(a.text.clone());
+                        g.group.push(a.text.to_string());
                     }
                 }
             }
@@ -209,7 +209,7 @@ pub(super) fn instance(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpInstan
             "track_file" => v.track_file = track_refs(cx, b, &here, -254, 254),
             "dont_track_primary" => v.dont_track_primary = cx.flag(b),
             "use_vmac" => {
-                v.use_vmac = Some(b.args.first().map(|w| w.text.clone()).unwrap_or_default());
+                v.use_vmac = Some(b.args.first().map(|w| w.text.to_string()).unwrap_or_default());
                 cx.extra(b, 1);
             }
             "vmac_xmit_base" => v.vmac_xmit_base = cx.flag(b),
@@ -340,15 +340,15 @@ fn addresses(cx: &mut Ctx, st: &Stmt, path: &str) -> Vec<VirtualAddress> {
                     true
                 }
                 ("dev", Some(v)) => {
-                    a.dev = Some(v.text.clone());
+                    a.dev = Some(v.text.to_string());
                     true
                 }
                 ("scope", Some(v)) => {
-                    a.scope = Some(v.text.clone());
+                    a.scope = Some(v.text.to_string());
                     true
                 }
                 ("label", Some(v)) => {
-                    a.label = Some(v.text.clone());
+                    a.label = Some(v.text.to_string());
                     true
                 }
                 ("no_track", _) => {
@@ -407,7 +407,7 @@ fn track_interfaces(cx: &mut Ctx, st: &Stmt, path: &str) -> Vec<TrackInterface> 
     for e in cx.block(st) {
         cx.map.set(format!("{path}[{}]", out.len()), e.keyword.span);
         let (weight, reverse) = entry_weight(cx, e, -254, 254);
-        out.push(TrackInterface { interface: e.keyword.text.clone(), weight, reverse });
+        out.push(TrackInterface { interface: e.keyword.text.to_string(), weight, reverse });
     }
     out
 }
@@ -417,7 +417,7 @@ fn track_refs(cx: &mut Ctx, st: &Stmt, path: &str, min: i64, max: i64) -> Vec<Tr
     for e in cx.block(st) {
         cx.map.set(format!("{path}[{}]", out.len()), e.keyword.span);
         let (weight, reverse) = entry_weight(cx, e, min, max);
-        out.push(TrackRef { name: e.keyword.text.clone(), weight, reverse });
+        out.push(TrackRef { name: e.keyword.text.to_string(), weight, reverse });
     }
     out
 }

@@ -154,7 +154,10 @@ fn real_servers(v: &mut V, p: &str, vs: &VirtualServer, key: &ServiceKey, files:
         ServiceKey::Addr(_, port) => Some(*port),
         _ => None,
     };
+    // A map only for a large pool: one per virtual server was a tenth of a large file's
+    // validation.
     let mut seen: HashMap<(std::net::IpAddr, Option<u16>), usize> = HashMap::new();
+    let large = vs.real_servers.len() > 16;
     for (k, rs) in vs.real_servers.iter().enumerate() {
         let rp = || format!("{p}.real_server[{k}]");
         let method = rs.lb_kind.unwrap_or(vs.lb_kind);
@@ -168,10 +171,14 @@ fn real_servers(v: &mut V, p: &str, vs: &VirtualServer, key: &ServiceKey, files:
                 .push("IPVS mixes families only with TUN forwarding".into());
             }
         }
-        if let Some(&first) = seen.get(&(rs.ip, rs.port)) {
+        let first = match large {
+            true => seen.get(&(rs.ip, rs.port)).copied(),
+            false => vs.real_servers.iter().take(k).position(|r| (r.ip, r.port) == (rs.ip, rs.port)),
+        };
+        if let Some(first) = first {
             let note = format!("first listed{}", v.where_is(&format!("{p}.real_server[{first}]")));
             v.error(&rp(), format!("real_server {} is listed twice in this virtual_server", rs.ip)).notes.push(note);
-        } else {
+        } else if large {
             seen.insert((rs.ip, rs.port), k);
         }
         if rs.weight > 65535 {
