@@ -13,6 +13,9 @@ use tandem_conf as conf;
 use tandem_ipvs::model::proto;
 use tandem_ipvs::{Dest, DestKey, Forward, Service, ServiceFlags, ServiceKey, Table, TunnelType};
 
+/// Real servers of a virtual server searched in a row rather than through a map.
+const SEARCHED: usize = 16;
+
 /// The desired table of a configuration with every real server up.
 pub fn table(c: &conf::Config) -> Table {
     table_with(c, None)
@@ -25,10 +28,18 @@ pub fn table_with(c: &conf::Config, pools: Option<&[Vec<(SocketAddr, u32)>]>) ->
     for (i, vs) in c.virtual_servers.iter().enumerate() {
         let pool = pools.and_then(|p| p.get(i));
         // Looked up by address: a pool can hold tens of thousands of servers. Built once per
-        // virtual server, not per service of a group.
-        let by_addr: HashMap<SocketAddr, &conf::RealServer> = match pool {
-            Some(_) => vs.real_servers.iter().map(|r| (SocketAddr::new(r.ip, r.port.unwrap_or(0)), r)).collect(),
-            None => HashMap::new(),
+        // virtual server, not per service of a group, and only for a large one (a map per
+        // virtual server was a tenth of a reload's work with thousands of small ones).
+        let by_addr: Option<HashMap<SocketAddr, &conf::RealServer>> = match pool {
+            Some(_) if vs.real_servers.len() > SEARCHED => {
+                Some(vs.real_servers.iter().map(|r| (SocketAddr::new(r.ip, r.port.unwrap_or(0)), r)).collect())
+            }
+            _ => None,
+        };
+        // The last one listed, as the map keeps it.
+        let find = |addr: &SocketAddr| match &by_addr {
+            Some(map) => map.get(addr).copied(),
+            None => vs.real_servers.iter().rev().find(|r| r.ip == addr.ip() && r.port.unwrap_or(0) == addr.port()),
         };
         let keys = keys(c, vs);
         for key in keys {
@@ -46,7 +57,7 @@ pub fn table_with(c: &conf::Config, pools: Option<&[Vec<(SocketAddr, u32)>]>) ->
                 }
                 Some(pool) => {
                     for (addr, weight) in pool {
-                        if let Some(rs) = by_addr.get(addr) {
+                        if let Some(rs) = find(addr) {
                             let d = Dest { weight: *weight, ..dest(vs, rs) };
                             dests.insert(DestKey { addr: rs.ip, port: rs.port.unwrap_or(vs_port) }, d);
                         } else if let Some(s) =

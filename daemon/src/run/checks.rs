@@ -57,15 +57,39 @@ pub struct Reloaded {
     pub checks: Checks,
 }
 
-/// What a configuration's checks leave to the next one's at a reload.
+/// What a configuration's checks leave to the next one's at a reload, by virtual server.
 #[derive(Debug, Default)]
 pub struct Previous {
-    /// Real servers (virtual server name, address): alive or not.
-    alive: HashMap<(String, SocketAddr), bool>,
-    /// Virtual servers (name): quorum up or not.
-    quorum: HashMap<String, bool>,
-    /// What status showed: each real server's last reason and transition time carry over.
-    seen: HealthSnapshot,
+    by_service: HashMap<ServiceId, Before>,
+}
+
+/// A virtual server as keepalived tells one from another at a reload (its address and port,
+/// fwmark or group, and its protocol): the same in the new file is the same service.
+type ServiceId = (Option<tandem_conf::ServiceKey>, tandem_conf::Protocol);
+
+fn service_id(vs: &tandem_conf::VirtualServer) -> ServiceId {
+    (vs.key(), vs.effective_protocol())
+}
+
+/// One virtual server's states before a reload, each taken out once the new configuration's
+/// checks confirm or change it.
+#[derive(Debug, Default)]
+struct Before {
+    /// Quorum up or not.
+    quorum: Option<bool>,
+    /// Real servers by address (sorted, for a binary search: a pool may hold thousands):
+    /// alive or not.
+    alive: Vec<(SocketAddr, Option<bool>)>,
+    /// What status showed of its real servers, sorted by address: each one's last reason
+    /// and transition time carry over.
+    seen: Vec<RealServerHealth>,
+}
+
+impl Before {
+    fn alive_mut(&mut self, addr: &SocketAddr) -> Option<&mut Option<bool>> {
+        let i = self.alive.binary_search_by(|(a, _)| a.cmp(addr)).ok()?;
+        self.alive.get_mut(i).map(|(_, alive)| alive)
+    }
 }
 
 /// The checks of one configuration, running.
@@ -76,8 +100,8 @@ pub struct Checker {
     /// The previous configuration's states not yet confirmed or changed by this one: a
     /// transition to the state a server or quorum already had before the reload is not a
     /// change, and notifies nobody (keepalived keeps the states of unchanged services across
-    /// a reload too).
-    previous: Previous,
+    /// a reload too). Indexed like the configuration's virtual servers.
+    previous: Vec<Before>,
     /// `ha_suspend` virtual servers: whether their checks run (their address is here).
     resumed: Vec<Option<bool>>,
     /// Checks the core asked to start, taken by the loop (kept to reuse its allocation).
@@ -111,16 +135,22 @@ impl Checker {
     /// The checks of `config`; `previous` keeps real servers (by virtual server name and
     /// address) in the state a previous configuration's checks left them.
     pub fn new(config: Arc<Config>, mut checks: Checks, previous: Previous) -> Checker {
-        for (vs_conf, vs) in config.virtual_servers.iter().zip(checks.settings.virtual_servers.iter_mut()) {
-            let name = health::name(vs_conf);
-            for rs in &mut vs.real_servers {
-                if let Some(alive) = previous.alive.get(&(name.clone(), rs.addr)) {
+        let mut by_service = previous.by_service;
+        let mut before = Vec::with_capacity(config.virtual_servers.len());
+        for (i, vs_conf) in config.virtual_servers.iter().enumerate() {
+            let mut b = match by_service.is_empty() {
+                true => Before::default(),
+                false => by_service.remove(&service_id(vs_conf)).unwrap_or_default(),
+            };
+            for rs in checks.settings.virtual_servers.get_mut(i).map_or(&mut [][..], |v| &mut v.real_servers) {
+                if let Some(Some(alive)) = b.alive_mut(&rs.addr).as_deref() {
                     // Down before the reload: out until a check passes (alpha); up: stays in.
                     for c in &mut rs.checks {
                         c.alpha = !alive;
                     }
                 }
             }
+            before.push(b);
         }
         let health = Health::new(&checks.settings, Instant::now(), random);
         let notify_as = match &config.global_defs.script_user {
@@ -128,8 +158,8 @@ impl Checker {
             Some(u) => Credentials::lookup(&u.user, u.group.as_deref()).map(Some),
         };
         let resumed = vec![None; config.virtual_servers.len()];
-        let seen = health_snapshot(&config, &checks, &health, &previous.seen);
-        Checker { config, checks, health, previous, resumed, starting: Vec::new(), notify_as, seen }
+        let seen = health_snapshot(&config, &checks, &health, &before);
+        Checker { config, checks, health, previous: before, resumed, starting: Vec::new(), notify_as, seen }
     }
 
     /// What `tandem status` shows of the checks now.
@@ -169,25 +199,27 @@ impl Checker {
         t
     }
 
-    /// The states to carry over to the next configuration.
-    fn previous(&self) -> Previous {
-        let quorum = (self.config.virtual_servers.iter().enumerate())
-            .map(|(i, v)| (health::name(v), self.health.quorum_up(i)))
-            .collect();
-        Previous { alive: self.alive(), quorum, seen: self.seen.clone() }
-    }
-
-    fn alive(&self) -> HashMap<(String, SocketAddr), bool> {
-        let mut out = HashMap::new();
-        for (i, (vs_conf, vs)) in
-            self.config.virtual_servers.iter().zip(&self.checks.settings.virtual_servers).enumerate()
-        {
-            let name = health::name(vs_conf);
-            for (j, rs) in vs.real_servers.iter().enumerate() {
-                out.insert((name.clone(), rs.addr), self.health.is_alive(RsId { vs: i, rs: j }));
-            }
+    /// The states to carry over to the next configuration, and what is left of this one
+    /// (to be dropped off the reload's path).
+    fn into_previous(mut self) -> (Previous, Checker) {
+        let mut by_service = HashMap::with_capacity(self.config.virtual_servers.len());
+        let mut seen = std::mem::take(&mut self.seen.virtual_servers).into_iter();
+        for (i, vs_conf) in self.config.virtual_servers.iter().enumerate() {
+            let real_servers = self.checks.settings.virtual_servers.get(i).map_or(&[][..], |v| &v.real_servers);
+            let mut alive: Vec<_> = (real_servers.iter().enumerate())
+                .map(|(j, rs)| (rs.addr, Some(self.health.is_alive(RsId { vs: i, rs: j }))))
+                .collect();
+            alive.sort_by_key(|(addr, _)| *addr);
+            let mut seen = seen.next().map(|v| v.real_servers).unwrap_or_default();
+            seen.sort_by_key(|r| r.address);
+            // The first of two alike (an invalid file never runs) keeps its states.
+            by_service.entry(service_id(vs_conf)).or_insert(Before {
+                quorum: Some(self.health.quorum_up(i)),
+                alive,
+                seen,
+            });
         }
-        out
+        (Previous { by_service }, self)
     }
 
     /// Handles results that came in at `now`, emptying `results`.
@@ -218,24 +250,32 @@ impl Checker {
                             h.reason = Some(reason.clone().unwrap_or_else(|| "stopping".to_string()));
                         }
                     }
+                    let addr = self.checks.settings.virtual_servers.get(rs.vs).and_then(|v| v.real_servers.get(rs.rs));
+                    let was = match (addr, self.previous.get_mut(rs.vs)) {
+                        (Some(a), Some(before)) => before.alive_mut(&a.addr).and_then(Option::take),
+                        _ => None,
+                    };
                     let vs_conf = self.config.virtual_servers.get(rs.vs);
                     let conf_rs = vs_conf.and_then(|v| v.real_servers.get(rs.rs));
-                    let name = vs_conf.map(health::name).unwrap_or_default();
-                    let what = match conf_rs {
-                        Some(r) => format!("{} {} of virtual_server {name}", r.ip, r.port.unwrap_or(0)),
+                    // Formatted only for a line that is logged: a reload brings one action per
+                    // real server, nearly all of them "as before".
+                    let what = || match conf_rs {
+                        Some(r) => format!(
+                            "{} {} of virtual_server {}",
+                            r.ip,
+                            r.port.unwrap_or(0),
+                            vs_conf.map(health::name).unwrap_or_default()
+                        ),
                         None => "?".into(),
                     };
-                    let addr = self.checks.settings.virtual_servers.get(rs.vs).and_then(|v| v.real_servers.get(rs.rs));
-                    if let Some(addr) = addr.map(|r| r.addr) {
-                        if self.previous.alive.remove(&(name, addr)) == Some(up) {
-                            debug!(real_server = %what, up, "real server as before the reload");
-                            continue;
-                        }
+                    if was == Some(up) {
+                        debug!(real_server = %what(), up, "real server as before the reload");
+                        continue;
                     }
                     if up {
-                        info!(real_server = %what, "real server up");
+                        info!(real_server = %what(), "real server up");
                     } else {
-                        warn!(real_server = %what, reason = reason.as_deref().unwrap_or("stopping"), "real server down");
+                        warn!(real_server = %what(), reason = reason.as_deref().unwrap_or("stopping"), "real server down");
                     }
                     let script = conf_rs.and_then(|r| if up { r.notify_up.as_ref() } else { r.notify_down.as_ref() });
                     notify(&self.notify_as, script);
@@ -244,16 +284,17 @@ impl Checker {
                     if let Some(h) = self.seen.virtual_servers.get_mut(vs) {
                         h.quorum_up = up;
                     }
+                    let was = self.previous.get_mut(vs).and_then(|b| b.quorum.take());
                     let v = self.config.virtual_servers.get(vs);
-                    let name = v.map(health::name).unwrap_or_default();
-                    if self.previous.quorum.remove(&name) == Some(up) {
-                        debug!(virtual_server = %name, up, "quorum as before the reload");
+                    let name = || v.map(health::name).unwrap_or_default();
+                    if was == Some(up) {
+                        debug!(virtual_server = %name(), up, "quorum as before the reload");
                         continue;
                     }
                     if up {
-                        info!(virtual_server = %name, weight, threshold, "quorum gained");
+                        info!(virtual_server = %name(), weight, threshold, "quorum gained");
                     } else {
-                        warn!(virtual_server = %name, weight, threshold, "quorum lost");
+                        warn!(virtual_server = %name(), weight, threshold, "quorum lost");
                     }
                     notify(
                         &self.notify_as,
@@ -374,12 +415,26 @@ impl Checker {
                     running.clear();
                     connects.get_mut().clear();
                     timer.clear();
-                    self = Checker::new(r.config.clone(), r.checks.clone(), self.previous());
-                    super::heap::give_back_freed();
+                    let (previous, old) = self.into_previous();
+                    self = Checker::new(r.config.clone(), r.checks.clone(), previous);
+                    // The old configuration's model, checks and states (megabytes for
+                    // thousands of real servers) are freed on another thread, off the
+                    // reload's path, and their pages given back a little later.
+                    tokio::task::spawn_blocking(move || drop(old));
+                    super::heap::give_back_later();
                     let present = addresses.borrow_and_update().clone();
                     self.follow_addresses(now, &present);
                     publish(&targets, self.target(), true);
+                    dirty = false;
+                    // The IPVS keeper (a task on this thread) starts applying the new table
+                    // before the status snapshot is built and the new checks' first actions
+                    // are handled.
+                    tokio::task::yield_now().await;
                     super::publish(&health, self.health());
+                    // The new core's first actions: its pools, which the table just published
+                    // holds already (no second publication for them), and its quorum and real
+                    // server states, logged and notified unless as before the reload.
+                    self.drain();
                 }
                 changed = addresses.changed() => {
                     if changed.is_err() {
@@ -401,17 +456,16 @@ impl Checker {
 }
 
 /// The checks' state for `tandem status`: each real server as the core has it, with the reason
-/// and time of its last transition carried over from `before` (the configuration a reload
-/// replaced).
-fn health_snapshot(config: &Config, checks: &Checks, health: &Health, before: &HealthSnapshot) -> HealthSnapshot {
+/// and time of its last transition carried over from `before` (each virtual server's states
+/// in the configuration a reload replaced, indexed like the new one's).
+fn health_snapshot(config: &Config, checks: &Checks, health: &Health, before: &[Before]) -> HealthSnapshot {
     let virtual_servers = (config.virtual_servers.iter().zip(&checks.settings.virtual_servers).enumerate())
         .map(|(i, (vs_conf, vs))| {
-            let name = health::name(vs_conf);
-            let old = before.virtual_servers.iter().find(|v| v.name == name);
+            let old = before.get(i).map_or(&[][..], |b| &b.seen);
             let real_servers = (vs_conf.real_servers.iter().take(vs.real_servers.len()).enumerate())
                 .map(|(j, rs_conf)| {
-                    let address = SocketAddr::new(rs_conf.ip, rs_conf.port.unwrap_or(0)).to_string();
-                    let was = old.and_then(|v| v.real_servers.iter().find(|r| r.address == address));
+                    let address = SocketAddr::new(rs_conf.ip, rs_conf.port.unwrap_or(0));
+                    let was = old.binary_search_by_key(&address, |r| r.address).ok().and_then(|k| old.get(k));
                     RealServerHealth {
                         weight: rs_conf.weight,
                         up: health.is_alive(RsId { vs: i, rs: j }),
@@ -421,7 +475,7 @@ fn health_snapshot(config: &Config, checks: &Checks, health: &Health, before: &H
                     }
                 })
                 .collect();
-            VirtualServerHealth { name, quorum_up: health.quorum_up(i), real_servers }
+            VirtualServerHealth { name: health::name(vs_conf), quorum_up: health.quorum_up(i), real_servers }
         })
         .collect();
     HealthSnapshot { virtual_servers }

@@ -8,7 +8,8 @@
 //! releases the free pages inside the heap as well (glibc's malloc/malloc.c, mtrim: madvise
 //! MADV_DONTNEED on every free page-sized run).
 
-/// Releases the allocator's free pages; called after a load and after a reload.
+/// Releases the allocator's free pages; called after the load at start, and after the IPVS
+/// keeper's dumps.
 pub(crate) fn give_back_freed() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks glibc's own arenas under their locks and returns free
@@ -17,6 +18,26 @@ pub(crate) fn give_back_freed() {
     unsafe {
         nix::libc::malloc_trim(0);
     }
+}
+
+/// How long after a reload its garbage goes back ([`give_back_later`]).
+const GIVE_BACK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// As [`give_back_freed`], a second from now, on the runtime of the caller: a reload frees
+/// the old configuration and what its read allocated, and `malloc_trim` walks the whole heap
+/// (40 ms at 10,000 real servers in the emulated VM; every page it gives back faults in
+/// again when next used). Done at once, that was on the reload's path, before the new table
+/// reached the kernel. Calls while one is pending share it.
+pub(crate) fn give_back_later() {
+    static PENDING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if PENDING.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        return;
+    }
+    tokio::spawn(async {
+        tokio::time::sleep(GIVE_BACK_AFTER).await;
+        PENDING.store(false, std::sync::atomic::Ordering::Release);
+        give_back_freed();
+    });
 }
 
 /// Sets tandem's memory up, first thing, before the configuration is read:

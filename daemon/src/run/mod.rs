@@ -480,16 +480,19 @@ fn reload_now(
                     }
                     info!(changes = %changes.join(", "), "reload: configuration reloaded");
                     let config = std::sync::Arc::clone(&new);
-                    let _ = config_tx.send(Some(std::sync::Arc::new(checks::Reloaded { config, checks })));
+                    // The configuration before (its checks, for thousands of real servers) is
+                    // freed off the reload's path.
+                    let before = config_tx.send_replace(Some(std::sync::Arc::new(checks::Reloaded { config, checks })));
+                    tokio::task::spawn_blocking(move || drop(before));
                     *current = new;
                     Ok(message)
                 }
             },
         },
     };
-    // What the parse allocated is freed (the old model goes when the checks task takes
-    // the new one, and it trims again then).
-    heap::give_back_freed();
+    // What the parse allocated is freed (and the old model, when the checks task has taken
+    // the new one): its pages go back once the reload is through.
+    heap::give_back_later();
     outcome
 }
 

@@ -240,8 +240,9 @@ pub struct VirtualServerHealth {
 /// One real server's checks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RealServerHealth {
-    /// `10.0.0.11:80` (what its checks connect to unless told otherwise).
-    pub address: String,
+    /// `10.0.0.11:80` (what its checks connect to unless told otherwise; serialised as that
+    /// text).
+    pub address: std::net::SocketAddr,
     /// Its configured weight.
     pub weight: u32,
     /// Its checks pass (it is in the IPVS table, or at its weight with `inhibit_on_failure`).
