@@ -439,3 +439,53 @@ fn a_wrong_password_is_dropped_and_counted_by_both() {
         k.log()
     );
 }
+
+/// Gratuitous ARP as configured, on the wire (tcpdump on the client's segment), and
+/// `vrrp_startup_delay`: a lone tandem (no peer) with a 2 s startup delay becomes master no
+/// sooner than 2 s + the master-down interval after it starts, then sends
+/// `garp_master_repeat` (3) GARPs at once, 3 more `garp_master_delay` (2 s) later, and
+/// `garp_master_refresh_repeat` (2) every `garp_master_refresh` (3 s) after that.
+#[test]
+fn gratuitous_arps_and_the_startup_delay_on_the_wire() {
+    let mut r = rig("garp");
+    let (d1, client) = (r.d1.clone(), r.client.clone());
+    let dir = r.lab.dir().to_path_buf();
+    r.lab
+        .spawn(
+            &client,
+            "tcpdump",
+            &["-i", "eth0", "-n", "-tt", "-l", "--immediate-mode", "arp or ip proto 112"],
+            "wire.cap",
+        )
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let conf = format!(
+        "global_defs {{\n    vrrp_startup_delay 2\n}}\n{}",
+        config("1", "2", Opts::v2(150)).replace(
+            "    advert_int 1\n",
+            "    advert_int 1\n    garp_master_delay 2\n    garp_master_repeat 3\n    garp_master_refresh 3\n    garp_master_refresh_repeat 2\n"
+        )
+    );
+    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let t = start(&mut r.lab, &d1, "d1", &conf);
+    std::thread::sleep(Duration::from_secs(14));
+    let cap = std::fs::read_to_string(dir.join("wire.cap")).unwrap_or_default();
+    let at = |l: &str| l.split_whitespace().next().and_then(|x| x.parse::<f64>().ok());
+    let first_advert = cap.lines().find(|l| l.contains("VRRP") && l.contains("192.0.2.1 >")).and_then(at);
+    let first_advert = first_advert.unwrap_or_else(|| panic!("no advert:\n{cap}\n{}", t.log()));
+    // 2 s startup delay, then backup for 3 s + skew (0.41 s at 150) before claiming master.
+    let waited = first_advert - started;
+    assert!(waited >= 5.3, "master {waited:.2} s after start (startup delay 2 s + master-down 3.41 s)\n{}", t.log());
+    let garps: Vec<f64> = cap
+        .lines()
+        .filter(|l| l.contains("ARP") && l.contains("192.0.2.100"))
+        .filter_map(at)
+        .map(|x| x - first_advert)
+        .collect();
+    let within = |from: f64, to: f64| garps.iter().filter(|g| **g >= from && **g < to).count();
+    assert_eq!(within(-0.5, 1.0), 3, "the burst on becoming master: {garps:?}");
+    assert_eq!(within(1.5, 2.9), 3, "the burst garp_master_delay later: {garps:?}");
+    // Refreshes: 2 every 3 s from then on.
+    assert_eq!(within(4.5, 5.9), 2, "the first refresh: {garps:?}");
+    assert_eq!(within(7.5, 8.9), 2, "the second refresh: {garps:?}");
+}
