@@ -489,3 +489,33 @@ fn gratuitous_arps_and_the_startup_delay_on_the_wire() {
     assert_eq!(within(4.5, 5.9), 2, "the first refresh: {garps:?}");
     assert_eq!(within(7.5, 8.9), 2, "the second refresh: {garps:?}");
 }
+
+/// `track_interface` with a weight: d1 (150) tracks extra0 with weight -60; its link going
+/// down leaves d1 at 90, below d2 (100), which preempts; back up, d1 preempts again. Without
+/// a weight (0), a tracked link down is a fault: d1 gives the VIP up at once.
+#[test]
+fn a_tracked_interface_moves_priority_by_its_weight_or_faults() {
+    let mut r = rig("trackif");
+    let (d1, d2) = (r.d1.clone(), r.d2.clone());
+    for (a, b) in [("extra0", "extra1"), ("hard0", "hard1")] {
+        let out = r.lab.run(&d1, "ip", &["link", "add", a, "type", "veth", "peer", "name", b]).unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        for i in [a, b] {
+            r.lab.run(&d1, "ip", &["link", "set", i, "up"]).unwrap();
+        }
+    }
+    let tracked = "    track_interface {\n        extra0 weight -60\n        hard0\n    }\n    virtual_ipaddress {";
+    let c1 = config("1", "2", Opts::v2(150)).replacen("    virtual_ipaddress {", tracked, 1);
+    let t1 = start(&mut r.lab, &d1, "d1", &c1);
+    let t2 = start(&mut r.lab, &d2, "d2", &config("2", "1", Opts::v2(100)));
+    assert!(settles(&r, &d1, &d2, VIP, 10), "{}", t1.log());
+    // Weight: 150 - 60 = 90 < 100.
+    r.lab.run(&d1, "ip", &["link", "set", "extra1", "down"]).unwrap();
+    assert!(settles(&r, &d2, &d1, VIP, 8), "d2 did not preempt d1 at 90:\n{}\n{}", t1.log(), t2.log());
+    r.lab.run(&d1, "ip", &["link", "set", "extra1", "up"]).unwrap();
+    assert!(settles(&r, &d1, &d2, VIP, 8), "d1 did not preempt back at 150:\n{}", t1.log());
+    // No weight: a fault, the VIP goes at once (priority 0: d2 takes over at its skew).
+    r.lab.run(&d1, "ip", &["link", "set", "hard1", "down"]).unwrap();
+    assert!(settles(&r, &d2, &d1, VIP, 3), "d1 did not fault:\n{}", t1.log());
+    assert!(t1.log().contains("to=Fault"), "{}", t1.log());
+}
