@@ -144,8 +144,39 @@ fn run() -> &'static BatchRun {
         batch = batch.snippet("drift", drift_snippet());
         batch = batch.snippet("plan", plan_snippet());
         batch = batch.snippet("ends", ends_snippet());
+        batch = batch.snippet("globals", globals_snippet());
         vm.run_batch(&batch).unwrap_or_else(|e| panic!("{e}"))
     })
+}
+
+/// global_defs the daemon applies to the kernel, and `--dont-release-ipvs`: lvs_timeouts
+/// (ipvsadm -L --timeout), lvs_flush (a foreign service present at start is removed), and a
+/// SIGTERM with --dont-release-ipvs that leaves tandem's service in the kernel.
+fn globals_snippet() -> String {
+    let tandem = env!("CARGO_BIN_EXE_tandem");
+    let conf = "global_defs {\n lvs_timeouts tcp 7200 tcpfin 90 udp 240\n lvs_flush\n}\nvirtual_server 192.0.2.30 80 {\n protocol TCP\n lb_algo rr\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\n";
+    format!(
+        "cat > $TMPDIR/globals.conf <<'CONF'\n{conf}CONF\nipvsadm -C\nipvsadm --set 900 120 300\nipvsadm -A -t 198.51.100.9:80 -s rr\n\
+         {tandem} run --dont-release-ipvs -f $TMPDIR/globals.conf > \"$TANDEM_SNIPPET_OUT/tandem.log\" 2>&1 &\npid=$!\n\
+         end=$(($(date +%s) + 15)); while [ $(date +%s) -lt $end ]; do ipvsadm -Ln | grep -q 10.0.0.11 && break; sleep 0.1; done\n\
+         ipvsadm -L --timeout > \"$TANDEM_SNIPPET_OUT/timeouts\"\nipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/running\"\n\
+         kill -TERM $pid; wait $pid; echo $? > \"$TANDEM_SNIPPET_OUT/stop_status\"\nipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/after_stop\"\nipvsadm -C\n"
+    )
+}
+
+#[test]
+fn lvs_timeouts_and_lvs_flush_apply_and_dont_release_ipvs_keeps_the_table() {
+    let s = run().get("globals").unwrap();
+    let log = s.read_to_string("tandem.log").unwrap_or_default();
+    assert!(s.passed(), "{}\n{log}", s.stderr);
+    assert_eq!(s.read_to_string("timeouts").unwrap().trim(), "Timeout (tcp tcpfin udp): 7200 90 240", "{log}");
+    let running = s.read_to_string("running").unwrap();
+    assert_eq!(
+        running, "-A -t 192.0.2.30:80 -s rr\n-a -t 192.0.2.30:80 -r 10.0.0.11:80 -m -w 1\n",
+        "lvs_flush: the foreign service goes\n{log}"
+    );
+    assert_eq!(s.read_to_string("stop_status").unwrap().trim(), "0", "{log}");
+    assert_eq!(s.read_to_string("after_stop").unwrap(), running, "--dont-release-ipvs leaves the table\n{log}");
 }
 
 fn golden_path(name: &str) -> PathBuf {
