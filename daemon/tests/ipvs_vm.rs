@@ -145,6 +145,8 @@ fn run() -> &'static BatchRun {
         batch = batch.snippet("plan", plan_snippet());
         batch = batch.snippet("ends", ends_snippet());
         batch = batch.snippet("globals", globals_snippet());
+        // Last: it unloads IPVS and loads it again.
+        batch = batch.snippet("late", late_snippet());
         vm.run_batch(&batch).unwrap_or_else(|e| panic!("{e}"))
     })
 }
@@ -177,6 +179,46 @@ fn lvs_timeouts_and_lvs_flush_apply_and_dont_release_ipvs_keeps_the_table() {
     );
     assert_eq!(s.read_to_string("stop_status").unwrap().trim(), "0", "{log}");
     assert_eq!(s.read_to_string("after_stop").unwrap(), running, "--dont-release-ipvs leaves the table\n{log}");
+}
+
+/// IPVS missing at start: the modules unloaded and the kernel's on-demand loading off
+/// (/proc/sys/kernel/modprobe), tandem starts anyway, its VRRP instance becomes master and
+/// holds the VIP, and it says it cannot program IPVS; once `modprobe ip_vs` loads the module,
+/// the table is programmed at the next retry without a restart.
+fn late_snippet() -> String {
+    let tandem = env!("CARGO_BIN_EXE_tandem");
+    let conf = "vrrp_instance VI_1 {\n interface w0\n virtual_router_id 52\n priority 255\n advert_int 1\n virtual_ipaddress {\n  192.0.2.101/24\n }\n}\n\
+                virtual_server 192.0.2.101 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\n";
+    format!(
+        "ipvsadm -C\nip link add w0 type veth peer name w1\nip link set w1 up\nip link set w0 up\nip addr add 192.0.2.2/24 dev w0\n\
+         cat > $TMPDIR/late.conf <<'CONF'\n{conf}CONF\n\
+         helper=$(cat /proc/sys/kernel/modprobe); echo /bin/false > /proc/sys/kernel/modprobe\n\
+         for m in $(lsmod | awk '$1 ~ /^ip_vs_/ {{print $1}}'); do rmmod $m; done; rmmod ip_vs\n\
+         lsmod | grep -c '^ip_vs' > \"$TANDEM_SNIPPET_OUT/loaded_before\" || true\n\
+         {tandem} run -f $TMPDIR/late.conf > \"$TANDEM_SNIPPET_OUT/tandem.log\" 2>&1 &\npid=$!\n\
+         end=$(($(date +%s) + 15)); while [ $(date +%s) -lt $end ]; do ip -o addr show dev w0 | grep -q 192.0.2.101 && break; sleep 0.1; done\n\
+         sleep 1\nip -o addr show dev w0 > \"$TANDEM_SNIPPET_OUT/vip_without_ipvs\"\n\
+         echo \"$helper\" > /proc/sys/kernel/modprobe\nmodprobe ip_vs\nmodprobe ip_vs_rr\n\
+         end=$(($(date +%s) + 20)); while [ $(date +%s) -lt $end ]; do ipvsadm -Ln | grep -q 10.0.0.11 && break; sleep 0.2; done\n\
+         ipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/programmed\"\nkill -0 $pid && echo alive > \"$TANDEM_SNIPPET_OUT/alive\"\n\
+         kill -TERM $pid; wait $pid\n"
+    )
+}
+
+#[test]
+fn without_ipvs_vrrp_runs_and_the_table_comes_once_the_module_is_loaded() {
+    let s = run().get("late").unwrap();
+    let log = s.read_to_string("tandem.log").unwrap_or_default();
+    assert!(s.passed(), "{}\n{log}", s.stderr);
+    assert_eq!(s.read_to_string("loaded_before").unwrap().trim(), "0", "IPVS was still loaded");
+    assert!(s.read_to_string("vip_without_ipvs").unwrap().contains("192.0.2.101/24"), "VRRP held the VIP\n{log}");
+    assert!(log.contains("cannot program IPVS"), "{log}");
+    assert_eq!(
+        s.read_to_string("programmed").unwrap(),
+        "-A -t 192.0.2.101:80 -s rr\n-a -t 192.0.2.101:80 -r 10.0.0.11:80 -m -w 1\n",
+        "{log}"
+    );
+    assert_eq!(s.read_to_string("alive").unwrap().trim(), "alive");
 }
 
 fn golden_path(name: &str) -> PathBuf {
