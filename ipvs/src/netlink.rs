@@ -402,8 +402,8 @@ impl Ipvs {
     }
 
     /// The destinations of one service (GET_DEST, without their counters): what
-    /// `ipvsadm -Ln -t VIP:PORT` lists, in one dump of a few messages. ESRCH when the
-    /// kernel has no such service.
+    /// `ipvsadm -Ln -t VIP:PORT` lists, in one dump of a few messages. Empty for a service the
+    /// kernel does not have (its dump of one is empty, not an error).
     pub fn dests(&self, key: &ServiceKey) -> Result<BTreeMap<DestKey, Dest>, IpvsError> {
         let mut conn = self.conn("list destinations")?;
         let entries = dest_dumps(&mut conn, self.family, std::slice::from_ref(key), false)?;

@@ -113,6 +113,12 @@ fn in_vm_batches() {
     assert_same(&ipvs.dump().unwrap(), &model);
     let saved = sh("ipvsadm -Sn");
     assert!(saved.contains("-a -t 192.0.2.1:1000 -r 10.1.0.1:80 -m -w 5"), "{saved}");
+    // One service's destinations alone, as the model has them; none of one not there.
+    for port in [1000, 1001, 1003] {
+        let key = tcp([192, 0, 2, 1], port);
+        assert_eq!(Some(&ipvs.dests(&key).unwrap()), model.services.get(&key).map(|(_, d)| d), "{key}");
+    }
+    assert!(ipvs.dests(&ghost).unwrap().is_empty());
     assert!(!saved.contains("192.0.2.1:1002"));
     // One change alone: `apply` reports the refusal itself.
     let e = ipvs.apply(&Change::EditService(ghost, rr())).unwrap_err();
