@@ -148,16 +148,21 @@ pub fn resolve(c: &conf::Config, plan: &Plan, addrs: &Addresses, startup_delay: 
     })
 }
 
-/// Checks that every unit of `c` can run: an error for what tandem refuses; a unit that
-/// only waits for this host (an interface to appear) passes.
-pub fn validate(c: &conf::Config, addrs: &Addresses) -> Result<Vec<Plan>, String> {
-    let plans = plans(c)?;
-    for p in &plans {
-        if let Err(BuildError::Invalid(e)) = resolve(c, p, addrs, Duration::ZERO) {
-            return Err(e);
+/// A unit of the configuration and what resolving it against this host gave: the unit, or
+/// what the host lacks.
+pub type Resolved = (Plan, Result<Unit, BuildError>);
+
+/// Every unit of `c`, resolved against this host once: the unit, or what the host lacks
+/// (the unit then waits in FAULT). An error for what tandem refuses.
+pub fn validate(c: &conf::Config, addrs: &Addresses, startup_delay: Duration) -> Result<Vec<Resolved>, String> {
+    let mut out = Vec::new();
+    for p in plans(c)? {
+        match resolve(c, &p, addrs, startup_delay) {
+            Err(BuildError::Invalid(e)) => return Err(e),
+            unit => out.push((p, unit)),
         }
     }
-    Ok(plans)
+    Ok(out)
 }
 
 /// The interfaces a unit's instances name (their own, their addresses' devices): what a

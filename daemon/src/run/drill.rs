@@ -14,9 +14,8 @@
 //! costs one master-down interval: the held instance then takes the addresses back itself.
 
 use super::snapshot::{InstanceSnapshot, SyncSnapshot, now_unix_ms};
-use super::units::Command;
+use super::units::{Command, Instances, find};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -88,7 +87,7 @@ pub struct Drill {
     /// Where the unit's commands go.
     pub commands: mpsc::UnboundedSender<Command>,
     /// The units' published instances.
-    pub instances: watch::Receiver<BTreeMap<u64, Vec<InstanceSnapshot>>>,
+    pub instances: Instances,
     /// Connection sync as seen here.
     pub sync: watch::Receiver<SyncSnapshot>,
     /// The instance lvs_sync_daemon follows, if any.
@@ -106,15 +105,31 @@ const MARGIN: Duration = Duration::from_secs(2);
 /// (it says it every 2 s).
 const TABLE_WAIT: Duration = Duration::from_secs(5);
 
-fn instance_now(r: &watch::Receiver<BTreeMap<u64, Vec<InstanceSnapshot>>>, name: &str) -> Option<InstanceSnapshot> {
-    r.borrow().values().flatten().find(|i| i.name == name).cloned()
+/// Watches instance `name` until `f` says what it waited for (`Some`), or `limit` passes.
+async fn watch_instance<T>(
+    r: &mut Instances,
+    name: &str,
+    limit: Duration,
+    mut f: impl FnMut(&InstanceSnapshot) -> Option<T>,
+) -> Option<T> {
+    let wait = async {
+        loop {
+            if let Some(t) = find(r, name).as_ref().and_then(&mut f) {
+                return Some(t);
+            }
+            if r.changed().await.is_err() {
+                return None;
+            }
+        }
+    };
+    tokio::time::timeout(limit, wait).await.ok().flatten()
 }
 
 impl Drill {
     /// Runs the drill: preflight, hand-over, measurements, and the way back if asked.
     pub async fn run(mut self, req: DrillRequest) -> Report {
         let mut report = Report { instance: self.instance.clone(), unit: self.unit.clone(), ..Report::default() };
-        let Some(before) = instance_now(&self.instances, &self.instance) else {
+        let Some(before) = find(&self.instances, &self.instance) else {
             report.refused = Some(format!("instance {} is not running here", self.instance));
             return report;
         };
@@ -193,53 +208,39 @@ impl Drill {
         // RFC 5798: the backup takes over after its skew time (under 1 s) once it hears
         // priority 0; a master-down interval is the most it can take.
         let limit = self.advert_interval * 3 + self.advert_interval + MARGIN;
-        let mut came_back = false;
         // The unit takes the command on its next turn: until it has left MASTER, MASTER
         // means not yet, not back again.
+        enum Seen {
+            Taken(IpAddr),
+            CameBack,
+        }
         let mut left = false;
-        let taken = tokio::time::timeout(limit, async {
-            loop {
-                if let Some(i) = instance_now(&self.instances, &self.instance) {
-                    match i.state.as_str() {
-                        "BACKUP" if i.master.is_some() && i.master != own => return i.master,
-                        "MASTER" if left => {
-                            came_back = true;
-                            return None;
-                        }
-                        "MASTER" => {}
-                        _ => left = true,
-                    }
-                }
-                if self.instances.changed().await.is_err() {
-                    return None;
-                }
+        let seen = watch_instance(&mut self.instances, &self.instance, limit, |i| match i.state.as_str() {
+            "BACKUP" if i.master.is_some() && i.master != own => i.master.map(Seen::Taken),
+            "MASTER" if left => Some(Seen::CameBack),
+            "MASTER" => None,
+            _ => {
+                left = true;
+                None
             }
         })
         .await;
-        match taken {
-            Ok(Some(master)) => {
-                let at = ms(t0);
+        let at = ms(t0);
+        match seen {
+            Some(Seen::Taken(master)) => {
                 report.takeover_ms = Some(at);
                 report.new_master = Some(master);
                 report.steps.push(Step { at_ms: at, what: format!("{master} advertises as master") });
             }
-            Ok(None) if came_back => {
-                let at = ms(t0);
-                report.steps.push(Step {
-                    at_ms: at,
-                    what:
-                        "no router took over: this director's master-down timer ran out and it took the addresses back"
-                            .into(),
-                });
-                warn!(instance = %self.instance, "failover drill: no backup took over");
-                let _ = self.commands.send(Command::Release);
-                report.held = false;
-                return report;
-            }
-            _ => {
-                report
-                    .steps
-                    .push(Step { at_ms: ms(t0), what: format!("no new master heard within {} ms", limit.as_millis()) });
+            Some(Seen::CameBack) | None => {
+                let what = if seen.is_some() {
+                    warn!(instance = %self.instance, "failover drill: no backup took over");
+                    "no router took over: this director's master-down timer ran out and it took the addresses back"
+                        .to_string()
+                } else {
+                    format!("no new master heard within {} ms", limit.as_millis())
+                };
+                report.steps.push(Step { at_ms: at, what });
                 let _ = self.commands.send(Command::Release);
                 report.held = false;
                 return report;
@@ -284,18 +285,10 @@ impl Drill {
             report.held = false;
             report.steps.push(Step { at_ms: ms(t0), what: "hold released".into() });
             if self.preempt {
-                let back = tokio::time::timeout(limit, async {
-                    loop {
-                        if instance_now(&self.instances, &self.instance).is_some_and(|i| i.state == "MASTER") {
-                            return true;
-                        }
-                        if self.instances.changed().await.is_err() {
-                            return false;
-                        }
-                    }
-                })
-                .await;
-                if back == Ok(true) {
+                let back =
+                    watch_instance(&mut self.instances, &self.instance, limit, |i| (i.state == "MASTER").then_some(()))
+                        .await;
+                if back.is_some() {
                     let b = ms(t1);
                     report.back_ms = Some(b);
                     report.steps.push(Step { at_ms: ms(t0), what: format!("master again, {b} ms after the release") });

@@ -65,16 +65,6 @@ struct Destination {
     real_server: String,
 }
 
-/// keepalived's exporter's encoding of a state.
-fn state_value(state: &str) -> i64 {
-    match state {
-        "BACKUP" => 1,
-        "MASTER" => 2,
-        "FAULT" => 3,
-        _ => 0,
-    }
-}
-
 fn gauge<L: EncodeLabelSet + Clone + std::hash::Hash + Eq + std::fmt::Debug + Send + Sync + 'static>(
     registry: &mut Registry,
     name: &str,
@@ -139,7 +129,7 @@ pub fn render(s: &Status, stats: &TableStats, durations: &CheckDurations) -> Res
             let ip = a.split('/').next().unwrap_or(a).to_string();
             let al =
                 InstanceAddress { iname: l.iname.clone(), intf: l.intf.clone(), vrid: l.vrid.clone(), ip_address: ip };
-            state.get_or_create(&al).set(state_value(&i.state));
+            state.get_or_create(&al).set(i64::from(super::snapshot::state_code(&i.state)));
         }
         priority.get_or_create(&l).set(i64::from(i.effective_priority));
         let c = &i.counters;

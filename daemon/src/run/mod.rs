@@ -168,8 +168,8 @@ async fn async_run(
     let delay = Duration::try_from_secs_f64(config.global_defs.vrrp_startup_delay).unwrap_or_default();
     // One route-netlink socket for every unit (neli runs a thread per socket).
     let addrs = Addresses::open().map_err(|e| e.to_string())?;
-    let plans = build::validate(&config, &addrs)?;
-    if plans.is_empty() && config.virtual_servers.is_empty() {
+    let resolved = build::validate(&config, &addrs, delay)?;
+    if resolved.is_empty() && config.virtual_servers.is_empty() {
         return Err("the configuration has neither vrrp_instance nor virtual_server".to_string());
     }
     let specs = std::sync::Arc::new(scripts::specs(&config)?);
@@ -240,19 +240,19 @@ async fn async_run(
     let warm = resync::warm_wait(&config);
     let followed = config.global_defs.lvs_sync_daemon.as_ref().and_then(|sd| sd.instance.clone());
     let (hold_tx, hold_rx) = watch::channel(warm.is_some());
-    for plan in plans {
+    for (plan, unit) in resolved {
         // Addresses a killed predecessor left go before anything says tandem is ready.
-        if let Ok(unit) = build::resolve(&config, &plan, &shared.addrs, delay) {
-            unit::remove_stale_addresses(&unit, &shared.addrs);
+        if let Ok(unit) = &unit {
+            unit::remove_stale_addresses(unit, &shared.addrs);
         }
         let holds = followed.as_ref().is_some_and(|f| plan.instances.contains(f));
-        let start = units::Start {
+        let setup = units::Setup {
             config: std::sync::Arc::clone(&config),
             plan,
             scripts: std::sync::Arc::clone(&specs),
-            startup_delay: delay,
+            resolved: Some(unit),
         };
-        units.spawn(&mut tasks, start, holds.then(|| hold_rx.clone()));
+        units.spawn(&mut tasks, units::Start { setup, startup_delay: delay }, holds.then(|| hold_rx.clone()));
     }
     // The IPVS table, kept as the configuration and its health checks want it. The keeper
     // runs even without virtual servers so that a reload can add some.
@@ -539,8 +539,8 @@ fn start_drill(
 
 /// The units and the vrrp_scripts of a configuration, checked: what tandem refuses is an
 /// error; an interface this host lacks only makes a unit wait in FAULT.
-fn prepare_vrrp(c: &tandem_conf::Config, addrs: &Addresses) -> Result<(Vec<build::Plan>, scripts::Specs), String> {
-    Ok((build::validate(c, addrs)?, scripts::specs(c)?))
+fn prepare_vrrp(c: &tandem_conf::Config, addrs: &Addresses) -> Result<(Vec<build::Resolved>, scripts::Specs), String> {
+    Ok((build::validate(c, addrs, Duration::ZERO)?, scripts::specs(c)?))
 }
 
 /// What a reload changes on the VRRP side.
@@ -552,7 +552,7 @@ struct Vrrp<'a> {
 
 /// What the dump signals read: the units' published instances and the desired IPVS table.
 struct Dumps {
-    instances: watch::Receiver<std::collections::BTreeMap<u64, Vec<snapshot::InstanceSnapshot>>>,
+    instances: units::Instances,
     services: watch::Receiver<std::sync::Arc<ipvs::Target>>,
     sync: watch::Receiver<snapshot::SyncSnapshot>,
     /// Counters at the last SIGRTMAX-1 (keepalived's STATS_CLEAR), by instance: SIGUSR2

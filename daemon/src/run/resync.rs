@@ -242,32 +242,19 @@ fn pack_table(services: &Table, sync_id: u8, maxlen: usize) -> Result<(Vec<Vec<u
 /// How long a backup counts as there after it last said so (three of its messages).
 const BACKUP_HEARD_FOR: Duration = Duration::from_secs(6);
 
-/// The followed instance's state (RFC 5798's numbering, as the keepalived exporter's) and
+/// The followed instance's state (as [`super::snapshot::state_code`] numbers it) and
 /// effective priority, as its unit published them.
-fn followed_state(
-    instances: &watch::Receiver<std::collections::BTreeMap<u64, Vec<super::snapshot::InstanceSnapshot>>>,
-    plan: Option<&tandem_conf::LvsSyncDaemon>,
-) -> (u8, u8) {
+fn followed_state(instances: &super::units::Instances, plan: Option<&tandem_conf::LvsSyncDaemon>) -> (u8, u8) {
     let Some(name) = plan.and_then(|p| p.instance.as_ref()) else { return (1, 0) };
-    let all = instances.borrow();
-    let Some(i) = all.values().flatten().find(|i| i.name == *name) else { return (0, 0) };
-    let state = match i.state.as_str() {
-        "BACKUP" => 1,
-        "MASTER" => 2,
-        "FAULT" => 3,
-        _ => 0,
-    };
-    (state, i.effective_priority)
+    super::units::find(instances, name)
+        .map_or((0, 0), |i| (super::snapshot::state_code(&i.state), i.effective_priority))
 }
 
-/// The name of a state number of [`Control::Backup`].
-fn state_name(n: u8) -> &'static str {
-    match n {
-        1 => "BACKUP",
-        2 => "MASTER",
-        3 => "FAULT",
-        _ => "INIT",
-    }
+/// The backups heard, as status shows them: by address.
+fn backups_view(backups: &HashMap<IpAddr, (Instant, BackupSnapshot)>) -> Vec<BackupSnapshot> {
+    let mut v: Vec<BackupSnapshot> = backups.values().map(|(_, b)| b.clone()).collect();
+    v.sort_by_key(|b| b.address);
+    v
 }
 
 /// A random nonce for a catch-up.
@@ -279,7 +266,7 @@ fn nonce() -> u64 {
 /// IPVS table tandem keeps (for the forwarding methods).
 pub async fn run(
     mut status: watch::Receiver<SyncStatus>,
-    instances: watch::Receiver<std::collections::BTreeMap<u64, Vec<super::snapshot::InstanceSnapshot>>>,
+    instances: super::units::Instances,
     services: watch::Receiver<Arc<Target>>,
     mut stop: watch::Receiver<bool>,
     mut warm: Option<Warm>,
@@ -378,8 +365,7 @@ pub async fn run(
                         send(s, &said.emit(), e.control_to()).await;
                     }
                     backups.retain(|_, (at, _)| now.duration_since(*at) < BACKUP_HEARD_FOR);
-                    view.backups = backups.values().map(|(_, b)| b.clone()).collect();
-                    view.backups.sort_by_key(|b| b.address);
+                    view.backups = backups_view(&backups);
                 }
                 if let Some(c) = catchup.as_mut() {
                     if let Some(req) = c.poll_transmit(now) {
@@ -530,7 +516,7 @@ pub async fn run(
                                 if ours && now_status.master {
                                     let b = BackupSnapshot {
                                         address: from.ip(),
-                                        state: state_name(state).to_string(),
+                                        state: super::snapshot::state_name(state).to_string(),
                                         priority,
                                         connections,
                                         heard_unix_ms: super::snapshot::now_unix_ms(),
@@ -538,8 +524,7 @@ pub async fn run(
                                     if backups.insert(from.ip(), (Instant::now(), b)).is_none() {
                                         info!(%from, "a backup director says it is there");
                                     }
-                                    view.backups = backups.values().map(|(_, b)| b.clone()).collect();
-                                    view.backups.sort_by_key(|b| b.address);
+                                    view.backups = backups_view(&backups);
                                 }
                             }
                             Err(e) => debug!(%from, error = %e, "resync: datagram ignored"),

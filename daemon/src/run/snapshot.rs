@@ -16,6 +16,27 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tandem_ipvs::{Forward, Table};
 use tandem_vrrp::instance::Counters;
 
+/// A state's number as RFC 5798 orders them and the keepalived exporter encodes them (0 init,
+/// 1 backup, 2 master, 3 fault): metrics and the backups' announcements use it.
+pub fn state_code(state: &str) -> u8 {
+    match state {
+        "BACKUP" => 1,
+        "MASTER" => 2,
+        "FAULT" => 3,
+        _ => 0,
+    }
+}
+
+/// The state a [`state_code`] stands for.
+pub fn state_name(code: u8) -> &'static str {
+    match code {
+        1 => "BACKUP",
+        2 => "MASTER",
+        3 => "FAULT",
+        _ => "INIT",
+    }
+}
+
 /// One VRRP instance.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InstanceSnapshot {

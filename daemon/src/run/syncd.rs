@@ -195,20 +195,12 @@ impl Driver {
     }
 }
 
-/// The instances as the units publish them, by unit.
-type Instances = watch::Receiver<std::collections::BTreeMap<u64, Vec<InstanceSnapshot>>>;
-
-/// Instance `name` as published, if it runs.
-fn instance_of(units: &Instances, name: &str) -> Option<InstanceSnapshot> {
-    units.borrow().values().flatten().find(|i| i.name == name).cloned()
-}
-
 /// Drives the sync daemons until `stop`: `plans` carries the configuration's `lvs_sync_daemon`
 /// (a reload sends the new one), `units` the VRRP units' published instances; what runs goes
 /// out on `status`.
 pub async fn drive(
     mut plans: watch::Receiver<Option<Plan>>,
-    mut units: Instances,
+    mut units: super::units::Instances,
     mut stop: watch::Receiver<bool>,
     status: watch::Sender<SyncStatus>,
 ) -> Result<(), String> {
@@ -219,7 +211,7 @@ pub async fn drive(
     let followed = |plan: &Option<Plan>| plan.as_ref()?.conf.instance.clone();
     let mut follow = followed(&plan);
     loop {
-        let role = follow.as_ref().and_then(|name| instance_of(&units, name));
+        let role = follow.as_ref().and_then(|name| super::units::find(&units, name));
         let last_state = role.as_ref().map(|r| r.state.clone());
         let wanted = match &plan {
             Some(p) if p.conf.instance.is_none() => Some(p.wanted(None)),
@@ -272,7 +264,7 @@ pub async fn drive(
                         return Ok(());
                     }
                     let Some(name) = &follow else { continue };
-                    let state = instance_of(&units, name).map(|i| i.state);
+                    let state = super::units::find(&units, name).map(|i| i.state);
                     if state != last_state {
                         why = Why::Role(format!("{name} is {}", state.as_deref().unwrap_or("gone")));
                         break;

@@ -3,11 +3,11 @@
 
 use super::Event;
 pub use super::build::Unit;
-use super::build::{self, BuildError, Member, Plan, Tracked};
+use super::build::{self, BuildError, Member, Tracked};
 use super::release::{self, Goodbye};
 use super::scripts::{ScriptResult, Specs};
-use super::snapshot::{InstanceSnapshot, TransitionSnapshot};
-use super::units::{Command, Inputs, Publisher};
+use super::snapshot::TransitionSnapshot;
+use super::units::{self, Command, Inputs, Publisher, Setup};
 use crate::script::Script;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -41,39 +41,6 @@ impl Drops {
     }
 }
 
-/// What a unit's instances look like as it starts: its configuration, with what the
-/// running instances already published (state, last transition, counters) kept.
-fn snapshots(unit: &Unit, before: &[InstanceSnapshot]) -> Vec<InstanceSnapshot> {
-    unit.members
-        .iter()
-        .map(|m| {
-            let kept = before.iter().find(|b| b.name == m.settings.name);
-            InstanceSnapshot {
-                name: m.settings.name.clone(),
-                sync_group: unit.is_group.then(|| unit.name.clone()),
-                interface: m.ifname.clone(),
-                vrid: m.settings.vrid,
-                family: if m.v6 { "ipv6" } else { "ipv4" },
-                version: match m.settings.version {
-                    tandem_vrrp::Version::V2 => 2,
-                    tandem_vrrp::Version::V3 => 3,
-                },
-                state: kept.map_or_else(|| State::Init.as_str().to_string(), |k| k.state.clone()),
-                priority: m.settings.priority,
-                effective_priority: kept.map_or(m.settings.priority, |k| k.effective_priority),
-                master: kept.and_then(|k| k.master),
-                virtual_addresses: m
-                    .vips
-                    .iter()
-                    .map(|v| format!("{}/{} dev {}", v.address, v.prefix, v.ifname))
-                    .collect(),
-                last_transition: kept.and_then(|k| k.last_transition.clone()),
-                counters: kept.map(|k| k.counters.clone()).unwrap_or_default(),
-            }
-        })
-        .collect()
-}
-
 /// How a unit's run ended.
 pub enum Exit {
     /// tandem stops.
@@ -83,7 +50,7 @@ pub enum Exit {
     /// The unit must start again from this configuration: a reload changed its sockets
     /// (interface, vrid, version, source address, members), or its interface was created
     /// again. It stopped gracefully first.
-    Restart { config: std::sync::Arc<tandem_conf::Config>, plan: Plan, scripts: std::sync::Arc<Specs> },
+    Restart(Box<Setup>),
 }
 
 /// Removes the unit's virtual addresses where they already are: a tandem killed as master
@@ -161,9 +128,7 @@ fn open_frames(io: &mut Io, m: &Member, shared: &super::Shared) -> Result<(), St
 /// routers and sockets applies the new settings in place: no state changes because of it.
 pub async fn run(
     unit: Unit,
-    config: &std::sync::Arc<tandem_conf::Config>,
-    plan: &Plan,
-    scripts: &std::sync::Arc<Specs>,
+    setup: Setup,
     shared: &super::Shared,
     inputs: &mut Inputs,
     publisher: &Publisher,
@@ -183,21 +148,19 @@ pub async fn run(
         .map(|m| Instance::new(m.settings.clone()).map_err(|e| format!("{}: {e}", m.settings.name)))
         .collect();
     let mut group = SyncGroup::new(unit.name.clone(), instances?);
-    let track = Tracking::new(&unit, scripts, &shared.links(), None);
+    let track = Tracking::new(&unit, &setup.scripts, &shared.links(), None);
     let n = unit.members.len();
     let mut run = Running {
         drops: unit.members.iter().map(|_| Drops::default()).collect(),
         unit,
         io,
         track,
-        scripts: std::sync::Arc::clone(scripts),
-        config: std::sync::Arc::clone(config),
-        plan: plan.clone(),
+        setup,
         goodbye_kept: vec![false; n],
         group_state: State::Init,
     };
     let ctx = Ctx { addrs: &shared.addrs, fifo: shared.fifo.as_ref(), publisher };
-    publisher.set(snapshots(&run.unit, &[]));
+    publisher.set(units::configured_snapshots(&run.setup.config, &run.setup.plan, None));
     // Faults and adjustments known before start apply from the start.
     retrack(&run.unit, &run.track, &mut group);
     // Preemption is held while warm preemption waits or a drill holds it.
@@ -246,7 +209,7 @@ pub async fn run(
                     if recreated {
                         info!(unit = %run.unit.name, interface = %l.name, "interface created again; the unit starts again on it");
                         run.stop(&mut group, &ctx).await;
-                        return Ok(Exit::Restart { config: run.config, plan: run.plan, scripts: run.scripts });
+                        return Ok(Exit::Restart(Box::new(run.setup)));
                     }
                     if run.track.link(&l) {
                         retrack(&run.unit, &run.track, &mut group);
@@ -267,24 +230,22 @@ pub async fn run(
                 Err(_) => inputs.hold = None,
             },
             c = inputs.commands.recv() => match c {
-                Some(Command::Reconfigure { config, plan, scripts }) => {
-                    match build::resolve(&config, &plan, &shared.addrs, Duration::ZERO) {
-                        Ok(new) if build::same_routers(&run.unit, &new) => {
-                            run.reconfigure(new, &group, shared, &ctx).await;
-                            (run.config, run.plan) = (config, plan);
-                            run.track = Tracking::new(&run.unit, &scripts, &shared.links(), Some((&run.track, &run.scripts)));
-                            run.scripts = scripts;
-                            if let Err(e) = run.apply_settings(&mut group) {
-                                warn!(unit = %run.unit.name, error = %e, "reload: settings not applied");
-                            }
-                            retrack(&run.unit, &run.track, &mut group);
-                            publisher.set(snapshots(&run.unit, &publisher.current()));
-                            info!(unit = %run.unit.name, "reload applied; state kept");
+                Some(Command::Reconfigure(mut new)) => {
+                    match new.resolve(&shared.addrs, Duration::ZERO) {
+                        Ok(unit) if build::same_routers(&run.unit, &unit) => {
+                            run.reload(unit, *new, &mut group, shared, &ctx).await;
                         }
-                        Ok(_) | Err(BuildError::Missing(_)) => {
+                        Ok(unit) => {
                             info!(unit = %run.unit.name, "reload changed the unit's interface, virtual router id, version, source address or members: it stops and starts again");
                             run.stop(&mut group, &ctx).await;
-                            return Ok(Exit::Restart { config, plan, scripts });
+                            new.resolved = Some(Ok(unit));
+                            return Ok(Exit::Restart(new));
+                        }
+                        Err(BuildError::Missing(why)) => {
+                            info!(unit = %run.unit.name, reason = %why, "reload: the unit's interface or address is missing: it stops and waits for it");
+                            run.stop(&mut group, &ctx).await;
+                            new.resolved = Some(Err(BuildError::Missing(why)));
+                            return Ok(Exit::Restart(new));
                         }
                         Err(BuildError::Invalid(e)) => {
                             warn!(unit = %run.unit.name, error = %e, "reload: the unit keeps its settings");
@@ -450,10 +411,8 @@ struct Running {
     io: Vec<Io>,
     track: Tracking,
     drops: Vec<Drops>,
-    scripts: std::sync::Arc<Specs>,
-    /// The configuration and plan the unit runs (to start again from).
-    config: std::sync::Arc<tandem_conf::Config>,
-    plan: Plan,
+    /// The configuration the unit runs (to start again from).
+    setup: Setup,
     /// Members whose goodbye (priority-0 advert) the last-resort release holds.
     goodbye_kept: Vec<bool>,
     /// The group's state last reported.
@@ -476,11 +435,12 @@ impl Running {
         self.publish(group, ctx);
     }
 
-    /// A reload that keeps the unit's virtual routers: a master's addresses follow the new
-    /// list (removed ones go, added ones come with gratuitous ARP / NA), frame senders open
-    /// for new devices, and the unit takes the new members (settings go to the state machine
-    /// in [`apply_settings`](Self::apply_settings)).
-    async fn reconfigure(&mut self, new: Unit, group: &SyncGroup, shared: &super::Shared, ctx: &Ctx<'_>) {
+    /// A reload that keeps the unit's virtual routers (`unit`, resolved from `setup`): a
+    /// master's addresses follow the new list (removed ones go, added ones come with
+    /// gratuitous ARP / NA), frame senders open for new devices, tracking follows the new
+    /// scripts (keeping the state of unchanged ones), and the state machine takes the new
+    /// settings; the state stays.
+    async fn reload(&mut self, new: Unit, setup: Setup, group: &mut SyncGroup, shared: &super::Shared, ctx: &Ctx<'_>) {
         for (i, (old, m)) in self.unit.members.iter().zip(&new.members).enumerate() {
             let Some(io) = self.io.get_mut(i) else { continue };
             if let Err(e) = open_frames(io, m, shared) {
@@ -505,15 +465,19 @@ impl Running {
             send_garps(m, io, &added, m.settings.garp.master_repeat);
         }
         self.unit = new;
-    }
-
-    /// Gives the state machine the unit's (new) settings.
-    fn apply_settings(&self, group: &mut SyncGroup) -> Result<(), String> {
+        self.track =
+            Tracking::new(&self.unit, &setup.scripts, &shared.links(), Some((&self.track, &self.setup.scripts)));
+        self.setup = setup;
         let now = Instant::now();
         for (i, m) in self.unit.members.iter().enumerate() {
-            group.reconfigure(i, now, m.settings.clone()).map_err(|e| format!("{}: {e}", m.settings.name))?;
+            if let Err(e) = group.reconfigure(i, now, m.settings.clone()) {
+                warn!(instance = %m.settings.name, error = %e, "reload: settings not applied");
+            }
         }
-        Ok(())
+        retrack(&self.unit, &self.track, group);
+        let configured = units::configured_snapshots(&self.setup.config, &self.setup.plan, None);
+        ctx.publisher.set(units::carry(configured, &ctx.publisher.current()));
+        info!(unit = %self.unit.name, "reload applied; state kept");
     }
 
     /// Publishes the members' state where it changed (numbers are compared, nothing is

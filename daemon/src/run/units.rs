@@ -21,10 +21,34 @@ use tandem_vrrp::linux::link::LinkState;
 use tokio::sync::{broadcast, mpsc, watch};
 use tracing::{info, warn};
 
+/// A unit's configuration: what it (re)starts from, and what a reload hands it.
+pub(crate) struct Setup {
+    /// The whole configuration.
+    pub config: Arc<Config>,
+    /// The unit in it.
+    pub plan: Plan,
+    /// The vrrp_scripts.
+    pub scripts: Arc<Specs>,
+    /// The unit resolved against this host when that was done already (by the validation
+    /// of the file), so that it is not done again: the unit, or what the host lacks.
+    pub resolved: Option<Result<unit::Unit, BuildError>>,
+}
+
+impl Setup {
+    /// The resolved unit: as given, else resolved now.
+    pub fn resolve(
+        &mut self,
+        addrs: &tandem_vrrp::linux::addr::Addresses,
+        startup_delay: Duration,
+    ) -> Result<unit::Unit, BuildError> {
+        self.resolved.take().unwrap_or_else(|| build::resolve(&self.config, &self.plan, addrs, startup_delay))
+    }
+}
+
 /// What the main loop tells a unit.
 pub(crate) enum Command {
-    /// A reload: the new configuration, the unit's plan in it and the vrrp_scripts.
-    Reconfigure { config: Arc<Config>, plan: Plan, scripts: Arc<Specs> },
+    /// A reload: the unit's new configuration.
+    Reconfigure(Box<Setup>),
     /// The unit is no longer configured: stop gracefully and end.
     Remove,
     /// A failover drill: masters hand over (priority 0, addresses removed) and hold
@@ -38,9 +62,17 @@ pub(crate) enum Command {
 /// the dumps and the sync driver read.
 pub(crate) type Registry = watch::Sender<BTreeMap<u64, Vec<InstanceSnapshot>>>;
 
+/// What readers of the registry hold.
+pub(crate) type Instances = watch::Receiver<BTreeMap<u64, Vec<InstanceSnapshot>>>;
+
 /// The instances of a registry, flattened.
 pub(crate) fn instances(r: &BTreeMap<u64, Vec<InstanceSnapshot>>) -> Vec<InstanceSnapshot> {
     r.values().flatten().cloned().collect()
+}
+
+/// Instance `name` as its unit published it, if it runs.
+pub(crate) fn find(r: &Instances, name: &str) -> Option<InstanceSnapshot> {
+    r.borrow().values().flatten().find(|i| i.name == name).cloned()
 }
 
 /// One unit's place in the registry.
@@ -153,25 +185,26 @@ impl UnitSet {
         };
         let publisher = Publisher { registry: self.registry.clone(), id: self.next_id };
         self.next_id += 1;
-        publisher.set(pending_snapshots(&start.config, &start.plan, None));
-        self.units.insert(start.plan.name.clone(), (tx, start.plan.instances.clone()));
+        publisher.set(configured_snapshots(&start.setup.config, &start.setup.plan, None));
+        self.units.insert(start.setup.plan.name.clone(), (tx, start.setup.plan.instances.clone()));
         let shared = Arc::clone(&self.shared);
         tasks.spawn(async move {
-            let name = start.plan.name.clone();
+            let name = start.setup.plan.name.clone();
             (name, supervise(start, shared, inputs, publisher).await)
         });
     }
 
-    /// Moves the set to `config`'s units: new ones start, removed ones stop, the others get
-    /// their new settings. Returns what changed, for the log and `tandem reload`.
+    /// Moves the set to `config`'s units (resolved by [`build::validate`]): new ones start,
+    /// removed ones stop, the others get their new settings. Returns what changed, for the
+    /// log and `tandem reload`.
     pub fn reload(
         &mut self,
         tasks: &mut tokio::task::JoinSet<(String, Result<(), String>)>,
         config: &Arc<Config>,
-        plans: Vec<Plan>,
+        units: Vec<build::Resolved>,
         scripts: &Arc<Specs>,
     ) -> Vec<String> {
-        let wanted: HashSet<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+        let wanted: HashSet<&str> = units.iter().map(|(p, _)| p.name.as_str()).collect();
         let mut changes = Vec::new();
         let removed: Vec<String> = self.units.keys().filter(|n| !wanted.contains(n.as_str())).cloned().collect();
         for name in removed {
@@ -180,25 +213,17 @@ impl UnitSet {
                 changes.push(format!("{name} removed"));
             }
         }
-        for plan in plans {
-            match self.units.get_mut(&plan.name) {
+        for (plan, resolved) in units {
+            let setup =
+                Setup { config: Arc::clone(config), plan, scripts: Arc::clone(scripts), resolved: Some(resolved) };
+            match self.units.get_mut(&setup.plan.name) {
                 Some((tx, instances)) => {
-                    instances.clone_from(&plan.instances);
-                    let _ = tx.send(Command::Reconfigure {
-                        config: Arc::clone(config),
-                        plan,
-                        scripts: Arc::clone(scripts),
-                    });
+                    instances.clone_from(&setup.plan.instances);
+                    let _ = tx.send(Command::Reconfigure(Box::new(setup)));
                 }
                 None => {
-                    changes.push(format!("{} added", plan.name));
-                    let start = Start {
-                        config: Arc::clone(config),
-                        plan,
-                        scripts: Arc::clone(scripts),
-                        startup_delay: Duration::ZERO,
-                    };
-                    self.spawn(tasks, start, None);
+                    changes.push(format!("{} added", setup.plan.name));
+                    self.spawn(tasks, Start { setup, startup_delay: Duration::ZERO }, None);
                 }
             }
         }
@@ -208,9 +233,8 @@ impl UnitSet {
 
 /// What a unit starts from.
 pub(crate) struct Start {
-    pub config: Arc<Config>,
-    pub plan: Plan,
-    pub scripts: Arc<Specs>,
+    /// Its configuration.
+    pub setup: Setup,
     /// `vrrp_startup_delay` (at tandem's start only).
     pub startup_delay: Duration,
 }
@@ -224,27 +248,24 @@ async fn supervise(
     mut inputs: Inputs,
     publisher: Publisher,
 ) -> Result<(), String> {
-    let Start { mut config, mut plan, mut scripts, mut startup_delay } = start;
+    let Start { mut setup, mut startup_delay } = start;
     loop {
-        let unit =
-            match wait_for_host(&mut config, &mut plan, &mut scripts, &shared, &mut inputs, &publisher, startup_delay)
-                .await
-            {
-                Waited::Ready(u) => u,
-                Waited::Stopped => return Ok(()),
-                Waited::Removed => {
-                    publisher.remove();
-                    return Ok(());
-                }
-            };
-        match unit::run(unit, &config, &plan, &scripts, &shared, &mut inputs, &publisher).await? {
+        let unit = match wait_for_host(&mut setup, &shared, &mut inputs, &publisher, startup_delay).await {
+            Waited::Ready(u) => u,
+            Waited::Stopped => return Ok(()),
+            Waited::Removed => {
+                publisher.remove();
+                return Ok(());
+            }
+        };
+        match unit::run(unit, setup, &shared, &mut inputs, &publisher).await? {
             Exit::Stopped => return Ok(()),
             Exit::Removed => {
                 publisher.remove();
                 return Ok(());
             }
-            Exit::Restart { config: c, plan: p, scripts: s } => {
-                (config, plan, scripts) = (c, p, s);
+            Exit::Restart(again) => {
+                setup = *again;
                 startup_delay = Duration::ZERO;
             }
         }
@@ -265,9 +286,7 @@ const RETRY: Duration = Duration::from_secs(1);
 /// address, publishes its instances in FAULT (notify scripts run, as keepalived's do for an
 /// instance in fault) and retries at link events and every [`RETRY`].
 async fn wait_for_host(
-    config: &mut Arc<Config>,
-    plan: &mut Plan,
-    scripts: &mut Arc<Specs>,
+    setup: &mut Setup,
     shared: &super::Shared,
     inputs: &mut Inputs,
     publisher: &Publisher,
@@ -276,26 +295,26 @@ async fn wait_for_host(
     let mut waiting_for: Option<String> = None;
     let mut notified = false;
     loop {
-        match build::resolve(config, plan, &shared.addrs, startup_delay) {
+        match setup.resolve(&shared.addrs, startup_delay) {
             Ok(u) => {
                 if waiting_for.is_some() {
-                    info!(unit = %plan.name, "what the unit waited for is there; it starts");
+                    info!(unit = %setup.plan.name, "what the unit waited for is there; it starts");
                 }
                 return Waited::Ready(u);
             }
             Err(BuildError::Missing(why) | BuildError::Invalid(why)) => {
                 if waiting_for.as_deref() != Some(why.as_str()) {
-                    warn!(unit = %plan.name, reason = %why, "VRRP unit in FAULT until this host has what it needs");
+                    warn!(unit = %setup.plan.name, reason = %why, "VRRP unit in FAULT until this host has what it needs");
                     if !notified {
-                        notify_fault(config, plan, shared);
+                        notify_fault(&setup.config, &setup.plan, shared);
                         notified = true;
                     }
-                    publisher.set(pending_snapshots(config, plan, Some(&why)));
+                    publisher.set(configured_snapshots(&setup.config, &setup.plan, Some(&why)));
                     waiting_for = Some(why);
                 }
             }
         }
-        let names = build::interfaces_named(config, plan);
+        let names = build::interfaces_named(&setup.config, &setup.plan);
         let retry = tokio::time::sleep(RETRY);
         tokio::pin!(retry);
         loop {
@@ -307,8 +326,8 @@ async fn wait_for_host(
                 },
                 () = &mut retry => break,
                 c = inputs.commands.recv() => match c {
-                    Some(Command::Reconfigure { config: c, plan: p, scripts: s }) => {
-                        (*config, *plan, *scripts) = (c, p, s);
+                    Some(Command::Reconfigure(new)) => {
+                        *setup = *new;
                         waiting_for = None;
                         break;
                     }
@@ -341,9 +360,10 @@ fn notify_fault(config: &Config, plan: &Plan, shared: &super::Shared) {
     }
 }
 
-/// The instances of a unit not running yet, from the configuration alone: INIT, or FAULT
-/// with `why` when it waits for this host.
-fn pending_snapshots(c: &Config, plan: &Plan, why: Option<&str>) -> Vec<InstanceSnapshot> {
+/// A unit's instances as its configuration describes them: INIT, or FAULT with `why` when
+/// the unit waits for this host. A running unit publishes these with its state carried over
+/// ([`carry`]).
+pub(crate) fn configured_snapshots(c: &Config, plan: &Plan, why: Option<&str>) -> Vec<InstanceSnapshot> {
     let state = if why.is_some() { State::Fault } else { State::Init };
     plan.instances
         .iter()
@@ -374,4 +394,19 @@ fn pending_snapshots(c: &Config, plan: &Plan, why: Option<&str>) -> Vec<Instance
             }
         })
         .collect()
+}
+
+/// `snaps` with what `before` (the same instances, published earlier) says of their running
+/// state: state, effective priority, master, last transition, counters.
+pub(crate) fn carry(mut snaps: Vec<InstanceSnapshot>, before: &[InstanceSnapshot]) -> Vec<InstanceSnapshot> {
+    for s in &mut snaps {
+        if let Some(b) = before.iter().find(|b| b.name == s.name) {
+            s.state.clone_from(&b.state);
+            s.effective_priority = b.effective_priority;
+            s.master = b.master;
+            s.last_transition.clone_from(&b.last_transition);
+            s.counters.clone_from(&b.counters);
+        }
+    }
+    snaps
 }
