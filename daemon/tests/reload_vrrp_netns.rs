@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 use tandem_tests::netns::{Host, Lab, wait_until};
-use tandem_tests::pair::{has_vip, rig};
+use tandem_tests::pair::{Tandem, has_vip, rig};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tandem");
 
@@ -30,12 +30,7 @@ fn instance(name: &str, vrid: u8, priority: u8, vips: &[&str], interface: &str) 
 
 /// A tandem in `host` with its own control socket in the lab's folder; returns its pid.
 fn start(lab: &mut Lab, host: &Host, name: &str, conf: &str) -> u32 {
-    let dir = lab.dir().to_path_buf();
-    let path = dir.join(format!("{name}.conf"));
-    std::fs::write(&path, conf).unwrap();
-    let socket = dir.join(format!("{name}.sock"));
-    let args = ["run", "-v", "-f", path.to_str().unwrap(), "--control-socket", socket.to_str().unwrap()];
-    lab.spawn(host, BIN, &args, &format!("{name}.log")).unwrap()
+    Tandem::start_controlled(lab, BIN, host, name, conf).unwrap().pid
 }
 
 fn log(lab: &Lab, name: &str) -> String {

@@ -406,16 +406,11 @@ fn a_reload_does_not_run_notify_scripts_for_states_that_did_not_change() {
 fn a_wrong_password_is_dropped_and_counted_by_both() {
     let mut r = rig("badpass");
     let (d1, d2) = (r.d1.clone(), r.d2.clone());
-    let dir = r.lab.dir().to_path_buf();
     let conf = config("1", "2", Opts { auth: true, ..Opts::v2(150) });
-    let path = dir.join("d1.conf");
-    std::fs::write(&path, &conf).unwrap();
-    let socket = dir.join("d1.sock");
-    let args = ["run", "-v", "-f", path.to_str().unwrap(), "--control-socket", socket.to_str().unwrap()];
-    r.lab.spawn(&d1, BIN, &args, "d1.log").unwrap();
+    let t1 = Tandem::start_controlled(&mut r.lab, BIN, &d1, "d1", &conf).unwrap();
     let wrong = config("2", "1", Opts { auth: true, ..Opts::v2(100) }).replace("auth_pass s3cret", "auth_pass other");
     let k = Keepalived::start(&mut r.lab, &d2, "k2", &wrong).unwrap();
-    let log = || std::fs::read_to_string(dir.join("d1.log")).unwrap_or_default();
+    let log = || t1.log();
     // Neither hears the other: both end up master.
     assert!(
         wait_until(Duration::from_secs(10), || has_vip(&r.lab, &d1, VIP) && has_vip(&r.lab, &d2, VIP)),
@@ -424,10 +419,7 @@ fn a_wrong_password_is_dropped_and_counted_by_both() {
         k.log()
     );
     std::thread::sleep(Duration::from_secs(2));
-    let out = std::process::Command::new(BIN)
-        .args(["status", "--json", "--control-socket", socket.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = t1.ask(BIN, &["status", "--json"]).unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let c = &v["vrrp_instances"][0]["counters"];
     assert!(c["dropped"]["auth"].as_u64().unwrap_or(0) >= 2, "{c}");

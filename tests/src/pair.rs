@@ -87,6 +87,8 @@ pub struct Tandem {
     pub pid: u32,
     /// Its log (stdout and stderr).
     pub log: std::path::PathBuf,
+    /// Its own control socket, when started with one ([`Tandem::start_controlled`]).
+    pub socket: Option<std::path::PathBuf>,
 }
 
 impl Tandem {
@@ -111,7 +113,32 @@ impl Tandem {
         let mut args: Vec<&str> = env.to_vec();
         args.extend([bin, "run", "-v", "-f", &path]);
         let pid = lab.spawn(host, "env", &args, &log)?;
-        Ok(Tandem { pid, log: lab.dir().join(log) })
+        Ok(Tandem { pid, log: lab.dir().join(log), socket: None })
+    }
+
+    /// As [`Tandem::start`], with a control socket of its own in the lab's folder
+    /// (`NAME.sock`): several tandems in one test each answer `tandem status`, `reload` and
+    /// `drill` (the default socket is one per host).
+    pub fn start_controlled(lab: &mut Lab, bin: &str, host: &Host, name: &str, conf: &str) -> io::Result<Tandem> {
+        let dir = lab.dir().to_path_buf();
+        let path = dir.join(format!("{name}.conf"));
+        std::fs::write(&path, conf)?;
+        let socket = dir.join(format!("{name}.sock"));
+        let log = format!("{name}.log");
+        let (p, s) = (path.to_string_lossy().into_owned(), socket.to_string_lossy().into_owned());
+        let pid = lab.spawn(host, bin, &["run", "-v", "-f", &p, "--control-socket", &s], &log)?;
+        Ok(Tandem { pid, log: dir.join(log), socket: Some(socket) })
+    }
+
+    /// Runs `bin ARGS --control-socket SOCKET` (a client command: status, reload, drill)
+    /// against this tandem's own socket, or the default one.
+    pub fn ask(&self, bin: &str, args: &[&str]) -> io::Result<std::process::Output> {
+        let mut c = std::process::Command::new(bin);
+        c.args(args);
+        if let Some(s) = &self.socket {
+            c.arg("--control-socket").arg(s);
+        }
+        c.output()
     }
 
     /// What it has logged so far.
