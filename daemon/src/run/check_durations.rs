@@ -6,9 +6,7 @@ use crate::health::Runner;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
-use std::collections::HashMap;
-use std::time::Instant;
-use tandem_checker::health::CheckId;
+use std::time::Duration;
 use tandem_checker::probe::Probe;
 
 /// The histogram's label: the kind of check (keepalived's keyword, lower case: `tcp`, `http`,
@@ -41,6 +39,11 @@ impl CheckDurations {
     pub fn family(&self) -> Family<CheckKind, Histogram, fn() -> Histogram> {
         self.0.clone()
     }
+
+    /// An attempt of a check run by `runner` took `took`.
+    pub fn observe(&self, runner: &Runner, took: Duration) {
+        self.0.get_or_create(&CheckKind { check: kind(runner) }).observe(took.as_secs_f64());
+    }
 }
 
 /// The kind of check a runner runs.
@@ -57,37 +60,5 @@ fn kind(r: &Runner) -> &'static str {
             Probe::Ping(_) => "ping",
             Probe::File(_) => "file",
         },
-    }
-}
-
-/// The checks under way and when each began.
-#[derive(Default)]
-pub struct Timer {
-    started: HashMap<CheckId, Instant>,
-    durations: Option<CheckDurations>,
-}
-
-impl Timer {
-    /// Observes into `durations`.
-    pub fn new(durations: CheckDurations) -> Timer {
-        Timer { started: HashMap::new(), durations: Some(durations) }
-    }
-
-    /// Check `id` begins at `now`.
-    pub fn start(&mut self, id: CheckId, now: Instant) {
-        if self.durations.is_some() {
-            self.started.insert(id, now);
-        }
-    }
-
-    /// Check `id`, run by `runner`, has its result at `now`.
-    pub fn finish(&mut self, id: CheckId, now: Instant, runner: Option<&Runner>) {
-        let (Some(begun), Some(d), Some(r)) = (self.started.remove(&id), &self.durations, runner) else { return };
-        d.0.get_or_create(&CheckKind { check: kind(r) }).observe(now.saturating_duration_since(begun).as_secs_f64());
-    }
-
-    /// A reload: the checks under way are dropped.
-    pub fn clear(&mut self) {
-        self.started.clear();
     }
 }

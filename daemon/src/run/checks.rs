@@ -14,7 +14,7 @@
 //! out until its checks pass again, one that was up stays in.
 
 use super::addresses::Present;
-use super::check_durations::{CheckDurations, Timer};
+use super::check_durations::CheckDurations;
 use super::ipvs::Target;
 use super::snapshot::{HealthSnapshot, RealServerHealth, VirtualServerHealth, now_unix_ms};
 use crate::health::{self, Checks, Runner};
@@ -47,6 +47,9 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 /// Re-reading the clock and collecting the finished connects every few dozen starts keeps
 /// each check's times its own, and the checks stay spread.
 const START_CHUNK: usize = 32;
+
+/// An attempt of a check: which one, and when it began (its duration is measured from then).
+type Attempt = (CheckId, Instant);
 
 /// A configuration reloaded, with its checks already built (the reload was refused if they
 /// could not be).
@@ -223,11 +226,18 @@ impl Checker {
     }
 
     /// Handles results that came in at `now`, emptying `results`.
-    fn handle_results(&mut self, now: Instant, results: &mut Vec<(CheckId, ProbeResult)>, timer: &mut Timer) {
-        for (id, result) in results.drain(..) {
-            timer.finish(id, now, self.runner(id).map(|r| &**r));
-            self.health.handle_result(now, id, &result);
+    fn handle_results(&mut self, now: Instant, results: &mut Vec<(Attempt, ProbeResult)>, durations: &CheckDurations) {
+        for (attempt, result) in results.drain(..) {
+            self.handle_result(now, attempt, &result, durations);
         }
+    }
+
+    /// Hands the result of `attempt`, in at `now`, to the core, and times the attempt.
+    fn handle_result(&mut self, now: Instant, (id, began): Attempt, result: &ProbeResult, durations: &CheckDurations) {
+        if let Some(runner) = self.runner(id) {
+            durations.observe(runner, now.saturating_duration_since(began));
+        }
+        self.health.handle_result(now, id, result);
     }
 
     /// Performs the core's actions, leaving the probes to start in `starting`; true when a
@@ -322,7 +332,6 @@ impl Checker {
         mut stop: watch::Receiver<bool>,
         durations: CheckDurations,
     ) -> Result<(), String> {
-        let mut timer = Timer::new(durations);
         let present = addresses.borrow_and_update().clone();
         self.follow_addresses(Instant::now(), &present);
         let mut running = FuturesUnordered::new();
@@ -330,7 +339,7 @@ impl Checker {
             .and_then(connects::watched)
             .map_err(|e| format!("cannot make an epoll set for TCP checks: {e}"))?;
         // Results known without waiting (and collected from `connects`), handled in one go.
-        let mut results: Vec<(CheckId, ProbeResult)> = Vec::new();
+        let mut results: Vec<(Attempt, ProbeResult)> = Vec::new();
         configs.borrow_and_update();
         // Pool changes are published at most every PUBLISH_EVERY: rebuilding and diffing a
         // table of thousands of destinations per transition would cost more than the checks
@@ -350,13 +359,12 @@ impl Checker {
                 if n > 0 && n % START_CHUNK == 0 {
                     now = Instant::now();
                     connects.get_mut().collect(&mut results).map_err(|e| format!("TCP checks' epoll set: {e}"))?;
-                    self.handle_results(now, &mut results, &mut timer);
+                    self.handle_results(now, &mut results, &durations);
                 }
                 let Some(runner) = self.runner(id) else { continue };
-                timer.start(id, now);
                 if let Runner::Probe(Probe::Tcp(target)) = &**runner {
-                    if let Some(r) = connects.get_mut().start(id, target, now) {
-                        results.push((id, r));
+                    if let Some(r) = connects.get_mut().start((id, now), target, now) {
+                        results.push(((id, now), r));
                     }
                 } else {
                     running.push(attempt(Arc::clone(runner), id, now));
@@ -364,7 +372,7 @@ impl Checker {
             }
             self.starting = starting;
             if !results.is_empty() {
-                self.handle_results(now, &mut results, &mut timer);
+                self.handle_results(now, &mut results, &durations);
                 // What that changed is drained on the next turn, at once.
                 continue;
             }
@@ -385,7 +393,7 @@ impl Checker {
                 () = &mut sleep => {
                     now = Instant::now();
                     connects.get_mut().expire(now, &mut results);
-                    self.handle_results(now, &mut results, &mut timer);
+                    self.handle_results(now, &mut results, &durations);
                     self.health.handle_timeout(now);
                 }
                 guard = connects.readable_mut() => {
@@ -393,16 +401,14 @@ impl Checker {
                     let mut guard = guard.map_err(|e| format!("TCP checks' epoll set: {e}"))?;
                     guard.get_inner_mut().collect(&mut results).map_err(|e| format!("TCP checks' epoll set: {e}"))?;
                     guard.clear_ready();
-                    self.handle_results(now, &mut results, &mut timer);
+                    self.handle_results(now, &mut results, &durations);
                 }
-                Some((id, result)) = running.next(), if !running.is_empty() => {
+                Some((attempt, result)) = running.next(), if !running.is_empty() => {
                     // Every result already in is handled in one go.
                     now = Instant::now();
-                    timer.finish(id, now, self.runner(id).map(|r| &**r));
-                    self.health.handle_result(now, id, &result);
-                    while let Some(Some((id, result))) = running.next().now_or_never() {
-                        timer.finish(id, now, self.runner(id).map(|r| &**r));
-                        self.health.handle_result(now, id, &result);
+                    self.handle_result(now, attempt, &result, &durations);
+                    while let Some(Some((attempt, result))) = running.next().now_or_never() {
+                        self.handle_result(now, attempt, &result, &durations);
                     }
                 }
                 changed = configs.changed() => {
@@ -414,7 +420,6 @@ impl Checker {
                     // The old configuration's probes in flight are dropped with it.
                     running.clear();
                     connects.get_mut().clear();
-                    timer.clear();
                     let (previous, old) = self.into_previous();
                     self = Checker::new(r.config.clone(), r.checks.clone(), previous);
                     // The old configuration's model, checks and states (megabytes for
@@ -482,8 +487,8 @@ fn health_snapshot(config: &Config, checks: &Checks, health: &Health, before: &[
 }
 
 /// One attempt of check `id` by `runner`, begun at `start`.
-async fn attempt(runner: Arc<Runner>, id: CheckId, start: Instant) -> (CheckId, ProbeResult) {
-    (id, runner.run(start).await)
+async fn attempt(runner: Arc<Runner>, id: CheckId, start: Instant) -> (Attempt, ProbeResult) {
+    ((id, start), runner.run(start).await)
 }
 
 /// Sends a new desired state to the IPVS keeper, unless it is the same.
