@@ -49,8 +49,9 @@ pub struct Options {
     pub config_id: Option<String>,
     /// Turn warnings into errors.
     pub strict: bool,
-    /// Record no source map ([`Report::map`] stays empty): a large file reads in a third of
-    /// the time, for a caller that only asks whether the file is valid (a reload). The
+    /// Record no source map ([`Report::map`] stays empty): a large file reads in a fifth of
+    /// the time (conf/examples/load_time), for a caller that only asks whether the file is
+    /// valid (a reload). The
     /// readers' findings keep their place; validation's carry none, so load the file again
     /// without this to show them.
     pub no_source_map: bool,
