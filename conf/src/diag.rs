@@ -227,10 +227,7 @@ impl SourceMap {
 
     /// Records where `path` was written, replacing an earlier record.
     pub fn set(&mut self, path: impl Into<String>, span: Span) {
-        if self.off {
-            return;
-        }
-        self.spans.insert(path.into(), span);
+        self.set_with(|| path.into(), span);
     }
 
     /// As [`SourceMap::set`], making the path only when the map records.
