@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 use tandem_tests::vm::{Job, Vm};
 
+const USAGE: &str = "usage: tandem-vm [--timeout SECS] [--memory MB] [--cpus N] [--systemd] SCRIPT";
+
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut builder = Vm::builder().timeout(Duration::from_secs(600));
@@ -40,13 +42,13 @@ fn main() -> ExitCode {
                 builder
             }
             _ => {
-                eprintln!("usage: tandem-vm [--timeout SECS] [--memory MB] [--cpus N] [--systemd] SCRIPT");
+                eprintln!("{USAGE}");
                 return ExitCode::from(2);
             }
         };
     }
     let Some(path) = script else {
-        eprintln!("usage: tandem-vm [--timeout SECS] [--memory MB] [--cpus N] [--systemd] SCRIPT");
+        eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
     let text = match std::fs::read_to_string(&path) {
