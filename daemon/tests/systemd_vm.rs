@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-use tandem_tests::vm::{Batch, BatchRun, SnippetResult, Vm, shell_quote};
+use tandem_tests::vm::{Batch, BatchRun, SnippetResult, Vm, shell_quote, tail};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -54,10 +54,6 @@ fn deb() -> &'static Path {
         eprintln!("systemd_vm: {} built in {:.0?}", path.display(), started.elapsed());
         path.canonicalize().expect("the .deb's path")
     })
-}
-
-fn tail(text: &str, n: usize) -> String {
-    tandem_tests::vm::tail(text, n)
 }
 
 /// A director's keepalived.conf: one instance on eth0.
@@ -326,7 +322,7 @@ fn the_package_holds_the_binary_units_man_pages_completions_and_example() {
     }
     assert!(!has("/etc/tandem/tandem.toml"), "the package must not ship a live configuration:\n{list}");
     // tandem.8 and one page per command, gzip'd as Debian wants.
-    for cmd in ["", "-check", "-convert", "-run", "-plan", "-status", "-reload", "-completions"] {
+    for cmd in ["", "-check", "-convert", "-run", "-plan", "-status", "-reload", "-drill", "-completions"] {
         let page = format!("/usr/share/man/man8/tandem{cmd}.8.gz");
         assert!(has(&page), "{page} is not in the package:\n{list}");
     }
