@@ -48,22 +48,15 @@ pub fn render_drill(v: &Value, release: bool) -> String {
         let _ = writeln!(out, "drill hold released: this director preempts again as configured");
         return out;
     }
-    let list = |v: &Value| -> Vec<String> {
-        v.as_array().map(|a| a.iter().map(|x| str_of(x).to_string()).collect()).unwrap_or_default()
-    };
     let _ = writeln!(out, "Failover drill of {} (unit {})", str_of(&v["instance"]), str_of(&v["unit"]));
-    let knows = list(&v["knows"]);
-    if !knows.is_empty() {
-        let _ = writeln!(out, "Known before the hand-over:");
-        for k in knows {
-            let _ = writeln!(out, "  - {k}");
+    let lists = [("Known before the hand-over:", "knows"), ("Not knowable from this director:", "cannot_know")];
+    for (title, key) in lists {
+        let items = v[key].as_array().map_or(&[][..], Vec::as_slice);
+        if !items.is_empty() {
+            let _ = writeln!(out, "{title}");
         }
-    }
-    let cannot = list(&v["cannot_know"]);
-    if !cannot.is_empty() {
-        let _ = writeln!(out, "Not knowable from this director:");
-        for k in cannot {
-            let _ = writeln!(out, "  - {k}");
+        for k in items {
+            let _ = writeln!(out, "  - {}", str_of(k));
         }
     }
     if let Some(why) = v["refused"].as_str() {
@@ -263,5 +256,33 @@ mod tests {
         );
         assert!(text.contains("(not in the table)"), "{text}");
         let _ = render(&Value::Null);
+    }
+
+    #[test]
+    fn a_drill_report_reads_in_sections_and_a_refusal_stops_it() {
+        let v: Value = serde_json::from_str(
+            r#"{"instance":"VI_1","unit":"VI_1","knows":["d2 is backup"],"cannot_know":[],
+                "steps":[{"at_ms":0,"what":"priority held"},{"at_ms":1203,"what":"d2 master"}],
+                "takeover_ms":1203,"new_master":"192.0.2.12","table_before":40,"new_master_table":38,
+                "held":true,"ok":true}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            render_drill(&v, false),
+            "Failover drill of VI_1 (unit VI_1)\nKnown before the hand-over:\n  - d2 is backup\nSteps:\n       0 ms  \
+             priority held\n    1203 ms  d2 master\nResult:\n  takeover: 1203 ms, new master 192.0.2.12\n  connection \
+             table: 38 on the new master, 40 here before the hand-over\n  this director stays backup (preemption held) \
+             until `tandem drill --release`\n  OK\n"
+        );
+        let refused: Value = serde_json::from_str(
+            r#"{"instance":"VI_1","unit":"G","knows":[],"cannot_know":["the peer's table"],"refused":"no peer","ok":false}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            render_drill(&refused, false),
+            "Failover drill of VI_1 (unit G)\nNot knowable from this director:\n  - the peer's table\nREFUSED: no peer\n"
+        );
+        assert!(render_drill(&Value::Null, true).starts_with("drill hold released"));
+        let _ = render_drill(&Value::Null, false);
     }
 }
