@@ -418,11 +418,21 @@ fn a_wrong_password_is_dropped_and_counted_by_both() {
         log(),
         k.log()
     );
-    std::thread::sleep(Duration::from_secs(2));
-    let out = t1.ask(BIN, &["status", "--json"]).unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let c = &v["vrrp_instances"][0]["counters"];
-    assert!(c["dropped"]["auth"].as_u64().unwrap_or(0) >= 2, "{c}");
+    // keepalived, master now, adverts once a second: each one is counted as it lands (polled,
+    // so that a slow machine's late advert does not fail the test, as a fixed sleep did once).
+    let counters = || {
+        let out = t1.ask(BIN, &["status", "--json"]).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        Some(v["vrrp_instances"][0]["counters"].clone())
+    };
+    let auth = |c: &serde_json::Value| c["dropped"]["auth"].as_u64().unwrap_or(0);
+    assert!(
+        wait_until(Duration::from_secs(8), || counters().is_some_and(|c| auth(&c) >= 3)),
+        "{:?}\n{}",
+        counters(),
+        k.log()
+    );
+    let c = counters().unwrap_or_default();
     assert_eq!(c["adverts_received"], 0, "none reached the state machine: {c}");
     assert!(log().contains("authentication does not match"), "{}", log());
     assert!(
