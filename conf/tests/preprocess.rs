@@ -123,10 +123,10 @@ fn one_line_blocks_and_brace_on_the_next_line() {
 #[test]
 fn synonyms_map_to_one_field() {
     let a = read(
-        "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    lb_algo rr\n    lb_kind DR\n    real_server 10.0.1.1 80 {\n        TCP_CHECK {\n            retry 4\n        }\n    }\n}\n",
+        "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    lb_algo rr\n    lb_kind DR\n    real_server 10.0.1.1 80 {\n        HTTP_GET {\n            url {\n                path /\n            }\n            retry 4\n        }\n    }\n}\n",
     );
     let b = load_str(
-        "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    lvs_sched rr\n    lvs_method DR\n    real_server 10.0.1.1 80 {\n        TCP_CHECK {\n            nb_get_retry 4\n        }\n    }\n}\n",
+        "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    lvs_sched rr\n    lvs_method DR\n    real_server 10.0.1.1 80 {\n        HTTP_GET {\n            url {\n                path /\n            }\n            nb_get_retry 4\n        }\n    }\n}\n",
         "k.conf",
         &Options::default(),
     );

@@ -48,7 +48,11 @@ pub(super) fn read(cx: &mut Ctx, st: &Stmt, kind: &str, path: &str) -> Option<Ch
         if !(key == "url" || key == "host") {
             cx.no_block(b);
         }
-        if read_common(cx, b, key, &mut common) {
+        // The keywords every checker shares are not all keepalived's in every checker
+        // (MISC_CHECK takes no connection keywords, FILE_CHECK none of them): where keepalived
+        // would not take one, neither does tandem, rather than read it to no effect.
+        let block = format!("virtual_server/real_server/{kind}");
+        if super::keywords::takes(&block, &b.keyword.text) && read_common(cx, b, key, &mut common) {
             continue;
         }
         let known = match &mut check {
@@ -61,7 +65,7 @@ pub(super) fn read(cx: &mut Ctx, st: &Stmt, kind: &str, path: &str) -> Option<Ch
             Check::Tcp(_) | Check::Ping(_) => false,
         };
         if !known {
-            cx.unknown(b, kind);
+            cx.unknown(b, &block);
         }
     }
     match &check {
@@ -184,7 +188,7 @@ fn url(cx: &mut Ctx, st: &Stmt, path: &str) -> UrlCheck {
                     _ => {}
                 }
             }
-            _ => cx.unknown(e, "url"),
+            _ => cx.unknown(e, "virtual_server/real_server/HTTP_GET/url"),
         }
     }
     u

@@ -322,7 +322,7 @@ fn real_server(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<RealServer> {
             "delay_before_retry" => r.delay_before_retry = cx.secs(b, 0, 0.0, 86400.0),
             "warmup" => r.warmup = cx.secs(b, 0, 0.0, 86400.0),
             "smtp_alert" => r.smtp_alert = cx.flag(b),
-            _ => cx.unknown(b, "real_server"),
+            _ => cx.unknown(b, "virtual_server/real_server"),
         }
     }
     // Growth leaves room for four checks; with 10,000 real servers the slack is megabytes

@@ -6,6 +6,7 @@
 
 mod check;
 mod global;
+mod keywords;
 pub(crate) mod lexer;
 mod lvs;
 pub(crate) mod tree;
@@ -102,7 +103,7 @@ fn top(cx: &mut Ctx, c: &mut Config, stmts: &[Stmt]) {
                     c.virtual_servers.push(v);
                 }
             }
-            _ => cx.unknown(st, "the top level"),
+            _ => cx.unknown(st, "-"),
         }
     }
 }

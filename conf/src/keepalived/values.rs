@@ -20,19 +20,45 @@ impl Ctx<'_> {
         self.diags.push(Diagnostic::warning(Some(span), msg));
     }
 
-    /// A keyword this block does not know: keepalived warns and goes on, and so do we. A
-    /// keyword keepalived knows but tandem does not implement says so.
+    /// A keyword the reader of `block` (a path of keywords as keepalived nests them, `-` for
+    /// the top level: see [`super::keywords`]) does not take. keepalived warns about a keyword
+    /// it does not know and goes on; so does tandem, except for a typo of a keyword of this
+    /// block, which is an error with the suggestion (a misspelt `virtual_server` would
+    /// otherwise leave the load balancer out without a word). A keyword keepalived takes
+    /// here and tandem does not is warned as not supported.
     pub fn unknown(&mut self, st: &Stmt, block: &str) {
+        use super::keywords::{Verdict, block_name, judge};
         let kw = &st.keyword.text;
-        let d = if super::unsupported::is_unsupported(kw) {
-            Diagnostic::warning(
-                Some(st.keyword.span),
-                format!("keepalived's `{kw}` is not supported by tandem; ignored"),
-            )
-            .with_label("not supported")
-        } else {
-            Diagnostic::warning(Some(st.keyword.span), format!("unknown keyword `{kw}` in {block}; ignored"))
+        let span = Some(st.keyword.span);
+        let here = block_name(block);
+        // The reader may have said the keyword takes no block before finding it is not one
+        // of its keywords: what follows says better what is wrong.
+        if self.diags.last().is_some_and(|d| d.span == span && d.message.ends_with("does not take a block")) {
+            self.diags.pop();
+        }
+        let d = match judge(block, kw) {
+            Verdict::Unsupported => {
+                let d = Diagnostic::warning(span, format!("keepalived's `{kw}` is not supported by tandem; ignored"))
+                    .with_label("not supported");
+                match super::unsupported::loss(kw) {
+                    Some(loss) => d.with_note(format!("without it: {loss}")),
+                    None => d,
+                }
+            }
+            Verdict::Typo(near) => Diagnostic::error(span, format!("unknown keyword `{kw}` in {here}"))
                 .with_label("not a keyword here")
+                .with_note(format!("did you mean `{near}`?")),
+            Verdict::Elsewhere(blocks) => {
+                let names: Vec<String> = blocks.iter().map(|b| format!("`{}`", block_name(b))).collect();
+                Diagnostic::warning(
+                    span,
+                    format!("`{kw}` is a keyword of {}, not of {here}; ignored", names.join(" and ")),
+                )
+                .with_label("not a keyword here")
+                .with_note("a misplaced closing brace puts keywords in the wrong block")
+            }
+            Verdict::Unknown => Diagnostic::warning(span, format!("unknown keyword `{kw}` in {here}; ignored"))
+                .with_label("not a keyword here"),
         };
         self.diags.push(d);
     }

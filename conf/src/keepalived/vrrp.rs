@@ -309,7 +309,7 @@ fn authentication(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<Authentication>
                     pass = Some(p);
                 }
             }
-            _ => cx.unknown(e, "authentication"),
+            _ => cx.unknown(e, "vrrp_instance/authentication"),
         }
     }
     match (kind, pass) {
