@@ -43,9 +43,16 @@ fn path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus").join(name)
 }
 
-/// Loads a corpus file and fails on any diagnostic at all.
+/// What tandem says about keywords it reads and does not act on (or refuses to run):
+/// conf/tests/model_use.rs checks those; the corpus is about reading.
+fn gap(d: &tandem_conf::Diagnostic) -> bool {
+    d.message.contains("is not implemented by tandem yet") || d.message.contains("is not supported by tandem run")
+}
+
+/// Loads a corpus file and fails on any diagnostic but [`gap`]s.
 fn load_clean(name: &str) -> Config {
-    let report = load(&path(name), &Options::default());
+    let mut report = load(&path(name), &Options::default());
+    report.diagnostics.retain(|d| !gap(d));
     assert!(report.diagnostics.is_empty(), "{name} has diagnostics:\n{}", report.render());
     report.config
 }
@@ -1450,10 +1457,12 @@ fn keepalived_accepts_the_corpus() {
 #[test]
 fn toml_round_trip() {
     for f in FILES {
-        let report = load(&path(f), &Options::default());
+        let mut report = load(&path(f), &Options::default());
+        report.diagnostics.retain(|d| !gap(d));
         assert!(!report.has_errors(), "{f}:\n{}", report.render());
         let toml = to_toml(&report.config).unwrap_or_else(|e| panic!("{f}: {e}"));
-        let back = load_str(&toml, "x.toml", &Options::default());
+        let mut back = load_str(&toml, "x.toml", &Options::default());
+        back.diagnostics.retain(|d| !gap(d));
         assert!(back.diagnostics.is_empty(), "{f} as TOML:\n{toml}\n{}", back.render());
         assert_eq!(back.config, report.config, "{f} as TOML:\n{toml}");
     }

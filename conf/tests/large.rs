@@ -37,7 +37,9 @@ fn a_large_file_reads_alike_wherever_its_braces_stand() {
     for pad in 0..49 {
         let same_line = load_str(&big(120, pad, false), "keepalived.conf", &Options::default());
         let below = load_str(&big(120, pad, true), "keepalived.conf", &Options::default());
-        assert!(below.diagnostics.is_empty(), "padding {pad}:\n{}", below.render());
+        // The padding is notification_email lines: warned once as not implemented, nothing else.
+        let others = below.diagnostics.iter().filter(|d| !d.message.contains("not implemented by tandem yet")).count();
+        assert_eq!(others, 0, "padding {pad}:\n{}", below.render());
         assert_eq!(same_line.config, below.config, "padding {pad}");
         let c = &below.config;
         assert_eq!(c.global_defs.notification_email.len(), pad);

@@ -103,8 +103,9 @@ pub fn render(v: &Value) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "tandem {}, pid {}, started {}, {}",
+        "tandem {} on {}, pid {}, started {}, {}",
         str_of(&v["version"]),
+        str_of(&v["router_id"]),
         v["pid"],
         ago(v["started_unix_ms"].as_u64().unwrap_or(0), now),
         str_of(&v["config_file"])

@@ -164,7 +164,7 @@ fn run_refuses_what_it_does_not_implement_instead_of_ignoring_it() {
         .output()
         .expect("unshare runs");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("error: vrrp_instance VI_1: use_vmac is not supported by tandem run yet"));
+    assert!(text(&out.stderr).contains("error: `use_vmac` is not supported by tandem run"), "{}", text(&out.stderr));
 }
 
 /// Whether this kernel can have IPVS at all: built in or loaded (/sys/module/ip_vs), or a

@@ -521,3 +521,55 @@ fn a_tracked_interface_moves_priority_by_its_weight_or_faults() {
     assert!(settles(&r, &d2, &d1, VIP, 3), "d1 did not fault:\n{}", t1.log());
     assert!(t1.log().contains("to=Fault"), "{}", t1.log());
 }
+
+/// keepalived's sync groups ignore the weights of what their members track unless the group
+/// says `sync_group_tracking_weight`: a failing weighted script puts the member, and the
+/// group with it, in FAULT. With the keyword, the weight lowers the priority instead.
+#[test]
+fn a_sync_groups_tracked_weights_fault_it_unless_sync_group_tracking_weight() {
+    let mut lab = Lab::new("sgweight").unwrap();
+    let public = lab.segment("pub").unwrap();
+    let d1 = lab.host("d1").unwrap();
+    lab.connect(&d1, &public, "eth0", &["192.0.2.1/24"]).unwrap();
+    let conf = |keep_weights: bool| {
+        format!(
+            "vrrp_script down {{\n    script /bin/false\n    interval 1\n    weight -20\n}}\n\
+             vrrp_sync_group G {{\n    group {{\n        VI_A\n        VI_B\n    }}\n{}}}\n\
+             vrrp_instance VI_A {{\n    interface eth0\n    virtual_router_id 61\n    priority 150\n    track_script {{\n        down\n    }}\n    virtual_ipaddress {{\n        192.0.2.100/24\n    }}\n}}\n\
+             vrrp_instance VI_B {{\n    interface eth0\n    virtual_router_id 62\n    priority 150\n    virtual_ipaddress {{\n        192.0.2.101/24\n    }}\n}}\n",
+            if keep_weights { "    sync_group_tracking_weight\n" } else { "" }
+        )
+    };
+    let state = |t: &Tandem, name: &str| -> Option<(String, u64)> {
+        let out = t.ask(BIN, &["status", "--json"]).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        let i = v["vrrp_instances"].as_array()?.iter().find(|i| i["name"] == name)?.clone();
+        Some((i["state"].as_str()?.to_string(), i["effective_priority"].as_u64()?))
+    };
+    // Without the keyword: the failing script faults VI_A, and VI_B with it.
+    let t = Tandem::start_controlled(&mut lab, BIN, &d1, "plain", &conf(false)).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(8), || state(&t, "VI_A").is_some_and(|s| s.0 == "FAULT")
+            && state(&t, "VI_B").is_some_and(|s| s.0 == "FAULT")),
+        "{:?} {:?}\n{}",
+        state(&t, "VI_A"),
+        state(&t, "VI_B"),
+        t.log()
+    );
+    std::thread::sleep(Duration::from_secs(5)); // longer than the master-down interval
+    assert!(!has_vip(&lab, &d1, "192.0.2.100") && !has_vip(&lab, &d1, "192.0.2.101"), "{}", t.log());
+    // Stopped (SIGTERM) before the next one starts in the same host.
+    let _ = std::process::Command::new("kill").arg(t.pid.to_string()).status();
+    std::thread::sleep(Duration::from_secs(1));
+    // With it: both are master, VI_A at 150 - 20.
+    let t = Tandem::start_controlled(&mut lab, BIN, &d1, "weights", &conf(true)).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || state(&t, "VI_A") == Some(("MASTER".into(), 130))
+            && state(&t, "VI_B").is_some_and(|s| s.0 == "MASTER")),
+        "{:?} {:?}\n{}",
+        state(&t, "VI_A"),
+        state(&t, "VI_B"),
+        t.log()
+    );
+    assert!(has_vip(&lab, &d1, "192.0.2.100") && has_vip(&lab, &d1, "192.0.2.101"), "{}", t.log());
+}

@@ -18,6 +18,17 @@ pub(crate) fn run(c: &Config, map: &SourceMap, sources: &Sources, diags: &mut Ve
     v.unique("virtual_server_group", c.virtual_server_groups.iter().map(|s| s.name.as_str()));
     vrrp::check(&mut v, c);
     lvs::check(&mut v, c);
+    for (path, gap, refused) in crate::support::findings(c) {
+        if refused {
+            v.error(&path, format!("`{}` is not supported by tandem run", gap.keyword))
+                .notes
+                .push(gap.loss.to_string());
+        } else {
+            v.warn(&path, format!("`{}` is not implemented by tandem yet; ignored", gap.keyword))
+                .notes
+                .push(format!("without it: {}", gap.loss));
+        }
+    }
     // A value the reader already rejected was left at its default; don't report that default
     // a second time at the same place.
     let (read, found) = diags.split_at(from_reader);

@@ -172,9 +172,9 @@ pub(super) fn check(v: &mut V, c: &Config) {
             if version == 3 {
                 v.warn(&format!("{p}.authentication"), "VRRPv3 has no authentication (RFC 5798); it is ignored");
             } else if auth.auth_type == AuthType::Ah {
-                v.warn(
+                v.error(
                     &format!("{p}.authentication.auth_type"),
-                    "auth_type AH is not supported by tandem (RFC 3768 removed it); adverts would be refused",
+                    "auth_type AH is not supported by tandem run (RFC 3768 removed it); use PASS or none",
                 );
             }
             if auth.auth_pass.is_empty() {
@@ -218,6 +218,30 @@ pub(super) fn check(v: &mut V, c: &Config) {
                 v.error(&mp, format!("vrrp_instance `{m}` is in more than one vrrp_sync_group")).notes.push(note);
             } else {
                 member_of.insert(m.as_str(), i);
+            }
+        }
+        if !grp.sync_group_tracking_weight {
+            let why =
+                format!("it is vrrp_sync_group `{}`'s (add sync_group_tracking_weight to keep weights)", grp.name);
+            for (k, t) in grp.track_script.iter().enumerate() {
+                let weight = t.weight.or_else(|| c.vrrp_scripts.iter().find(|s| s.name == t.name).map(|s| s.weight));
+                if weight.is_some_and(|w| w != 0) {
+                    v.warn(
+                        &format!("{p}.track_script[{k}]"),
+                        format!("the weight of tracked script `{}` is ignored, as in keepalived: {why}", t.name),
+                    );
+                }
+            }
+            for (k, t) in grp.track_interface.iter().enumerate() {
+                if t.weight.is_some_and(|w| w != 0) {
+                    v.warn(
+                        &format!("{p}.track_interface[{k}]"),
+                        format!(
+                            "the weight of tracked interface `{}` is ignored, as in keepalived: {why}",
+                            t.interface
+                        ),
+                    );
+                }
             }
         }
         if grp.group.len() == 1 {

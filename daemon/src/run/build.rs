@@ -130,6 +130,14 @@ pub fn resolve(c: &conf::Config, plan: &Plan, addrs: &Addresses, startup_delay: 
                 if let Some(g) = group {
                     m.scripts.extend(tracked_scripts(c, &g.track_script));
                     m.interfaces.extend(tracked_interfaces(&g.track_interface));
+                    // keepalived ignores the weights of what a sync group's members track
+                    // unless the group sets sync_group_tracking_weight: a failure then puts
+                    // the member, and with it the group, in FAULT (keepalived vrrp_sync.c).
+                    if !g.sync_group_tracking_weight {
+                        for t in m.scripts.iter_mut().chain(m.interfaces.iter_mut()) {
+                            t.weight = 0;
+                        }
+                    }
                 }
                 members.push(m);
             }

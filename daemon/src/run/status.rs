@@ -14,6 +14,14 @@ use std::sync::Arc;
 use std::time::SystemTime;
 use tandem_ipvs::{DestKey, ServiceKey, Table, TableStats};
 
+/// `router_id`, else the host name's first label (keepalived's default, global_data.c).
+pub fn router_id(g: &tandem_conf::GlobalDefs) -> String {
+    g.router_id.clone().unwrap_or_else(|| {
+        let host = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_default();
+        host.split('.').next().unwrap_or_default().to_string()
+    })
+}
+
 /// The schema's version: it changes only when a field changes meaning or goes.
 pub const SCHEMA: u32 = 1;
 
@@ -49,6 +57,8 @@ pub struct Status {
     pub started_unix_ms: u64,
     /// The configuration file.
     pub config_file: String,
+    /// This director's name: `router_id`, else the host name (keepalived's default).
+    pub router_id: String,
     /// Every VRRP instance.
     pub vrrp_instances: Vec<InstanceSnapshot>,
     /// Every sync group.
@@ -242,6 +252,7 @@ pub fn build(parts: Parts, kernel: Result<(Table, TableStats), String>) -> Statu
         pid: std::process::id(),
         at_unix_ms: unix_ms(SystemTime::now()),
         started_unix_ms: parts.started_unix_ms,
+        router_id: router_id(&parts.config.global_defs),
         config_file: parts.config_file,
         sync_groups: sync_groups(&parts.instances),
         vrrp_instances: parts.instances,

@@ -1,0 +1,307 @@
+//! The parts of the model the daemon reads but does not act on yet, and the ones it refuses:
+//! each is warned (or, refused, an error) where the file sets it, naming what the operator
+//! loses, so that nothing is accepted and silently ignored. Both readers end here (this runs
+//! on the model), so a TOML file is told the same as a keepalived.conf.
+//!
+//! conf/tests/model_use.rs walks every field of the model: each one is either read by the
+//! daemon (the test names the file) or listed in [`NOT_IMPLEMENTED`], [`CHECK_GAPS`],
+//! [`ALWAYS_ON`] or [`REFUSED`] (a path there covers the fields under it).
+
+use crate::model::{Check, Config};
+
+/// A model field tandem reads and does not act on, by its path (arrays as `[]`, a checker's
+/// fields under its type: `virtual_server[].real_server[].check[].HTTP_GET.fast_recovery`).
+pub struct Gap {
+    /// The model path.
+    pub path: &'static str,
+    /// The keyword as an operator writes it.
+    pub keyword: &'static str,
+    /// What the operator loses, for the warning.
+    pub loss: &'static str,
+}
+
+const EMAIL: &str = "keepalived's email alerts (tandem sends none: use notify scripts or the metrics)";
+
+/// Fields read and not acted on yet: warned where set.
+pub const NOT_IMPLEMENTED: &[Gap] = &[
+    Gap { path: "global_defs.notification_email[]", keyword: "notification_email", loss: EMAIL },
+    Gap { path: "global_defs.notification_email_from", keyword: "notification_email_from", loss: EMAIL },
+    Gap { path: "global_defs.smtp_server", keyword: "smtp_server", loss: EMAIL },
+    Gap { path: "global_defs.smtp_connect_timeout", keyword: "smtp_connect_timeout", loss: EMAIL },
+    Gap {
+        path: "global_defs.enable_script_security",
+        keyword: "enable_script_security",
+        loss: "refusing scripts that run as root from a path others can write (check their permissions yourself)",
+    },
+    Gap {
+        path: "global_defs.lvs_flush_onstop",
+        keyword: "lvs_flush_onstop",
+        loss: "flushing the whole IPVS table at stop (tandem removes the services it configured)",
+    },
+    Gap {
+        path: "global_defs.vrrp_skip_check_adv_addr",
+        keyword: "vrrp_skip_check_adv_addr",
+        loss: "skipping the address-list check of adverts (tandem checks every advert and counts mismatches)",
+    },
+    Gap {
+        path: "global_defs.vrrp_strict",
+        keyword: "vrrp_strict",
+        loss: "RFC-strict VRRP at run time (tandem checks the file as strict, and does not refuse non-strict adverts or drop traffic to the VIPs)",
+    },
+    Gap {
+        path: "global_defs.max_auto_priority",
+        keyword: "max_auto_priority",
+        loss: "real-time scheduling of the daemon (use the systemd unit's CPUSchedulingPolicy)",
+    },
+    Gap {
+        path: "track_file[].init_file",
+        keyword: "init_file",
+        loss: "creating the tracked file at start (create it yourself before tandem starts)",
+    },
+    Gap { path: "vrrp_sync_group[].smtp_alert", keyword: "smtp_alert", loss: EMAIL },
+    Gap {
+        path: "vrrp_instance[].unicast_peer[].min_ttl",
+        keyword: "min_ttl",
+        loss: "dropping a peer's adverts outside the TTL range",
+    },
+    Gap {
+        path: "vrrp_instance[].unicast_peer[].max_ttl",
+        keyword: "max_ttl",
+        loss: "dropping a peer's adverts outside the TTL range",
+    },
+    Gap {
+        path: "vrrp_instance[].vmac_xmit_base",
+        keyword: "vmac_xmit_base",
+        loss: "sending adverts from the base interface of a VMAC",
+    },
+    Gap {
+        path: "vrrp_instance[].accept",
+        keyword: "accept / no_accept",
+        loss: "keepalived's strict-mode filtering of traffic to the VIPs (tandem accepts it in every mode)",
+    },
+    Gap {
+        path: "vrrp_instance[].strict_mode",
+        keyword: "strict_mode",
+        loss: "RFC-strict VRRP at run time (tandem checks the file as strict, and does not refuse non-strict adverts or drop traffic to the VIPs)",
+    },
+    Gap {
+        path: "vrrp_instance[].unicast_ttl",
+        keyword: "unicast_ttl",
+        loss: "the TTL of unicast adverts (tandem sends 255, as RFC 5798 asks)",
+    },
+    Gap { path: "vrrp_instance[].smtp_alert", keyword: "smtp_alert", loss: EMAIL },
+    Gap { path: "virtual_server[].smtp_alert", keyword: "smtp_alert", loss: EMAIL },
+    Gap { path: "virtual_server[].real_server[].smtp_alert", keyword: "smtp_alert", loss: EMAIL },
+];
+
+/// Checker fields read and not acted on, for every checker type (`*`) or one.
+pub const CHECK_GAPS: &[(&str, Gap)] = &[
+    (
+        "*",
+        Gap {
+            path: "log_all_failures",
+            keyword: "log_all_failures",
+            loss: "a log line for every failed attempt (tandem logs each change of state)",
+        },
+    ),
+    (
+        "HTTP_GET",
+        Gap {
+            path: "fast_recovery",
+            keyword: "fast_recovery",
+            loss: "retrying at once after a recovery (the check keeps its delay_loop)",
+        },
+    ),
+    (
+        "SSL_GET",
+        Gap {
+            path: "fast_recovery",
+            keyword: "fast_recovery",
+            loss: "retrying at once after a recovery (the check keeps its delay_loop)",
+        },
+    ),
+    ("HTTP_GET", Gap { path: "enable_sni", keyword: "enable_sni", loss: "nothing: plain HTTP has no SNI" }),
+    ("MISC_CHECK", CONNECT_IP),
+    ("MISC_CHECK", CONNECT_PORT),
+    ("MISC_CHECK", BINDTO),
+    ("MISC_CHECK", BIND_PORT),
+    ("MISC_CHECK", BIND_IF),
+    ("MISC_CHECK", FWMARK),
+    ("MISC_CHECK", CONNECT_TIMEOUT),
+    ("FILE_CHECK", CONNECT_IP),
+    ("FILE_CHECK", CONNECT_PORT),
+    ("FILE_CHECK", BINDTO),
+    ("FILE_CHECK", BIND_PORT),
+    ("FILE_CHECK", BIND_IF),
+    ("FILE_CHECK", FWMARK),
+    ("FILE_CHECK", CONNECT_TIMEOUT),
+    ("PING_CHECK", Gap { path: "connect_port", keyword: "connect_port", loss: "nothing: ICMP has no ports" }),
+    ("PING_CHECK", Gap { path: "bind_port", keyword: "bind_port", loss: "nothing: ICMP has no ports" }),
+];
+
+/// A checker that opens no connection (MISC_CHECK runs a script, FILE_CHECK reads a file)
+/// has no use for these; keepalived does not take them there (only TOML can set them).
+const NO_CONNECTION: &str = "nothing: this checker opens no connection";
+const CONNECT_IP: Gap = Gap { path: "connect_ip", keyword: "connect_ip", loss: NO_CONNECTION };
+const CONNECT_PORT: Gap = Gap { path: "connect_port", keyword: "connect_port", loss: NO_CONNECTION };
+const BINDTO: Gap = Gap { path: "bindto", keyword: "bindto", loss: NO_CONNECTION };
+const BIND_PORT: Gap = Gap { path: "bind_port", keyword: "bind_port", loss: NO_CONNECTION };
+const BIND_IF: Gap = Gap { path: "bind_if", keyword: "bind_if", loss: NO_CONNECTION };
+const FWMARK: Gap = Gap { path: "fwmark", keyword: "fwmark", loss: NO_CONNECTION };
+const CONNECT_TIMEOUT: Gap = Gap { path: "connect_timeout", keyword: "connect_timeout", loss: NO_CONNECTION };
+
+/// Fields asking for what tandem always does: no warning (docs/keywords.md lists them).
+pub const ALWAYS_ON: &[Gap] = &[
+    Gap {
+        path: "global_defs.vrrp_check_unicast_src",
+        keyword: "vrrp_check_unicast_src",
+        loss: "nothing: tandem always drops unicast adverts from an address that is not a unicast_peer",
+    },
+    Gap {
+        path: "vrrp_instance[].check_unicast_src",
+        keyword: "check_unicast_src",
+        loss: "nothing: tandem always drops unicast adverts from an address that is not a unicast_peer",
+    },
+];
+
+/// Fields `tandem run` refuses (the instance cannot run as written): errors.
+pub const REFUSED: &[Gap] = &[
+    Gap {
+        path: "vrrp_instance[].use_vmac",
+        keyword: "use_vmac",
+        loss: "the virtual MAC interface is not implemented yet; `tandem run` refuses the instance",
+    },
+    Gap {
+        path: "vrrp_instance[].track_file[]",
+        keyword: "track_file",
+        loss: "tracking a file from an instance is not implemented yet; `tandem run` refuses the instance",
+    },
+    Gap {
+        path: "vrrp_sync_group[].track_file[]",
+        keyword: "track_file",
+        loss: "tracking a file from a sync group is not implemented yet; `tandem run` refuses the group",
+    },
+];
+
+/// Every place `c` sets one of the fields above: (concrete path, the gap, refused?).
+pub(crate) fn findings(c: &Config) -> Vec<(String, &'static Gap, bool)> {
+    let mut out = Vec::new();
+    let mut of_checks = Vec::new();
+    let mut note = |path: String, gap_path: &str, refused: bool| {
+        let table = if refused { REFUSED } else { NOT_IMPLEMENTED };
+        if let Some(g) = table.iter().find(|g| g.path == gap_path) {
+            out.push((path, g, refused));
+        }
+    };
+    let g = &c.global_defs;
+    let d = crate::model::GlobalDefs::default();
+    for (set, field) in [
+        (!g.notification_email.is_empty(), "notification_email"),
+        (g.notification_email_from.is_some(), "notification_email_from"),
+        (g.smtp_server.is_some(), "smtp_server"),
+        (g.smtp_connect_timeout != d.smtp_connect_timeout, "smtp_connect_timeout"),
+        (g.enable_script_security, "enable_script_security"),
+        (g.lvs_flush_onstop, "lvs_flush_onstop"),
+        (g.vrrp_skip_check_adv_addr, "vrrp_skip_check_adv_addr"),
+        (g.vrrp_strict, "vrrp_strict"),
+        (g.max_auto_priority.is_some(), "max_auto_priority"),
+    ] {
+        if set {
+            let gap = match field {
+                "notification_email" => "global_defs.notification_email[]".to_string(),
+                f => format!("global_defs.{f}"),
+            };
+            note(format!("global_defs.{field}"), &gap, false);
+        }
+    }
+    for (i, t) in c.track_files.iter().enumerate() {
+        if t.init_file.is_some() {
+            note(format!("track_file[{i}].init_file"), "track_file[].init_file", false);
+        }
+    }
+    for (i, s) in c.vrrp_sync_groups.iter().enumerate() {
+        if s.smtp_alert {
+            note(format!("vrrp_sync_group[{i}].smtp_alert"), "vrrp_sync_group[].smtp_alert", false);
+        }
+        for k in 0..s.track_file.len() {
+            note(format!("vrrp_sync_group[{i}].track_file[{k}]"), "vrrp_sync_group[].track_file[]", true);
+        }
+    }
+    for (i, v) in c.vrrp_instances.iter().enumerate() {
+        let p = format!("vrrp_instance[{i}]");
+        for (k, peer) in v.unicast_peer.iter().enumerate() {
+            if peer.min_ttl.is_some() {
+                note(format!("{p}.unicast_peer[{k}].min_ttl"), "vrrp_instance[].unicast_peer[].min_ttl", false);
+            }
+            if peer.max_ttl.is_some() {
+                note(format!("{p}.unicast_peer[{k}].max_ttl"), "vrrp_instance[].unicast_peer[].max_ttl", false);
+            }
+        }
+        for (set, field) in [
+            (v.vmac_xmit_base, "vmac_xmit_base"),
+            (v.accept.is_some(), "accept"),
+            (v.strict_mode, "strict_mode"),
+            (v.unicast_ttl.is_some(), "unicast_ttl"),
+            (v.smtp_alert, "smtp_alert"),
+        ] {
+            if set {
+                note(format!("{p}.{field}"), &format!("vrrp_instance[].{field}"), false);
+            }
+        }
+        if v.use_vmac.is_some() {
+            note(format!("{p}.use_vmac"), "vrrp_instance[].use_vmac", true);
+        }
+        for k in 0..v.track_file.len() {
+            note(format!("{p}.track_file[{k}]"), "vrrp_instance[].track_file[]", true);
+        }
+    }
+    for (i, vs) in c.virtual_servers.iter().enumerate() {
+        let p = format!("virtual_server[{i}]");
+        if vs.smtp_alert {
+            note(format!("{p}.smtp_alert"), "virtual_server[].smtp_alert", false);
+        }
+        for (j, rs) in vs.real_servers.iter().enumerate() {
+            let rp = format!("{p}.real_server[{j}]");
+            if rs.smtp_alert {
+                note(format!("{rp}.smtp_alert"), "virtual_server[].real_server[].smtp_alert", false);
+            }
+            for (k, check) in rs.checks.iter().enumerate() {
+                let cp = format!("{rp}.check[{k}]");
+                let kind = check.keyword();
+                let common = check.common();
+                let set = |field: &str| match (check, field) {
+                    (_, "log_all_failures") => common.log_all_failures,
+                    (_, "connect_ip") => common.connect_ip.is_some(),
+                    (_, "connect_port") => common.connect_port.is_some(),
+                    (_, "bindto") => common.bindto.is_some(),
+                    (_, "bind_port") => common.bind_port.is_some(),
+                    (_, "bind_if") => common.bind_if.is_some(),
+                    (_, "fwmark") => common.fwmark.is_some(),
+                    (_, "connect_timeout") => common.connect_timeout.is_some(),
+                    (Check::Http(h) | Check::Ssl(h), "fast_recovery") => h.fast_recovery,
+                    (Check::Http(h), "enable_sni") => h.enable_sni,
+                    _ => false,
+                };
+                for (only, gap) in CHECK_GAPS {
+                    if (*only == "*" || *only == kind) && set(gap.path) {
+                        of_checks.push((format!("{cp}.{}", gap.path), gap, false));
+                    }
+                }
+            }
+        }
+    }
+    out.extend(of_checks);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_gap_path_is_one_of_a_kind() {
+        let mut paths: Vec<&str> = super::NOT_IMPLEMENTED.iter().chain(super::REFUSED).map(|g| g.path).collect();
+        paths.sort_unstable();
+        let n = paths.len();
+        paths.dedup();
+        assert_eq!(paths.len(), n);
+    }
+}
