@@ -67,7 +67,7 @@ pub struct Report {
     pub sources: Sources,
     /// Where each model value was written.
     pub map: SourceMap,
-    /// Errors and warnings, in the order found.
+    /// Errors and warnings, in the order of the places they point at.
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -151,6 +151,9 @@ fn finish(mut r: Report, options: &Options) -> Report {
     // Validation needs a model the readers could build; a file with syntax errors is
     // validated too, so that one run reports as much as possible.
     validate::run(&r.config, &r.map, &r.sources, &mut r.diagnostics);
+    // In the order of the file (files in the order read), as a reader goes through it; what
+    // has no place (a file that cannot be read) first. Stable: one place keeps its order.
+    r.diagnostics.sort_by_key(|d| d.span.map(|s| (s.file.0, s.start)));
     if options.strict {
         for d in &mut r.diagnostics {
             d.severity = Severity::Error;

@@ -60,14 +60,14 @@ fn extra_closing_brace() {
 #[test]
 fn unterminated_quote() {
     let r = check("vrrp_script chk {\n    script \"/bin/true\n}\n");
-    // The quote error, then the script has no command left.
+    // The quote error, and the script has no command left; in the file's order.
     let f = found(&r);
-    assert_eq!(
-        f[0],
-        (Severity::Error, "unterminated quoted string".into(), "keepalived.conf".into(), 2, 12),
+    assert!(
+        f.contains(&(Severity::Error, "unterminated quoted string".into(), "keepalived.conf".into(), 2, 12)),
         "{}",
         r.render()
     );
+    assert!(f.windows(2).all(|w| (w[0].3, w[0].4) <= (w[1].3, w[1].4)), "sorted by position:\n{}", r.render());
 }
 
 #[test]
@@ -471,4 +471,115 @@ fn lvs_sync_daemon_forms() {
     one_error(&r, "lvs_sync_daemon group `10.0.0.1` is not a multicast address", 2, 37);
     let r = check(&format!("global_defs {{\n    lvs_sync_daemon eth1 VI_1 inst VI_2\n}}\n{INSTANCE}"));
     one_error(&r, "the VRRP instance is already given", 2, 31);
+}
+
+// --- the IPVS service's options, as the kernel reads them ---
+
+fn service(body: &str) -> Report {
+    check(&format!(
+        "virtual_server 10.0.0.1 80 {{\n{body}    real_server 10.0.1.1 80 {{\n        weight 1\n    }}\n}}\n"
+    ))
+}
+
+fn messages(r: &Report) -> Vec<String> {
+    r.diagnostics.iter().map(|d| d.message.clone()).collect()
+}
+
+#[test]
+fn an_unknown_scheduler_is_an_error_naming_the_kernels_and_the_nearest() {
+    let r = service("    protocol TCP\n    lb_algo rrr\n");
+    one_error(
+        &r,
+        "`rrr` is not an IPVS scheduler: the kernel's are rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh, twos",
+        3,
+        13,
+    );
+    assert_eq!(r.diagnostics[0].notes, ["did you mean `rr`?"], "{}", r.render());
+    let far = service("    protocol TCP\n    lb_algo roundrobin\n");
+    assert!(far.has_errors() && far.diagnostics[0].notes.is_empty(), "{}", far.render());
+}
+
+#[test]
+fn scheduler_flags_say_what_the_kernel_does_with_them() {
+    // sh and mh read the same two flags; other schedulers none.
+    let wrong = service("    protocol TCP\n    lb_algo rr\n    sh-port\n");
+    assert!(
+        messages(&wrong).iter().any(|m| m.contains("only affect the sh and mh schedulers, not rr")),
+        "{}",
+        wrong.render()
+    );
+    let crossed = service("    protocol TCP\n    lb_algo mh\n    sh-port\n");
+    assert!(
+        messages(&crossed).iter().any(|m| m.contains("sh-port / sh-fallback act as mh-port")),
+        "{}",
+        crossed.render()
+    );
+    let right = service("    protocol TCP\n    lb_algo mh\n    mh-port\n");
+    assert!(right.diagnostics.is_empty(), "{}", right.render());
+}
+
+#[test]
+fn ops_needs_udp_and_a_service_without_protocol_is_udp() {
+    let tcp = service("    protocol TCP\n    lb_algo rr\n    ops\n");
+    assert!(messages(&tcp).iter().any(|m| m.starts_with("one-packet scheduling (ops) needs UDP")), "{}", tcp.render());
+    // keepalived makes a service with no protocol UDP: ops is right there.
+    let none = service("    lb_algo rr\n    ops\n");
+    assert!(!messages(&none).iter().any(|m| m.contains("ops")), "{}", none.render());
+}
+
+#[test]
+fn quorum_above_the_weights_is_reachable_when_a_check_sets_weights() {
+    let fixed = service("    protocol TCP\n    quorum 5\n");
+    assert!(messages(&fixed).iter().any(|m| m.contains("quorum can never be reached")), "{}", fixed.render());
+    let dynamic = check(
+        "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    quorum 5\n    real_server 10.0.1.1 80 {\n        weight 1\n        MISC_CHECK {\n            misc_path /bin/true\n            misc_dynamic\n        }\n    }\n}\n",
+    );
+    assert!(!messages(&dynamic).iter().any(|m| m.contains("quorum")), "{}", dynamic.render());
+}
+
+#[test]
+fn tunnel_settings_are_warned_only_where_nothing_uses_them() {
+    // The service's tunnel serves a real server that forwards by TUN.
+    let used = check(
+        "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    lb_kind DR\n    real_server 10.0.1.1 80 {\n        lvs_method TUN type gue port 6080\n    }\n}\n",
+    );
+    assert!(!messages(&used).iter().any(|m| m.contains("tunnel")), "{}", used.render());
+    let unused = check(
+        "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    lb_kind TUN type gue port 6080\n    real_server 10.0.1.1 80 {\n        lvs_method DR\n    }\n}\n",
+    );
+    assert!(messages(&unused).iter().any(|m| m.contains("nothing here forwards by TUN")), "{}", unused.render());
+}
+
+#[test]
+fn one_virtual_address_in_two_instances_is_an_error_at_the_second() {
+    let two = format!(
+        "{INSTANCE}{}",
+        INSTANCE.replace("VI_1", "VI_2").replace("virtual_router_id 51", "virtual_router_id 52")
+    );
+    let r = check(&two);
+    one_error(&r, "10.0.0.1 is a virtual address of two instances, `VI_1` and `VI_2`", 12, 9);
+    assert_eq!(r.diagnostics[0].notes, ["also in vrrp_instance `VI_1` at keepalived.conf:5:9"], "{}", r.render());
+}
+
+#[test]
+fn a_virtual_server_on_an_address_no_instance_holds_is_warned() {
+    let vs =
+        "virtual_server 10.0.0.9 80 {\n    protocol TCP\n    real_server 10.0.1.1 80 {\n        weight 1\n    }\n}\n";
+    let r = check(&format!("{INSTANCE}{vs}"));
+    let f = found(&r);
+    assert_eq!(
+        f,
+        [(
+            Severity::Warning,
+            "no vrrp_instance holds 10.0.0.9, this virtual server's address".into(),
+            "keepalived.conf".into(),
+            8,
+            16
+        )],
+        "{}",
+        r.render()
+    );
+    // Held: nothing to say; and a checker-only file (no VRRP) manages its addresses elsewhere.
+    assert!(check(&format!("{INSTANCE}{}", vs.replace("10.0.0.9", "10.0.0.1"))).diagnostics.is_empty());
+    assert!(check(vs).diagnostics.is_empty());
 }

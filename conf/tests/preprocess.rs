@@ -62,9 +62,24 @@ fn conditionals_keep_lines_for_the_matching_id_only() {
     let two = read_as(&text, Some("lb2")).config;
     assert_eq!(two.vrrp_instances[0].priority, 50);
     assert_eq!(two.vrrp_instances[0].state, tandem_conf::InitialState::Master);
-    // With no config id, `@ID` lines are dropped and `@^ID` lines kept.
-    let none = read_as(&text, None).config;
-    assert_eq!(none.vrrp_instances[0].priority, 50);
+    // With no config id, `@ID` lines are dropped and `@^ID` lines kept, and that is said:
+    // every line meant for a director is gone.
+    let none = load_str(&text, "keepalived.conf", &Options::default());
+    assert_eq!(none.config.vrrp_instances[0].priority, 50);
+    let other = load_str(&text, "keepalived.conf", &Options { config_id: Some("lb3".into()), ..Options::default() });
+    for (r, id) in [(&none, "none"), (&other, "`lb3`")] {
+        assert_eq!(r.diagnostics.len(), 1, "{}", r.render());
+        let d = &r.diagnostics[0];
+        assert_eq!(
+            d.message,
+            format!("no `@ID` line is for config id {id}: the lines for `lb1`, `lb2` are all left out"),
+            "{}",
+            r.render()
+        );
+        assert_eq!(d.severity, tandem_conf::Severity::Warning);
+        let loc = r.location(d).expect("located");
+        assert_eq!((loc.line, loc.column), (7, 1), "the first `@lb1` line");
+    }
 }
 
 #[test]

@@ -137,12 +137,22 @@ fn range(first: IpAddr, end: Option<u16>) -> Vec<IpAddr> {
     }
 }
 
+/// IPPROTO_UDP, as an IPVS service key carries it.
+const IPPROTO_UDP: u16 = 17;
+
 fn service(vs: &conf::VirtualServer, key: &ServiceKey) -> Service {
     let mut flags = 0;
     if vs.persistence_timeout.is_some() {
         flags |= ServiceFlags::PERSISTENT;
     }
-    if vs.ops {
+    // One-packet scheduling needs UDP or a firewall mark: keepalived clears it on a TCP or
+    // SCTP service (check_data.c, validate_check_config), and so does tandem, so that
+    // `ipvsadm -Ln` shows the same table under both.
+    let udp_or_mark = match key {
+        ServiceKey::Addr { protocol, .. } => *protocol == IPPROTO_UDP,
+        _ => true,
+    };
+    if vs.ops && udp_or_mark {
         flags |= ServiceFlags::ONEPACKET;
     }
     if vs.sh_fallback || vs.mh_fallback {

@@ -134,6 +134,9 @@ pub(crate) struct Lexer<'a> {
     sink: &'a mut Sink<'a>,
     /// One line's words, kept to reuse the allocation.
     words: Vec<(Kind, Text, usize, usize)>,
+    /// The ids of `@ID` lines, each with its first line, and whether one matched.
+    ids: Vec<(String, Span)>,
+    id_matched: bool,
 }
 
 impl<'a> Lexer<'a> {
@@ -153,12 +156,35 @@ impl<'a> Lexer<'a> {
             depth: 0,
             sink,
             words: Vec::new(),
+            ids: Vec::new(),
+            id_matched: false,
         }
     }
 
     /// Hands the last statements to the sink.
     pub fn finish(mut self) {
         self.flush();
+        // `@ID` lines and none for this host: every line meant for a director is gone, which
+        // is what a wrong or defaulted config id does without a word in keepalived.
+        if !self.id_matched {
+            if let Some((_, span)) = self.ids.first() {
+                let names: Vec<String> = self.ids.iter().map(|(id, _)| format!("`{id}`")).collect();
+                let id = if self.config_id.is_empty() { "none".to_string() } else { format!("`{}`", self.config_id) };
+                self.diags.push(
+                    Diagnostic::warning(
+                        Some(*span),
+                        format!(
+                            "no `@ID` line is for config id {id}: the lines for {} are all left out",
+                            names.join(", ")
+                        ),
+                    )
+                    .with_label("not for this config id")
+                    .with_note(
+                        "the config id is the host name's first label unless given with `-i ID` (`--config-id`)",
+                    ),
+                );
+            }
+        }
     }
 
     /// Makes statements of the tokens gathered and hands them to the sink.
@@ -260,7 +286,15 @@ impl<'a> Lexer<'a> {
             if line.text.starts_with('@') {
                 let (negate, id_start) = if line.text.starts_with("@^") { (true, 2) } else { (false, 1) };
                 let Some(id_end) = line.text.find([' ', '\t']) else { return };
-                let matches = &line.text[id_start..id_end] == self.config_id;
+                let id = &line.text[id_start..id_end];
+                let matches = id == self.config_id;
+                if !negate {
+                    self.id_matched |= matches;
+                    if !self.ids.iter().any(|(seen, _)| seen == id) {
+                        let span = line.span(file, 0, id_end);
+                        self.ids.push((id.to_string(), span));
+                    }
+                }
                 if matches == negate {
                     return;
                 }

@@ -77,25 +77,48 @@ fn family(vs: &VirtualServer) -> Option<Family> {
 
 fn service_options(v: &mut V, p: &str, vs: &VirtualServer, key: &ServiceKey) {
     if !KNOWN_SCHEDULERS.contains(&vs.lb_algo.as_str()) {
+        let near = KNOWN_SCHEDULERS
+            .iter()
+            .map(|k| (strsim::osa_distance(k, &vs.lb_algo.to_ascii_lowercase()), *k))
+            .filter(|(d, _)| *d <= 1)
+            .min_by_key(|(d, _)| *d);
+        let d = v.error(
+            &format!("{p}.lb_algo"),
+            format!("`{}` is not an IPVS scheduler: the kernel's are {}", vs.lb_algo, KNOWN_SCHEDULERS.join(", ")),
+        );
+        d.label = Some("unknown scheduler".into());
+        if let Some((_, k)) = near {
+            d.notes.push(format!("did you mean `{k}`?"));
+        }
+    }
+    // The kernel has two scheduler flags, which sh reads as sh-fallback / sh-port and mh as
+    // mh-fallback / mh-port (include/uapi/linux/ip_vs.h: IP_VS_SVC_F_SCHED1, _SCHED2).
+    let sh = vs.sh_port || vs.sh_fallback;
+    let mh = vs.mh_port || vs.mh_fallback;
+    if (sh || mh) && !matches!(vs.lb_algo.as_str(), "sh" | "mh") {
         v.warn(
             &format!("{p}.lb_algo"),
-            format!("`{}` is not a scheduler the kernel ships ({})", vs.lb_algo, KNOWN_SCHEDULERS.join(", ")),
+            format!(
+                "sh-port / sh-fallback / mh-port / mh-fallback only affect the sh and mh schedulers, not {}",
+                vs.lb_algo
+            ),
         );
-    }
-    if (vs.sh_port || vs.sh_fallback) && vs.lb_algo != "sh" {
+    } else if sh && vs.lb_algo == "mh" {
         v.warn(
             &format!("{p}.lb_algo"),
-            format!("sh-port / sh-fallback only affect the sh scheduler, not {}", vs.lb_algo),
+            "with lb_algo mh, sh-port / sh-fallback act as mh-port / mh-fallback (the same kernel flags)",
         );
-    }
-    if (vs.mh_port || vs.mh_fallback) && vs.lb_algo != "mh" {
+    } else if mh && vs.lb_algo == "sh" {
         v.warn(
             &format!("{p}.lb_algo"),
-            format!("mh-port / mh-fallback only affect the mh scheduler, not {}", vs.lb_algo),
+            "with lb_algo sh, mh-port / mh-fallback act as sh-port / sh-fallback (the same kernel flags)",
         );
     }
-    if vs.ops && vs.protocol != Some(Protocol::Udp) && !matches!(key, ServiceKey::Fwmark(_)) {
-        v.warn(&format!("{p}.ops"), "one-packet scheduling (ops) only applies to UDP services");
+    if vs.ops && vs.effective_protocol() != Protocol::Udp && !matches!(key, ServiceKey::Fwmark(_)) {
+        v.warn(
+            &format!("{p}.ops"),
+            "one-packet scheduling (ops) needs UDP or a firewall mark; cleared, as keepalived does",
+        );
     }
     if let Some(gran) = vs.persistence_granularity {
         if vs.persistence_timeout.is_none() {
@@ -107,8 +130,19 @@ fn service_options(v: &mut V, p: &str, vs: &VirtualServer, key: &ServiceKey) {
         let max = if family(vs) == Some(Family::Inet6) { 128 } else { 32 };
         v.range(&format!("{p}.persistence_granularity"), "persistence_granularity", i64::from(gran), 1, max);
     }
-    if vs.tunnel.is_some() && vs.lb_kind != ForwardMethod::Tun {
-        v.warn(&format!("{p}.tunnel"), "tunnel settings only apply with lb_kind TUN");
+    // The service's tunnel settings serve every real server (and the sorry server) that
+    // forwards by TUN, whatever the service's own method.
+    let tun = |m: Option<ForwardMethod>| m.unwrap_or(vs.lb_kind) == ForwardMethod::Tun;
+    let any_tun = (vs.real_servers.is_empty() && tun(None))
+        || vs.real_servers.iter().any(|r| tun(r.lb_kind))
+        || vs.sorry_server.as_ref().is_some_and(|s| tun(s.lb_kind));
+    if vs.tunnel.is_some() && !any_tun {
+        v.warn(&format!("{p}.tunnel"), "tunnel settings only apply with lb_kind TUN, and nothing here forwards by TUN");
+    }
+    for (k, rs) in vs.real_servers.iter().enumerate() {
+        if rs.tunnel.is_some() && !tun(rs.lb_kind) {
+            v.warn(&format!("{p}.real_server[{k}].tunnel"), "tunnel settings only apply with lb_kind TUN; ignored");
+        }
     }
     if let Some(t) = &vs.tunnel {
         tunnel(v, &format!("{p}.tunnel"), t);
@@ -137,7 +171,13 @@ fn service_options(v: &mut V, p: &str, vs: &VirtualServer, key: &ServiceKey) {
         v.error(&format!("{p}.delay_loop"), "delay_loop must be above 0 seconds");
     }
     let total: u64 = vs.real_servers.iter().map(|r| u64::from(r.weight)).sum();
-    if !vs.real_servers.is_empty() && u64::from(vs.quorum) > total {
+    // A MISC_CHECK with misc_dynamic or a FILE_CHECK sets weights at run time.
+    let dynamic = vs.real_servers.iter().flat_map(|r| &r.checks).any(|c| match c {
+        Check::Misc(m) => m.misc_dynamic,
+        Check::File(_) => true,
+        _ => false,
+    });
+    if !vs.real_servers.is_empty() && !dynamic && u64::from(vs.quorum) > total {
         v.warn(
             &format!("{p}.quorum"),
             format!(

@@ -1,6 +1,7 @@
 //! Checks on the model after reading, the same for both formats. Each finding points at the
 //! place the reader recorded for the model path concerned.
 
+mod addresses;
 mod lvs;
 mod vrrp;
 
@@ -18,6 +19,7 @@ pub(crate) fn run(c: &Config, map: &SourceMap, sources: &Sources, diags: &mut Ve
     v.unique("virtual_server_group", c.virtual_server_groups.iter().map(|s| s.name.as_str()));
     vrrp::check(&mut v, c);
     lvs::check(&mut v, c);
+    addresses::check(&mut v, c);
     for (path, gap, refused) in crate::support::findings(c) {
         if refused {
             v.error(&path, format!("`{}` is not supported by tandem run", gap.keyword))
