@@ -29,16 +29,6 @@ pub const NOT_IMPLEMENTED: &[Gap] = &[
     Gap { path: "global_defs.smtp_server", keyword: "smtp_server", loss: EMAIL },
     Gap { path: "global_defs.smtp_connect_timeout", keyword: "smtp_connect_timeout", loss: EMAIL },
     Gap {
-        path: "global_defs.enable_script_security",
-        keyword: "enable_script_security",
-        loss: "refusing scripts that run as root from a path others can write (check their permissions yourself)",
-    },
-    Gap {
-        path: "global_defs.lvs_flush_onstop",
-        keyword: "lvs_flush_onstop",
-        loss: "flushing the whole IPVS table at stop (tandem removes the services it configured)",
-    },
-    Gap {
         path: "global_defs.vrrp_skip_check_adv_addr",
         keyword: "vrrp_skip_check_adv_addr",
         loss: "skipping the address-list check of adverts (tandem checks every advert and counts mismatches)",
@@ -200,8 +190,6 @@ pub(crate) fn findings(c: &Config) -> Vec<(String, &'static Gap, bool)> {
         (g.notification_email_from.is_some(), "notification_email_from"),
         (g.smtp_server.is_some(), "smtp_server"),
         (g.smtp_connect_timeout != d.smtp_connect_timeout, "smtp_connect_timeout"),
-        (g.enable_script_security, "enable_script_security"),
-        (g.lvs_flush_onstop, "lvs_flush_onstop"),
         (g.vrrp_skip_check_adv_addr, "vrrp_skip_check_adv_addr"),
         (g.vrrp_strict, "vrrp_strict"),
         (g.max_auto_priority.is_some(), "max_auto_priority"),

@@ -606,3 +606,23 @@ fn toml_reports_every_wrong_line_in_the_keepalived_readers_words() {
         r.render()
     );
 }
+
+#[test]
+fn a_broadcast_address_on_an_ipv6_vip_is_warned_as_ignored() {
+    let r = check(
+        "vrrp_instance VI_6 {\n    interface eth0\n    virtual_router_id 61\n    virtual_ipaddress {\n        2001:db8::1/64 brd 2001:db8::ff\n    }\n}\n",
+    );
+    let f = found(&r);
+    assert_eq!(
+        f,
+        [(
+            Severity::Warning,
+            "2001:db8::1 is IPv6, which has no broadcast address: `brd` ignored".into(),
+            "keepalived.conf".into(),
+            5,
+            9
+        )],
+        "{}",
+        r.render()
+    );
+}

@@ -8,6 +8,7 @@ mod health;
 mod logging;
 mod run;
 mod script;
+mod script_security;
 
 use clap::Parser;
 use cli::{Cli, Command, FormatArg, Input, LogFormat, LogLevel};
@@ -225,6 +226,13 @@ fn check(input: &Input, strict: bool, dump: bool) -> ExitCode {
     if !report(input, &path, &r) {
         return ExitCode::from(1);
     }
+    // The scripts as this host has them (a file may be checked on another host than it runs).
+    let mut config = r.config.clone();
+    for f in script_security::apply(&mut config) {
+        let what =
+            if f.disabled { "disabled by enable_script_security" } else { "enable_script_security would disable it" };
+        say(&format!("warning: {}: `{}`: {}; {what}", f.what, f.command, f.problem));
+    }
     if dump {
         return print_toml(&r);
     }
@@ -313,17 +321,18 @@ fn run_command(input: &Input, level: LogLevel, format: LogFormat, run_options: r
     let reload: run::Reloader = Box::new(move || {
         let r = tandem_conf::load(&file, &quick);
         if r.count(Severity::Error) == 0 {
-            return Ok(r.config);
+            return Ok(secured(r.config));
         }
         drop(r);
         let r = tandem_conf::load(&file, &opts);
         // Changed in between to a valid file: that one is the reload.
-        if r.count(Severity::Error) > 0 { Err(r.render()) } else { Ok(r.config) }
+        if r.count(Severity::Error) > 0 { Err(r.render()) } else { Ok(secured(r.config)) }
     });
     // Only the model is kept: the source map (a path per value read) and the file's text are
     // for diagnostics and would stay resident all along (tens of MB for 10,000 real servers).
     let tandem_conf::Report { config, sources, map, diagnostics } = r;
     drop((sources, map, diagnostics));
+    let config = secured(config);
     let run_options = run::Options { config_file: file_name, ..run_options };
     match run::run(config, run_options, reload) {
         Ok(()) => ExitCode::SUCCESS,
@@ -332,6 +341,24 @@ fn run_command(input: &Input, level: LogLevel, format: LogFormat, run_options: r
             ExitCode::from(1)
         }
     }
+}
+
+/// The configuration with its scripts judged (enable_script_security): each finding logged,
+/// and with the keyword the scripts that fail taken out.
+fn secured(mut config: tandem_conf::Config) -> tandem_conf::Config {
+    for f in script_security::apply(&mut config) {
+        if f.disabled {
+            tracing::error!(script = %f.command, problem = %f.problem, "{}: disabled by enable_script_security", f.what);
+        } else {
+            tracing::warn!(
+                script = %f.command,
+                problem = %f.problem,
+                "{}: enable_script_security would disable this script",
+                f.what
+            );
+        }
+    }
+    config
 }
 
 /// A line on stderr that is lost, not a panic, when stderr is a pipe nobody reads any more.

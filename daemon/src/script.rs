@@ -36,6 +36,22 @@ impl Credentials {
     }
 }
 
+/// Who a script without a user of its own runs as: `script_user`, set at start and at each
+/// reload (keepalived's default_script_uid applies to every script, notify scripts and the
+/// notify FIFO's reader included). None: tandem's own user.
+static DEFAULT_USER: std::sync::RwLock<Option<Credentials>> = std::sync::RwLock::new(None);
+
+/// Sets who scripts without a user of their own run as.
+pub fn set_default_user(c: Option<Credentials>) {
+    if let Ok(mut d) = DEFAULT_USER.write() {
+        *d = c;
+    }
+}
+
+fn default_user() -> Option<Credentials> {
+    DEFAULT_USER.read().ok().and_then(|d| *d)
+}
+
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Script {
@@ -120,7 +136,7 @@ impl Script {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true);
-        if let Some(cred) = self.credentials {
+        if let Some(cred) = self.credentials.or_else(default_user) {
             c.uid(cred.uid).gid(cred.gid);
         }
         c

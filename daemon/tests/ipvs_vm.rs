@@ -145,6 +145,7 @@ fn run() -> &'static BatchRun {
         batch = batch.snippet("plan", plan_snippet());
         batch = batch.snippet("ends", ends_snippet());
         batch = batch.snippet("globals", globals_snippet());
+        batch = batch.snippet("flush_on_stop", flush_on_stop_snippet());
         // Last: it unloads IPVS and loads it again.
         batch = batch.snippet("late", late_snippet());
         vm.run_batch(&batch).unwrap_or_else(|e| panic!("{e}"))
@@ -179,6 +180,48 @@ fn lvs_timeouts_and_lvs_flush_apply_and_dont_release_ipvs_keeps_the_table() {
     );
     assert_eq!(s.read_to_string("stop_status").unwrap().trim(), "0", "{log}");
     assert_eq!(s.read_to_string("after_stop").unwrap(), running, "--dont-release-ipvs leaves the table\n{log}");
+}
+
+/// At stop, tandem removes the services it configured and leaves the others; with
+/// `lvs_flush_on_stop` (keepalived's: the whole table is flushed) none is left. A foreign
+/// service is added while tandem runs (without lvs_flush it is not tandem's to remove).
+fn flush_on_stop_snippet() -> String {
+    let tandem = env!("CARGO_BIN_EXE_tandem");
+    let conf =
+        "virtual_server 192.0.2.31 80 {\n protocol TCP\n lb_algo rr\n real_server 10.0.0.12 80 {\n  weight 1\n }\n}\n";
+    let one = |name: &str, globals: &str| {
+        format!(
+            "cat > $TMPDIR/{name}.conf <<'CONF'\n{globals}{conf}CONF\nipvsadm -C\n\
+             {tandem} run -f $TMPDIR/{name}.conf > \"$TANDEM_SNIPPET_OUT/{name}.log\" 2>&1 &\npid=$!\n\
+             end=$(($(date +%s) + 15)); while [ $(date +%s) -lt $end ]; do ipvsadm -Ln | grep -q 10.0.0.12 && break; sleep 0.1; done\n\
+             ipvsadm -A -t 198.51.100.10:80 -s rr\nipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/{name}_running\"\n\
+             kill -TERM $pid; wait $pid\nipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/{name}_after_stop\"\n"
+        )
+    };
+    format!("{}{}ipvsadm -C\n", one("plain", ""), one("flush", "global_defs {\n lvs_flush_on_stop\n}\n"))
+}
+
+#[test]
+fn at_stop_tandem_removes_its_services_and_lvs_flush_on_stop_every_service() {
+    let s = run().get("flush_on_stop").unwrap();
+    let logs = format!(
+        "{}\n{}",
+        s.read_to_string("plain.log").unwrap_or_default(),
+        s.read_to_string("flush.log").unwrap_or_default()
+    );
+    assert!(s.passed(), "{}\n{logs}", s.stderr);
+    // Two services: the kernel lists them in its hash order.
+    let sorted = |name: &str| {
+        let mut lines: Vec<String> = s.read_to_string(name).unwrap_or_default().lines().map(str::to_string).collect();
+        lines.sort();
+        lines
+    };
+    let running =
+        ["-A -t 192.0.2.31:80 -s rr", "-A -t 198.51.100.10:80 -s rr", "-a -t 192.0.2.31:80 -r 10.0.0.12:80 -m -w 1"];
+    assert_eq!(sorted("plain_running"), running, "{logs}");
+    assert_eq!(sorted("flush_running"), running, "{logs}");
+    assert_eq!(s.read_to_string("plain_after_stop").unwrap(), "-A -t 198.51.100.10:80 -s rr\n", "{logs}");
+    assert_eq!(s.read_to_string("flush_after_stop").unwrap(), "", "lvs_flush_on_stop empties the table\n{logs}");
 }
 
 /// IPVS missing at start: the modules unloaded and the kernel's on-demand loading off

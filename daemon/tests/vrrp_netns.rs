@@ -573,3 +573,47 @@ fn a_sync_groups_tracked_weights_fault_it_unless_sync_group_tracking_weight() {
     );
     assert!(has_vip(&lab, &d1, "192.0.2.100") && has_vip(&lab, &d1, "192.0.2.101"), "{}", t.log());
 }
+
+/// `enable_script_security` and `script_user`, as keepalived: a tracked script run as root
+/// from a folder anyone can write is disabled (no longer tracked: its failing weight-0 check does not hold
+/// the instance in FAULT), and the notify script, which names no user, runs as `script_user`.
+#[test]
+fn script_security_disables_an_unsafe_script_and_notify_scripts_run_as_script_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut lab = Lab::new("scriptsec").unwrap();
+    let public = lab.segment("pub").unwrap();
+    let d1 = lab.host("d1").unwrap();
+    lab.connect(&d1, &public, "eth0", &["192.0.2.1/24"]).unwrap();
+    let dir = lab.dir().to_path_buf();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let open = dir.join("open");
+    let out = dir.join("out");
+    for d in [&open, &out] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let fail = open.join("fail.sh");
+    std::fs::write(&fail, "#!/bin/sh\nexit 1\n").unwrap();
+    std::fs::set_permissions(&fail, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let whoami = dir.join("whoami.sh");
+    std::fs::write(&whoami, format!("#!/bin/sh\nid -u > {}/uid\n", out.display())).unwrap();
+    std::fs::set_permissions(&whoami, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let conf = format!(
+        "global_defs {{\n    enable_script_security\n    script_user nobody\n}}\n\
+         vrrp_script fails {{\n    script {}\n    interval 1\n    weight 0\n    user root\n}}\n\
+         vrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 71\n    priority 150\n    advert_int 1\n    track_script {{\n        fails\n    }}\n    notify_master {}\n    virtual_ipaddress {{\n        192.0.2.100/24\n    }}\n}}\n",
+        fail.display(),
+        whoami.display()
+    );
+    let t = Tandem::start_controlled(&mut lab, BIN, &d1, "d1", &conf).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || has_vip(&lab, &d1, "192.0.2.100")), "{}", t.log());
+    assert!(t.log().contains("vrrp_script fails: disabled by enable_script_security"), "{}", t.log());
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap().uid.as_raw();
+    assert!(
+        wait_until(Duration::from_secs(5), || std::fs::read_to_string(out.join("uid"))
+            .is_ok_and(|u| u.trim() == nobody.to_string())),
+        "{:?}\n{}",
+        std::fs::read_to_string(out.join("uid")),
+        t.log()
+    );
+}

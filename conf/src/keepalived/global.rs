@@ -32,9 +32,22 @@ pub(super) fn read(cx: &mut Ctx, stmts: &[Stmt], g: &mut GlobalDefs) {
             "lvs_sync_warm_preempt" => g.lvs_sync_warm_preempt = cx.secs(st, 0, 0.0, 3600.0),
             "lvs_flush" => g.lvs_flush = cx.flag(st),
             // keepalived 2.2 spells it `lvs_flush_on_stop`; `lvs_flush_onstop` is its older name.
+            // `lvs_flush_on_stop` flushes the whole table at stop; `lvs_flush_on_stop VS`
+            // deletes the configured services whole, which is what tandem does anyway
+            // (keepalived global_parser.c, lvs_flush_on_stop_handler).
             "lvs_flush_on_stop" | "lvs_flush_onstop" => {
                 cx.at("global_defs.lvs_flush_onstop", st);
-                g.lvs_flush_onstop = cx.flag(st);
+                g.lvs_flush_onstop = match st.args.first().map(|w| w.text.as_str()) {
+                    None => true,
+                    Some("VS") => {
+                        cx.extra(st, 1);
+                        false
+                    }
+                    Some(other) => {
+                        cx.error(st.args[0].span, format!("`{}` takes nothing or VS, not `{other}`", st.keyword.text));
+                        false
+                    }
+                };
             }
             "lvs_timeouts" => g.lvs_timeouts = timeouts(cx, st),
             "default_interface" => g.default_interface = cx.word(st, "an interface name"),

@@ -71,6 +71,20 @@ pub(super) fn check(v: &mut V, c: &Config) {
                 );
             }
         }
+        // IPv6 has no broadcast address: a `brd` there is dropped (the kernel would refuse it).
+        for (list, addrs) in [
+            ("virtual_ipaddress", &inst.virtual_ipaddress),
+            ("virtual_ipaddress_excluded", &inst.virtual_ipaddress_excluded),
+        ] {
+            for (k, a) in addrs.iter().enumerate() {
+                if a.address.is_ipv6() && a.brd.is_some() {
+                    v.warn(
+                        &format!("{p}.{list}[{k}]"),
+                        format!("{} is IPv6, which has no broadcast address: `brd` ignored", a.address),
+                    );
+                }
+            }
+        }
         for (field, addr) in [("unicast_src_ip", inst.unicast_src_ip), ("mcast_src_ip", inst.mcast_src_ip)] {
             if let Some(a) = addr {
                 if Family::of(&a) != fam {

@@ -125,6 +125,7 @@ pub fn target(c: &Config, pools: Option<&[Vec<(SocketAddr, u32)>]>) -> Target {
     Target {
         desired: crate::desired::table_with(c, pools),
         whole: c.global_defs.lvs_flush,
+        flush_on_stop: c.global_defs.lvs_flush_onstop,
         timeouts: c.global_defs.lvs_timeouts.as_ref().map(|t| tandem_ipvs::Timeouts {
             tcp: t.tcp.unwrap_or(0),
             tcp_fin: t.tcpfin.unwrap_or(0),

@@ -35,6 +35,8 @@ pub struct Target {
     pub desired: Table,
     /// `lvs_flush`: tandem owns the whole table.
     pub whole: bool,
+    /// `lvs_flush_onstop`: at stop, every service goes, not only tandem's (`ipvsadm -C`).
+    pub flush_on_stop: bool,
     /// `lvs_timeouts`, set at start and whenever they change.
     pub timeouts: Option<Timeouts>,
     /// Real servers whose checks pass, and real servers configured (for the status line).
@@ -147,12 +149,18 @@ impl Keeper {
         Ok(applied)
     }
 
-    fn remove_managed(&mut self) -> Result<(), String> {
-        if self.managed.is_empty() {
+    /// At stop: the services tandem configured, or with `flush` every service the kernel has
+    /// (keepalived's lvs_flush_onstop, check/ipwrapper.c clear_services).
+    fn remove_managed(&mut self, flush: bool) -> Result<(), String> {
+        if self.managed.is_empty() && !flush {
             return Ok(());
         }
         let ipvs = self.socket()?;
-        let changes: Vec<Change> = self.managed.iter().map(|k| Change::DelService(*k)).collect();
+        let changes: Vec<Change> = if flush {
+            ipvs.dump().map_err(|e| e.to_string())?.services.keys().map(|k| Change::DelService(*k)).collect()
+        } else {
+            self.managed.iter().map(|k| Change::DelService(*k)).collect()
+        };
         for (_, e) in ipvs.apply_all(&changes).map_err(|e| e.to_string())? {
             warn!(error = %e, "IPVS service not removed at stop");
         }
@@ -213,7 +221,8 @@ pub async fn keep(
         }
     }
     if release {
-        let (_, r) = super::blocking(keeper, |k| k.remove_managed()).await?;
+        let flush_on_stop = targets.borrow().flush_on_stop;
+        let (_, r) = super::blocking(keeper, move |k| k.remove_managed(flush_on_stop)).await?;
         if let Err(e) = r {
             warn!(error = %e, "cannot remove IPVS services at stop");
         }

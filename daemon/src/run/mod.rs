@@ -85,6 +85,9 @@ fn warn_ha_suspend_without_address(c: &tandem_conf::Config) {
 /// first three from the new configuration; the VRRP units are resolved again from it, so the
 /// defaults their instances take from `global_defs` follow too.
 const GLOBAL_DEFS_RELOADED: &[&str] = &[
+    "router_id",
+    "enable_script_security",
+    "lvs_flush_onstop",
     "lvs_sync_daemon",
     "lvs_flush",
     "lvs_timeouts",
@@ -108,6 +111,30 @@ const GLOBAL_DEFS_RELOADED: &[&str] = &[
 
 /// The `global_defs` keywords that differ between two configurations and that a reload does
 /// not apply (they take effect at the next restart), by name, sorted.
+/// `script_user` for every script that names no user of its own.
+fn apply_script_user(g: &tandem_conf::GlobalDefs) {
+    let user =
+        g.script_user.as_ref().and_then(|u| match crate::script::Credentials::lookup(&u.user, u.group.as_deref()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                error!(error = %e, "script_user: scripts run as tandem's own user");
+                None
+            }
+        });
+    crate::script::set_default_user(user);
+}
+
+/// A global_defs key tandem does not act on at all (warned when the file is read): no
+/// restart would apply it either.
+fn inert(key: &str) -> bool {
+    let path = format!("global_defs.{key}");
+    let sub = format!("{path}.");
+    tandem_conf::support::NOT_IMPLEMENTED
+        .iter()
+        .chain(tandem_conf::support::ALWAYS_ON)
+        .any(|g| g.path == path || g.path.starts_with(&sub) || g.path.strip_suffix("[]") == Some(path.as_str()))
+}
+
 fn global_defs_needing_restart(a: &tandem_conf::GlobalDefs, b: &tandem_conf::GlobalDefs) -> Vec<String> {
     let as_map = |g: &tandem_conf::GlobalDefs| match serde_json::to_value(g) {
         Ok(serde_json::Value::Object(m)) => m,
@@ -116,7 +143,7 @@ fn global_defs_needing_restart(a: &tandem_conf::GlobalDefs, b: &tandem_conf::Glo
     let (a, b) = (as_map(a), as_map(b));
     let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     keys.into_iter()
-        .filter(|k| a.get(*k) != b.get(*k) && !GLOBAL_DEFS_RELOADED.contains(&k.as_str()))
+        .filter(|k| a.get(*k) != b.get(*k) && !GLOBAL_DEFS_RELOADED.contains(&k.as_str()) && !inert(k))
         .cloned()
         .collect()
 }
@@ -165,6 +192,7 @@ async fn async_run(
     reload: Reloader,
     mut signals: tokio::sync::mpsc::UnboundedReceiver<signals::Received>,
 ) -> Result<(), String> {
+    apply_script_user(&config.global_defs);
     let delay = Duration::try_from_secs_f64(config.global_defs.vrrp_startup_delay).unwrap_or_default();
     // One route-netlink socket for every unit (neli runs a thread per socket).
     let addrs = Addresses::open().map_err(|e| e.to_string())?;
@@ -469,6 +497,7 @@ fn reload_now(
                             .push_str(&format!("; global_defs changes that take effect at the next restart: {keys}"));
                     }
                     warn_ha_suspend_without_address(&new);
+                    apply_script_user(&new.global_defs);
                     limits::raise_for(&new);
                     crate::health::forget_checks(&mut new);
                     let new = std::sync::Arc::new(new);
@@ -639,6 +668,10 @@ mod tests {
         b.vrrp_garp_interval = 0.5;
         b.lvs_flush = true;
         b.vrrp_startup_delay = 5.0;
-        assert_eq!(global_defs_needing_restart(&a, &b), ["router_id", "vrrp_startup_delay"]);
+        // Not acted on at all (warned when read): no restart would apply them either.
+        b.smtp_server = Some(tandem_conf::SmtpServer { host: "mail".into(), port: 25 });
+        b.notification_email = vec!["ops@example.com".into()];
+        b.vrrp_check_unicast_src = true;
+        assert_eq!(global_defs_needing_restart(&a, &b), ["vrrp_startup_delay"]);
     }
 }
