@@ -50,16 +50,6 @@ pub const NOT_IMPLEMENTED: &[Gap] = &[
     },
     Gap { path: "vrrp_sync_group[].smtp_alert", keyword: "smtp_alert", loss: EMAIL },
     Gap {
-        path: "vrrp_instance[].unicast_peer[].min_ttl",
-        keyword: "min_ttl",
-        loss: "dropping a peer's adverts outside the TTL range",
-    },
-    Gap {
-        path: "vrrp_instance[].unicast_peer[].max_ttl",
-        keyword: "max_ttl",
-        loss: "dropping a peer's adverts outside the TTL range",
-    },
-    Gap {
         path: "vrrp_instance[].vmac_xmit_base",
         keyword: "vmac_xmit_base",
         loss: "sending adverts from the base interface of a VMAC",
@@ -73,11 +63,6 @@ pub const NOT_IMPLEMENTED: &[Gap] = &[
         path: "vrrp_instance[].strict_mode",
         keyword: "strict_mode",
         loss: "RFC-strict VRRP at run time (tandem checks the file as strict, and does not refuse non-strict adverts or drop traffic to the VIPs)",
-    },
-    Gap {
-        path: "vrrp_instance[].unicast_ttl",
-        keyword: "unicast_ttl",
-        loss: "the TTL of unicast adverts (tandem sends 255, as RFC 5798 asks)",
     },
     Gap { path: "vrrp_instance[].smtp_alert", keyword: "smtp_alert", loss: EMAIL },
     Gap { path: "virtual_server[].smtp_alert", keyword: "smtp_alert", loss: EMAIL },
@@ -217,19 +202,10 @@ pub(crate) fn findings(c: &Config) -> Vec<(String, &'static Gap, bool)> {
     }
     for (i, v) in c.vrrp_instances.iter().enumerate() {
         let p = format!("vrrp_instance[{i}]");
-        for (k, peer) in v.unicast_peer.iter().enumerate() {
-            if peer.min_ttl.is_some() {
-                note(format!("{p}.unicast_peer[{k}].min_ttl"), "vrrp_instance[].unicast_peer[].min_ttl", false);
-            }
-            if peer.max_ttl.is_some() {
-                note(format!("{p}.unicast_peer[{k}].max_ttl"), "vrrp_instance[].unicast_peer[].max_ttl", false);
-            }
-        }
         for (set, field) in [
             (v.vmac_xmit_base, "vmac_xmit_base"),
             (v.accept.is_some(), "accept"),
             (v.strict_mode, "strict_mode"),
-            (v.unicast_ttl.is_some(), "unicast_ttl"),
             (v.smtp_alert, "smtp_alert"),
         ] {
             if set {

@@ -617,3 +617,56 @@ fn script_security_disables_an_unsafe_script_and_notify_scripts_run_as_script_us
         t.log()
     );
 }
+
+/// Unicast TTLs, against keepalived 2.2.7 both ways: tandem sends with `unicast_ttl 64` to a
+/// keepalived whose peer entry asks `min_ttl 100`, and keepalived's adverts (TTL 255) reach a
+/// tandem whose peer entry allows at most 200. Each drops the other's adverts ("TTL/HL 64 not
+/// in range" in keepalived's log, `dropped.ttl` in tandem's status): both are master. With
+/// the ranges met (second run), the two elect one master as usual.
+#[test]
+fn unicast_ttl_and_a_peers_ttl_range_as_keepalived() {
+    let o = Opts { priority: 150, v3: false, v6: false, unicast: true, auth: false };
+    let mut r = rig("uttl");
+    let (d1, d2) = (r.d1.clone(), r.d2.clone());
+    let tandem = config("1", "2", o).replace(
+        "    unicast_peer {\n        192.0.2.2\n",
+        "    unicast_ttl 64\n    unicast_peer {\n        192.0.2.2 max_ttl 200\n",
+    );
+    assert!(tandem.contains("max_ttl 200"), "{tandem}");
+    let kad =
+        config("2", "1", Opts { priority: 100, ..o }).replace("        192.0.2.1\n", "        192.0.2.1 min_ttl 100\n");
+    let t = Tandem::start_controlled(&mut r.lab, BIN, &d1, "d1", &tandem).unwrap();
+    let k = Keepalived::start(&mut r.lab, &d2, "k2", &kad).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || has_vip(&r.lab, &d1, VIP) && has_vip(&r.lab, &d2, VIP)),
+        "both should be master:\n{}\n{}",
+        t.log(),
+        k.log()
+    );
+    let ttl_drops = || {
+        let out = t.ask(BIN, &["status", "--json"]).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        v["vrrp_instances"][0]["counters"]["dropped"]["ttl"].as_u64()
+    };
+    assert!(
+        wait_until(Duration::from_secs(6), || ttl_drops().is_some_and(|n| n >= 2)),
+        "{:?}\n{}",
+        ttl_drops(),
+        t.log()
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || k.log().contains("TTL/HL 64 not in range 100 - 255")),
+        "keepalived sees tandem's TTL:\n{}",
+        k.log()
+    );
+    r.lab.signal(k.pid, "TERM").unwrap();
+    r.lab.signal(t.pid, "TERM").unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    // The ranges met: one master, tandem (150).
+    let tandem = tandem.replace("unicast_ttl 64", "unicast_ttl 120");
+    let kad = kad.replace("min_ttl 100", "min_ttl 100 max_ttl 255");
+    let t =
+        Tandem::start_controlled(&mut r.lab, BIN, &d1, "d1b", &tandem.replace("max_ttl 200", "max_ttl 255")).unwrap();
+    let k = Keepalived::start(&mut r.lab, &d2, "k2b", &kad).unwrap();
+    assert!(settles(&r, &d1, &d2, VIP, 10), "one master:\n{}\n{}", t.log(), k.log());
+}

@@ -36,6 +36,11 @@ pub struct Member {
     pub group: Option<IpAddr>,
     /// Unicast peers.
     pub peers: Vec<IpAddr>,
+    /// The TTL range each peer's adverts must arrive with (unicast_peer `min_ttl` /
+    /// `max_ttl`; keepalived vrrp.c, vrrp_check_packet): 0-255 when not given.
+    pub peer_ttls: Vec<(IpAddr, u8, u8)>,
+    /// `unicast_ttl`: the TTL (hop limit) unicast adverts are sent with (255 when not given).
+    pub unicast_ttl: Option<u8>,
     /// Address adverts are sent from, when configured (bound).
     pub source: Option<IpAddr>,
     /// Every address the instance floats (virtual_ipaddress and _excluded).
@@ -212,6 +217,7 @@ pub fn same_routers(a: &Unit, b: &Unit) -> bool {
                 && x.v6 == y.v6
                 && x.group == y.group
                 && x.source == y.source
+                && x.unicast_ttl == y.unicast_ttl
         })
 }
 
@@ -384,6 +390,12 @@ fn member(
         v6,
         group,
         peers: v.unicast_peer.iter().map(|p| p.address).collect(),
+        peer_ttls: v
+            .unicast_peer
+            .iter()
+            .map(|p| (p.address, p.min_ttl.unwrap_or(0), p.max_ttl.unwrap_or(u8::MAX)))
+            .collect(),
+        unicast_ttl: if unicast { v.unicast_ttl } else { None },
         source,
         vips,
         checksum_as_v2: v.v3_checksum_as_v2 || g.v3_checksum_as_v2,

@@ -84,6 +84,9 @@ fn open_io(
 ) -> Result<Io, String> {
     let socket = VrrpSocket::open(&m.ifname, m.ifindex, m.v6, m.group, m.source)
         .map_err(|e| format!("{}: cannot open VRRP socket on {}: {e}", m.settings.name, m.ifname))?;
+    if let Some(ttl) = m.unicast_ttl {
+        socket.set_unicast_ttl(ttl).map_err(|e| format!("{}: cannot set unicast_ttl {ttl}: {e}", m.settings.name))?;
+    }
     let socket = std::sync::Arc::new(socket);
     let mut io = Io { socket: socket.clone(), frames: HashMap::new(), ipv6_router: false };
     open_frames(&mut io, m, shared)?;
@@ -307,6 +310,13 @@ fn check(m: &Member, p: &Received, drops: &mut Drops) -> Option<Advert> {
     if m.group.is_none() && !m.peers.contains(&p.src) {
         drops.count("not_a_peer");
         return None;
+    }
+    if let Some((_, min, max)) = m.peer_ttls.iter().find(|(a, _, _)| *a == p.src) {
+        if p.ttl < *min || p.ttl > *max {
+            drops.count("ttl");
+            debug!(instance = %m.settings.name, src = %p.src, ttl = p.ttl, min, max, "advert dropped: TTL outside the peer's range");
+            return None;
+        }
     }
     let dst = p.dst.or(if m.group.is_some() { m.group } else { m.source }).unwrap_or(m.settings.primary_address);
     let opts = codec::ParseOptions { v3_checksum_as_v2: m.checksum_as_v2 };

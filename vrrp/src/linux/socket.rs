@@ -66,6 +66,13 @@ impl VrrpSocket {
         Ok(VrrpSocket { tx: register(tx)?, rx: register(rx)?, v6 })
     }
 
+    /// The TTL (IPv6: hop limit) of unicast adverts, 255 unless set (keepalived's
+    /// `unicast_ttl`); multicast adverts keep 255 (RFC 5798 5.1.1.3).
+    pub fn set_unicast_ttl(&self, ttl: u8) -> io::Result<()> {
+        let s = self.tx.get_ref();
+        if self.v6 { s.set_unicast_hops_v6(u32::from(ttl)) } else { s.set_ttl_v4(u32::from(ttl)) }
+    }
+
     /// Sends one VRRP message to `dst` (the group, or a unicast peer).
     pub async fn send_to(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
         let to = SockAddr::from(SocketAddr::new(dst, 0));
