@@ -29,11 +29,6 @@ pub const NOT_IMPLEMENTED: &[Gap] = &[
     Gap { path: "global_defs.smtp_server", keyword: "smtp_server", loss: EMAIL },
     Gap { path: "global_defs.smtp_connect_timeout", keyword: "smtp_connect_timeout", loss: EMAIL },
     Gap {
-        path: "global_defs.vrrp_skip_check_adv_addr",
-        keyword: "vrrp_skip_check_adv_addr",
-        loss: "skipping the address-list check of adverts (tandem checks every advert and counts mismatches)",
-    },
-    Gap {
         path: "global_defs.vrrp_strict",
         keyword: "vrrp_strict",
         loss: "RFC-strict VRRP at run time (tandem checks the file as strict, and does not refuse non-strict adverts or drop traffic to the VIPs)",
@@ -175,7 +170,6 @@ pub(crate) fn findings(c: &Config) -> Vec<(String, &'static Gap, bool)> {
         (g.notification_email_from.is_some(), "notification_email_from"),
         (g.smtp_server.is_some(), "smtp_server"),
         (g.smtp_connect_timeout != d.smtp_connect_timeout, "smtp_connect_timeout"),
-        (g.vrrp_skip_check_adv_addr, "vrrp_skip_check_adv_addr"),
         (g.vrrp_strict, "vrrp_strict"),
         (g.max_auto_priority.is_some(), "max_auto_priority"),
     ] {

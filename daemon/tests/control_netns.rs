@@ -229,12 +229,15 @@ fn status_and_reload_over_the_control_socket() {
     assert!(text(&applied.stdout).contains("configuration reloaded"), "{}", text(&applied.stdout));
     assert_eq!(status(&socket).unwrap()["virtual_servers"][0]["real_servers"][0]["weight"], 5);
     // A global_defs change a reload does not apply is named, not ignored.
-    std::fs::write(dir.join("tandem.conf"), format!("global_defs {{\n    router_id lb2\n}}\n{}", conf(5, false)))
-        .unwrap();
+    std::fs::write(
+        dir.join("tandem.conf"),
+        format!("global_defs {{\n    vrrp_startup_delay 5\n}}\n{}", conf(5, false)),
+    )
+    .unwrap();
     let named = tandem(&["reload", "--control-socket", socket.to_str().unwrap()]);
     assert_eq!(named.status.code(), Some(0), "{}", text(&named.stderr));
     assert!(
-        text(&named.stdout).contains("global_defs changes that take effect at the next restart: router_id"),
+        text(&named.stdout).contains("global_defs changes that take effect at the next restart: vrrp_startup_delay"),
         "{}",
         text(&named.stdout)
     );

@@ -670,3 +670,51 @@ fn unicast_ttl_and_a_peers_ttl_range_as_keepalived() {
     let k = Keepalived::start(&mut r.lab, &d2, "k2b", &kad).unwrap();
     assert!(settles(&r, &d1, &d2, VIP, 10), "one master:\n{}\n{}", t.log(), k.log());
 }
+
+/// Two directors whose instances list different virtual addresses, against keepalived 2.2.7
+/// both ways: each drops the other's adverts (keepalived: "received an unexpected ip number
+/// count"; tandem counts `address_list_mismatch`), so both are master, as between two
+/// keepalived.
+#[test]
+fn a_different_address_list_is_dropped_by_both_as_keepalived_does() {
+    let o = Opts { priority: 150, v3: false, v6: false, unicast: false, auth: false };
+    for tandem_is_master in [true, false] {
+        let mut r = rig(&format!("amis{}", u8::from(tandem_is_master)));
+        let (d1, d2) = (r.d1.clone(), r.d2.clone());
+        let two = |c: String| c.replace("        192.0.2.100/24\n", "        192.0.2.100/24\n        192.0.2.101/24\n");
+        let (tp, kp) = if tandem_is_master { (150, 100) } else { (100, 150) };
+        // The master lists two addresses, the backup one.
+        let tandem = config("1", "2", Opts { priority: tp, ..o });
+        let kad = config("2", "1", Opts { priority: kp, ..o });
+        let (tandem, kad) = if tandem_is_master { (two(tandem), kad) } else { (tandem, two(kad)) };
+        let t = Tandem::start_controlled(&mut r.lab, BIN, &d1, "d1", &tandem).unwrap();
+        let k = Keepalived::start(&mut r.lab, &d2, "k2", &kad).unwrap();
+        assert!(
+            wait_until(Duration::from_secs(10), || has_vip(&r.lab, &d1, VIP) && has_vip(&r.lab, &d2, VIP)),
+            "both should be master (tandem master: {tandem_is_master}):\n{}\n{}",
+            t.log(),
+            k.log()
+        );
+        if tandem_is_master {
+            assert!(
+                wait_until(Duration::from_secs(5), || k
+                    .log()
+                    .contains("received an unexpected ip number count 2, expected 1")),
+                "{}",
+                k.log()
+            );
+        } else {
+            let mismatches = || {
+                let out = t.ask(BIN, &["status", "--json"]).ok()?;
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+                v["vrrp_instances"][0]["counters"]["address_list_mismatch"].as_u64()
+            };
+            assert!(
+                wait_until(Duration::from_secs(6), || mismatches().is_some_and(|n| n >= 2)),
+                "{:?}\n{}",
+                mismatches(),
+                t.log()
+            );
+        }
+    }
+}

@@ -1015,6 +1015,8 @@ fn reload_with_the_same_priority_changes_no_state() {
     sim.with_node(0, |n, now| n.reconfigure(now, s0)).unwrap();
     let mut s1 = settings(1, 150);
     s1.preempt = false;
+    // Both directors get the new address (a backup drops adverts whose list is not its own).
+    s1.addresses = vec![vip(0), vip(1)];
     sim.with_node(1, |n, now| n.reconfigure(now, s1)).unwrap();
     sim.run_until(60.0);
     assert_eq!((transitions(&sim, 0).len(), transitions(&sim, 1).len()), (t0, t1));
@@ -1088,4 +1090,38 @@ fn a_hand_over_with_no_backup_takes_the_mastership_back_after_the_master_down_in
     assert_eq!(sim.state(0, 0), State::Backup);
     sim.run_until(10.0 + md(200).as_secs_f64() + 0.01);
     assert_eq!(sim.state(0, 0), State::Master);
+}
+
+/// keepalived 2.2.7 drops an advert whose address list is not its own ("received an
+/// unexpected ip number count"), and so does tandem: a backup configured with other
+/// addresses than the master's does not follow it, and becomes master too.
+#[test]
+fn a_backup_drops_adverts_whose_address_list_is_not_its_own() {
+    let mut s0 = settings(0, 200);
+    s0.addresses = vec![vip(0), vip(1)];
+    let mut sim = Sim::new(vec![inst(s0), inst(settings(1, 150))], DELAY, 0, 1);
+    sim.start_all();
+    sim.run_until(10.0);
+    assert_eq!(sim.masters(0), vec![0, 1]);
+    assert!(sim.routers[1].node.counters().address_list_mismatch >= 5);
+}
+
+/// `skip_check_adv_addr`: a backup does not check the list of the master it already
+/// follows, so a master whose list changes (a reload on one side first) keeps its backup;
+/// without it, the backup takes over.
+#[test]
+fn skip_check_adv_addr_keeps_following_the_same_master() {
+    for skip in [true, false] {
+        let mut s1 = settings(1, 150);
+        s1.skip_check_adv_addr = skip;
+        let mut sim = Sim::new(vec![inst(settings(0, 200)), inst(s1)], DELAY, 0, 1);
+        sim.start_all();
+        sim.run_until(10.0);
+        assert_eq!(sim.masters(0), vec![0]);
+        let mut s0 = settings(0, 200);
+        s0.addresses = vec![vip(0), vip(1)];
+        sim.with_node(0, |n, now| n.reconfigure(now, s0)).unwrap();
+        sim.run_until(20.0);
+        assert_eq!(sim.masters(0), if skip { vec![0] } else { vec![0, 1] }, "skip_check_adv_addr {skip}");
+    }
 }

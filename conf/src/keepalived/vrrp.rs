@@ -227,6 +227,7 @@ pub(super) fn instance(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpInstan
             "v3_checksum_as_v2" => v.v3_checksum_as_v2 = cx.bool_opt(b),
             "lower_prio_no_advert" => v.lower_prio_no_advert = Some(cx.bool_opt(b)),
             "higher_prio_send_advert" => v.higher_prio_send_advert = Some(cx.bool_opt(b)),
+            "skip_check_adv_addr" => v.skip_check_adv_addr = Some(cx.bool_opt(b)),
             "garp_master_delay"
             | "garp_master_repeat"
             | "garp_master_refresh"

@@ -160,6 +160,9 @@ pub struct VrrpInstance {
     /// `higher_prio_send_advert [BOOL]`: overrides `vrrp_higher_prio_send_advert`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub higher_prio_send_advert: Option<bool>,
+    /// `skip_check_adv_addr [BOOL]`: overrides `vrrp_skip_check_adv_addr`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_check_adv_addr: Option<bool>,
     /// Gratuitous ARP schedule overrides (`garp_master_*`, `garp_lower_prio_*`).
     #[serde(default, skip_serializing_if = "GarpOverrides::is_empty")]
     pub garp: GarpOverrides,
@@ -204,6 +207,7 @@ impl VrrpInstance {
             v3_checksum_as_v2: false,
             lower_prio_no_advert: None,
             higher_prio_send_advert: None,
+            skip_check_adv_addr: None,
             garp: GarpOverrides::default(),
             notify: Notify::default(),
             smtp_alert: false,

@@ -346,6 +346,7 @@ fn member(
     s.lower_prio_no_advert = v.lower_prio_no_advert.unwrap_or(g.vrrp_lower_prio_no_advert);
     // tandem's default differs from keepalived's here: see GlobalDefs::vrrp_higher_prio_send_advert.
     s.higher_prio_send_advert = v.higher_prio_send_advert.or(g.vrrp_higher_prio_send_advert).unwrap_or(true);
+    s.skip_check_adv_addr = v.skip_check_adv_addr.unwrap_or(g.vrrp_skip_check_adv_addr);
     let o = &v.garp;
     s.garp = GarpSettings {
         master_delay: Duration::from_secs(u64::from(o.master_delay.unwrap_or(g.vrrp_garp_master_delay))),

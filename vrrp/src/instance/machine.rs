@@ -301,8 +301,9 @@ impl Instance {
     /// The instance applies the remaining receive checks (RFC 5798 section 7.1, RFC 3768
     /// section 7.1): the vrid and version must match; a VRRPv2 interval mismatch drops the
     /// advert (counted); a VRRPv3 mismatch is only counted, and a backup adopts the master's
-    /// interval (RFC 5798 section 6.4.2); an address list mismatch is only counted, as in
-    /// keepalived (keepalived/vrrp/vrrp.c, `vrrp_check_packet`).
+    /// interval (RFC 5798 section 6.4.2); an advert whose address list is not ours is dropped
+    /// (counted), as in keepalived (keepalived/vrrp/vrrp.c, `vrrp_check_packet`), unless a
+    /// backup with `skip_check_adv_addr` hears the master it follows.
     ///
     /// Backup (RFC 5798 section 6.4.2): priority 0 sets the master-down timer to `Skew_Time`;
     /// a priority at least ours, or preemption off, resets it; a lower priority with preemption
@@ -348,8 +349,14 @@ impl Instance {
                 Version::V3 => self.counters.interval_mismatch += 1,
             }
         }
-        if !same_set(&advert.addresses, &self.settings.addresses) {
+        // An address list that is not ours: dropped, as keepalived does (vrrp.c,
+        // vrrp_check_packet: "received an unexpected ip number count", "ip address associated
+        // with VRID not present in MASTER advert") and RFC 3768 section 7.1 asks; with
+        // skip_check_adv_addr a backup does not look at the list of the master it follows.
+        let following = self.state == State::Backup && self.master.is_some_and(|(m, _)| m == src);
+        if !(self.settings.skip_check_adv_addr && following) && !same_set(&advert.addresses, &self.settings.addresses) {
             self.counters.address_list_mismatch += 1;
+            return;
         }
         if advert.priority == 0 {
             self.counters.priority_zero_received += 1;

@@ -104,6 +104,10 @@ pub struct Settings {
     /// keepalived's `higher_prio_send_advert`: a master that receives a higher-priority
     /// advert sends one more advert of its own before becoming backup.
     pub higher_prio_send_advert: bool,
+    /// keepalived's `skip_check_adv_addr`: a backup does not check the address list of
+    /// adverts from the master it already follows (every other advert whose list is not
+    /// ours is dropped).
+    pub skip_check_adv_addr: bool,
     /// The GARP / unsolicited NA schedule.
     pub garp: GarpSettings,
     /// keepalived's `vrrp_startup_delay`: [`Instance::start`](super::Instance::start) defers
@@ -136,6 +140,7 @@ impl Settings {
             auth: Auth::None,
             lower_prio_no_advert: false,
             higher_prio_send_advert: false,
+            skip_check_adv_addr: false,
             garp: GarpSettings::default(),
             startup_delay: Duration::ZERO,
         }
