@@ -354,7 +354,8 @@ impl Instance {
         // with VRID not present in MASTER advert") and RFC 3768 section 7.1 asks; with
         // skip_check_adv_addr a backup does not look at the list of the master it follows.
         let following = self.state == State::Backup && self.master.is_some_and(|(m, _)| m == src);
-        if !(self.settings.skip_check_adv_addr && following) && !same_set(&advert.addresses, &self.settings.addresses) {
+        let skipped = self.settings.skip_check_adv_addr && following;
+        if !skipped && !same_set(&advert.addresses, &self.settings.addresses) {
             self.counters.address_list_mismatch += 1;
             return;
         }
