@@ -207,6 +207,7 @@ fn plain_instance(name: &str, interface: &str, vrid: u8, vips: Vec<VirtualAddres
         lower_prio_no_advert: None,
         higher_prio_send_advert: None,
         skip_check_adv_addr: None,
+        mcast_dst_ip: None,
         garp: GarpOverrides {
             master_delay: None,
             master_repeat: None,
@@ -549,6 +550,7 @@ fn vrrp_instance_every_keyword() {
         lower_prio_no_advert: Some(true),
         higher_prio_send_advert: Some(false),
         skip_check_adv_addr: None,
+        mcast_dst_ip: None,
         garp: GarpOverrides {
             master_delay: Some(3),
             master_repeat: Some(2),

@@ -626,3 +626,13 @@ fn a_broadcast_address_on_an_ipv6_vip_is_warned_as_ignored() {
         r.render()
     );
 }
+
+#[test]
+fn mcast_dst_ip_must_be_a_multicast_address_of_the_instances_family() {
+    let r =
+        check(&INSTANCE.replace("    virtual_router_id 51\n", "    virtual_router_id 51\n    mcast_dst_ip 10.0.0.9\n"));
+    one_error(&r, "mcast_dst_ip 10.0.0.9 is not a multicast address", 4, 18);
+    let r =
+        check(&INSTANCE.replace("    virtual_router_id 51\n", "    virtual_router_id 51\n    mcast_dst_ip ff02::88\n"));
+    one_error(&r, "mcast_dst_ip ff02::88 is IPv6 but vrrp_instance `VI_1` is IPv4", 4, 18);
+}

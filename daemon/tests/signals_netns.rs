@@ -232,7 +232,8 @@ fn a_log_reader_that_goes_away_ends_nothing() {
 
 /// tandem blocks nearly every signal in its own threads; the scripts it runs must not inherit
 /// that (a tracked script blocking SIGTERM would outlive its timeout's SIGTERM), nor any
-/// ignored signal.
+/// ignored signal, even one its starter ignored: here SIGHUP, SIGINT and SIGQUIT, as `nohup`
+/// and a shell's background job leave them. Those still reach tandem: SIGHUP reloads.
 #[test]
 fn scripts_start_with_no_signal_blocked_or_ignored() {
     let mut r = rig("sigscr").unwrap();
@@ -247,7 +248,11 @@ fn scripts_start_with_no_signal_blocked_or_ignored() {
         config("1", "2", Opts::v2(150))
             .replace("    virtual_ipaddress", "    track_script {\n        chk\n    }\n    virtual_ipaddress"),
     );
-    let t = start(&mut r.lab, &r.d1.clone(), "d1", &conf);
+    let path = r.lab.dir().join("d1.conf");
+    std::fs::write(&path, &conf).unwrap();
+    let line = format!("trap '' HUP INT QUIT; exec {BIN} run -v -f {}", path.display());
+    let pid = r.lab.spawn(&r.d1.clone(), "sh", &["-c", &line], "d1.log").unwrap();
+    let t = Tandem { pid, log: r.lab.dir().join("d1.log"), socket: None };
     let read = || std::fs::read_to_string(&out).unwrap_or_default();
     assert!(wait_until(Duration::from_secs(5), || read().lines().count() == 2), "the script did not run:\n{}", t.log());
     let mask = |name: &str| {
@@ -259,6 +264,9 @@ fn scripts_start_with_no_signal_blocked_or_ignored() {
     // Signals 32 and 33 are glibc's own (SIGCANCEL, SIGSETXID): its posix_spawn leaves them
     // ignored in every child it starts, whatever the parent does.
     assert_eq!(mask("SigIgn:") & !0x1_8000_0000, 0, "{}", read());
+    // SIGHUP, ignored by the starter, still reloads.
+    r.lab.signal(pid, "HUP").unwrap();
+    assert!(wait_until(Duration::from_secs(5), || t.log().contains("configuration reloaded")), "{}", t.log());
 }
 
 /// SIGKILL cannot be caught: a master killed so leaves its VIP on the interface. The tandem

@@ -718,3 +718,24 @@ fn a_different_address_list_is_dropped_by_both_as_keepalived_does() {
         }
     }
 }
+
+/// `mcast_dst_ip`: tandem and keepalived 2.2.7 both advertise to 224.0.0.88 instead of
+/// 224.0.0.18 and elect one master (had either kept the default group, neither would hear the
+/// other and both would be master); the adverts on the wire go to 224.0.0.88.
+#[test]
+fn mcast_dst_ip_moves_the_adverts_to_another_group_with_keepalived() {
+    let o = Opts { priority: 150, v3: false, v6: false, unicast: false, auth: false };
+    let mut r = rig("mdst");
+    let (d1, d2, client) = (r.d1.clone(), r.d2.clone(), r.client.clone());
+    r.lab
+        .spawn(&client, "tcpdump", &["-i", "eth0", "-n", "-l", "--immediate-mode", "ip proto 112"], "wire.cap")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let group = |c: String| c.replace("    advert_int 1\n", "    advert_int 1\n    mcast_dst_ip 224.0.0.88\n");
+    let t = start(&mut r.lab, &d1, "d1", &group(config("1", "2", o)));
+    let k = Keepalived::start(&mut r.lab, &d2, "k2", &group(config("2", "1", Opts { priority: 100, ..o }))).unwrap();
+    assert!(settles(&r, &d1, &d2, VIP, 10), "one master:\n{}\n{}", t.log(), k.log());
+    let wire = || std::fs::read_to_string(r.lab.dir().join("wire.cap")).unwrap_or_default();
+    assert!(wait_until(Duration::from_secs(3), || wire().contains("> 224.0.0.88: VRRPv2")), "{}", wire());
+    assert!(!wire().contains("224.0.0.18"), "{}", wire());
+}

@@ -199,6 +199,7 @@ pub(super) fn instance(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpInstan
             }
             "preempt_delay" => v.preempt_delay = cx.secs(b, 0, 0.0, 1000.0),
             "mcast_src_ip" => v.mcast_src_ip = cx.ip(b, 0),
+            "mcast_dst_ip" => v.mcast_dst_ip = cx.ip(b, 0),
             "unicast_src_ip" => v.unicast_src_ip = cx.ip(b, 0),
             "unicast_peer" => v.unicast_peer = unicast_peers(cx, b, &here),
             "authentication" => v.authentication = authentication(cx, b, &here),

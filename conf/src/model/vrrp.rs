@@ -105,6 +105,10 @@ pub struct VrrpInstance {
     /// `mcast_src_ip`: source address of multicast adverts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mcast_src_ip: Option<IpAddr>,
+    /// `mcast_dst_ip`: the multicast group of this instance's adverts, instead of
+    /// `vrrp_mcast_group4` / `vrrp_mcast_group6`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcast_dst_ip: Option<IpAddr>,
     /// `unicast_src_ip`: source address of unicast adverts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unicast_src_ip: Option<IpAddr>,
@@ -189,6 +193,7 @@ impl VrrpInstance {
             nopreempt: false,
             preempt_delay: None,
             mcast_src_ip: None,
+            mcast_dst_ip: None,
             unicast_src_ip: None,
             unicast_peer: Vec::new(),
             authentication: None,

@@ -85,7 +85,21 @@ pub(super) fn check(v: &mut V, c: &Config) {
                 }
             }
         }
-        for (field, addr) in [("unicast_src_ip", inst.unicast_src_ip), ("mcast_src_ip", inst.mcast_src_ip)] {
+        if let Some(a) = inst.mcast_dst_ip {
+            if !a.is_multicast() {
+                v.error(&format!("{p}.mcast_dst_ip"), format!("mcast_dst_ip {a} is not a multicast address"));
+            } else if !inst.unicast_peer.is_empty() {
+                v.warn(
+                    &format!("{p}.mcast_dst_ip"),
+                    "mcast_dst_ip has no effect with unicast_peer: adverts go to the peers",
+                );
+            }
+        }
+        for (field, addr) in [
+            ("unicast_src_ip", inst.unicast_src_ip),
+            ("mcast_src_ip", inst.mcast_src_ip),
+            ("mcast_dst_ip", inst.mcast_dst_ip),
+        ] {
             if let Some(a) = addr {
                 if Family::of(&a) != fam {
                     v.error(

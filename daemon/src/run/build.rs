@@ -382,7 +382,8 @@ fn member(
     }
     interfaces.extend(tracked_interfaces(&v.track_interface));
 
-    let group = (!unicast).then_some(if v6 { g.vrrp_mcast_group6 } else { g.vrrp_mcast_group4 });
+    let group =
+        (!unicast).then_some(v.mcast_dst_ip.unwrap_or(if v6 { g.vrrp_mcast_group6 } else { g.vrrp_mcast_group4 }));
     let source = configured.or(if v6 { None } else { Some(primary) });
     Ok(Member {
         settings,

@@ -128,8 +128,22 @@ fn handled() -> SigSet {
 }
 
 /// Blocks the handled signals in the calling thread; call first, before any thread exists.
+/// Then puts each one back to its default action: one its starter left ignored (`nohup`
+/// ignores SIGHUP, a shell's background job SIGINT and SIGQUIT) would be discarded by the
+/// kernel before the signalfd could read it (no reload, no stop), and every script would
+/// inherit it ignored. Blocked, a default action never runs.
 pub fn block() -> Result<(), String> {
-    handled().thread_block().map_err(|e| format!("cannot block signals: {e}"))
+    let set = handled();
+    set.thread_block().map_err(|e| format!("cannot block signals: {e}"))?;
+    for sig in Signal::iterator().filter(|s| set.contains(*s)) {
+        // SAFETY: SIG_DFL installs no handler, so no code of ours can run in signal context;
+        // the signal is blocked in this thread, the only one, and in every thread made from
+        // it, so its default action cannot happen before the signalfd reads it.
+        #[allow(unsafe_code)]
+        let restored = unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl) };
+        restored.map_err(|e| format!("cannot reset {sig} to its default action: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Starts the thread that reads the signals and hands them to `to`.
