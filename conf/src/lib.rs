@@ -12,6 +12,7 @@
 pub mod diag;
 mod keepalived;
 pub mod model;
+pub mod pair;
 pub mod support;
 mod toml_format;
 mod validate;

@@ -67,14 +67,6 @@ pub const NOT_IMPLEMENTED: &[Gap] = &[
 /// Checker fields read and not acted on, for every checker type (`*`) or one.
 pub const CHECK_GAPS: &[(&str, Gap)] = &[
     (
-        "*",
-        Gap {
-            path: "log_all_failures",
-            keyword: "log_all_failures",
-            loss: "a log line for every failed attempt (tandem logs each change of state)",
-        },
-    ),
-    (
         "HTTP_GET",
         Gap {
             path: "fast_recovery",
@@ -228,7 +220,6 @@ pub(crate) fn findings(c: &Config) -> Vec<(String, &'static Gap, bool)> {
                 let kind = check.keyword();
                 let common = check.common();
                 let set = |field: &str| match (check, field) {
-                    (_, "log_all_failures") => common.log_all_failures,
                     (_, "connect_ip") => common.connect_ip.is_some(),
                     (_, "connect_port") => common.connect_port.is_some(),
                     (_, "bindto") => common.bindto.is_some(),

@@ -29,6 +29,15 @@ pub enum Command {
         /// Print the resolved model as TOML on stdout.
         #[arg(long)]
         dump: bool,
+        /// Check this file against the other director's (FILE): the same virtual routers,
+        /// addresses, intervals, authentication, virtual servers and sync settings, and one
+        /// intended master for each instance.
+        #[arg(long, value_name = "FILE")]
+        pair: Option<PathBuf>,
+        /// The other director's config id, for `--pair` or for one file holding both
+        /// directors (`@ID` lines): `tandem check -f both.conf -i lb1 --pair-id lb2`.
+        #[arg(long, value_name = "ID")]
+        pair_id: Option<String>,
     },
     /// Run the VRRP part of a configuration: elect a master, float the virtual addresses.
     ///

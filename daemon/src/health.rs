@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tandem_checker::health::{
-    CheckKind, CheckSettings, RealServerSettings, Settings, SorryServerSettings, Timing, VirtualServerSettings,
+    CheckId, CheckKind, CheckSettings, RealServerSettings, Settings, SorryServerSettings, Timing, VirtualServerSettings,
 };
 use tandem_checker::probe::{self, Probe, Target, dns, file, http, smtp, tls, udp};
 use tandem_conf as conf;
@@ -61,6 +61,9 @@ pub struct Checks {
     /// What runs each check (shared with the probe tasks it starts, so starting one clones a
     /// pointer, not the probe's settings).
     pub runners: Vec<Vec<Vec<Arc<Runner>>>>,
+    /// The checks with `log_all_failures`: each of their failed attempts is logged, not only
+    /// the one that takes the real server down (keepalived check_api.c, log_all_failures).
+    pub log_all_failures: std::collections::HashSet<CheckId>,
 }
 
 fn secs(s: f64) -> Duration {
@@ -103,17 +106,25 @@ pub fn forget_checks(c: &mut conf::Config) {
 pub fn checks(c: &conf::Config) -> Result<Checks, String> {
     let mut settings = Settings::default();
     let mut runners = Vec::new();
+    let mut log_all_failures = std::collections::HashSet::new();
     for vs in &c.virtual_servers {
         let vs_port = vs.port.unwrap_or(0);
         let mut rs_settings = Vec::with_capacity(vs.real_servers.len());
         let mut vs_runners = Vec::with_capacity(vs.real_servers.len());
-        for rs in &vs.real_servers {
+        for (rs_index, rs) in vs.real_servers.iter().enumerate() {
             // Only for an error: not formatted for each of thousands of servers that are fine.
             let at = || format!("real_server {} {} of virtual_server {}", rs.ip, rs.port.unwrap_or(vs_port), name(vs));
             let mut check_settings = Vec::with_capacity(rs.checks.len());
             let mut rs_runners = Vec::with_capacity(rs.checks.len());
-            for check in &rs.checks {
+            for (check_index, check) in rs.checks.iter().enumerate() {
                 let common = check.common();
+                if common.log_all_failures {
+                    log_all_failures.insert(CheckId {
+                        vs: settings.virtual_servers.len(),
+                        rs: rs_index,
+                        check: check_index,
+                    });
+                }
                 let delay_loop = secs(common.delay_loop.or(rs.delay_loop).unwrap_or(vs.delay_loop));
                 let mut timing = Timing::keepalived(kind(check), delay_loop);
                 if let Some(r) = common.retry.or(rs.retry).or(vs.retry) {
@@ -153,7 +164,7 @@ pub fn checks(c: &conf::Config) -> Result<Checks, String> {
         settings.virtual_servers.push(v);
         runners.push(vs_runners);
     }
-    Ok(Checks { settings, runners })
+    Ok(Checks { settings, runners, log_all_failures })
 }
 
 /// The address whose presence on this host lets the checks of `vs` run, when it has

@@ -20,7 +20,13 @@ use tandem_conf::{Format, Options, Report, Severity};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { input, strict, dump } => check(&input, strict, dump),
+        Command::Check { input, strict, dump, pair, pair_id } => {
+            if pair.is_some() || pair_id.is_some() {
+                check_pair(&input, strict, pair, pair_id)
+            } else {
+                check(&input, strict, dump)
+            }
+        }
         Command::Convert { input } => convert(&input),
         Command::Plan { input } => plan(&input),
         Command::Run { input, verbose, log_level, log_format, dont_release_ipvs, control_socket, metrics_listen } => {
@@ -237,6 +243,60 @@ fn check(input: &Input, strict: bool, dump: bool) -> ExitCode {
         return print_toml(&r);
     }
     ExitCode::SUCCESS
+}
+
+/// `tandem check --pair` / `--pair-id`: each director's file on its own, then the two against
+/// each other (tandem_conf::pair). Exit 1 when either is invalid or the pair has an error.
+fn check_pair(input: &Input, strict: bool, pair: Option<std::path::PathBuf>, pair_id: Option<String>) -> ExitCode {
+    let (path_a, a) = match load(input, strict) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let other = Input {
+        file: Some(pair.unwrap_or_else(|| path_a.clone())),
+        format: input.format,
+        config_id: pair_id.or_else(|| input.config_id.clone()),
+    };
+    let (path_b, b) = match load(&other, strict) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let ok_a = report(input, &path_a, &a);
+    let ok_b = report(&other, &path_b, &b);
+    if !(ok_a && ok_b) {
+        return ExitCode::from(1);
+    }
+    let findings = tandem_conf::pair::cross_check(&a.config, &b.config);
+    let mut err = std::io::stderr().lock();
+    for f in &findings {
+        let r = match f.side {
+            tandem_conf::pair::Side::A => &a,
+            tandem_conf::pair::Side::B => &b,
+        };
+        let mut d = f.diagnostic(r);
+        if strict {
+            d.severity = Severity::Error;
+        }
+        let _ = write!(err, "{}\n\n", d.render(&r.sources));
+    }
+    let errors = findings.iter().filter(|f| f.error || strict).count();
+    let warnings = findings.len() - errors;
+    let _ = writeln!(
+        err,
+        "pair {} / {}: {}",
+        path_a.display(),
+        path_b.display(),
+        if findings.is_empty() {
+            "they agree".to_string()
+        } else {
+            format!(
+                "{errors} error{}, {warnings} warning{}",
+                if errors == 1 { "" } else { "s" },
+                if warnings == 1 { "" } else { "s" }
+            )
+        }
+    );
+    if errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
 fn convert(input: &Input) -> ExitCode {

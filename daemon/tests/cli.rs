@@ -222,3 +222,44 @@ fn the_packaged_example_is_valid() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("ok (1 vrrp instance, 1 virtual server, 2 real servers, 0 warnings)"));
 }
+
+/// `tandem check --pair`: the example's two directors (one file, `@director1` lines) agree;
+/// two files that disagree on what goes on the wire are refused, each finding at its line.
+#[test]
+fn check_pair_cross_checks_the_two_directors() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/keepalived.conf");
+    let out = Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(["check", "-f", example, "-i", "director1", "--pair-id", "director2"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("they agree"), "{}", text(&out.stderr));
+
+    let a = temp(
+        "pair-a.conf",
+        "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n    priority 150\n    authentication {\n        auth_type PASS\n        auth_pass one\n    }\n    virtual_ipaddress {\n        10.0.0.1/24\n    }\n}\n",
+    );
+    let b = temp(
+        "pair-b.conf",
+        "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 52\n    priority 150\n    authentication {\n        auth_type PASS\n        auth_pass two\n    }\n    virtual_ipaddress {\n        10.0.0.1/24\n        10.0.0.2/24\n    }\n}\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(["check", "-f", a.to_str().expect("utf-8"), "--pair", b.to_str().expect("utf-8")])
+        .output()
+        .expect("runs");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for (message, at) in [
+        ("error: vrrp_instance `VI_1`: virtual_router_id 52 here, 51 on the other director", "pair-b.conf:3:23"),
+        ("error: vrrp_instance `VI_1`: the authentication differs", "pair-b.conf:5:5"),
+        (
+            "error: vrrp_instance `VI_1`: the virtual addresses differ (only on the other director: none; only here: 10.0.0.2)",
+            "pair-b.conf:9:5",
+        ),
+        ("warning: vrrp_instance `VI_1` has priority 150 on both directors", "pair-b.conf:4:14"),
+    ] {
+        let i = err.find(message).unwrap_or_else(|| panic!("{message}:\n{err}"));
+        assert!(err[i..].lines().nth(1).is_some_and(|l| l.ends_with(at)), "{message} at {at}:\n{err}");
+    }
+    assert!(err.contains(": 3 errors, 1 warning"), "{err}");
+}

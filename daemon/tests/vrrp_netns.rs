@@ -739,3 +739,28 @@ fn mcast_dst_ip_moves_the_adverts_to_another_group_with_keepalived() {
     assert!(wait_until(Duration::from_secs(3), || wire().contains("> 224.0.0.88: VRRPv2")), "{}", wire());
     assert!(!wire().contains("224.0.0.18"), "{}", wire());
 }
+
+/// `log_all_failures`: every failed attempt of the check is logged (its retries too), not
+/// only the one that takes the real server down; without it, only that one is.
+#[test]
+fn log_all_failures_logs_every_failed_attempt() {
+    let mut r = rig("logall");
+    let vs = |extra: &str| {
+        format!(
+            "virtual_server 192.0.2.100 80 {{\n    protocol TCP\n    delay_loop 1\n    real_server 192.0.2.50 80 {{\n        TCP_CHECK {{\n            connect_timeout 1\n            retry 3\n            delay_before_retry 0.2\n{extra}        }}\n    }}\n}}\n"
+        )
+    };
+    let o = Opts { priority: 150, v3: false, v6: false, unicast: false, auth: false };
+    let all = start(
+        &mut r.lab,
+        &r.d1.clone(),
+        "all",
+        &format!("{}{}", config("1", "2", o), vs("            log_all_failures\n")),
+    );
+    let first = start(&mut r.lab, &r.d2.clone(), "first", &format!("{}{}", config("2", "1", o), vs("")));
+    let attempts = |t: &Tandem| t.log().matches("check attempt failed (log_all_failures)").count();
+    // Down after the first attempt and its 3 retries; then one attempt per delay_loop.
+    assert!(wait_until(Duration::from_secs(8), || attempts(&all) >= 6), "{}", all.log());
+    assert!(first.log().contains("real server down"), "{}", first.log());
+    assert_eq!(attempts(&first), 0, "{}", first.log());
+}

@@ -238,6 +238,19 @@ impl Checker {
         if let Some(runner) = self.runner(id) {
             durations.observe(runner, now.saturating_duration_since(began));
         }
+        if let Err(failure) = result {
+            if self.checks.log_all_failures.contains(&id) {
+                let real_server = self
+                    .checks
+                    .settings
+                    .virtual_servers
+                    .get(id.vs)
+                    .and_then(|v| v.real_servers.get(id.rs))
+                    .map(|r| r.addr.to_string())
+                    .unwrap_or_default();
+                warn!(%real_server, check = id.check, reason = %failure, "check attempt failed (log_all_failures)");
+            }
+        }
         self.health.handle_result(now, id, result);
     }
 
