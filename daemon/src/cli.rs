@@ -139,6 +139,10 @@ pub enum Command {
         /// Where the file is and how to read it.
         #[command(flatten)]
         input: Input,
+        /// Read no kernel: print the whole table the file describes, as `ipvsadm -Sn` prints
+        /// a table.
+        #[arg(long)]
+        offline: bool,
     },
     /// Print the TOML equivalent of a configuration file (typically a keepalived.conf).
     Convert {

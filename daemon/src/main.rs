@@ -28,7 +28,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Convert { input } => convert(&input),
-        Command::Plan { input } => plan(&input),
+        Command::Plan { input, offline } => plan(&input, offline),
         Command::Run { input, verbose, log_level, log_format, dont_release_ipvs, control_socket, metrics_listen } => {
             let level = if verbose && log_level == LogLevel::Info { LogLevel::Debug } else { log_level };
             let options = run::Options {
@@ -323,7 +323,7 @@ fn print_toml(r: &Report) -> ExitCode {
     }
 }
 
-fn plan(input: &Input) -> ExitCode {
+fn plan(input: &Input, offline: bool) -> ExitCode {
     let (path, r) = match load(input, false) {
         Ok(l) => l,
         Err(code) => return code,
@@ -332,6 +332,10 @@ fn plan(input: &Input) -> ExitCode {
         return ExitCode::from(1);
     }
     let desired = desired::table(&r.config);
+    if offline {
+        let _ = std::io::stdout().lock().write_all(tandem_ipvs::ipvsadm::save(&desired).as_bytes());
+        return ExitCode::SUCCESS;
+    }
     let managed: std::collections::BTreeSet<_> = desired.services.keys().copied().collect();
     let current = match tandem_ipvs::Ipvs::open().and_then(|i| i.dump()) {
         Ok(table) => table,
@@ -345,7 +349,7 @@ fn plan(input: &Input) -> ExitCode {
     let changes = tandem_ipvs::diff(&current, &desired, scope);
     let mut out = std::io::stdout().lock();
     for c in &changes {
-        let _ = writeln!(out, "{c}");
+        let _ = writeln!(out, "ipvsadm {}", tandem_ipvs::ipvsadm::command(c));
     }
     if changes.is_empty() {
         let _ = writeln!(std::io::stderr(), "the kernel's IPVS table already matches the configuration");

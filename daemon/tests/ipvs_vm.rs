@@ -264,6 +264,26 @@ fn without_ipvs_vrrp_runs_and_the_table_comes_once_the_module_is_loaded() {
     assert_eq!(s.read_to_string("alive").unwrap().trim(), "alive");
 }
 
+/// `tandem plan --offline` prints the table a file describes as `ipvsadm -Sn` prints it,
+/// without a kernel: the same text as each golden file, which the VM test holds to what the
+/// kernel shows after tandem programmed it.
+#[test]
+fn the_offline_plan_prints_what_ipvsadm_shows() {
+    let dir = std::env::temp_dir().join(format!("tandem-offline-plan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for c in CASES {
+        let f = dir.join(format!("{}.conf", c.name));
+        std::fs::write(&f, c.conf).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+            .args(["plan", "--offline", "-f", f.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}: {}", c.name, String::from_utf8_lossy(&out.stderr));
+        let golden = std::fs::read_to_string(golden_path(c.name)).unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), golden, "{}", c.name);
+    }
+}
+
 fn golden_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{name}.txt"))
 }
@@ -363,7 +383,7 @@ fn a_hand_edit_is_repaired_within_one_reconcile_period_and_foreign_services_are_
 fn plan_lists_the_changes_and_makes_none() {
     let s = run().get("plan").unwrap();
     let err = s.read_to_string("plan.err").unwrap_or_default();
-    assert_eq!(s.read_to_string("plan").unwrap(), "edit 10.0.0.12:8080 of TCP 192.0.2.10:80 (weight 2)\n", "{err}");
+    assert_eq!(s.read_to_string("plan").unwrap(), "ipvsadm -e -t 192.0.2.10:80 -r 10.0.0.12:8080 -m -w 2\n", "{err}");
     assert_eq!(s.read_to_string("plan.status").unwrap().trim(), "2");
     assert_eq!(s.read_to_string("before").unwrap(), s.read_to_string("after").unwrap(), "plan changed the table");
     assert_eq!(s.read_to_string("plan2").unwrap(), "");

@@ -10,6 +10,7 @@
 
 pub mod attrs;
 pub mod diff;
+pub mod ipvsadm;
 pub mod model;
 pub mod netlink;
 pub mod stats;
