@@ -38,11 +38,6 @@ pub const NOT_IMPLEMENTED: &[Gap] = &[
         keyword: "max_auto_priority",
         loss: "real-time scheduling of the daemon (use the systemd unit's CPUSchedulingPolicy)",
     },
-    Gap {
-        path: "track_file[].init_file",
-        keyword: "init_file",
-        loss: "creating the tracked file at start (create it yourself before tandem starts)",
-    },
     Gap { path: "vrrp_sync_group[].smtp_alert", keyword: "smtp_alert", loss: EMAIL },
     Gap {
         path: "vrrp_instance[].vmac_xmit_base",
@@ -171,11 +166,6 @@ pub(crate) fn findings(c: &Config) -> Vec<(String, &'static Gap, bool)> {
                 f => format!("global_defs.{f}"),
             };
             note(format!("global_defs.{field}"), &gap, false);
-        }
-    }
-    for (i, t) in c.track_files.iter().enumerate() {
-        if t.init_file.is_some() {
-            note(format!("track_file[{i}].init_file"), "track_file[].init_file", false);
         }
     }
     for (i, s) in c.vrrp_sync_groups.iter().enumerate() {

@@ -424,13 +424,15 @@ fn vrrp_scripts_and_track_files() {
                 weight: -3,
                 weight_reverse: true,
                 init_file: Some(5),
+                init_file_overwrite: true,
             },
             TrackFile {
                 name: s("tf_plain"),
                 file: s("/run/keepalived/plain"),
                 weight: 1,
                 weight_reverse: false,
-                init_file: None
+                init_file: None,
+                init_file_overwrite: false,
             },
             // bare init_file: 0
             TrackFile {
@@ -438,7 +440,8 @@ fn vrrp_scripts_and_track_files() {
                 file: s("/run/keepalived/zero"),
                 weight: 7,
                 weight_reverse: false,
-                init_file: Some(0)
+                init_file: Some(0),
+                init_file_overwrite: false,
             },
             // vrrp_track_file
             TrackFile {
@@ -446,7 +449,8 @@ fn vrrp_scripts_and_track_files() {
                 file: s("/run/keepalived/old"),
                 weight: -2,
                 weight_reverse: false,
-                init_file: None
+                init_file: None,
+                init_file_overwrite: false,
             },
         ]
     );
@@ -495,7 +499,8 @@ fn vrrp_instance_every_keyword() {
             file: s("/run/keepalived/web"),
             weight: 1,
             weight_reverse: false,
-            init_file: None
+            init_file: None,
+            init_file_overwrite: false,
         }]
     );
 
@@ -1013,6 +1018,7 @@ fn other_checkers() {
             weight: 3,
             weight_reverse: false,
             init_file: None,
+            init_file_overwrite: false,
         }]
     );
     assert_eq!(service(&c, &addr("192.0.2.90", 25)).delay_loop, 30.0);

@@ -9,6 +9,7 @@ mod logging;
 mod run;
 mod script;
 mod script_security;
+mod track_files;
 
 use clap::Parser;
 use cli::{Cli, Command, FormatArg, Input, LogFormat, LogLevel};
@@ -407,9 +408,11 @@ fn run_command(input: &Input, level: LogLevel, format: LogFormat, run_options: r
     }
 }
 
-/// The configuration with its scripts judged (enable_script_security): each finding logged,
-/// and with the keyword the scripts that fail taken out.
+/// The configuration ready to run: its track files initialised (`init_file`), its scripts
+/// judged (enable_script_security): each finding logged, and with the keyword the scripts
+/// that fail taken out.
 fn secured(mut config: tandem_conf::Config) -> tandem_conf::Config {
+    track_files::init(&config);
     for f in script_security::apply(&mut config) {
         if f.disabled {
             tracing::error!(script = %f.command, problem = %f.problem, "{}: disabled by enable_script_security", f.what);

@@ -58,7 +58,14 @@ pub(super) fn script(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpScript> 
 
 pub(super) fn track_file(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<TrackFile> {
     let name = block_name(cx, st, path)?;
-    let mut t = TrackFile { name, file: String::new(), weight: 1, weight_reverse: false, init_file: None };
+    let mut t = TrackFile {
+        name,
+        file: String::new(),
+        weight: 1,
+        weight_reverse: false,
+        init_file: None,
+        init_file_overwrite: false,
+    };
     for b in cx.block(st) {
         let key = b.keyword.text.as_str();
         cx.no_block(b);
@@ -72,14 +79,17 @@ pub(super) fn track_file(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<TrackFil
                 }
             }
             "init_file" => {
-                // `init_file [VALUE] [overwrite]`
-                let value = match b.args.first() {
-                    Some(w) if w.text != "overwrite" => {
-                        cx.int_word("init_file", w, i64::from(i32::MIN), i64::from(i32::MAX))
+                // `init_file [VALUE] [overwrite]`, in either order (keepalived track_file.c,
+                // track_file_init_handler).
+                let mut value = 0;
+                for w in &b.args {
+                    if w.text == "overwrite" {
+                        t.init_file_overwrite = true;
+                    } else if let Some(v) = cx.int_word("init_file", w, -254, 254) {
+                        value = v;
                     }
-                    _ => Some(0),
-                };
-                t.init_file = value;
+                }
+                t.init_file = Some(value);
             }
             _ => cx.unknown(b, "track_file"),
         }

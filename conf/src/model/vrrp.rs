@@ -54,9 +54,13 @@ pub struct TrackFile {
     /// `weight N reverse`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub weight_reverse: bool,
-    /// `init_file [VALUE]`: create the file holding VALUE (0) when it does not exist.
+    /// `init_file [VALUE] [overwrite]`: create the file holding VALUE (0) when it does not
+    /// exist.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_file: Option<i64>,
+    /// `init_file ... overwrite`: write VALUE at start even when the file exists.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub init_file_overwrite: bool,
 }
 
 /// `state`: the role an instance announces it wants at start-up.
