@@ -206,6 +206,7 @@ fn plain_instance(name: &str, interface: &str, vrid: u8, vips: Vec<VirtualAddres
         v3_checksum_as_v2: false,
         lower_prio_no_advert: None,
         higher_prio_send_advert: None,
+        notify_master_rx_lower_pri: None,
         skip_check_adv_addr: None,
         mcast_dst_ip: None,
         garp: GarpOverrides {
@@ -554,6 +555,7 @@ fn vrrp_instance_every_keyword() {
         v3_checksum_as_v2: false,
         lower_prio_no_advert: Some(true),
         higher_prio_send_advert: Some(false),
+        notify_master_rx_lower_pri: None,
         skip_check_adv_addr: None,
         mcast_dst_ip: None,
         garp: GarpOverrides {

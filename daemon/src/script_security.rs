@@ -180,6 +180,11 @@ pub fn apply(config: &mut Config) -> Vec<Finding> {
     for i in &mut config.vrrp_instances {
         i.track_script.retain(|t| !refused_scripts.contains(&t.name));
         notify(&mut i.notify, &format!("vrrp_instance {}", i.name), &mut judge);
+        if let Some(cmd) = i.notify_master_rx_lower_pri.clone() {
+            if judge(format!("notify_master_rx_lower_pri of vrrp_instance {}", i.name), &cmd, None) {
+                i.notify_master_rx_lower_pri = None;
+            }
+        }
     }
     for g in &mut config.vrrp_sync_groups {
         g.track_script.retain(|t| !refused_scripts.contains(&t.name));

@@ -764,3 +764,50 @@ fn log_all_failures_logs_every_failed_attempt() {
     assert!(first.log().contains("real server down"), "{}", first.log());
     assert_eq!(attempts(&first), 0, "{}", first.log());
 }
+
+/// `notify_master_rx_lower_pri`: tandem, master at 150, and a keepalived 2.2.7 at 100 are
+/// partitioned, so keepalived becomes master too; when the partition heals, tandem hears
+/// keepalived's lower-priority adverts and runs the script (keepalived's case: a backup
+/// that became master during a communications break).
+#[test]
+fn notify_master_rx_lower_pri_runs_when_the_master_hears_a_lower_priority() {
+    use std::os::unix::fs::PermissionsExt;
+    let o = Opts { priority: 150, v3: false, v6: false, unicast: false, auth: false };
+    let mut r = rig("rxlow");
+    let (d1, d2) = (r.d1.clone(), r.d2.clone());
+    let mark = r.lab.dir().join("rx_lower");
+    let script = r.lab.dir().join("rx_lower.sh");
+    std::fs::write(&script, format!("#!/bin/sh\necho ran >> {}\n", mark.display())).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tandem = config("1", "2", o).replace(
+        "    advert_int 1\n",
+        &format!("    advert_int 1\n    notify_master_rx_lower_pri {}\n", script.display()),
+    );
+    let t = start(&mut r.lab, &d1, "d1", &tandem);
+    // keepalived answers a higher priority with one last advert before it yields
+    // (`higher_prio_send_advert`), so tandem hears a lower priority whichever speaks first.
+    let kad = config("2", "1", Opts { priority: 100, ..o })
+        .replace("    advert_int 1\n", "    advert_int 1\n    higher_prio_send_advert\n");
+    let k = Keepalived::start(&mut r.lab, &d2, "k2", &kad).unwrap();
+    assert!(settles(&r, &d1, &d2, VIP, 10), "{}\n{}", t.log(), k.log());
+    // (keepalived may have been master first, and yielded with an advert: that ran it too.)
+    let _ = std::fs::remove_file(&mark);
+    r.lab.isolate(&d1, &r.seg, true).unwrap();
+    r.lab.isolate(&d2, &r.seg, true).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(8), || has_vip(&r.lab, &d1, VIP) && has_vip(&r.lab, &d2, VIP)),
+        "{}\n{}",
+        t.log(),
+        k.log()
+    );
+    r.lab.isolate(&d1, &r.seg, false).unwrap();
+    r.lab.isolate(&d2, &r.seg, false).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(6), || std::fs::read_to_string(&mark).is_ok_and(|m| m.contains("ran"))),
+        "{}\n{}",
+        t.log(),
+        k.log()
+    );
+    assert!(t.log().contains("master received an advert of lower priority"), "{}", t.log());
+    assert!(settles(&r, &d1, &d2, VIP, 6), "{}\n{}", t.log(), k.log());
+}

@@ -239,6 +239,7 @@ pub(super) fn instance(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpInstan
             "lower_prio_no_advert" => v.lower_prio_no_advert = Some(cx.bool_opt(b)),
             "higher_prio_send_advert" => v.higher_prio_send_advert = Some(cx.bool_opt(b)),
             "skip_check_adv_addr" => v.skip_check_adv_addr = Some(cx.bool_opt(b)),
+            "notify_master_rx_lower_pri" => v.notify_master_rx_lower_pri = cx.command(b),
             "garp_master_delay"
             | "garp_master_repeat"
             | "garp_master_refresh"

@@ -168,6 +168,10 @@ pub struct VrrpInstance {
     /// `higher_prio_send_advert [BOOL]`: overrides `vrrp_higher_prio_send_advert`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub higher_prio_send_advert: Option<bool>,
+    /// `notify_master_rx_lower_pri`: run when this master receives an advert of lower
+    /// priority (a backup that became master while it could not hear this one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_master_rx_lower_pri: Option<String>,
     /// `skip_check_adv_addr [BOOL]`: overrides `vrrp_skip_check_adv_addr`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_check_adv_addr: Option<bool>,
@@ -216,6 +220,7 @@ impl VrrpInstance {
             v3_checksum_as_v2: false,
             lower_prio_no_advert: None,
             higher_prio_send_advert: None,
+            notify_master_rx_lower_pri: None,
             skip_check_adv_addr: None,
             garp: GarpOverrides::default(),
             notify: Notify::default(),

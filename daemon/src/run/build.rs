@@ -54,6 +54,8 @@ pub struct Member {
     pub interfaces: Vec<Tracked>,
     /// Notify scripts.
     pub notify: conf::Notify,
+    /// `notify_master_rx_lower_pri`.
+    pub notify_rx_lower: Option<String>,
 }
 
 /// A sync group (or a lone instance) ready to run.
@@ -404,5 +406,6 @@ fn member(
         scripts: tracked_scripts(c, &v.track_script),
         interfaces,
         notify: v.notify.clone(),
+        notify_rx_lower: v.notify_master_rx_lower_pri.clone(),
     })
 }

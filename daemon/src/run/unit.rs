@@ -554,6 +554,10 @@ impl Running {
                     let all: Vec<&AddressSpec> = m.vips.iter().collect();
                     send_garps(m, io, &all, repeat);
                 }
+                Action::LowerPriorityAdvert { from, priority } => {
+                    info!(instance = %m.settings.name, %from, priority, "master received an advert of lower priority");
+                    rx_lower_priority(m, ctx.fifo, group.member(ga.member).map_or(0, Instance::priority));
+                }
                 Action::StateChanged { from, to, reason } => {
                     info!(instance = %m.settings.name, from = ?from, to = ?to, reason = %reason, "VRRP transition");
                     if from == State::Master {
@@ -629,6 +633,27 @@ async fn send_advert(m: &Member, io: &Io, a: &Advert) {
             Ok(()) => debug!(instance = %m.settings.name, %dst, priority = a.priority, "advert sent"),
             Err(e) => warn!(instance = %m.settings.name, %dst, error = %e, "cannot send advert"),
         }
+    }
+}
+
+/// keepalived's `notify_master_rx_lower_pri` (vrrp_notify.c, send_event_notify): the script
+/// as it is, and `INSTANCE NAME MASTER_RX_LOWER_PRI PRIORITY` on the notify FIFO.
+fn rx_lower_priority(m: &Member, fifo: Option<&super::fifo::NotifyFifo>, priority: u8) {
+    if let Some(f) = fifo {
+        f.write("INSTANCE", &m.settings.name, "MASTER_RX_LOWER_PRI", priority);
+    }
+    let Some(cmd) = &m.notify_rx_lower else { return };
+    match Script::parse(cmd) {
+        Ok(s) => {
+            let name = m.settings.name.clone();
+            tokio::spawn(async move {
+                let outcome = s.run(Duration::from_secs(60)).await;
+                if !outcome.success() {
+                    warn!(%name, command = ?s.argv(), %outcome, "notify_master_rx_lower_pri script failed");
+                }
+            });
+        }
+        Err(e) => warn!(instance = %m.settings.name, error = %e, "bad notify_master_rx_lower_pri script"),
     }
 }
 

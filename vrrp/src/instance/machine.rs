@@ -157,6 +157,15 @@ pub enum Action {
         /// How many messages per address.
         repeat: u32,
     },
+    /// As master, an advert from a router of lower priority (a backup that became master
+    /// while it could not hear this one): keepalived's `notify_master_rx_lower_pri` event
+    /// (keepalived/vrrp/vrrp.c, vrrp_state_master_rx).
+    LowerPriorityAdvert {
+        /// Who sent it.
+        from: IpAddr,
+        /// Its priority.
+        priority: u8,
+    },
     /// The state changed; the daemon runs notify scripts and updates metrics.
     StateChanged {
         /// Previous state.
@@ -744,6 +753,7 @@ impl Instance {
         }
         if !higher {
             self.counters.lower_priority_received += 1;
+            self.actions.push_back(Action::LowerPriorityAdvert { from: src, priority: advert.priority });
             if !self.settings.lower_prio_no_advert {
                 self.send_advert(now, ours);
             }

@@ -125,6 +125,7 @@ pub enum Event {
     Removed { member: usize, addresses: Vec<IpAddr> },
     Garp { member: usize, addresses: Vec<IpAddr>, repeat: u32 },
     State { member: usize, from: State, to: State, reason: Reason },
+    LowerPriority { member: usize, from: IpAddr, priority: u8 },
 }
 
 pub struct Router<N> {
@@ -352,6 +353,7 @@ impl<N: Node> Sim<N> {
                 Action::RemoveAddresses(addresses) => Event::Removed { member, addresses },
                 Action::SendGarp { addresses, repeat } => Event::Garp { member, addresses, repeat },
                 Action::StateChanged { from, to, reason } => Event::State { member, from, to, reason },
+                Action::LowerPriorityAdvert { from, priority } => Event::LowerPriority { member, from, priority },
             };
             self.routers[i].log.push((now, event));
         }
