@@ -39,6 +39,7 @@ pub(super) fn read(cx: &mut Ctx, st: &Stmt, kind: &str, path: &str) -> Option<Ch
         _ => Check::File(FileCheck::default()),
     };
     let block: &[Stmt] = st.block.as_deref().unwrap_or(&[]);
+    let block_path = format!("virtual_server/real_server/{kind}");
     for b in block {
         let key = canonical(b.keyword.text.as_str());
         // DNS_CHECK's `type` is `query_type` in the model (`type` names the checker in TOML).
@@ -51,8 +52,7 @@ pub(super) fn read(cx: &mut Ctx, st: &Stmt, kind: &str, path: &str) -> Option<Ch
         // The keywords every checker shares are not all keepalived's in every checker
         // (MISC_CHECK takes no connection keywords, FILE_CHECK none of them): where keepalived
         // would not take one, neither does tandem, rather than read it to no effect.
-        let block = format!("virtual_server/real_server/{kind}");
-        if super::keywords::takes(&block, &b.keyword.text) && read_common(cx, b, key, &mut common) {
+        if super::keywords::takes(&block_path, &b.keyword.text) && read_common(cx, b, key, &mut common) {
             continue;
         }
         let known = match &mut check {
@@ -65,7 +65,7 @@ pub(super) fn read(cx: &mut Ctx, st: &Stmt, kind: &str, path: &str) -> Option<Ch
             Check::Tcp(_) | Check::Ping(_) => false,
         };
         if !known {
-            cx.unknown(b, &block);
+            cx.unknown(b, &block_path);
         }
     }
     match &check {

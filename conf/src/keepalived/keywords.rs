@@ -6,6 +6,9 @@
 //! own registration of its keywords (lib/parser.c `install_keyword*` calls), so it follows
 //! keepalived's nesting exactly: `virtual_server/real_server/HTTP_GET/url path`.
 
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
 /// `BLOCK KEYWORD` lines; BLOCK is `-` at the top level.
 static KEEPALIVED: &str = include_str!("keepalived-keywords.txt");
 
@@ -43,9 +46,11 @@ pub(crate) fn keepalived() -> impl Iterator<Item = (&'static str, &'static str)>
     KEEPALIVED.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split_once(' '))
 }
 
-/// True when keepalived takes `keyword` in `block`.
+/// True when keepalived takes `keyword` in `block`. The reader asks this for every checker
+/// keyword of a file, so the pairs are hashed once rather than scanned each time.
 pub(crate) fn takes(block: &str, keyword: &str) -> bool {
-    keepalived().any(|(b, k)| b == block && k == keyword)
+    static PAIRS: OnceLock<HashSet<(&'static str, &'static str)>> = OnceLock::new();
+    PAIRS.get_or_init(|| keepalived().collect()).contains(&(block, keyword))
 }
 
 /// What a keyword the reader did not take is.
