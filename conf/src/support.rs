@@ -208,15 +208,17 @@ pub(crate) fn findings(c: &Config) -> Vec<(String, &'static Gap, bool)> {
             for (k, check) in rs.checks.iter().enumerate() {
                 let cp = format!("{rp}.check[{k}]");
                 let kind = check.keyword();
-                let common = check.common();
+                // Most checkers set none of these: build the shared part only when asked.
+                let common = std::cell::OnceCell::new();
+                let common = || common.get_or_init(|| check.common());
                 let set = |field: &str| match (check, field) {
-                    (_, "connect_ip") => common.connect_ip.is_some(),
-                    (_, "connect_port") => common.connect_port.is_some(),
-                    (_, "bindto") => common.bindto.is_some(),
-                    (_, "bind_port") => common.bind_port.is_some(),
-                    (_, "bind_if") => common.bind_if.is_some(),
-                    (_, "fwmark") => common.fwmark.is_some(),
-                    (_, "connect_timeout") => common.connect_timeout.is_some(),
+                    (_, "connect_ip") => common().connect_ip.is_some(),
+                    (_, "connect_port") => common().connect_port.is_some(),
+                    (_, "bindto") => common().bindto.is_some(),
+                    (_, "bind_port") => common().bind_port.is_some(),
+                    (_, "bind_if") => common().bind_if.is_some(),
+                    (_, "fwmark") => common().fwmark.is_some(),
+                    (_, "connect_timeout") => common().connect_timeout.is_some(),
                     (Check::Http(h) | Check::Ssl(h), "fast_recovery") => h.fast_recovery,
                     (Check::Http(h), "enable_sni") => h.enable_sni,
                     _ => false,

@@ -13,6 +13,7 @@
 //! that the rest of the daemon only ever sees scripts it may run.
 
 use crate::script::{Credentials, Script};
+use std::collections::HashMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use tandem_conf::{Check, Config};
@@ -159,8 +160,13 @@ pub fn apply(config: &mut Config) -> Vec<Finding> {
     let default_user =
         config.global_defs.script_user.as_ref().and_then(|u| Credentials::lookup(&u.user, u.group.as_deref()).ok());
     let mut found = Vec::new();
+    // One judgement per (command line, user): 10,000 real servers sharing one MISC_CHECK
+    // script walk its path once, not 10,000 times.
+    let mut judged: HashMap<(String, Option<(u32, u32)>), Option<Problem>> = HashMap::new();
     let mut judge = |what: String, command: &str, cred: Option<Credentials>| -> bool {
-        match inspect(command, cred) {
+        let key = (command.to_string(), cred.map(|c| (c.uid, c.gid)));
+        let verdict = judged.entry(key).or_insert_with(|| inspect(command, cred)).clone();
+        match verdict {
             None => false,
             Some(problem) => {
                 found.push(Finding { what, command: command.to_string(), problem, disabled: disable });
@@ -195,6 +201,8 @@ pub fn apply(config: &mut Config) -> Vec<Finding> {
             config.global_defs.notify_fifo_script = None;
         }
     }
+    // A user looked up once, however many checks name it.
+    let mut users: HashMap<(String, Option<String>), Option<Credentials>> = HashMap::new();
     for vs in &mut config.virtual_servers {
         let name = crate::health::name(vs);
         for (slot, key) in [(&mut vs.quorum_up, "quorum_up"), (&mut vs.quorum_down, "quorum_down")] {
@@ -218,7 +226,10 @@ pub fn apply(config: &mut Config) -> Vec<Finding> {
                     let cred = m
                         .user
                         .as_ref()
-                        .and_then(|u| Credentials::lookup(&u.user, u.group.as_deref()).ok())
+                        .and_then(|u| {
+                            let key = (u.user.clone(), u.group.clone());
+                            *users.entry(key).or_insert_with(|| Credentials::lookup(&u.user, u.group.as_deref()).ok())
+                        })
                         .or(default_user);
                     !judge(format!("MISC_CHECK of {here}"), &m.misc_path, cred)
                 }
