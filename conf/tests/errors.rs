@@ -636,3 +636,30 @@ fn mcast_dst_ip_must_be_a_multicast_address_of_the_instances_family() {
         check(&INSTANCE.replace("    virtual_router_id 51\n", "    virtual_router_id 51\n    mcast_dst_ip ff02::88\n"));
     one_error(&r, "mcast_dst_ip ff02::88 is IPv6 but vrrp_instance `VI_1` is IPv4", 4, 18);
 }
+
+/// A keyword that takes no value block given one is an error at that keyword; a misspelt
+/// keyword with a block is only the typo (not also "does not take a block"), in every block.
+#[test]
+fn a_block_on_a_keyword_that_takes_none_and_a_misspelt_block_keyword() {
+    let r = check(
+        "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n    priority 100 {\n    }\n    virtual_ipaddress {\n        10.0.0.1/24\n    }\n}\n",
+    );
+    one_error(&r, "`priority` does not take a block", 4, 5);
+    let with = |inner: &str| {
+        format!(
+            "virtual_server 10.0.0.1 80 {{\n    protocol TCP\n    real_server 10.0.1.1 80 {{\n        {inner} {{\n        }}\n    }}\n}}\n{INSTANCE}"
+        )
+    };
+    one_error(&check(&with("weigth")), "unknown keyword `weigth` in real_server", 4, 9);
+    let r = check(&format!(
+        "global_defs {{\n    router_idd {{\n    }}\n}}\nvrrp_sync_group G {{\n    group {{\n        VI_1\n    }}\n    smtp_alertt {{\n    }}\n}}\n{INSTANCE}"
+    ));
+    let f = found(&r);
+    let errors: Vec<_> = f.iter().filter(|d| d.0 == Severity::Error).map(|d| (d.1.as_str(), d.3)).collect();
+    assert_eq!(
+        errors,
+        [("unknown keyword `router_idd` in global_defs", 2), ("unknown keyword `smtp_alertt` in vrrp_sync_group", 9)],
+        "{}",
+        r.render()
+    );
+}

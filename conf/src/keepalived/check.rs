@@ -46,26 +46,24 @@ pub(super) fn read(cx: &mut Ctx, st: &Stmt, kind: &str, path: &str) -> Option<Ch
         let field = if key == "type" { "query_type" } else { key };
         let here = cx.path(|| format!("{path}.{field}"));
         cx.at(&here, b);
-        if !(key == "url" || key == "host") {
-            cx.no_block(b);
-        }
         // The keywords every checker shares are not all keepalived's in every checker
         // (MISC_CHECK takes no connection keywords, FILE_CHECK none of them): where keepalived
         // would not take one, neither does tandem, rather than read it to no effect.
-        if super::keywords::takes(&block_path, &b.keyword.text) && read_common(cx, b, key, &mut common) {
-            continue;
-        }
-        let known = match &mut check {
-            Check::Http(h) | Check::Ssl(h) => http(cx, b, key, h, &here, kind == "SSL_GET"),
-            Check::Misc(m) => misc(cx, b, key, m),
-            Check::Dns(d) => dns(cx, b, key, d),
-            Check::Smtp(s) => smtp(cx, b, key, s),
-            Check::Udp(u) => udp(cx, b, key, u),
-            Check::File(f) => file(cx, b, key, f),
-            Check::Tcp(_) | Check::Ping(_) => false,
-        };
+        let shared = super::keywords::takes(&block_path, &b.keyword.text) && read_common(cx, b, key, &mut common);
+        let known = shared
+            || match &mut check {
+                Check::Http(h) | Check::Ssl(h) => http(cx, b, key, h, &here, kind == "SSL_GET"),
+                Check::Misc(m) => misc(cx, b, key, m),
+                Check::Dns(d) => dns(cx, b, key, d),
+                Check::Smtp(s) => smtp(cx, b, key, s),
+                Check::Udp(u) => udp(cx, b, key, u),
+                Check::File(f) => file(cx, b, key, f),
+                Check::Tcp(_) | Check::Ping(_) => false,
+            };
         if !known {
             cx.unknown(b, &block_path);
+        } else if !(key == "url" || key == "host") {
+            cx.no_block(b);
         }
     }
     match &check {
@@ -126,7 +124,6 @@ fn url(cx: &mut Ctx, st: &Stmt, path: &str) -> UrlCheck {
     for e in cx.block(st) {
         let key = e.keyword.text.as_str();
         cx.at(&format!("{path}.{key}"), e);
-        cx.no_block(e);
         match key {
             "path" => {
                 if let Some(p) = cx.word(e, "a URL path") {
@@ -188,8 +185,12 @@ fn url(cx: &mut Ctx, st: &Stmt, path: &str) -> UrlCheck {
                     _ => {}
                 }
             }
-            _ => cx.unknown(e, "virtual_server/real_server/HTTP_GET/url"),
+            _ => {
+                cx.unknown(e, "virtual_server/real_server/HTTP_GET/url");
+                continue;
+            }
         }
+        cx.no_block(e);
     }
     u
 }

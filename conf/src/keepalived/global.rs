@@ -8,9 +8,6 @@ pub(super) fn read(cx: &mut Ctx, stmts: &[Stmt], g: &mut GlobalDefs) {
     for st in stmts {
         let key = st.keyword.text.as_str();
         let path = format!("global_defs.{key}");
-        if key != "notification_email" {
-            cx.no_block(st);
-        }
         cx.at(&path, st);
         match key {
             "router_id" => g.router_id = cx.word(st, "a name"),
@@ -96,7 +93,13 @@ pub(super) fn read(cx: &mut Ctx, stmts: &[Stmt], g: &mut GlobalDefs) {
             "max_auto_priority" => {
                 g.max_auto_priority = if st.args.is_empty() { Some(99) } else { cx.int(st, 0, -1, 99) };
             }
-            _ => cx.unknown(st, "global_defs"),
+            _ => {
+                cx.unknown(st, "global_defs");
+                continue;
+            }
+        }
+        if key != "notification_email" {
+            cx.no_block(st);
         }
     }
 }

@@ -84,9 +84,6 @@ pub(super) fn virtual_server(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<Virt
     for b in cx.block(st) {
         let key = canonical(b.keyword.text.as_str());
         cx.at_with(|| format!("{path}.{key}"), b);
-        if key != "real_server" {
-            cx.no_block(b);
-        }
         match key {
             "real_server" => {
                 let rpath = cx.path(|| format!("{path}.real_server[{}]", v.real_servers.len()));
@@ -163,7 +160,13 @@ pub(super) fn virtual_server(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<Virt
             "delay_before_retry" => v.delay_before_retry = cx.secs(b, 0, 0.0, 86400.0),
             "warmup" => v.warmup = cx.secs(b, 0, 0.0, 86400.0),
             "smtp_alert" => v.smtp_alert = cx.flag(b),
-            _ => cx.unknown(b, "virtual_server"),
+            _ => {
+                cx.unknown(b, "virtual_server");
+                continue;
+            }
+        }
+        if key != "real_server" {
+            cx.no_block(b);
         }
     }
     v.real_servers.shrink_to_fit();
@@ -299,7 +302,6 @@ fn real_server(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<RealServer> {
             continue;
         }
         cx.at_with(|| format!("{path}.{key}"), b);
-        cx.no_block(b);
         match key {
             "weight" => r.weight = cx.int(b, 0, 0, 65535).unwrap_or(r.weight),
             "lb_kind" => {
@@ -322,8 +324,12 @@ fn real_server(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<RealServer> {
             "delay_before_retry" => r.delay_before_retry = cx.secs(b, 0, 0.0, 86400.0),
             "warmup" => r.warmup = cx.secs(b, 0, 0.0, 86400.0),
             "smtp_alert" => r.smtp_alert = cx.flag(b),
-            _ => cx.unknown(b, "virtual_server/real_server"),
+            _ => {
+                cx.unknown(b, "virtual_server/real_server");
+                continue;
+            }
         }
+        cx.no_block(b);
     }
     // Growth leaves room for four checks; with 10,000 real servers the slack is megabytes
     // kept for the daemon's whole life.

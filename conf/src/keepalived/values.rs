@@ -31,11 +31,6 @@ impl Ctx<'_> {
         let kw = &st.keyword.text;
         let span = Some(st.keyword.span);
         let here = block_name(block);
-        // The reader may have said the keyword takes no block before finding it is not one
-        // of its keywords: what follows says better what is wrong.
-        if self.diags.last().is_some_and(|d| d.span == span && d.message.ends_with("does not take a block")) {
-            self.diags.pop();
-        }
         let d = match judge(block, kw) {
             Verdict::Unsupported => {
                 let d = Diagnostic::warning(span, format!("keepalived's `{kw}` is not supported by tandem; ignored"))

@@ -25,7 +25,6 @@ pub(super) fn script(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpScript> 
     let mut have_script = false;
     for b in cx.block(st) {
         let key = b.keyword.text.as_str();
-        cx.no_block(b);
         cx.at(&format!("{path}.{key}"), b);
         match key {
             "script" => {
@@ -47,8 +46,12 @@ pub(super) fn script(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpScript> 
             "fall" => s.fall = cx.int(b, 0, 1, 1_000_000).unwrap_or(s.fall),
             "user" => s.user = cx.run_as(b),
             "init_fail" => s.init_fail = cx.flag(b),
-            _ => cx.unknown(b, "vrrp_script"),
+            _ => {
+                cx.unknown(b, "vrrp_script");
+                continue;
+            }
         }
+        cx.no_block(b);
     }
     if !have_script {
         cx.error(st.span(), format!("vrrp_script `{}` has no `script`", s.name));
@@ -68,7 +71,6 @@ pub(super) fn track_file(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<TrackFil
     };
     for b in cx.block(st) {
         let key = b.keyword.text.as_str();
-        cx.no_block(b);
         cx.at(&format!("{path}.{key}"), b);
         match key {
             "file" => t.file = cx.word(b, "a path").unwrap_or_default(),
@@ -91,8 +93,12 @@ pub(super) fn track_file(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<TrackFil
                 }
                 t.init_file = Some(value);
             }
-            _ => cx.unknown(b, "track_file"),
+            _ => {
+                cx.unknown(b, "track_file");
+                continue;
+            }
         }
+        cx.no_block(b);
     }
     if t.file.is_empty() {
         cx.error(st.span(), format!("track_file `{}` has no `file`", t.name));
@@ -141,7 +147,13 @@ pub(super) fn sync_group(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<SyncGrou
                 cx.warn(b.keyword.span, "`global_tracking` is deprecated; it means sync_group_tracking_weight");
                 g.sync_group_tracking_weight = cx.flag(b);
             }
-            _ => cx.unknown(b, "vrrp_sync_group"),
+            _ => {
+                cx.unknown(b, "vrrp_sync_group");
+                continue;
+            }
+        }
+        if !matches!(key, "group" | "track_interface" | "track_script" | "track_file") {
+            cx.no_block(b);
         }
     }
     if g.group.is_empty() {
@@ -176,18 +188,6 @@ pub(super) fn instance(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpInstan
         cx.at(&here, b);
         if notify(cx, b, &mut v.notify, path) {
             continue;
-        }
-        if !matches!(
-            key,
-            "unicast_peer"
-                | "authentication"
-                | "virtual_ipaddress"
-                | "virtual_ipaddress_excluded"
-                | "track_interface"
-                | "track_script"
-                | "track_file"
-        ) {
-            cx.no_block(b);
         }
         match key {
             "state" => match cx.word(b, "MASTER or BACKUP").as_deref() {
@@ -260,7 +260,22 @@ pub(super) fn instance(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpInstan
                 *slot = value;
             }
             "smtp_alert" => v.smtp_alert = cx.flag(b),
-            _ => cx.unknown(b, "vrrp_instance"),
+            _ => {
+                cx.unknown(b, "vrrp_instance");
+                continue;
+            }
+        }
+        if !matches!(
+            key,
+            "unicast_peer"
+                | "authentication"
+                | "virtual_ipaddress"
+                | "virtual_ipaddress_excluded"
+                | "track_interface"
+                | "track_script"
+                | "track_file"
+        ) {
+            cx.no_block(b);
         }
     }
     Some(v)
