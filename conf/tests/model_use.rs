@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use tandem_conf::support::{ALWAYS_ON, CHECK_GAPS, NOT_IMPLEMENTED, REFUSED};
-use tandem_conf::{Config, Options, Severity, load};
+use tandem_conf::{Check, Config, Options, Severity, load};
 use toml::Value;
 
 fn root() -> &'static Path {
@@ -161,17 +161,7 @@ fn every_field_is_read_by_the_daemon_or_said_to_be_ignored_or_refused() {
     let mut gaps: BTreeSet<String> = NOT_IMPLEMENTED.iter().chain(REFUSED).map(|g| g.path.to_string()).collect();
     for (kind, g) in CHECK_GAPS {
         if *kind == "*" {
-            for k in [
-                "TCP_CHECK",
-                "HTTP_GET",
-                "SSL_GET",
-                "MISC_CHECK",
-                "DNS_CHECK",
-                "SMTP_CHECK",
-                "UDP_CHECK",
-                "PING_CHECK",
-                "FILE_CHECK",
-            ] {
+            for k in Check::KEYWORDS {
                 gaps.insert(format!("virtual_server[].real_server[].check[].{k}.{}", g.path));
             }
         } else {

@@ -197,11 +197,15 @@ fn host_config_id() -> String {
 
 /// Prints the diagnostics and a summary on stderr; true when the file is usable. The summary
 /// names the file and, for a keepalived.conf, the config id its `@ID` lines were read for.
+/// `1 error`, `2 warnings`.
+fn plural(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
 fn report(input: &Input, path: &std::path::Path, r: &Report) -> bool {
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(r.render().as_bytes());
     let (errors, warnings) = (r.count(Severity::Error), r.count(Severity::Warning));
-    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
     let opts = options(input, false);
     let name = match opts.format.unwrap_or_else(|| Format::from_path(path)) {
         Format::Keepalived => format!("{} (config id {:?})", path.display(), opts.config_id.unwrap_or_default()),
@@ -290,11 +294,7 @@ fn check_pair(input: &Input, strict: bool, pair: Option<std::path::PathBuf>, pai
         if findings.is_empty() {
             "they agree".to_string()
         } else {
-            format!(
-                "{errors} error{}, {warnings} warning{}",
-                if errors == 1 { "" } else { "s" },
-                if warnings == 1 { "" } else { "s" }
-            )
+            format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"))
         }
     );
     if errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Who a script runs as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Credentials {
     /// User id.
     pub uid: u32,

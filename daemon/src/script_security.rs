@@ -162,9 +162,9 @@ pub fn apply(config: &mut Config) -> Vec<Finding> {
     let mut found = Vec::new();
     // One judgement per (command line, user): 10,000 real servers sharing one MISC_CHECK
     // script walk its path once, not 10,000 times.
-    let mut judged: HashMap<(String, Option<(u32, u32)>), Option<Problem>> = HashMap::new();
+    let mut judged: HashMap<(String, Option<Credentials>), Option<Problem>> = HashMap::new();
     let mut judge = |what: String, command: &str, cred: Option<Credentials>| -> bool {
-        let key = (command.to_string(), cred.map(|c| (c.uid, c.gid)));
+        let key = (command.to_string(), cred);
         let verdict = judged.entry(key).or_insert_with(|| inspect(command, cred)).clone();
         match verdict {
             None => false,

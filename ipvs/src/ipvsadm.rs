@@ -25,10 +25,7 @@ pub fn key_args(key: &ServiceKey) -> String {
 }
 
 fn addr_port(addr: IpAddr, port: u16) -> String {
-    match addr {
-        IpAddr::V6(a) => format!("[{a}]:{port}"),
-        IpAddr::V4(a) => format!("{a}:{port}"),
-    }
+    std::net::SocketAddr::new(addr, port).to_string()
 }
 
 /// A service's settings as `ipvsadm` options: `-s SCHED [-p TIMEOUT [-M MASK]] [--pe NAME]
@@ -79,7 +76,7 @@ pub fn dest_args(d: &DestKey, x: &Dest, thresholds: bool) -> String {
         Forward::Tunnel { .. } => "-i",
         Forward::Local | Forward::Bypass => "-g",
     };
-    let mut out = format!("-r {} {method} -w {}", addr_port(d.addr, d.port), x.weight);
+    let mut out = format!("-r {d} {method} -w {}", x.weight);
     if thresholds {
         if x.u_threshold != 0 {
             let _ = write!(out, " -x {}", x.u_threshold);
@@ -117,7 +114,7 @@ pub fn command(change: &Change) -> String {
         Change::DelService(k) => format!("-D {}", key_args(k)),
         Change::AddDest(k, d, x) => format!("-a {} {}", key_args(k), dest_args(d, x, true)),
         Change::EditDest(k, d, x) => format!("-e {} {}", key_args(k), dest_args(d, x, true)),
-        Change::DelDest(k, d) => format!("-d {} -r {}", key_args(k), addr_port(d.addr, d.port)),
+        Change::DelDest(k, d) => format!("-d {} -r {d}", key_args(k)),
     }
 }
 

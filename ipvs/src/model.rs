@@ -174,10 +174,8 @@ pub struct DestKey {
 
 impl fmt::Display for DestKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.addr {
-            IpAddr::V6(a) => write!(f, "[{a}]:{}", self.port),
-            IpAddr::V4(a) => write!(f, "{a}:{}", self.port),
-        }
+        // `10.0.0.1:80`, `[2001:db8::1]:80`, as ipvsadm writes them.
+        std::net::SocketAddr::new(self.addr, self.port).fmt(f)
     }
 }
 

@@ -8,19 +8,6 @@ use crate::model::{
     UdpCheck, UrlCheck, regex,
 };
 
-/// Checker block keywords.
-pub(super) const KINDS: &[&str] = &[
-    "TCP_CHECK",
-    "HTTP_GET",
-    "SSL_GET",
-    "MISC_CHECK",
-    "DNS_CHECK",
-    "SMTP_CHECK",
-    "UDP_CHECK",
-    "PING_CHECK",
-    "FILE_CHECK",
-];
-
 /// DNS query types keepalived's DNS_CHECK accepts.
 const DNS_TYPES: &[&str] = &["A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"];
 

@@ -293,7 +293,7 @@ fn real_server(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<RealServer> {
     };
     for b in block {
         let key = canonical(b.keyword.text.as_str());
-        if let Some(kind) = super::check::KINDS.iter().find(|k| **k == key) {
+        if let Some(kind) = crate::model::Check::KEYWORDS.iter().find(|k| **k == key) {
             let cpath = cx.path(|| format!("{path}.check[{}]", r.checks.len()));
             cx.map.set(&cpath, b.keyword.span);
             if let Some(c) = super::check::read(cx, b, kind, &cpath) {

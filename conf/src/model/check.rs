@@ -368,6 +368,19 @@ pub enum Check {
 }
 
 impl Check {
+    /// Every checker's keepalived block name, as [`Check::keyword`] gives them.
+    pub const KEYWORDS: &'static [&'static str] = &[
+        "TCP_CHECK",
+        "HTTP_GET",
+        "SSL_GET",
+        "MISC_CHECK",
+        "DNS_CHECK",
+        "SMTP_CHECK",
+        "UDP_CHECK",
+        "PING_CHECK",
+        "FILE_CHECK",
+    ];
+
     /// The keepalived block name.
     pub fn keyword(&self) -> &'static str {
         match self {

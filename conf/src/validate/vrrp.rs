@@ -1,7 +1,7 @@
 //! VRRP checks: ranges, duplicate VRIDs, address families, references, combinations.
 
 use super::V;
-use crate::model::{AuthType, Config, Family, InitialState};
+use crate::model::{AuthType, Config, Family, InitialState, TrackInterface, TrackRef};
 use std::collections::HashMap;
 
 pub(super) fn check(v: &mut V, c: &Config) {
@@ -251,26 +251,7 @@ pub(super) fn check(v: &mut V, c: &Config) {
         if !grp.sync_group_tracking_weight {
             let why =
                 format!("it is vrrp_sync_group `{}`'s (add sync_group_tracking_weight to keep weights)", grp.name);
-            for (k, t) in grp.track_script.iter().enumerate() {
-                let weight = t.weight.or_else(|| c.vrrp_scripts.iter().find(|s| s.name == t.name).map(|s| s.weight));
-                if weight.is_some_and(|w| w != 0) {
-                    v.warn(
-                        &format!("{p}.track_script[{k}]"),
-                        format!("the weight of tracked script `{}` is ignored, as in keepalived: {why}", t.name),
-                    );
-                }
-            }
-            for (k, t) in grp.track_interface.iter().enumerate() {
-                if t.weight.is_some_and(|w| w != 0) {
-                    v.warn(
-                        &format!("{p}.track_interface[{k}]"),
-                        format!(
-                            "the weight of tracked interface `{}` is ignored, as in keepalived: {why}",
-                            t.interface
-                        ),
-                    );
-                }
-            }
+            warn_weights(v, c, &grp.track_script, &grp.track_interface, &p, &why);
         }
         if grp.group.len() == 1 {
             v.warn(&format!("{p}.group"), format!("vrrp_sync_group `{}` has only one instance", grp.name));
@@ -332,7 +313,13 @@ fn ignored_weights(v: &mut V, c: &Config, i: usize, p: &str) {
         _ if inst.priority == 255 => "priority 255 (address owner) never changes".to_string(),
         _ => return,
     };
-    for (k, t) in inst.track_script.iter().enumerate() {
+    warn_weights(v, c, &inst.track_script, &inst.track_interface, p, &why);
+}
+
+/// Warns at each tracked script and interface (of an instance or a sync group, at `p`) whose
+/// weight is ignored, saying `why`.
+fn warn_weights(v: &mut V, c: &Config, scripts: &[TrackRef], interfaces: &[TrackInterface], p: &str, why: &str) {
+    for (k, t) in scripts.iter().enumerate() {
         let weight = t.weight.or_else(|| c.vrrp_scripts.iter().find(|s| s.name == t.name).map(|s| s.weight));
         if weight.is_some_and(|w| w != 0) {
             v.warn(
@@ -341,7 +328,7 @@ fn ignored_weights(v: &mut V, c: &Config, i: usize, p: &str) {
             );
         }
     }
-    for (k, t) in inst.track_interface.iter().enumerate() {
+    for (k, t) in interfaces.iter().enumerate() {
         if t.weight.is_some_and(|w| w != 0) {
             v.warn(
                 &format!("{p}.track_interface[{k}]"),

@@ -644,17 +644,20 @@ fn rx_lower_priority(m: &Member, fifo: Option<&super::fifo::NotifyFifo>, priorit
     }
     let Some(cmd) = &m.notify_rx_lower else { return };
     match Script::parse(cmd) {
-        Ok(s) => {
-            let name = m.settings.name.clone();
-            tokio::spawn(async move {
-                let outcome = s.run(Duration::from_secs(60)).await;
-                if !outcome.success() {
-                    warn!(%name, command = ?s.argv(), %outcome, "notify_master_rx_lower_pri script failed");
-                }
-            });
-        }
+        Ok(s) => spawn_notify(&m.settings.name, s, "notify_master_rx_lower_pri"),
         Err(e) => warn!(instance = %m.settings.name, error = %e, "bad notify_master_rx_lower_pri script"),
     }
+}
+
+/// Runs a notify script in the background (60 s at most), logging a failure with `what`.
+fn spawn_notify(name: &str, s: Script, what: &'static str) {
+    let name = name.to_string();
+    tokio::spawn(async move {
+        let outcome = s.run(Duration::from_secs(60)).await;
+        if !outcome.success() {
+            warn!(%name, command = ?s.argv(), %outcome, "{what} script failed");
+        }
+    });
 }
 
 /// keepalived's notify scripts: `notify_master` etc. as they are, and `notify` with
@@ -693,12 +696,6 @@ pub(crate) fn notify(
         }
     }
     for s in runs {
-        let name = name.to_string();
-        tokio::spawn(async move {
-            let outcome = s.run(Duration::from_secs(60)).await;
-            if !outcome.success() {
-                warn!(%name, command = ?s.argv(), %outcome, "notify script failed");
-            }
-        });
+        spawn_notify(name, s, "notify");
     }
 }
