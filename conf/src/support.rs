@@ -122,23 +122,11 @@ pub const ALWAYS_ON: &[Gap] = &[
 ];
 
 /// Fields `tandem run` refuses (the instance cannot run as written): errors.
-pub const REFUSED: &[Gap] = &[
-    Gap {
-        path: "vrrp_instance[].use_vmac",
-        keyword: "use_vmac",
-        loss: "the virtual MAC interface is not implemented yet; `tandem run` refuses the instance",
-    },
-    Gap {
-        path: "vrrp_instance[].track_file[]",
-        keyword: "track_file",
-        loss: "tracking a file from an instance is not implemented yet; `tandem run` refuses the instance",
-    },
-    Gap {
-        path: "vrrp_sync_group[].track_file[]",
-        keyword: "track_file",
-        loss: "tracking a file from a sync group is not implemented yet; `tandem run` refuses the group",
-    },
-];
+pub const REFUSED: &[Gap] = &[Gap {
+    path: "vrrp_instance[].use_vmac",
+    keyword: "use_vmac",
+    loss: "the virtual MAC interface is not implemented yet; `tandem run` refuses the instance",
+}];
 
 /// Every place `c` sets one of the fields above: (concrete path, the gap, refused?).
 pub(crate) fn findings(c: &Config) -> Vec<(String, &'static Gap, bool)> {
@@ -172,9 +160,6 @@ pub(crate) fn findings(c: &Config) -> Vec<(String, &'static Gap, bool)> {
         if s.smtp_alert {
             note(format!("vrrp_sync_group[{i}].smtp_alert"), "vrrp_sync_group[].smtp_alert", false);
         }
-        for k in 0..s.track_file.len() {
-            note(format!("vrrp_sync_group[{i}].track_file[{k}]"), "vrrp_sync_group[].track_file[]", true);
-        }
     }
     for (i, v) in c.vrrp_instances.iter().enumerate() {
         let p = format!("vrrp_instance[{i}]");
@@ -190,9 +175,6 @@ pub(crate) fn findings(c: &Config) -> Vec<(String, &'static Gap, bool)> {
         }
         if v.use_vmac.is_some() {
             note(format!("{p}.use_vmac"), "vrrp_instance[].use_vmac", true);
-        }
-        for k in 0..v.track_file.len() {
-            note(format!("{p}.track_file[{k}]"), "vrrp_instance[].track_file[]", true);
         }
     }
     for (i, vs) in c.virtual_servers.iter().enumerate() {

@@ -45,12 +45,18 @@ pub async fn probe(settings: &FileSettings) -> ProbeResult {
     }
 }
 
+/// The number in a tracked file's contents as keepalived reads it (its first 127 bytes,
+/// `strtol`); `None` when it is out of keepalived's range (i32::MIN..=i32::MAX + 1), which
+/// keepalived logs and ignores, keeping the previous value.
+pub fn value(contents: &[u8]) -> Option<i64> {
+    let head = contents.get(..READ_LIMIT.min(contents.len())).unwrap_or_default();
+    let value = strtol(&String::from_utf8_lossy(head))?;
+    (i64::from(i32::MIN)..=i64::from(i32::MAX) + 1).contains(&value).then_some(value)
+}
+
 /// The verdict on file contents; `None` when the number is out of range.
 pub fn result(contents: &str, weight: i32, reverse: bool) -> Option<ProbeResult> {
-    let value = strtol(contents)?;
-    if value < i64::from(i32::MIN) || value > i64::from(i32::MAX) + 1 {
-        return None;
-    }
+    let value = value(contents.as_bytes())?;
     let sign = if reverse { -1 } else { 1 };
     if weight == 0 {
         let fault = (value != 0) != reverse;

@@ -251,7 +251,7 @@ pub(super) fn check(v: &mut V, c: &Config) {
         if !grp.sync_group_tracking_weight {
             let why =
                 format!("it is vrrp_sync_group `{}`'s (add sync_group_tracking_weight to keep weights)", grp.name);
-            warn_weights(v, c, &grp.track_script, &grp.track_interface, &p, &why);
+            warn_weights(v, c, [&grp.track_script, &grp.track_file], &grp.track_interface, &p, &why);
         }
         if grp.group.len() == 1 {
             v.warn(&format!("{p}.group"), format!("vrrp_sync_group `{}` has only one instance", grp.name));
@@ -259,6 +259,15 @@ pub(super) fn check(v: &mut V, c: &Config) {
         for (k, t) in grp.track_script.iter().enumerate() {
             if !script_names.contains(&t.name.as_str()) {
                 v.error(&format!("{p}.track_script[{k}]"), format!("track_script `{}` names no vrrp_script", t.name));
+            }
+        }
+        for (k, t) in grp.track_file.iter().enumerate() {
+            if !file_names.contains(&t.name.as_str()) {
+                v.error(
+                    &format!("{p}.track_file[{k}]"),
+                    format!("track_file `{}` names no track_file block", t.name),
+                )
+                .label = Some("unknown track_file".into());
             }
         }
     }
@@ -313,18 +322,34 @@ fn ignored_weights(v: &mut V, c: &Config, i: usize, p: &str) {
         _ if inst.priority == 255 => "priority 255 (address owner) never changes".to_string(),
         _ => return,
     };
-    warn_weights(v, c, &inst.track_script, &inst.track_interface, p, &why);
+    warn_weights(v, c, [&inst.track_script, &inst.track_file], &inst.track_interface, p, &why);
 }
 
-/// Warns at each tracked script and interface (of an instance or a sync group, at `p`) whose
-/// weight is ignored, saying `why`.
-fn warn_weights(v: &mut V, c: &Config, scripts: &[TrackRef], interfaces: &[TrackInterface], p: &str, why: &str) {
+/// Warns at each tracked script, file and interface (of an instance or a sync group, at `p`)
+/// whose weight is ignored, saying `why`.
+fn warn_weights(
+    v: &mut V,
+    c: &Config,
+    [scripts, files]: [&[TrackRef]; 2],
+    interfaces: &[TrackInterface],
+    p: &str,
+    why: &str,
+) {
     for (k, t) in scripts.iter().enumerate() {
         let weight = t.weight.or_else(|| c.vrrp_scripts.iter().find(|s| s.name == t.name).map(|s| s.weight));
         if weight.is_some_and(|w| w != 0) {
             v.warn(
                 &format!("{p}.track_script[{k}]"),
                 format!("the weight of tracked script `{}` is ignored, as in keepalived: {why}", t.name),
+            );
+        }
+    }
+    for (k, t) in files.iter().enumerate() {
+        let weight = t.weight.or_else(|| c.track_files.iter().find(|f| f.name == t.name).map(|f| f.weight));
+        if weight.is_some_and(|w| w != 0) {
+            v.warn(
+                &format!("{p}.track_file[{k}]"),
+                format!("the weight of tracked file `{}` is ignored, as in keepalived: {why}", t.name),
             );
         }
     }

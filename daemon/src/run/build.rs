@@ -52,6 +52,8 @@ pub struct Member {
     /// Tracked interfaces: the instance's own interface and VIP devices (weight 0) plus
     /// `track_interface` entries.
     pub interfaces: Vec<Tracked>,
+    /// Tracked files (instance's and its group's), with their paths.
+    pub files: Vec<(Tracked, std::path::PathBuf)>,
     /// Notify scripts.
     pub notify: conf::Notify,
     /// `notify_master_rx_lower_pri`.
@@ -106,9 +108,6 @@ pub fn plans(c: &conf::Config) -> Result<Vec<Plan>, String> {
     let mut grouped = std::collections::HashSet::new();
     let mut plans = Vec::new();
     for g in &c.vrrp_sync_groups {
-        if !g.track_file.is_empty() {
-            return Err(format!("vrrp_sync_group {}: track_file is not supported by tandem run yet", g.name));
-        }
         for name in &g.group {
             if !c.vrrp_instances.iter().any(|v| v.name == *name) {
                 return Err(format!("vrrp_sync_group {}: no vrrp_instance {name}", g.name));
@@ -137,11 +136,13 @@ pub fn resolve(c: &conf::Config, plan: &Plan, addrs: &Addresses, startup_delay: 
                 if let Some(g) = group {
                     m.scripts.extend(tracked_scripts(c, &g.track_script));
                     m.interfaces.extend(tracked_interfaces(&g.track_interface));
+                    m.files.extend(tracked_files(c, &g.track_file));
                     // keepalived ignores the weights of what a sync group's members track
                     // unless the group sets sync_group_tracking_weight: a failure then puts
                     // the member, and with it the group, in FAULT (keepalived vrrp_sync.c).
                     if !g.sync_group_tracking_weight {
-                        for t in m.scripts.iter_mut().chain(m.interfaces.iter_mut()) {
+                        let files = m.files.iter_mut().map(|(t, _)| t);
+                        for t in m.scripts.iter_mut().chain(m.interfaces.iter_mut()).chain(files) {
                             t.weight = 0;
                         }
                     }
@@ -236,6 +237,22 @@ fn tracked_scripts(c: &conf::Config, refs: &[conf::TrackRef]) -> Vec<Tracked> {
         .collect()
 }
 
+/// The track_file blocks `refs` name, with the weight each reference gives (else the
+/// block's; keepalived track_file.c, vrrp_alloc_track_file).
+fn tracked_files(c: &conf::Config, refs: &[conf::TrackRef]) -> Vec<(Tracked, std::path::PathBuf)> {
+    refs.iter()
+        .filter_map(|t| {
+            let file = c.track_files.iter().find(|f| f.name == t.name)?;
+            let tracked = Tracked {
+                name: t.name.clone(),
+                weight: t.weight.unwrap_or(file.weight),
+                reverse: t.reverse || file.weight_reverse,
+            };
+            Some((tracked, std::path::PathBuf::from(&file.file)))
+        })
+        .collect()
+}
+
 fn tracked_interfaces(refs: &[conf::TrackInterface]) -> Vec<Tracked> {
     refs.iter()
         .map(|t| Tracked { name: t.interface.clone(), weight: t.weight.unwrap_or(0), reverse: t.reverse })
@@ -261,9 +278,6 @@ fn member(
     // Parsed, but not implemented by `tandem run` yet: refuse rather than pretend.
     if v.use_vmac.is_some() {
         return Err(invalid("use_vmac is not supported by tandem run yet".into()));
-    }
-    if !v.track_file.is_empty() {
-        return Err(invalid("track_file is not supported by tandem run yet".into()));
     }
     let mut missing: Vec<String> = Vec::new();
     let ifname = own_interface(c, v);
@@ -405,6 +419,7 @@ fn member(
         checksum_as_v2: v.v3_checksum_as_v2 || g.v3_checksum_as_v2,
         scripts: tracked_scripts(c, &v.track_script),
         interfaces,
+        files: tracked_files(c, &v.track_file),
         notify: v.notify.clone(),
         notify_rx_lower: v.notify_master_rx_lower_pri.clone(),
     })

@@ -16,6 +16,7 @@ mod checks;
 pub mod control;
 pub mod drill;
 mod fifo;
+mod file_tracker;
 mod heap;
 mod ipvs;
 mod limits;
@@ -234,9 +235,12 @@ async fn async_run(
         .map_err(|e| e.to_string())?;
 
     // vrrp_scripts that some unit tracks run on their own tasks.
-    let (result_tx, _) = broadcast::channel::<scripts::ScriptResult>(256);
+    let (result_tx, _) = broadcast::channel::<scripts::TrackEvent>(256);
     let mut runners = scripts::Runners::new(result_tx.clone());
     runners.follow(&specs, &scripts::tracked(&config));
+    // So do the watches of the files they track.
+    let mut files = file_tracker::FileTracker::new(result_tx.clone());
+    files.follow(file_tracker::tracked(&config));
 
     // keepalived's notify FIFO, and the script that reads it.
     let fifo = match &config.global_defs.notify_fifo {
@@ -351,7 +355,7 @@ async fn async_run(
                 signals::Effect::Reload => {
                     info!(from = %sig.from, "SIGHUP: reloading");
                     notify.reloading();
-                    let mut vrrp = Vrrp { units: &mut units, runners: &mut runners, tasks: &mut tasks };
+                    let mut vrrp = Vrrp { units: &mut units, runners: &mut runners, files: &mut files, tasks: &mut tasks };
                     let _ = reload_now(&reload, &mut current, &config_tx, &mut vrrp);
                     publish(&sync_tx, &syncd::Plan::of(&current));
                     notify.reloaded();
@@ -402,7 +406,7 @@ async fn async_run(
                 control::Request::Reload(answer) => {
                     info!("reload asked on the control socket");
                     notify.reloading();
-                    let mut vrrp = Vrrp { units: &mut units, runners: &mut runners, tasks: &mut tasks };
+                    let mut vrrp = Vrrp { units: &mut units, runners: &mut runners, files: &mut files, tasks: &mut tasks };
                     let outcome = reload_now(&reload, &mut current, &config_tx, &mut vrrp);
                     publish(&sync_tx, &syncd::Plan::of(&current));
                     notify.reloaded();
@@ -503,6 +507,7 @@ fn reload_now(
                     let new = std::sync::Arc::new(new);
                     let specs = std::sync::Arc::new(specs);
                     vrrp.runners.follow(&specs, &scripts::tracked(&new));
+                    vrrp.files.follow(file_tracker::tracked(&new));
                     let changes = vrrp.units.reload(vrrp.tasks, &new, plans, &specs);
                     if !changes.is_empty() {
                         message.push_str(&format!("; VRRP units {}", changes.join(", ")));
@@ -576,6 +581,7 @@ fn prepare_vrrp(c: &tandem_conf::Config, addrs: &Addresses) -> Result<(Vec<build
 struct Vrrp<'a> {
     units: &'a mut units::UnitSet,
     runners: &'a mut scripts::Runners,
+    files: &'a mut file_tracker::FileTracker,
     tasks: &'a mut tokio::task::JoinSet<(String, Result<(), String>)>,
 }
 

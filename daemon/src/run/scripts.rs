@@ -20,6 +20,15 @@ pub(crate) struct ScriptResult {
     pub detail: String,
 }
 
+/// What a tracker says, for the units: a vrrp_script's run or a tracked file's new value.
+#[derive(Debug, Clone)]
+pub(crate) enum TrackEvent {
+    /// A vrrp_script finished a run.
+    Script(ScriptResult),
+    /// A track_file's number changed.
+    File(super::file_tracker::FileValue),
+}
+
 /// A vrrp_script ready to run.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ScriptSpec {
@@ -65,12 +74,12 @@ pub(crate) fn tracked(c: &tandem_conf::Config) -> HashSet<String> {
 /// The running scripts.
 pub(crate) struct Runners {
     running: HashMap<String, (ScriptSpec, tokio::task::AbortHandle)>,
-    results: broadcast::Sender<ScriptResult>,
+    results: broadcast::Sender<TrackEvent>,
 }
 
 impl Runners {
     /// No script runs yet; results will go out on `results`.
-    pub fn new(results: broadcast::Sender<ScriptResult>) -> Runners {
+    pub fn new(results: broadcast::Sender<TrackEvent>) -> Runners {
         Runners { running: HashMap::new(), results }
     }
 
@@ -93,11 +102,11 @@ impl Runners {
             let task = tokio::spawn(async move {
                 loop {
                     let outcome = task_spec.script.run(task_spec.timeout).await;
-                    let _ = tx.send(ScriptResult {
+                    let _ = tx.send(TrackEvent::Script(ScriptResult {
                         name: task_name.clone(),
                         success: outcome.success(),
                         detail: outcome.to_string(),
-                    });
+                    }));
                     tokio::time::sleep(task_spec.interval).await;
                 }
             });

@@ -5,7 +5,7 @@ use super::Event;
 pub use super::build::Unit;
 use super::build::{self, BuildError, Member, Tracked};
 use super::release::{self, Goodbye};
-use super::scripts::{ScriptResult, Specs};
+use super::scripts::{ScriptResult, Specs, TrackEvent};
 use super::snapshot::TransitionSnapshot;
 use super::units::{self, Command, Inputs, Publisher, Setup};
 use crate::script::Script;
@@ -199,10 +199,13 @@ pub async fn run(
                 None => return Err(format!("{}: every VRRP socket closed", run.unit.name)),
             },
             r = inputs.results.recv() => {
-                if let Ok(r) = r {
-                    if run.track.script_result(&r) {
-                        retrack(&run.unit, &run.track, &mut group);
-                    }
+                let changed = match r {
+                    Ok(TrackEvent::Script(r)) => run.track.script_result(&r),
+                    Ok(TrackEvent::File(f)) => run.track.file_value(&f.name, f.value),
+                    Err(_) => false,
+                };
+                if changed {
+                    retrack(&run.unit, &run.track, &mut group);
                 }
             }
             l = inputs.links.recv() => {
@@ -343,6 +346,8 @@ fn check(m: &Member, p: &Received, drops: &mut Drops) -> Option<Advert> {
 struct Tracking {
     scripts: HashMap<String, ScriptState>,
     links: HashMap<String, bool>,
+    /// Tracked files' values, by track_file name.
+    files: HashMap<String, i64>,
 }
 
 impl Tracking {
@@ -364,7 +369,25 @@ impl Tracking {
                     .or_insert_with(|| kept.unwrap_or_else(|| ScriptState::new(s.rise, s.fall, s.init_fail)));
             }
         }
-        Tracking { scripts, links: links.iter().map(|l| (l.name.clone(), l.up && !l.gone)).collect() }
+        // Files are read now, so that their values apply from the start (keepalived reads
+        // them at start-up too); the file tracker reports changes from then on.
+        let mut files = HashMap::new();
+        for (t, path) in unit.members.iter().flat_map(|m| &m.files) {
+            // Out of range from the start: keepalived's value is then 0 until a good one.
+            files.insert(t.name.clone(), super::file_tracker::read(path).unwrap_or(0));
+        }
+        Tracking { scripts, links: links.iter().map(|l| (l.name.clone(), l.up && !l.gone)).collect(), files }
+    }
+
+    /// Records a tracked file's value; true when it is one this unit tracks and it changed.
+    fn file_value(&mut self, name: &str, value: i64) -> bool {
+        match self.files.get_mut(name) {
+            Some(v) if *v != value => {
+                *v = value;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Records a script result; true when its up/down status changed.
@@ -410,6 +433,13 @@ impl Tracking {
         for Tracked { name, weight, reverse } in &m.interfaces {
             let up = self.links.get(name).copied().unwrap_or(false);
             apply(effect(*weight, *reverse, up));
+        }
+        for (Tracked { name, weight, reverse }, _) in &m.files {
+            let value = self.files.get(name).copied().unwrap_or(0);
+            match super::file_tracker::effect(value, *weight, *reverse) {
+                Some(a) => apply(Effect::Adjust(a)),
+                None => apply(Effect::Fault),
+            }
         }
         (fault, delta)
     }

@@ -9,7 +9,7 @@
 //! created again while the unit runs makes it start again on the new one.
 
 use super::build::{self, BuildError, Plan};
-use super::scripts::{ScriptResult, Specs};
+use super::scripts::{Specs, TrackEvent};
 use super::snapshot::{AdvertCounters, InstanceSnapshot, TransitionSnapshot};
 use super::unit::{self, Exit};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -111,7 +111,7 @@ impl Publisher {
 
 /// What a unit task reads besides its configuration.
 pub(crate) struct Inputs {
-    pub results: broadcast::Receiver<ScriptResult>,
+    pub results: broadcast::Receiver<TrackEvent>,
     pub links: broadcast::Receiver<LinkState>,
     pub stop: watch::Receiver<bool>,
     pub commands: mpsc::UnboundedReceiver<Command>,
@@ -126,7 +126,7 @@ pub(crate) struct UnitSet {
     next_id: u64,
     shared: Arc<super::Shared>,
     registry: Registry,
-    results: broadcast::Sender<ScriptResult>,
+    results: broadcast::Sender<TrackEvent>,
     links: broadcast::Sender<LinkState>,
     stop: watch::Receiver<bool>,
 }
@@ -136,7 +136,7 @@ impl UnitSet {
     pub fn new(
         shared: Arc<super::Shared>,
         registry: Registry,
-        results: broadcast::Sender<ScriptResult>,
+        results: broadcast::Sender<TrackEvent>,
         links: broadcast::Sender<LinkState>,
         stop: watch::Receiver<bool>,
     ) -> UnitSet {
