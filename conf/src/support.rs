@@ -29,11 +29,6 @@ pub const NOT_IMPLEMENTED: &[Gap] = &[
     Gap { path: "global_defs.smtp_server", keyword: "smtp_server", loss: EMAIL },
     Gap { path: "global_defs.smtp_connect_timeout", keyword: "smtp_connect_timeout", loss: EMAIL },
     Gap {
-        path: "global_defs.vrrp_strict",
-        keyword: "vrrp_strict",
-        loss: "RFC-strict VRRP at run time (tandem checks the file as strict, and does not refuse non-strict adverts or drop traffic to the VIPs)",
-    },
-    Gap {
         path: "global_defs.max_auto_priority",
         keyword: "max_auto_priority",
         loss: "real-time scheduling of the daemon (use the systemd unit's CPUSchedulingPolicy)",
@@ -43,16 +38,6 @@ pub const NOT_IMPLEMENTED: &[Gap] = &[
         path: "vrrp_instance[].vmac_xmit_base",
         keyword: "vmac_xmit_base",
         loss: "sending adverts from the base interface of a VMAC",
-    },
-    Gap {
-        path: "vrrp_instance[].accept",
-        keyword: "accept / no_accept",
-        loss: "keepalived's strict-mode filtering of traffic to the VIPs (tandem accepts it in every mode)",
-    },
-    Gap {
-        path: "vrrp_instance[].strict_mode",
-        keyword: "strict_mode",
-        loss: "RFC-strict VRRP at run time (tandem checks the file as strict, and does not refuse non-strict adverts or drop traffic to the VIPs)",
     },
     Gap { path: "vrrp_instance[].smtp_alert", keyword: "smtp_alert", loss: EMAIL },
     Gap { path: "virtual_server[].smtp_alert", keyword: "smtp_alert", loss: EMAIL },
@@ -145,7 +130,6 @@ pub(crate) fn findings(c: &Config) -> Vec<(String, &'static Gap, bool)> {
         (g.notification_email_from.is_some(), "notification_email_from"),
         (g.smtp_server.is_some(), "smtp_server"),
         (g.smtp_connect_timeout != d.smtp_connect_timeout, "smtp_connect_timeout"),
-        (g.vrrp_strict, "vrrp_strict"),
         (g.max_auto_priority.is_some(), "max_auto_priority"),
     ] {
         if set {
@@ -163,12 +147,7 @@ pub(crate) fn findings(c: &Config) -> Vec<(String, &'static Gap, bool)> {
     }
     for (i, v) in c.vrrp_instances.iter().enumerate() {
         let p = format!("vrrp_instance[{i}]");
-        for (set, field) in [
-            (v.vmac_xmit_base, "vmac_xmit_base"),
-            (v.accept.is_some(), "accept"),
-            (v.strict_mode, "strict_mode"),
-            (v.smtp_alert, "smtp_alert"),
-        ] {
+        for (set, field) in [(v.vmac_xmit_base, "vmac_xmit_base"), (v.smtp_alert, "smtp_alert")] {
             if set {
                 note(format!("{p}.{field}"), &format!("vrrp_instance[].{field}"), false);
             }

@@ -663,3 +663,17 @@ fn a_block_on_a_keyword_that_takes_none_and_a_misspelt_block_keyword() {
         r.render()
     );
 }
+
+/// Strict mode's resets are warned at each line, where `keepalived -t` reports them too
+/// ("State MASTER must match being address owner", "Strict mode does not support
+/// authentication", "preempt_delay is incompatible with strict mode", "Strict mode requires
+/// no repeat garps", "strict mode requires higher_prio_send_advert to be clear").
+#[test]
+fn strict_mode_resets_are_warned_where_set() {
+    let r = check(
+        "global_defs {\n    vrrp_strict\n}\nvrrp_instance VI_1 {\n    state MASTER\n    interface eth0\n    virtual_router_id 51\n    preempt_delay 5\n    garp_lower_prio_repeat 3\n    higher_prio_send_advert\n    authentication {\n        auth_type PASS\n        auth_pass x\n    }\n    virtual_ipaddress {\n        10.0.0.1/24\n    }\n}\n",
+    );
+    let lines: Vec<(Severity, usize)> = found(&r).iter().map(|d| (d.0, d.3)).collect();
+    assert_eq!(lines, [5, 8, 9, 10, 11].map(|l| (Severity::Warning, l)), "{}", r.render());
+    assert!(r.render().contains("strict mode does not support authentication"), "{}", r.render());
+}

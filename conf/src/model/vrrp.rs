@@ -233,6 +233,23 @@ impl VrrpInstance {
         self.version.unwrap_or(global.vrrp_version)
     }
 
+    /// Strict RFC mode: `strict_mode` here or `vrrp_strict` in global_defs.
+    pub fn is_strict(&self, global: &super::GlobalDefs) -> bool {
+        self.strict_mode || global.vrrp_strict
+    }
+
+    /// Whether the master accepts packets addressed to the virtual addresses (RFC 5798 6.1
+    /// Accept_Mode), as keepalived decides it (vrrp.c, vrrp_complete_instance): `accept` /
+    /// `no_accept` when given, else yes for the address owner (priority 255) and no in
+    /// strict mode; strict VRRPv2 never accepts but for the owner (RFC 3768 has no accept
+    /// mode). Without it tandem drops such packets while master (see the daemon's firewall).
+    pub fn accept_mode(&self, global: &super::GlobalDefs) -> bool {
+        let owner = self.priority == 255;
+        let strict = self.is_strict(global);
+        let accept = self.accept.unwrap_or(owner || !strict);
+        accept && (owner || !strict || self.effective_version(global) != 2)
+    }
+
     /// The instance's address family: that of its first virtual address, else of its
     /// unicast source, else IPv6 with `native_ipv6`, else IPv4.
     pub fn family(&self) -> Family {

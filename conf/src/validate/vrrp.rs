@@ -209,6 +209,7 @@ pub(super) fn check(v: &mut V, c: &Config) {
                 v.error(&format!("{p}.authentication.auth_pass"), "auth_pass is empty");
             }
         }
+        strict_resets(v, c, i, &p);
         if (g.vrrp_strict || inst.strict_mode) && !inst.unicast_peer.is_empty() {
             v.error(
                 &format!("{p}.unicast_peer"),
@@ -360,5 +361,48 @@ fn warn_weights(
                 format!("the weight of tracked interface `{}` is ignored, as in keepalived: {why}", t.interface),
             );
         }
+    }
+}
+
+/// What strict mode resets, warned where the file sets it, as keepalived reports each
+/// (vrrp.c, vrrp_complete_instance: `keepalived -t` counts them as errors, and runs with the
+/// reset value; so does tandem).
+fn strict_resets(v: &mut V, c: &Config, i: usize, p: &str) {
+    let (inst, g) = (&c.vrrp_instances[i], &c.global_defs);
+    if !inst.is_strict(g) {
+        return;
+    }
+    let owner = inst.priority == 255;
+    let name = &inst.name;
+    if (inst.state == InitialState::Master) != owner && v.map.lookup(&format!("{p}.state")).is_some() {
+        let to = if owner { "MASTER" } else { "BACKUP" };
+        v.warn(
+            &format!("{p}.state"),
+            format!("vrrp_instance `{name}`: in strict mode state MASTER must match being the address owner (priority 255); it starts as {to}"),
+        );
+    }
+    let mut reset = |field: &str, what: &str| {
+        v.warn(&format!("{p}.{field}"), format!("vrrp_instance `{name}`: strict mode {what}"));
+    };
+    if inst.authentication.is_some() {
+        reset("authentication", "does not support authentication (RFC 5798 has none); it is ignored");
+    }
+    if inst.preempt_delay.is_some_and(|d| d > 0.0) {
+        reset("preempt_delay", "does not allow preempt_delay; it is reset to 0");
+    }
+    if inst.garp.lower_prio_repeat.is_some_and(|r| r > 0) {
+        reset("garp.lower_prio_repeat", "requires no repeated gratuitous ARPs; garp_lower_prio_repeat is reset to 0");
+    }
+    if inst.garp.lower_prio_delay.is_some_and(|d| d > 0) {
+        reset("garp.lower_prio_delay", "requires no repeated gratuitous ARPs; garp_lower_prio_delay is reset to 0");
+    }
+    if inst.lower_prio_no_advert == Some(false) {
+        reset("lower_prio_no_advert", "requires lower_prio_no_advert; it is set");
+    }
+    if inst.higher_prio_send_advert == Some(true) {
+        reset("higher_prio_send_advert", "requires higher_prio_send_advert to be clear; it is cleared");
+    }
+    if inst.accept == Some(true) && !inst.accept_mode(g) {
+        reset("accept", "turns accept mode off for VRRP version 2 (RFC 3768 has no accept mode)");
     }
 }

@@ -54,6 +54,9 @@ pub struct Member {
     pub interfaces: Vec<Tracked>,
     /// Tracked files (instance's and its group's), with their paths.
     pub files: Vec<(Tracked, std::path::PathBuf)>,
+    /// Accept mode (RFC 5798 6.1): without it, packets to and from the VIPs are dropped
+    /// while master (and not the address owner).
+    pub accept: bool,
     /// Notify scripts.
     pub notify: conf::Notify,
     /// `notify_master_rx_lower_pri`.
@@ -382,6 +385,17 @@ fn member(
         interval: secs(if v6 { g.vrrp_gna_interval } else { g.vrrp_garp_interval }),
     };
     s.startup_delay = startup_delay;
+    if v.is_strict(g) {
+        // keepalived's strict mode resets what RFC 5798 does not allow (vrrp.c,
+        // vrrp_complete_instance); `tandem check` warns at each.
+        s.initial_state = if v.priority == 255 { InitialState::Master } else { InitialState::Backup };
+        s.auth = Auth::None;
+        s.preempt_delay = Duration::ZERO;
+        s.garp.lower_prio_repeat = 0;
+        s.garp.lower_prio_delay = Duration::ZERO;
+        s.lower_prio_no_advert = true;
+        s.higher_prio_send_advert = false;
+    }
     let settings = s.validated().map_err(|e| invalid(e.to_string()))?;
     if !missing.is_empty() {
         return Err(BuildError::Missing(ctx(missing.join("; "))));
@@ -420,6 +434,7 @@ fn member(
         scripts: tracked_scripts(c, &v.track_script),
         interfaces,
         files: tracked_files(c, &v.track_file),
+        accept: v.accept_mode(g),
         notify: v.notify.clone(),
         notify_rx_lower: v.notify_master_rx_lower_pri.clone(),
     })

@@ -17,6 +17,7 @@ pub mod control;
 pub mod drill;
 mod fifo;
 mod file_tracker;
+mod firewall;
 mod heap;
 mod ipvs;
 mod limits;
@@ -57,6 +58,8 @@ pub(crate) struct Shared {
     links: std::sync::Arc<std::sync::Mutex<HashMap<String, LinkState>>>,
     addrs: Addresses,
     fifo: Option<fifo::NotifyFifo>,
+    /// The drop rules of instances without accept mode.
+    firewall: firewall::Firewall,
 }
 
 impl Shared {
@@ -255,7 +258,9 @@ async fn async_run(
             warn!(%outcome, "notify_fifo_script ended");
         });
     }
-    let shared = std::sync::Arc::new(Shared { links: shared_links, addrs, fifo });
+    let firewall = firewall::Firewall::default();
+    firewall.clear_leftovers().await;
+    let shared = std::sync::Arc::new(Shared { links: shared_links, addrs, fifo, firewall });
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
@@ -431,6 +436,8 @@ async fn async_run(
             }
         }
     }
+    // Every unit has stopped and removed its VIPs: their drop rules go too.
+    shared.firewall.remove().await;
     if let Some(p) = control_path {
         control::remove(&p);
     }

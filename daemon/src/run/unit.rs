@@ -162,7 +162,7 @@ pub async fn run(
         goodbye_kept: vec![false; n],
         group_state: State::Init,
     };
-    let ctx = Ctx { addrs: &shared.addrs, fifo: shared.fifo.as_ref(), publisher };
+    let ctx = Ctx { addrs: &shared.addrs, fifo: shared.fifo.as_ref(), firewall: &shared.firewall, publisher };
     publisher.set(units::configured_snapshots(&run.setup.config, &run.setup.plan, None));
     // Faults and adjustments known before start apply from the start.
     retrack(&run.unit, &run.track, &mut group);
@@ -463,6 +463,7 @@ struct Running {
 struct Ctx<'a> {
     addrs: &'a Addresses,
     fifo: Option<&'a super::fifo::NotifyFifo>,
+    firewall: &'a super::firewall::Firewall,
     /// Where the members' state goes out (a transition is written there as it happens).
     publisher: &'a Publisher,
 }
@@ -503,6 +504,7 @@ impl Running {
                 }
             }
             send_garps(m, io, &added, m.settings.garp.master_repeat);
+            ctx.firewall.set(&m.settings.name, &dropped(m)).await;
         }
         self.unit = new;
         self.track =
@@ -566,6 +568,8 @@ impl Running {
                     }
                 }
                 Action::AddAddresses(_) => {
+                    // The drop rules come first: no packet to a VIP is accepted in between.
+                    ctx.firewall.set(&m.settings.name, &dropped(m)).await;
                     for v in &m.vips {
                         match release::add(ctx.addrs, v) {
                             Ok(_) => debug!(instance = %m.settings.name, address = %v.address, "VIP added"),
@@ -579,6 +583,7 @@ impl Running {
                             warn!(instance = %m.settings.name, error = %e, "cannot remove VIP");
                         }
                     }
+                    ctx.firewall.set(&m.settings.name, &[]).await;
                 }
                 Action::SendGarp { repeat, .. } => {
                     let all: Vec<&AddressSpec> = m.vips.iter().collect();
@@ -622,6 +627,12 @@ impl Running {
         }
         self.group_state = now;
     }
+}
+
+/// The addresses whose packets a master drops: its VIPs without accept mode, unless it is
+/// the address owner (keepalived vrrp.c, vrrp_handle_accept_mode).
+fn dropped(m: &Member) -> Vec<IpAddr> {
+    if m.accept || m.settings.priority == 255 { Vec::new() } else { m.vips.iter().map(|v| v.address).collect() }
 }
 
 /// Gratuitous ARP (IPv4) or unsolicited NA (IPv6) for `vips`, `repeat` times.
