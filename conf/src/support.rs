@@ -46,22 +46,6 @@ pub const NOT_IMPLEMENTED: &[Gap] = &[
 
 /// Checker fields read and not acted on, for every checker type (`*`) or one.
 pub const CHECK_GAPS: &[(&str, Gap)] = &[
-    (
-        "HTTP_GET",
-        Gap {
-            path: "fast_recovery",
-            keyword: "fast_recovery",
-            loss: "retrying at once after a recovery (the check keeps its delay_loop)",
-        },
-    ),
-    (
-        "SSL_GET",
-        Gap {
-            path: "fast_recovery",
-            keyword: "fast_recovery",
-            loss: "retrying at once after a recovery (the check keeps its delay_loop)",
-        },
-    ),
     ("HTTP_GET", Gap { path: "enable_sni", keyword: "enable_sni", loss: "nothing: plain HTTP has no SNI" }),
     ("MISC_CHECK", CONNECT_IP),
     ("MISC_CHECK", CONNECT_PORT),
@@ -92,8 +76,21 @@ const BIND_IF: Gap = Gap { path: "bind_if", keyword: "bind_if", loss: NO_CONNECT
 const FWMARK: Gap = Gap { path: "fwmark", keyword: "fwmark", loss: NO_CONNECTION };
 const CONNECT_TIMEOUT: Gap = Gap { path: "connect_timeout", keyword: "connect_timeout", loss: NO_CONNECTION };
 
+/// What HTTP_GET / SSL_GET `fast_recovery` asks for.
+const EVERY_URL_EACH_ROUND: &str = "nothing: tandem fetches every url of a check in each round, so a recovering real server comes up after one round, not one delay_loop per url";
+
 /// Fields asking for what tandem always does: no warning (docs/keywords.md lists them).
 pub const ALWAYS_ON: &[Gap] = &[
+    Gap {
+        path: "virtual_server[].real_server[].check[].HTTP_GET.fast_recovery",
+        keyword: "fast_recovery",
+        loss: EVERY_URL_EACH_ROUND,
+    },
+    Gap {
+        path: "virtual_server[].real_server[].check[].SSL_GET.fast_recovery",
+        keyword: "fast_recovery",
+        loss: EVERY_URL_EACH_ROUND,
+    },
     Gap {
         path: "global_defs.vrrp_check_unicast_src",
         keyword: "vrrp_check_unicast_src",
@@ -180,7 +177,6 @@ pub(crate) fn findings(c: &Config) -> Vec<(String, &'static Gap, bool)> {
                     (_, "bind_if") => common().bind_if.is_some(),
                     (_, "fwmark") => common().fwmark.is_some(),
                     (_, "connect_timeout") => common().connect_timeout.is_some(),
-                    (Check::Http(h) | Check::Ssl(h), "fast_recovery") => h.fast_recovery,
                     (Check::Http(h), "enable_sni") => h.enable_sni,
                     _ => false,
                 };
