@@ -6,6 +6,7 @@ mod desired;
 mod failpoint;
 mod health;
 mod logging;
+mod netns;
 mod run;
 mod script;
 mod script_security;
@@ -337,6 +338,13 @@ fn plan(input: &Input, offline: bool) -> ExitCode {
         let _ = std::io::stdout().lock().write_all(tandem_ipvs::ipvsadm::save(&desired).as_bytes());
         return ExitCode::SUCCESS;
     }
+    // The kernel's table is the namespace's.
+    if let Some(ns) = &r.config.net_namespace {
+        if let Err(e) = netns::enter(ns) {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    }
     let managed: std::collections::BTreeSet<_> = desired.services.keys().copied().collect();
     let current = match tandem_ipvs::Ipvs::open().and_then(|i| i.dump()) {
         Ok(table) => table,
@@ -376,6 +384,14 @@ fn run_command(input: &Input, level: LogLevel, format: LogFormat, run_options: r
     };
     if !report(input, &file, &r) {
         return ExitCode::from(1);
+    }
+    // Before any socket or thread (the runtime's, neli's): they all live in the namespace.
+    if let Some(ns) = &r.config.net_namespace {
+        if let Err(e) = netns::enter(ns) {
+            say(&format!("error: {e}"));
+            return ExitCode::from(1);
+        }
+        tracing::info!(net_namespace = %ns, "running in network namespace");
     }
     let opts = options(input, false);
     let file_name = file.display().to_string();

@@ -62,6 +62,10 @@ fn build(c: &mut Config, stmts: &[Stmt], diags: &mut Vec<Diagnostic>, map: &mut 
 fn top(cx: &mut Ctx, c: &mut Config, stmts: &[Stmt]) {
     for st in stmts {
         match st.keyword.text.as_str() {
+            "net_namespace" => {
+                cx.at("net_namespace", st);
+                c.net_namespace = cx.word(st, "a network namespace name");
+            }
             "global_defs" => {
                 cx.extra(st, 0);
                 let block = cx.block(st);

@@ -20,6 +20,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// `net_namespace NAME`: run in the network namespace `ip netns add NAME` made
+    /// (/run/netns/NAME), as keepalived does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_namespace: Option<String>,
     /// `global_defs`.
     #[serde(default)]
     pub global_defs: GlobalDefs,

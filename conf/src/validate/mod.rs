@@ -12,6 +12,11 @@ use std::collections::HashMap;
 pub(crate) fn run(c: &Config, map: &SourceMap, sources: &Sources, diags: &mut Vec<Diagnostic>) {
     let from_reader = diags.len();
     let mut v = V { map, sources, diags };
+    if let Some(ns) = &c.net_namespace {
+        if ns.is_empty() || ns.contains('/') || ns == "." || ns == ".." || ns.len() > 255 {
+            v.error("net_namespace", format!("`{ns}` is not a network namespace name (a file name in /run/netns)"));
+        }
+    }
     v.unique("vrrp_script", c.vrrp_scripts.iter().map(|s| s.name.as_str()));
     v.unique("track_file", c.track_files.iter().map(|s| s.name.as_str()));
     v.unique("vrrp_sync_group", c.vrrp_sync_groups.iter().map(|s| s.name.as_str()));

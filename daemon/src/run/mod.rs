@@ -500,7 +500,10 @@ fn reload_now(
                 }
                 Ok(checks) => {
                     let mut message = "configuration reloaded".to_string();
-                    let later = global_defs_needing_restart(&current.global_defs, &new.global_defs);
+                    let mut later = global_defs_needing_restart(&current.global_defs, &new.global_defs);
+                    if current.net_namespace != new.net_namespace {
+                        later.push("net_namespace".to_string());
+                    }
                     if !later.is_empty() {
                         let keys = later.join(", ");
                         warn!(keys = %keys, "reload: these global_defs changes take effect at the next restart");
