@@ -83,6 +83,12 @@ fn top(cx: &mut Ctx, c: &mut Config, stmts: &[Stmt]) {
                     c.track_files.push(s);
                 }
             }
+            "vrrp_track_process" => {
+                let path = format!("vrrp_track_process[{}]", c.vrrp_track_processes.len());
+                if let Some(t) = vrrp::track_process(cx, st, &path) {
+                    c.vrrp_track_processes.push(t);
+                }
+            }
             "vrrp_sync_group" => {
                 let path = format!("vrrp_sync_group[{}]", c.vrrp_sync_groups.len());
                 if let Some(g) = vrrp::sync_group(cx, st, &path) {

@@ -4,8 +4,8 @@ use super::block_name;
 use super::tree::Stmt;
 use super::values::Ctx;
 use crate::model::{
-    AuthType, Authentication, InitialState, Notify, SyncGroup, TrackFile, TrackInterface, TrackRef, UnicastPeer,
-    VirtualAddress, VrrpInstance, VrrpScript,
+    AuthType, Authentication, InitialState, Notify, ParamMatch, SyncGroup, TrackFile, TrackInterface, TrackProcess,
+    TrackRef, UnicastPeer, VirtualAddress, VrrpInstance, VrrpScript,
 };
 
 pub(super) fn script(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpScript> {
@@ -57,6 +57,79 @@ pub(super) fn script(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpScript> 
         cx.error(st.span(), format!("vrrp_script `{}` has no `script`", s.name));
     }
     Some(s)
+}
+
+/// `vrrp_track_process NAME { ... }` (keepalived vrrp_parser.c, vrrp_tprocess_*_handler).
+pub(super) fn track_process(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<TrackProcess> {
+    let name = block_name(cx, st, path)?;
+    let mut t = TrackProcess {
+        name,
+        process: Vec::new(),
+        param_match: None,
+        weight: 0,
+        weight_reverse: false,
+        quorum: 1,
+        quorum_max: None,
+        fork_delay: None,
+        terminate_delay: None,
+        full_command: false,
+    };
+    for b in cx.block(st) {
+        let key = b.keyword.text.as_str();
+        cx.at(&format!("{path}.{key}"), b);
+        match key {
+            "process" => {
+                if cx.arg(b, 0, "a process name").is_some() {
+                    t.process = b.args.iter().map(|w| w.text.to_string()).collect();
+                }
+            }
+            "param_match" => {
+                t.param_match = match b.args.first().map(|w| w.text.as_str()) {
+                    None => Some(ParamMatch::Exact),
+                    Some("initial") => Some(ParamMatch::Initial),
+                    Some("partial") => Some(ParamMatch::Partial),
+                    Some(o) => {
+                        cx.error(
+                            b.args[0].span,
+                            format!("param_match must be initial or partial (or nothing), not `{o}`"),
+                        );
+                        None
+                    }
+                };
+                cx.extra(b, 1);
+            }
+            "weight" => {
+                if let Some((w, r)) = cx.weight(b, -254, 254) {
+                    t.weight = w;
+                    t.weight_reverse = r;
+                }
+            }
+            "quorum" => t.quorum = cx.int(b, 0, 1, 65535).unwrap_or(t.quorum),
+            "quorum_max" => {
+                cx.at(&format!("{path}.quorum_max"), b);
+                t.quorum_max = cx.int(b, 0, 0, 65535);
+            }
+            "fork_delay" => t.fork_delay = cx.secs(b, 0, 0.0, 3600.0),
+            "terminate_delay" => t.terminate_delay = cx.secs(b, 0, 0.0, 3600.0),
+            "delay" => {
+                cx.at(&format!("{path}.fork_delay"), b);
+                cx.at(&format!("{path}.terminate_delay"), b);
+                let d = cx.secs(b, 0, 0.0, 3600.0);
+                t.fork_delay = d;
+                t.terminate_delay = d;
+            }
+            "full_command" => t.full_command = cx.flag(b),
+            _ => {
+                cx.unknown(b, "vrrp_track_process");
+                continue;
+            }
+        }
+        cx.no_block(b);
+    }
+    if t.process.is_empty() {
+        cx.error(st.span(), format!("vrrp_track_process `{}` has no `process`", t.name));
+    }
+    Some(t)
 }
 
 pub(super) fn track_file(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<TrackFile> {
@@ -114,6 +187,7 @@ pub(super) fn sync_group(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<SyncGrou
         track_interface: Vec::new(),
         track_script: Vec::new(),
         track_file: Vec::new(),
+        track_process: Vec::new(),
         notify: Notify::default(),
         smtp_alert: false,
         sync_group_tracking_weight: false,
@@ -140,6 +214,7 @@ pub(super) fn sync_group(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<SyncGrou
             "track_interface" => g.track_interface = track_interfaces(cx, b, &here),
             "track_script" => g.track_script = track_refs(cx, b, &here, -253, 253),
             "track_file" => g.track_file = track_refs(cx, b, &here, -254, 254),
+            "track_process" => g.track_process = track_refs(cx, b, &here, -254, 254),
             "smtp_alert" => g.smtp_alert = cx.flag(b),
             "sync_group_tracking_weight" => g.sync_group_tracking_weight = cx.flag(b),
             "global_tracking" => {
@@ -152,7 +227,7 @@ pub(super) fn sync_group(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<SyncGrou
                 continue;
             }
         }
-        if !matches!(key, "group" | "track_interface" | "track_script" | "track_file") {
+        if !matches!(key, "group" | "track_interface" | "track_script" | "track_file" | "track_process") {
             cx.no_block(b);
         }
     }
@@ -218,6 +293,7 @@ pub(super) fn instance(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpInstan
             "track_interface" => v.track_interface = track_interfaces(cx, b, &here),
             "track_script" => v.track_script = track_refs(cx, b, &here, -253, 253),
             "track_file" => v.track_file = track_refs(cx, b, &here, -254, 254),
+            "track_process" => v.track_process = track_refs(cx, b, &here, -254, 254),
             "dont_track_primary" => v.dont_track_primary = cx.flag(b),
             "use_vmac" => {
                 v.use_vmac = Some(b.args.first().map(|w| w.text.to_string()).unwrap_or_default());
@@ -274,6 +350,7 @@ pub(super) fn instance(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpInstan
                 | "track_interface"
                 | "track_script"
                 | "track_file"
+                | "track_process"
         ) {
             cx.no_block(b);
         }

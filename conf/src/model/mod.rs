@@ -33,6 +33,9 @@ pub struct Config {
     /// `track_file NAME { ... }` blocks (keepalived also accepts `vrrp_track_file`).
     #[serde(default, rename = "track_file", skip_serializing_if = "Vec::is_empty")]
     pub track_files: Vec<TrackFile>,
+    /// `vrrp_track_process NAME { ... }` blocks.
+    #[serde(default, rename = "vrrp_track_process", skip_serializing_if = "Vec::is_empty")]
+    pub vrrp_track_processes: Vec<TrackProcess>,
     /// `vrrp_sync_group NAME { ... }` blocks.
     #[serde(default, rename = "vrrp_sync_group", skip_serializing_if = "Vec::is_empty")]
     pub vrrp_sync_groups: Vec<SyncGroup>,

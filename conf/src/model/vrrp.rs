@@ -63,6 +63,59 @@ pub struct TrackFile {
     pub init_file_overwrite: bool,
 }
 
+/// `vrrp_track_process NAME { process CMD [ARGS...]; ... }`: how many processes match moves
+/// priorities (keepalived core/track_process.c).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackProcess {
+    /// The block's name, referenced by `track_process` in instances and sync groups.
+    pub name: String,
+    /// `process`: the name to match (the process's comm, or its argv[0] when matching the
+    /// command line), then the parameters to match, if any.
+    pub process: Vec<String>,
+    /// `param_match`: how parameters match (`exact` when parameters are given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub param_match: Option<ParamMatch>,
+    /// `weight N [reverse]` (0: a fault while the quorum is not met).
+    #[serde(default, skip_serializing_if = "is_zero_i32")]
+    pub weight: i32,
+    /// `weight N reverse`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub weight_reverse: bool,
+    /// `quorum`: the fewest matching processes that are up (1).
+    #[serde(default = "one_u32")]
+    pub quorum: u32,
+    /// `quorum_max`: the most (no limit when absent; 0: up while none runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum_max: Option<u32>,
+    /// `fork_delay` (or `delay`): seconds the quorum must hold before it counts as gained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fork_delay: Option<f64>,
+    /// `terminate_delay` (or `delay`): seconds the quorum must stay lost before it counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminate_delay: Option<f64>,
+    /// `full_command`: match the command line's first word, not the process name (implied
+    /// by parameters or `param_match`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub full_command: bool,
+}
+
+/// `param_match`: how a process's parameters must match the configured ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamMatch {
+    /// Every parameter, and no more (no parameters configured: none at all).
+    Exact,
+    /// The configured parameters come first; more may follow.
+    Partial,
+    /// As partial, the last configured one may be the start of a longer one.
+    Initial,
+}
+
+fn is_zero_i32(v: &i32) -> bool {
+    *v == 0
+}
+
 /// `state`: the role an instance announces it wants at start-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -137,6 +190,9 @@ pub struct VrrpInstance {
     /// `track_file { NAME [weight N] }`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub track_file: Vec<TrackRef>,
+    /// `track_process { NAME [weight N [reverse]] }`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_process: Vec<TrackRef>,
     /// `dont_track_primary`: ignore faults on `interface` itself.
     #[serde(default, skip_serializing_if = "is_false")]
     pub dont_track_primary: bool,
@@ -210,6 +266,7 @@ impl VrrpInstance {
             track_interface: Vec::new(),
             track_script: Vec::new(),
             track_file: Vec::new(),
+            track_process: Vec::new(),
             dont_track_primary: false,
             use_vmac: None,
             vmac_xmit_base: false,
@@ -426,6 +483,9 @@ pub struct SyncGroup {
     /// `track_file` for the whole group.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub track_file: Vec<TrackRef>,
+    /// `track_process` for the whole group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_process: Vec<TrackRef>,
     /// Notify scripts.
     #[serde(default, skip_serializing_if = "Notify::is_empty")]
     pub notify: Notify,

@@ -19,6 +19,7 @@ pub(crate) fn run(c: &Config, map: &SourceMap, sources: &Sources, diags: &mut Ve
     }
     v.unique("vrrp_script", c.vrrp_scripts.iter().map(|s| s.name.as_str()));
     v.unique("track_file", c.track_files.iter().map(|s| s.name.as_str()));
+    v.unique("vrrp_track_process", c.vrrp_track_processes.iter().map(|s| s.name.as_str()));
     v.unique("vrrp_sync_group", c.vrrp_sync_groups.iter().map(|s| s.name.as_str()));
     v.unique("vrrp_instance", c.vrrp_instances.iter().map(|s| s.name.as_str()));
     v.unique("virtual_server_group", c.virtual_server_groups.iter().map(|s| s.name.as_str()));

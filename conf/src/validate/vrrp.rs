@@ -23,6 +23,16 @@ pub(super) fn check(v: &mut V, c: &Config) {
 
     let script_names: Vec<&str> = c.vrrp_scripts.iter().map(|s| s.name.as_str()).collect();
     let file_names: Vec<&str> = c.track_files.iter().map(|s| s.name.as_str()).collect();
+    let process_names: Vec<&str> = c.vrrp_track_processes.iter().map(|s| s.name.as_str()).collect();
+    for (k, t) in c.vrrp_track_processes.iter().enumerate() {
+        let p = format!("vrrp_track_process[{k}]");
+        if t.process.is_empty() || t.process[0].is_empty() {
+            v.error(&p, format!("vrrp_track_process `{}` has no `process`", t.name));
+        }
+        if t.quorum_max.is_some_and(|m| m != 0 && m < t.quorum) {
+            v.error(&format!("{p}.quorum_max"), format!("quorum_max is less than quorum {}", t.quorum));
+        }
+    }
     let instance_names: Vec<&str> = c.vrrp_instances.iter().map(|s| s.name.as_str()).collect();
 
     // (interface, VRID, family) -> first instance index.
@@ -170,6 +180,15 @@ pub(super) fn check(v: &mut V, c: &Config) {
                     .label = Some("unknown vrrp_script".into());
             }
         }
+        for (k, t) in inst.track_process.iter().enumerate() {
+            if !process_names.contains(&t.name.as_str()) {
+                v.error(
+                    &format!("{p}.track_process[{k}]"),
+                    format!("track_process `{}` names no vrrp_track_process", t.name),
+                )
+                .label = Some("unknown vrrp_track_process".into());
+            }
+        }
         for (k, t) in inst.track_file.iter().enumerate() {
             if !file_names.contains(&t.name.as_str()) {
                 v.error(
@@ -252,7 +271,14 @@ pub(super) fn check(v: &mut V, c: &Config) {
         if !grp.sync_group_tracking_weight {
             let why =
                 format!("it is vrrp_sync_group `{}`'s (add sync_group_tracking_weight to keep weights)", grp.name);
-            warn_weights(v, c, [&grp.track_script, &grp.track_file], &grp.track_interface, &p, &why);
+            warn_weights(
+                v,
+                c,
+                [&grp.track_script, &grp.track_file, &grp.track_process],
+                &grp.track_interface,
+                &p,
+                &why,
+            );
         }
         if grp.group.len() == 1 {
             v.warn(&format!("{p}.group"), format!("vrrp_sync_group `{}` has only one instance", grp.name));
@@ -260,6 +286,15 @@ pub(super) fn check(v: &mut V, c: &Config) {
         for (k, t) in grp.track_script.iter().enumerate() {
             if !script_names.contains(&t.name.as_str()) {
                 v.error(&format!("{p}.track_script[{k}]"), format!("track_script `{}` names no vrrp_script", t.name));
+            }
+        }
+        for (k, t) in grp.track_process.iter().enumerate() {
+            if !process_names.contains(&t.name.as_str()) {
+                v.error(
+                    &format!("{p}.track_process[{k}]"),
+                    format!("track_process `{}` names no vrrp_track_process", t.name),
+                )
+                .label = Some("unknown vrrp_track_process".into());
             }
         }
         for (k, t) in grp.track_file.iter().enumerate() {
@@ -323,7 +358,7 @@ fn ignored_weights(v: &mut V, c: &Config, i: usize, p: &str) {
         _ if inst.priority == 255 => "priority 255 (address owner) never changes".to_string(),
         _ => return,
     };
-    warn_weights(v, c, [&inst.track_script, &inst.track_file], &inst.track_interface, p, &why);
+    warn_weights(v, c, [&inst.track_script, &inst.track_file, &inst.track_process], &inst.track_interface, p, &why);
 }
 
 /// Warns at each tracked script, file and interface (of an instance or a sync group, at `p`)
@@ -331,7 +366,7 @@ fn ignored_weights(v: &mut V, c: &Config, i: usize, p: &str) {
 fn warn_weights(
     v: &mut V,
     c: &Config,
-    [scripts, files]: [&[TrackRef]; 2],
+    [scripts, files, processes]: [&[TrackRef]; 3],
     interfaces: &[TrackInterface],
     p: &str,
     why: &str,
@@ -351,6 +386,15 @@ fn warn_weights(
             v.warn(
                 &format!("{p}.track_file[{k}]"),
                 format!("the weight of tracked file `{}` is ignored, as in keepalived: {why}", t.name),
+            );
+        }
+    }
+    for (k, t) in processes.iter().enumerate() {
+        let weight = t.weight.or_else(|| c.vrrp_track_processes.iter().find(|p| p.name == t.name).map(|p| p.weight));
+        if weight.is_some_and(|w| w != 0) {
+            v.warn(
+                &format!("{p}.track_process[{k}]"),
+                format!("the weight of tracked process `{}` is ignored, as in keepalived: {why}", t.name),
             );
         }
     }

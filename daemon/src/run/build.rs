@@ -54,6 +54,8 @@ pub struct Member {
     pub interfaces: Vec<Tracked>,
     /// Tracked files (instance's and its group's), with their paths.
     pub files: Vec<(Tracked, std::path::PathBuf)>,
+    /// Tracked processes (instance's and its group's), with what they match.
+    pub processes: Vec<(Tracked, super::process_tracker::Spec)>,
     /// Accept mode (RFC 5798 6.1): without it, packets to and from the VIPs are dropped
     /// while master (and not the address owner).
     pub accept: bool,
@@ -140,12 +142,14 @@ pub fn resolve(c: &conf::Config, plan: &Plan, addrs: &Addresses, startup_delay: 
                     m.scripts.extend(tracked_scripts(c, &g.track_script));
                     m.interfaces.extend(tracked_interfaces(&g.track_interface));
                     m.files.extend(tracked_files(c, &g.track_file));
+                    m.processes.extend(tracked_processes(c, &g.track_process));
                     // keepalived ignores the weights of what a sync group's members track
                     // unless the group sets sync_group_tracking_weight: a failure then puts
                     // the member, and with it the group, in FAULT (keepalived vrrp_sync.c).
                     if !g.sync_group_tracking_weight {
                         let files = m.files.iter_mut().map(|(t, _)| t);
-                        for t in m.scripts.iter_mut().chain(m.interfaces.iter_mut()).chain(files) {
+                        let processes = m.processes.iter_mut().map(|(t, _)| t);
+                        for t in m.scripts.iter_mut().chain(m.interfaces.iter_mut()).chain(files).chain(processes) {
                             t.weight = 0;
                         }
                     }
@@ -252,6 +256,22 @@ fn tracked_files(c: &conf::Config, refs: &[conf::TrackRef]) -> Vec<(Tracked, std
                 reverse: t.reverse || file.weight_reverse,
             };
             Some((tracked, std::path::PathBuf::from(&file.file)))
+        })
+        .collect()
+}
+
+/// The vrrp_track_process blocks `refs` name, with the weight each reference gives (else
+/// the block's).
+fn tracked_processes(c: &conf::Config, refs: &[conf::TrackRef]) -> Vec<(Tracked, super::process_tracker::Spec)> {
+    refs.iter()
+        .filter_map(|t| {
+            let p = c.vrrp_track_processes.iter().find(|p| p.name == t.name)?;
+            let tracked = Tracked {
+                name: t.name.clone(),
+                weight: t.weight.unwrap_or(p.weight),
+                reverse: t.reverse || p.weight_reverse,
+            };
+            Some((tracked, super::process_tracker::Spec::of(p)))
         })
         .collect()
 }
@@ -434,6 +454,7 @@ fn member(
         scripts: tracked_scripts(c, &v.track_script),
         interfaces,
         files: tracked_files(c, &v.track_file),
+        processes: tracked_processes(c, &v.track_process),
         accept: v.accept_mode(g),
         notify: v.notify.clone(),
         notify_rx_lower: v.notify_master_rx_lower_pri.clone(),

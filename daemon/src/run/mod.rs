@@ -24,6 +24,7 @@ mod limits;
 mod metrics;
 mod notify;
 mod privileges;
+mod process_tracker;
 mod release;
 mod resync;
 mod scripts;
@@ -244,6 +245,8 @@ async fn async_run(
     // So do the watches of the files they track.
     let mut files = file_tracker::FileTracker::new(result_tx.clone());
     files.follow(file_tracker::tracked(&config));
+    let mut processes = process_tracker::ProcessTracker::new(result_tx.clone());
+    processes.follow(process_tracker::tracked(&config));
 
     // keepalived's notify FIFO, and the script that reads it.
     let fifo = match &config.global_defs.notify_fifo {
@@ -360,7 +363,7 @@ async fn async_run(
                 signals::Effect::Reload => {
                     info!(from = %sig.from, "SIGHUP: reloading");
                     notify.reloading();
-                    let mut vrrp = Vrrp { units: &mut units, runners: &mut runners, files: &mut files, tasks: &mut tasks };
+                    let mut vrrp = Vrrp { units: &mut units, runners: &mut runners, files: &mut files, processes: &mut processes, tasks: &mut tasks };
                     let _ = reload_now(&reload, &mut current, &config_tx, &mut vrrp);
                     publish(&sync_tx, &syncd::Plan::of(&current));
                     notify.reloaded();
@@ -411,7 +414,7 @@ async fn async_run(
                 control::Request::Reload(answer) => {
                     info!("reload asked on the control socket");
                     notify.reloading();
-                    let mut vrrp = Vrrp { units: &mut units, runners: &mut runners, files: &mut files, tasks: &mut tasks };
+                    let mut vrrp = Vrrp { units: &mut units, runners: &mut runners, files: &mut files, processes: &mut processes, tasks: &mut tasks };
                     let outcome = reload_now(&reload, &mut current, &config_tx, &mut vrrp);
                     publish(&sync_tx, &syncd::Plan::of(&current));
                     notify.reloaded();
@@ -518,6 +521,7 @@ fn reload_now(
                     let specs = std::sync::Arc::new(specs);
                     vrrp.runners.follow(&specs, &scripts::tracked(&new));
                     vrrp.files.follow(file_tracker::tracked(&new));
+                    vrrp.processes.follow(process_tracker::tracked(&new));
                     let changes = vrrp.units.reload(vrrp.tasks, &new, plans, &specs);
                     if !changes.is_empty() {
                         message.push_str(&format!("; VRRP units {}", changes.join(", ")));
@@ -592,6 +596,7 @@ struct Vrrp<'a> {
     units: &'a mut units::UnitSet,
     runners: &'a mut scripts::Runners,
     files: &'a mut file_tracker::FileTracker,
+    processes: &'a mut process_tracker::ProcessTracker,
     tasks: &'a mut tokio::task::JoinSet<(String, Result<(), String>)>,
 }
 

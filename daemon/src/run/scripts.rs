@@ -27,6 +27,8 @@ pub(crate) enum TrackEvent {
     Script(ScriptResult),
     /// A track_file's number changed.
     File(super::file_tracker::FileValue),
+    /// A vrrp_track_process gained or lost its quorum.
+    Process(super::process_tracker::ProcessState),
 }
 
 /// A vrrp_script ready to run.

@@ -202,6 +202,7 @@ pub async fn run(
                 let changed = match r {
                     Ok(TrackEvent::Script(r)) => run.track.script_result(&r),
                     Ok(TrackEvent::File(f)) => run.track.file_value(&f.name, f.value),
+                    Ok(TrackEvent::Process(p)) => run.track.process(&p.name, p.up),
                     Err(_) => false,
                 };
                 if changed {
@@ -348,6 +349,8 @@ struct Tracking {
     links: HashMap<String, bool>,
     /// Tracked files' values, by track_file name.
     files: HashMap<String, i64>,
+    /// Tracked processes' quorum, by vrrp_track_process name.
+    processes: HashMap<String, bool>,
 }
 
 impl Tracking {
@@ -376,7 +379,23 @@ impl Tracking {
             // Out of range from the start: keepalived's value is then 0 until a good one.
             files.insert(t.name.clone(), super::file_tracker::read(path).unwrap_or(0));
         }
-        Tracking { scripts, links: links.iter().map(|l| (l.name.clone(), l.up && !l.gone)).collect(), files }
+        // Processes are counted now too, as keepalived counts them at start.
+        let specs: std::collections::BTreeMap<String, super::process_tracker::Spec> =
+            unit.members.iter().flat_map(|m| &m.processes).map(|(t, s)| (t.name.clone(), s.clone())).collect();
+        let processes = if specs.is_empty() { HashMap::new() } else { super::process_tracker::now(&specs) };
+        let links = links.iter().map(|l| (l.name.clone(), l.up && !l.gone)).collect();
+        Tracking { scripts, links, files, processes }
+    }
+
+    /// Records a tracked process's quorum; true when this unit tracks it and it changed.
+    fn process(&mut self, name: &str, up: bool) -> bool {
+        match self.processes.get_mut(name) {
+            Some(v) if *v != up => {
+                *v = up;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Records a tracked file's value; true when it is one this unit tracks and it changed.
@@ -432,6 +451,10 @@ impl Tracking {
         }
         for Tracked { name, weight, reverse } in &m.interfaces {
             let up = self.links.get(name).copied().unwrap_or(false);
+            apply(effect(*weight, *reverse, up));
+        }
+        for (Tracked { name, weight, reverse }, _) in &m.processes {
+            let up = self.processes.get(name).copied().unwrap_or(false);
             apply(effect(*weight, *reverse, up));
         }
         for (Tracked { name, weight, reverse }, _) in &m.files {
