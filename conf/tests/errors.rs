@@ -636,3 +636,44 @@ fn mcast_dst_ip_must_be_a_multicast_address_of_the_instances_family() {
         check(&INSTANCE.replace("    virtual_router_id 51\n", "    virtual_router_id 51\n    mcast_dst_ip ff02::88\n"));
     one_error(&r, "mcast_dst_ip ff02::88 is IPv6 but vrrp_instance `VI_1` is IPv4", 4, 18);
 }
+
+// --- email alerts ---
+
+#[test]
+fn email_alerts_that_cannot_be_sent_are_warned_where_asked() {
+    let warn = |text: &str| -> Vec<(String, usize, usize)> {
+        found(&check(text)).into_iter().map(|(s, m, _, l, c)| (format!("{s:?} {m}"), l, c)).collect()
+    };
+    // smtp_alert on, and neither server nor addresses: at the smtp_alert.
+    let inst = INSTANCE.replace("virtual_router_id 51\n", "virtual_router_id 51\n    smtp_alert\n");
+    assert_eq!(warn(&inst), [("Warning `smtp_alert` is on, but no email alert can be sent".to_string(), 4, 5)],);
+    // Addresses without a server: at notification_email.
+    let text = format!("global_defs {{\n  notification_email {{\n    ops@example.com\n  }}\n}}\n{inst}");
+    assert_eq!(warn(&text), [("Warning no email alert is sent: global_defs has no smtp_server".to_string(), 2, 3)]);
+    // A server without addresses: at smtp_server.
+    let text = format!("global_defs {{\n  smtp_server 192.0.2.25\n}}\n{inst}");
+    assert_eq!(
+        warn(&text),
+        [("Warning no email alert is sent: notification_email lists no address".to_string(), 2, 15)]
+    );
+    // Both, and nothing mails (VRRP is off by default, as in keepalived): at smtp_server.
+    let text = format!(
+        "global_defs {{\n  smtp_server 192.0.2.25\n  notification_email {{\n    ops@example.com\n  }}\n}}\n{INSTANCE}"
+    );
+    assert_eq!(warn(&text), [("Warning no email alert is sent: nothing has smtp_alert on".to_string(), 2, 15)]);
+    // Both, and the instance mails: nothing to say.
+    let text = format!(
+        "global_defs {{\n  smtp_server 192.0.2.25\n  notification_email {{\n    ops@example.com\n  }}\n}}\n{inst}"
+    );
+    assert_eq!(warn(&text), []);
+    // `smtp_alert no` turns a default off; global smtp_alert_vrrp turns it on.
+    let off = INSTANCE.replace("virtual_router_id 51\n", "virtual_router_id 51\n    smtp_alert no\n");
+    let text = format!(
+        "global_defs {{\n  smtp_server 192.0.2.25\n  notification_email {{\n    ops@example.com\n  }}\n  smtp_alert_vrrp\n}}\n{off}"
+    );
+    assert_eq!(warn(&text), [("Warning no email alert is sent: nothing has smtp_alert on".to_string(), 2, 15)]);
+    let text = format!(
+        "global_defs {{\n  smtp_server 192.0.2.25\n  notification_email {{\n    ops@example.com\n  }}\n  smtp_alert_vrrp\n}}\n{INSTANCE}"
+    );
+    assert_eq!(warn(&text), []);
+}

@@ -15,6 +15,7 @@
 
 use super::addresses::Present;
 use super::check_durations::CheckDurations;
+use super::email::{self, Mailer};
 use super::ipvs::Target;
 use super::snapshot::{HealthSnapshot, RealServerHealth, VirtualServerHealth, now_unix_ms};
 use crate::health::{self, Checks, Runner};
@@ -113,6 +114,13 @@ pub struct Checker {
     notify_as: Result<Option<Credentials>, String>,
     /// What `tandem status` shows of the checks, kept as transitions come.
     seen: HealthSnapshot,
+    /// Email alerts.
+    mail: Mailer,
+    /// The core's first actions (its starting states) are drained: quorum mails say "Gained"
+    /// and "Lost" from then on, "Starting with" before (keepalived's `init`).
+    started: bool,
+    /// Stopping: real server and quorum mails say "Shutting down".
+    stopping: bool,
 }
 
 /// A number in [0, 1) for the warmup spread.
@@ -138,7 +146,7 @@ pub fn target(c: &Config, pools: Option<&[Vec<(SocketAddr, u32)>]>) -> Target {
 impl Checker {
     /// The checks of `config`; `previous` keeps real servers (by virtual server name and
     /// address) in the state a previous configuration's checks left them.
-    pub fn new(config: Arc<Config>, mut checks: Checks, previous: Previous) -> Checker {
+    pub fn new(config: Arc<Config>, mut checks: Checks, previous: Previous, mail: Mailer) -> Checker {
         let mut by_service = previous.by_service;
         let mut before = Vec::with_capacity(config.virtual_servers.len());
         for (i, vs_conf) in config.virtual_servers.iter().enumerate() {
@@ -163,7 +171,19 @@ impl Checker {
         };
         let resumed = vec![None; config.virtual_servers.len()];
         let seen = health_snapshot(&config, &checks, &health, &before);
-        Checker { config, checks, health, previous: before, resumed, starting: Vec::new(), notify_as, seen }
+        Checker {
+            config,
+            checks,
+            health,
+            previous: before,
+            resumed,
+            starting: Vec::new(),
+            notify_as,
+            seen,
+            mail,
+            started: false,
+            stopping: false,
+        }
     }
 
     /// What `tandem status` shows of the checks now.
@@ -263,9 +283,11 @@ impl Checker {
                 Action::StartProbe(id) => self.starting.push(id),
                 Action::SetDest { .. } | Action::RemoveDest { .. } => changed = true,
                 Action::RealServer { rs, up, reason } => {
+                    let mut seen_up = None;
                     if let Some(h) =
                         self.seen.virtual_servers.get_mut(rs.vs).and_then(|v| v.real_servers.get_mut(rs.rs))
                     {
+                        seen_up = Some(h.up);
                         if h.up != up || h.since_unix_ms.is_none() {
                             h.since_unix_ms = Some(now_unix_ms());
                         }
@@ -303,6 +325,19 @@ impl Checker {
                     }
                     let script = conf_rs.and_then(|r| if up { r.notify_up.as_ref() } else { r.notify_down.as_ref() });
                     notify(&self.notify_as, script);
+                    // keepalived mails when a check changes state (the first success of an
+                    // `alpha` server, not its first failure, which only confirms it down).
+                    if let (Some(v), Some(r)) = (vs_conf, conf_rs) {
+                        if seen_up != Some(up) && email::real_server_alert(r.smtp_alert, &self.config.global_defs) {
+                            let body = email::real_server_body(self.check_word(rs, up), up, self.stopping);
+                            self.mail.send(email::Alert::RealServer {
+                                real_server: email::trio(r.ip, v.effective_protocol(), r.port.or(v.port).unwrap_or(0)),
+                                virtual_server: email::virtual_server_name(v),
+                                up,
+                                body,
+                            });
+                        }
+                    }
                 }
                 Action::Quorum { vs, up, weight, threshold } => {
                     if let Some(h) = self.seen.virtual_servers.get_mut(vs) {
@@ -324,10 +359,46 @@ impl Checker {
                         &self.notify_as,
                         v.and_then(|v| if up { v.quorum_up.as_ref() } else { v.quorum_down.as_ref() }),
                     );
+                    if let Some(v) = v.filter(|v| email::virtual_server_alert(v.smtp_alert, &self.config.global_defs)) {
+                        let body = email::quorum_body(
+                            up,
+                            !self.started,
+                            self.stopping,
+                            v.quorum,
+                            v.hysteresis,
+                            threshold,
+                            weight,
+                        );
+                        self.mail.send(email::Alert::Quorum {
+                            virtual_server: email::virtual_server_name(v),
+                            up,
+                            body,
+                        });
+                    }
                 }
             }
         }
+        self.started = true;
         changed
+    }
+
+    /// The checker a real server's mail is worded after: the first of its checks that is down
+    /// (the one that failed, when it has one check), else its first.
+    fn check_word(&self, rs: RsId, up: bool) -> email::CheckWord {
+        let runners = self.checks.runners.get(rs.vs).and_then(|v| v.get(rs.rs)).map_or(&[][..], |r| &r[..]);
+        let down = (0..runners.len()).find(|&check| !up && !self.health.is_up(CheckId { vs: rs.vs, rs: rs.rs, check }));
+        let Some(runner) = runners.get(down.unwrap_or(0)) else { return email::CheckWord::Other };
+        match &**runner {
+            Runner::Misc { .. } => email::CheckWord::Misc,
+            Runner::Probe(p) => match p {
+                Probe::Tcp(_) => email::CheckWord::Tcp,
+                Probe::Http(..) => email::CheckWord::Http,
+                Probe::Dns(..) => email::CheckWord::Dns,
+                Probe::Udp(..) => email::CheckWord::Udp,
+                Probe::Ping(_) => email::CheckWord::Ping,
+                Probe::Smtp(..) | Probe::File(_) => email::CheckWord::Other,
+            },
+        }
     }
 
     /// What runs check `id`.
@@ -434,8 +505,9 @@ impl Checker {
                     // The old configuration's probes in flight are dropped with it.
                     running.clear();
                     connects.get_mut().clear();
+                    let mail = self.mail.clone();
                     let (previous, old) = self.into_previous();
-                    self = Checker::new(r.config.clone(), r.checks.clone(), previous);
+                    self = Checker::new(r.config.clone(), r.checks.clone(), previous, mail);
                     // The old configuration's model, checks and states (megabytes for
                     // thousands of real servers) are freed on another thread, off the
                     // reload's path, and their pages given back a little later.
@@ -468,6 +540,7 @@ impl Checker {
         }
         // At stop the IPVS keeper removes the services; only the notifications are left.
         drop(running);
+        self.stopping = true;
         self.health.handle_stop(Instant::now());
         self.drain();
         Ok(())

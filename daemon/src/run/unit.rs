@@ -4,6 +4,7 @@
 use super::Event;
 pub use super::build::Unit;
 use super::build::{self, BuildError, Member, Tracked};
+use super::email;
 use super::release::{self, Goodbye};
 use super::scripts::{ScriptResult, Specs};
 use super::snapshot::TransitionSnapshot;
@@ -161,8 +162,10 @@ pub async fn run(
         setup,
         goodbye_kept: vec![false; n],
         group_state: State::Init,
+        mailed: vec![None; n],
+        group_mailed: None,
     };
-    let ctx = Ctx { addrs: &shared.addrs, fifo: shared.fifo.as_ref(), publisher };
+    let ctx = Ctx { addrs: &shared.addrs, fifo: shared.fifo.as_ref(), publisher, mail: &shared.mail };
     publisher.set(units::configured_snapshots(&run.setup.config, &run.setup.plan, None));
     // Faults and adjustments known before start apply from the start.
     retrack(&run.unit, &run.track, &mut group);
@@ -427,6 +430,12 @@ struct Running {
     goodbye_kept: Vec<bool>,
     /// The group's state last reported.
     group_state: State,
+    /// The state each member last mailed about (keepalived's `last_email_state`: a FAULT
+    /// left unmailed with `no_email_faults` does not make the return to the state before it
+    /// a new mail).
+    mailed: Vec<Option<super::email::VrrpState>>,
+    /// The same for the group.
+    group_mailed: Option<super::email::VrrpState>,
 }
 
 /// What a running unit acts with.
@@ -435,6 +444,8 @@ struct Ctx<'a> {
     fifo: Option<&'a super::fifo::NotifyFifo>,
     /// Where the members' state goes out (a transition is written there as it happens).
     publisher: &'a Publisher,
+    /// Email alerts.
+    mail: &'a super::email::Mailer,
 }
 
 impl Running {
@@ -582,6 +593,14 @@ impl Running {
                         to,
                         group.member(ga.member).map_or(0, Instance::priority),
                     );
+                    if m.smtp_alert {
+                        if let Some(last) = self.mailed.get_mut(ga.member) {
+                            ctx.mail.state_changed(last, to, |state| email::Alert::Instance {
+                                name: m.settings.name.clone(),
+                                state,
+                            });
+                        }
+                    }
                 }
             }
         }
@@ -589,6 +608,11 @@ impl Running {
         if self.unit.is_group && now != self.group_state {
             info!(group = %self.unit.name, from = ?self.group_state, to = ?now, "sync group transition");
             notify(&self.unit.notify, ctx.fifo, "GROUP", &self.unit.name, now, 0);
+            if self.unit.smtp_alert {
+                let name = &self.unit.name;
+                let group = |state| email::Alert::Group { name: name.clone(), state };
+                ctx.mail.state_changed(&mut self.group_mailed, now, group);
+            }
         }
         self.group_state = now;
     }
