@@ -437,10 +437,21 @@ impl Mailer {
     }
 }
 
+impl Settings {
+    /// `HOST:PORT`, or `[V6]:PORT`, for the log.
+    fn server(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
 fn log_settings(s: Option<&Settings>) {
     match s {
         Some(s) => {
-            info!(server = %format!("{}:{}", s.host, s.port), to = %s.to.join(", "), from = %s.from, "email alerts on")
+            info!(server = %s.server(), to = %s.to.join(", "), from = %s.from, "email alerts on")
         }
         None => debug!("email alerts off (no smtp_server or no notification_email)"),
     }
@@ -466,15 +477,15 @@ async fn send_all(mut rx: mpsc::Receiver<Job>, settings: watch::Receiver<Option<
         match tokio::time::timeout(whole, deliver(&s, message.as_bytes())).await {
             Ok(Ok(())) => {
                 SENT.fetch_add(1, Ordering::Relaxed);
-                info!(server = %format!("{}:{}", s.host, s.port), %subject, "email alert sent");
+                info!(server = %s.server(), %subject, "email alert sent");
             }
             Ok(Err(e)) => {
                 FAILED.fetch_add(1, Ordering::Relaxed);
-                warn!(server = %format!("{}:{}", s.host, s.port), %subject, error = %e, "email alert not sent");
+                warn!(server = %s.server(), %subject, error = %e, "email alert not sent");
             }
             Err(_) => {
                 FAILED.fetch_add(1, Ordering::Relaxed);
-                warn!(server = %format!("{}:{}", s.host, s.port), %subject, waited = ?whole, "email alert not sent: the SMTP exchange took too long");
+                warn!(server = %s.server(), %subject, waited = ?whole, "email alert not sent: the SMTP exchange took too long");
             }
         }
     }
