@@ -43,6 +43,16 @@ class Sink:
 
 /// The configuration; `server` is what follows `smtp_server`.
 fn conf(server: &str) -> String {
+    conf_with(server, true)
+}
+
+/// The configuration, with or without its real server.
+fn conf_with(server: &str, real_server: bool) -> String {
+    let rs = if real_server {
+        "    real_server 192.0.2.80 8080 {\n        TCP_CHECK {\n            connect_timeout 1\n            retry 0\n        }\n    }\n"
+    } else {
+        ""
+    };
     format!(
         "global_defs {{
     router_id lb1
@@ -73,13 +83,7 @@ virtual_server 192.0.2.100 80 {{
     protocol TCP
     quorum 1
     smtp_alert
-    real_server 192.0.2.80 8080 {{
-        TCP_CHECK {{
-            connect_timeout 1
-            retry 0
-        }}
-    }}
-}}
+{rs}}}
 "
     )
 }
@@ -217,6 +221,18 @@ fn tandem_mails_vrrp_and_checker_alerts_to_a_real_smtp_server() {
     wait_for(&inbox6, "[lb1] Virtualserver [192.0.2.100]:tcp:80 - UP", 10)
         .unwrap_or_else(|| fail("no quorum UP mail on the IPv6 server"));
     assert_eq!(subjects(&inbox4).len(), before, "mail still went to the old server");
+
+    // A reload that removes the real server, alive: keepalived's "Removing" mail, and the
+    // quorum lost (not "Starting with": the virtual server was there before).
+    std::fs::write(dir.join("d1.conf"), conf_with("2001:db8::25 2526", false)).unwrap();
+    assert!(t.ask(bin, &["reload"]).unwrap().status.success());
+    let removed =
+        wait_for(&inbox6, "[lb1] Realserver [192.0.2.80]:tcp:8080 of virtual server [192.0.2.100]:tcp:80 - DOWN", 10)
+            .unwrap_or_else(|| fail("no Removing mail"));
+    assert_eq!(removed.body, "=> Removing <=");
+    let lost = wait_for(&inbox6, "[lb1] Virtualserver [192.0.2.100]:tcp:80 - DOWN", 10)
+        .unwrap_or_else(|| fail("no quorum DOWN mail at the reload"));
+    assert_eq!(lost.body, "=> Lost quorum 1+0=1 <= 0 <=");
 
     // A server nobody listens on: the failure is logged, tandem goes on.
     std::fs::write(dir.join("d1.conf"), conf("192.0.2.25 2999")).unwrap();

@@ -117,7 +117,8 @@ pub struct Checker {
     /// Email alerts.
     mail: Mailer,
     /// The core's first actions (its starting states) are drained: quorum mails say "Gained"
-    /// and "Lost" from then on, "Starting with" before (keepalived's `init`).
+    /// and "Lost" from then on, "Starting with" before (keepalived's `init`) for a virtual
+    /// server the configuration before a reload did not have.
     started: bool,
     /// Stopping: real server and quorum mails say "Shutting down".
     stopping: bool,
@@ -360,15 +361,8 @@ impl Checker {
                         v.and_then(|v| if up { v.quorum_up.as_ref() } else { v.quorum_down.as_ref() }),
                     );
                     if let Some(v) = v.filter(|v| email::virtual_server_alert(v.smtp_alert, &self.config.global_defs)) {
-                        let body = email::quorum_body(
-                            up,
-                            !self.started,
-                            self.stopping,
-                            v.quorum,
-                            v.hysteresis,
-                            threshold,
-                            weight,
-                        );
+                        let init = !self.started && was.is_none();
+                        let body = email::quorum_body(up, init, self.stopping, v.quorum, v.hysteresis, weight);
                         self.mail.send(email::Alert::Quorum {
                             virtual_server: email::virtual_server_name(v),
                             up,
@@ -380,6 +374,36 @@ impl Checker {
         }
         self.started = true;
         changed
+    }
+
+    /// keepalived's mails for the alive real servers a reload removes (ipwrapper.c,
+    /// clear_service_rs: DOWN, "=> Removing <="): those of this configuration that `new`
+    /// no longer has under the same virtual server.
+    fn removed_alive(&self, new_config: &Config, new: &Checks) -> Vec<email::Alert> {
+        let mut out = Vec::new();
+        let g = &self.config.global_defs;
+        for (i, (vs, settings)) in
+            self.config.virtual_servers.iter().zip(&self.checks.settings.virtual_servers).enumerate()
+        {
+            let id = service_id(vs);
+            let kept = (new_config.virtual_servers.iter().zip(&new.settings.virtual_servers))
+                .find(|(n, _)| service_id(n) == id)
+                .map(|(_, s)| s);
+            for (j, (rs, rs_settings)) in vs.real_servers.iter().zip(&settings.real_servers).enumerate() {
+                let still = kept.is_some_and(|k| k.real_servers.iter().any(|r| r.addr == rs_settings.addr));
+                if still || !self.health.is_alive(RsId { vs: i, rs: j }) || !email::real_server_alert(rs.smtp_alert, g)
+                {
+                    continue;
+                }
+                out.push(email::Alert::RealServer {
+                    real_server: email::trio(rs.ip, vs.effective_protocol(), rs.port.or(vs.port).unwrap_or(0)),
+                    virtual_server: email::virtual_server_name(vs),
+                    up: false,
+                    body: "=> Removing <=".to_string(),
+                });
+            }
+        }
+        out
     }
 
     /// The checker a real server's mail is worded after: the first of its checks that is down
@@ -507,7 +531,11 @@ impl Checker {
                     connects.get_mut().clear();
                     let mail = self.mail.clone();
                     let (previous, old) = self.into_previous();
+                    let removing = old.removed_alive(&r.config, &r.checks);
                     self = Checker::new(r.config.clone(), r.checks.clone(), previous, mail);
+                    for alert in removing {
+                        self.mail.send(alert);
+                    }
                     // The old configuration's model, checks and states (megabytes for
                     // thousands of real servers) are freed on another thread, off the
                     // reload's path, and their pages given back a little later.

@@ -24,11 +24,20 @@ use tracing::{debug, info, warn};
 const QUEUE: usize = 256;
 
 /// Mails sent, failed, and alerts dropped because the queue was full, since start.
-pub(crate) static SENT: AtomicU64 = AtomicU64::new(0);
+static SENT: AtomicU64 = AtomicU64::new(0);
 /// See [`SENT`].
-pub(crate) static FAILED: AtomicU64 = AtomicU64::new(0);
+static FAILED: AtomicU64 = AtomicU64::new(0);
 /// See [`SENT`].
-pub(crate) static DROPPED: AtomicU64 = AtomicU64::new(0);
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// The counters by outcome, for the metrics: `sent`, `failed`, `dropped`.
+pub(crate) fn counts() -> [(&'static str, u64); 3] {
+    [
+        ("sent", SENT.load(Ordering::Relaxed)),
+        ("failed", FAILED.load(Ordering::Relaxed)),
+        ("dropped", DROPPED.load(Ordering::Relaxed)),
+    ]
+}
 
 /// keepalived's precedence for a VRRP instance or sync group (vrrp.c, vrrp_complete_instance
 /// and vrrp_complete_init): its own `smtp_alert`, else `smtp_alert_vrrp`, else the global
@@ -235,19 +244,17 @@ pub(crate) fn real_server_body(kind: CheckWord, up: bool, stopping: bool) -> Str
     .to_string()
 }
 
-/// The body of a quorum mail (ipwrapper.c, do_vs_notifies): `=> Gained quorum 2+1=3 <= 4 <=`.
-pub(crate) fn quorum_body(
-    up: bool,
-    init: bool,
-    stopping: bool,
-    quorum: u32,
-    hysteresis: u32,
-    threshold: u64,
-    weight: u64,
-) -> String {
+/// The body of a quorum mail (ipwrapper.c, do_vs_notifies): `=> Gained quorum 2+1=3 <= 4 <=`,
+/// the threshold crossed being quorum - hysteresis when it is lost and quorum + hysteresis
+/// otherwise (update_quorum_state), then the live weight.
+pub(crate) fn quorum_body(up: bool, init: bool, stopping: bool, quorum: u32, hysteresis: u32, weight: u64) -> String {
     if stopping {
         return "=> Shutting down <=".to_string();
     }
+    // Lost from up: below quorum - hysteresis; otherwise (gained, or down from the start)
+    // the state before was down: quorum + hysteresis.
+    let threshold =
+        if up || init { i64::from(quorum) + i64::from(hysteresis) } else { i64::from(quorum) - i64::from(hysteresis) };
     let what = match (up, init) {
         (true, true) => "Starting with quorum up",
         (true, false) => "Gained quorum",
@@ -597,9 +604,12 @@ mod tests {
         let q = Alert::Quorum {
             virtual_server: virtual_server_name(&VirtualServer { fwmark: Some(7), ..VirtualServer::new() }),
             up: true,
-            body: quorum_body(true, false, false, 2, 1, 3, 4),
+            body: quorum_body(true, false, false, 2, 1, 4),
         };
         assert_eq!(subject_body(q), ("Virtualserver FWM 7 - UP".into(), "=> Gained quorum 2+1=3 <= 4 <=".into()));
+        assert_eq!(quorum_body(false, false, false, 2, 1, 0), "=> Lost quorum 2+1=1 <= 0 <=");
+        assert_eq!(quorum_body(false, true, false, 2, 1, 0), "=> Starting with quorum down 2+1=3 <= 0 <=");
+        assert_eq!(quorum_body(false, false, true, 2, 1, 0), "=> Shutting down <=");
         let v6 = trio("2001:db8::1".parse().expect("ip"), Protocol::Udp, 53);
         assert_eq!(v6, "[2001:db8::1]:udp:53");
     }
