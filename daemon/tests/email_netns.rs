@@ -353,3 +353,69 @@ fn tandem_mails_what_keepalived_mails_for_the_same_instance() {
     assert_eq!(km[0].headers.get("X-Mailer").map(String::as_str), Some("Keepalived"));
     assert_eq!(tm[0].headers.get("X-Mailer").map(String::as_str), Some("tandem"));
 }
+
+/// A sync group of two instances (VRIDs `vrid` and `vrid` + 1) mailing to `server`.
+fn sync_group(server: &str, vrid: u8, net: &str) -> String {
+    let instance = |name: &str, id: u8| {
+        format!(
+            "vrrp_instance {name} {{\n    state BACKUP\n    interface eth0\n    virtual_router_id {id}\n    priority 150\n    advert_int 1\n    virtual_ipaddress {{\n        {net}.{id}/24\n    }}\n}}\n"
+        )
+    };
+    format!(
+        "global_defs {{\n    router_id lb1\n    notification_email {{\n        ops@example.com\n    }}\n    notification_email_from tandem@lb1.example.com\n    smtp_server {server}\n    smtp_helo_name lb1.example.com\n    smtp_alert_vrrp\n}}\nvrrp_sync_group G1 {{\n    group {{\n        VI_1\n        VI_2\n    }}\n}}\n{}{}",
+        instance("VI_1", vrid),
+        instance("VI_2", vrid + 1)
+    )
+}
+
+#[test]
+fn a_sync_group_mails_as_keepalived_s_does() {
+    tandem_tests::keepalived::judge().unwrap();
+    let mut lab = Lab::new("emailg").unwrap();
+    let seg = lab.segment("lan").unwrap();
+    let mail = lab.host("mail").unwrap();
+    let k1 = lab.host("k1").unwrap();
+    let d1 = lab.host("d1").unwrap();
+    lab.connect(&mail, &seg, "eth0", &["192.0.2.25/24"]).unwrap();
+    lab.connect(&k1, &seg, "eth0", &["192.0.2.3/24"]).unwrap();
+    lab.connect(&d1, &seg, "eth0", &["192.0.2.1/24"]).unwrap();
+    let dir = lab.dir().to_path_buf();
+    std::fs::write(dir.join("tandem_sink.py"), SINK).unwrap();
+    let (from_k, from_t) = (dir.join("keepalived"), dir.join("tandem"));
+    let pythonpath = format!("PYTHONPATH={}", dir.display());
+    for (listen, inbox, log) in [("192.0.2.25:2525", &from_k, "smtpk.log"), ("192.0.2.25:2527", &from_t, "smtpt.log")] {
+        let inbox = inbox.to_string_lossy().into_owned();
+        let args =
+            [&pythonpath, "/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", listen, "-c", "tandem_sink.Sink", &inbox];
+        lab.spawn(&mail, "env", &args, log).unwrap();
+    }
+    let listening = wait_until(Duration::from_secs(10), || {
+        let out = lab.run(&mail, "ss", &["-Hltn"]).map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+        out.is_ok_and(|o| o.contains("192.0.2.25:2525") && o.contains("192.0.2.25:2527"))
+    });
+    assert!(listening, "the SMTP sinks do not listen");
+    let k =
+        tandem_tests::keepalived::Keepalived::start(&mut lab, &k1, "k1", &sync_group("192.0.2.25 2525", 71, "192.0.2"))
+            .unwrap();
+    let bin = env!("CARGO_BIN_EXE_tandem");
+    let t = Tandem::start(&mut lab, bin, &d1, "d1", &sync_group("192.0.2.25 2527", 81, "192.0.2")).unwrap();
+    let master = "[lb1] VRRP Group G1 - Entering MASTER state";
+    let both = wait_for(&from_k, master, 20).is_some() && wait_for(&from_t, master, 20).is_some();
+    // Whatever else either sends comes within a second.
+    std::thread::sleep(Duration::from_secs(1));
+    let sorted = |dir: &Path| {
+        let mut v: Vec<Vec<String>> = mails(dir).iter().map(essence).collect();
+        v.sort();
+        v
+    };
+    let (ke, te) = (sorted(&from_k), sorted(&from_t));
+    assert!(
+        both,
+        "keepalived mailed {:?}\ntandem mailed {:?}\n{}\n{}",
+        subjects(&from_k),
+        subjects(&from_t),
+        k.log(),
+        t.log()
+    );
+    assert_eq!(te, ke, "tandem's mails differ from keepalived's");
+}

@@ -179,7 +179,8 @@ pub async fn run(
         }
     }
     group.start(Instant::now());
-    run.group_state = group.state();
+    // The group's first state (BACKUP or FAULT) is a transition from INIT, notified and
+    // mailed as keepalived does at start (vrrp_notify.c, send_group_notifies).
     run.drain(&mut group, &ctx).await;
     run.publish(&group, &ctx);
 
