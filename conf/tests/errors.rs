@@ -677,3 +677,25 @@ fn email_alerts_that_cannot_be_sent_are_warned_where_asked() {
     );
     assert_eq!(warn(&text), []);
 }
+
+#[test]
+fn smtp_connect_timeout_0_is_1_as_in_keepalived() {
+    let text = format!(
+        "global_defs {{\n  smtp_server 192.0.2.25\n  smtp_connect_timeout 0\n  notification_email {{\n    ops@example.com\n  }}\n  smtp_alert\n}}\n{INSTANCE}"
+    );
+    let r = check(&text);
+    let f = found(&r);
+    assert_eq!(f.len(), 1, "{}", r.render());
+    assert_eq!((f[0].0, f[0].3, f[0].4), (Severity::Warning, 3, 24), "{}", r.render());
+    assert_eq!(r.config.global_defs.smtp_connect_timeout, 1.0);
+}
+
+#[test]
+fn email_warnings_point_into_a_toml_file() {
+    let text = "[global_defs]\nsmtp_server = { host = \"192.0.2.25\" }\n\n[[vrrp_instance]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvirtual_router_id = 51\nsmtp_alert = true\nvirtual_ipaddress = [{ address = \"10.0.0.1\", prefix = 24 }]\n";
+    let r = load_str(text, "tandem.toml", &Options::default());
+    let f = found(&r);
+    assert_eq!(f.len(), 1, "{}", r.render());
+    assert_eq!(f[0].1, "no email alert is sent: notification_email lists no address", "{}", r.render());
+    assert_eq!((f[0].3, f[0].4), (2, 15), "{}", r.render());
+}

@@ -315,7 +315,8 @@ impl Settings {
             from: g.notification_email_from.clone().unwrap_or_else(|| format!("{}@{host}", user_name())),
             to: g.notification_email.clone(),
             router_id: g.router_id.clone().unwrap_or(host),
-            timeout: Duration::try_from_secs_f64(g.smtp_connect_timeout).unwrap_or(Duration::from_secs(30)),
+            // keepalived uses at least 1 s.
+            timeout: Duration::try_from_secs_f64(g.smtp_connect_timeout.max(1.0)).unwrap_or(Duration::from_secs(30)),
             no_faults: g.no_email_faults,
         })
     }
@@ -323,17 +324,24 @@ impl Settings {
     /// The whole message, as keepalived writes it (smtp.h, SMTP_HEADERS_CMD and
     /// SMTP_BODY_CMD): the date, sender, subject, mailer and recipients, a blank line and the
     /// body line. Lines end in CRLF.
+    /// Line breaks in the configuration's values (a TOML string may hold them) become
+    /// spaces: no value starts a header or line of its own.
     pub fn message(&self, alert: &Alert, date: SystemTime) -> String {
         format!(
             "Date: {}\r\nFrom: {}\r\nSubject: [{}] {}\r\nX-Mailer: tandem\r\nTo: {}\r\n\r\n{}\r\n",
             rfc5322_date(date),
-            self.from,
-            self.router_id,
-            alert.subject(),
-            self.to.join(", "),
-            alert.body()
+            one_line(&self.from),
+            one_line(&self.router_id),
+            one_line(&alert.subject()),
+            one_line(&self.to.join(", ")),
+            one_line(&alert.body())
         )
     }
+}
+
+/// `s` with CR and LF made spaces.
+fn one_line(s: &str) -> String {
+    s.replace(['\r', '\n'], " ")
 }
 
 /// `Thu, 26 Nov 2026 12:46:24 +0000` (RFC 5322 section 3.3), in UTC.
@@ -426,8 +434,11 @@ impl Mailer {
                 mpsc::error::TrySendError::Full(Job::Send(a)) | mpsc::error::TrySendError::Closed(Job::Send(a)) => a,
                 _ => return,
             };
-            DROPPED.fetch_add(1, Ordering::Relaxed);
-            warn!(subject = %alert.subject(), "email alert dropped: the queue of alerts to send is full");
+            let dropped = DROPPED.fetch_add(1, Ordering::Relaxed) + 1;
+            // One line per 100 drops: a burst of thousands must not flood the log.
+            if dropped % 100 == 1 {
+                warn!(subject = %alert.subject(), dropped_so_far = dropped, "email alert dropped: the queue of alerts to send is full");
+            }
         }
     }
 
@@ -633,6 +644,19 @@ mod tests {
         assert_eq!(s.router_id, host);
         assert!(s.from.ends_with(&format!("@{host}")), "{}", s.from);
         assert_eq!(s.timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_value_cannot_add_a_header() {
+        let mut g = global();
+        g.router_id = Some("lb1\r\nBcc: someone@example.net".into());
+        let s = Settings::of(&g).expect("settings");
+        let m = s.message(&Alert::Group { name: "G\nX".into(), state: VrrpState::Backup }, SystemTime::UNIX_EPOCH);
+        assert!(
+            m.contains("Subject: [lb1  Bcc: someone@example.net] VRRP Group G X - Entering BACKUP state\r\n"),
+            "{m}"
+        );
+        assert_eq!(m.matches("\r\n").count(), 7, "{m}");
     }
 
     #[test]
