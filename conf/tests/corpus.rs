@@ -235,6 +235,7 @@ fn plain_global() -> GlobalDefs {
         smtp_alert_vrrp: None,
         smtp_alert_checker: None,
         no_email_faults: false,
+        no_checker_emails: false,
         script_user: None,
         enable_script_security: false,
         lvs_sync_daemon: None,
@@ -302,6 +303,7 @@ fn global_defs_every_keyword() {
             smtp_alert_vrrp: Some(true),
             smtp_alert_checker: Some(true),
             no_email_faults: true,
+            no_checker_emails: true,
             script_user: run_as("root", Some("root")),
             enable_script_security: true,
             lvs_sync_daemon: Some(LvsSyncDaemon {
@@ -1235,6 +1237,7 @@ const KEYWORDS: &[&str] = &[
     "smtp_alert_vrrp",
     "smtp_alert_checker",
     "no_email_faults",
+    "no_checker_emails",
     "script_user",
     "enable_script_security",
     "lvs_sync_daemon",

@@ -419,3 +419,94 @@ fn a_sync_group_mails_as_keepalived_s_does() {
     );
     assert_eq!(te, ke, "tandem's mails differ from keepalived's");
 }
+
+/// A real server with two TCP_CHECKs (ports 8080 and 8081), mailing to the sink.
+fn two_checks(no_checker_emails: bool) -> String {
+    format!(
+        "global_defs {{\n    router_id lb1\n    notification_email {{\n        ops@example.com\n    }}\n    notification_email_from tandem@lb1.example.com\n    smtp_server 192.0.2.25 2525\n{}}}\n\
+         virtual_server 192.0.2.100 80 {{\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n\
+         \x20   real_server 192.0.2.80 8080 {{\n        TCP_CHECK {{\n            connect_timeout 1\n            retry 0\n        }}\n\
+         \x20       TCP_CHECK {{\n            connect_port 8081\n            connect_timeout 1\n            retry 0\n        }}\n    }}\n}}\n",
+        if no_checker_emails { "    no_checker_emails\n" } else { "" }
+    )
+}
+
+#[test]
+fn each_check_mails_unless_no_checker_emails() {
+    let mut lab = Lab::new("emailc").unwrap();
+    let seg = lab.segment("lan").unwrap();
+    let mail = lab.host("mail").unwrap();
+    let d1 = lab.host("d1").unwrap();
+    lab.connect(&mail, &seg, "eth0", &["192.0.2.25/24", "192.0.2.80/24"]).unwrap();
+    lab.connect(&d1, &seg, "eth0", &["192.0.2.1/24", "192.0.2.100/24"]).unwrap();
+    let dir = lab.dir().to_path_buf();
+    std::fs::write(dir.join("tandem_sink.py"), SINK).unwrap();
+    let inbox = dir.join("inbox");
+    let (pythonpath, inbox_s) = (format!("PYTHONPATH={}", dir.display()), inbox.to_string_lossy().into_owned());
+    let sink = [
+        &pythonpath,
+        "/usr/bin/python3",
+        "-m",
+        "aiosmtpd",
+        "-n",
+        "-l",
+        "192.0.2.25:2525",
+        "-c",
+        "tandem_sink.Sink",
+        &inbox_s,
+    ];
+    lab.spawn(&mail, "env", &sink, "smtp.log").unwrap();
+    let web = |lab: &mut Lab, port: &str| {
+        lab.spawn(
+            &mail,
+            "/usr/bin/python3",
+            &["-m", "http.server", "--bind", "192.0.2.80", port],
+            &format!("web{port}.log"),
+        )
+        .unwrap()
+    };
+    let (w80, w81) = (web(&mut lab, "8080"), web(&mut lab, "8081"));
+    let listening = wait_until(Duration::from_secs(10), || {
+        let out = lab.run(&mail, "ss", &["-Hltn"]).map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+        out.is_ok_and(|o| ["192.0.2.25:2525", "192.0.2.80:8080", "192.0.2.80:8081"].iter().all(|l| o.contains(l)))
+    });
+    assert!(listening, "the SMTP sink or the real server's ports do not listen");
+    let bin = env!("CARGO_BIN_EXE_tandem");
+    let t = Tandem::start_controlled(&mut lab, bin, &d1, "d1", &two_checks(false)).unwrap();
+    let down = "[lb1] Realserver [192.0.2.80]:tcp:8080 of virtual server [192.0.2.100]:tcp:80 - DOWN";
+    let up = "[lb1] Realserver [192.0.2.80]:tcp:8080 of virtual server [192.0.2.100]:tcp:80 - UP";
+    let count = |s: &str| subjects(&inbox).iter().filter(|x| *x == s).count();
+    let fail = |what: &str| -> ! { panic!("{what}\ninbox: {:?}\ntandem's log:\n{}", subjects(&inbox), t.log()) };
+    // Both checks pass (no mail: each confirms its starting state). One fails: the server
+    // goes down, a mail. The other fails too: the server was down already, and keepalived
+    // still mails that check's change.
+    assert!(wait_until(Duration::from_secs(10), || t.log().contains("tandem running")), "tandem did not start");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(subjects(&inbox), Vec::<String>::new(), "mail before any change");
+    lab.signal(w81, "KILL").unwrap();
+    if !wait_until(Duration::from_secs(10), || count(down) == 1) {
+        fail("no DOWN mail for the first failed check");
+    }
+    lab.signal(w80, "KILL").unwrap();
+    if !wait_until(Duration::from_secs(10), || count(down) == 2) {
+        fail("no second DOWN mail for the second failed check");
+    }
+    // With no_checker_emails, a check whose change does not move the server mails nothing.
+    std::fs::write(dir.join("d1.conf"), two_checks(true)).unwrap();
+    assert!(t.ask(bin, &["reload"]).unwrap().status.success());
+    let before = subjects(&inbox).len();
+    web(&mut lab, "8080");
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        subjects(&inbox).len(),
+        before,
+        "a mail for a check that did not bring the server back: {:?}",
+        subjects(&inbox)
+    );
+    web(&mut lab, "8081");
+    if !wait_until(Duration::from_secs(10), || count(up) == 1) {
+        fail("no UP mail when the last check recovered");
+    }
+    let up_mail = mails(&inbox).into_iter().find(|m| m.headers.get("Subject").map(String::as_str) == Some(up)).unwrap();
+    assert_eq!(up_mail.body, "=> TCP CHECK succeed on service <=");
+}

@@ -40,6 +40,7 @@ pub(super) fn read(cx: &mut Ctx, stmts: &[Stmt], g: &mut GlobalDefs) {
             "smtp_alert_vrrp" => g.smtp_alert_vrrp = Some(cx.bool_opt(st)),
             "smtp_alert_checker" => g.smtp_alert_checker = Some(cx.bool_opt(st)),
             "no_email_faults" => g.no_email_faults = cx.flag(st),
+            "no_checker_emails" => g.no_checker_emails = cx.bool_opt(st),
             "script_user" => g.script_user = cx.run_as(st),
             "enable_script_security" => g.enable_script_security = cx.flag(st),
             "lvs_sync_daemon" => g.lvs_sync_daemon = sync_daemon(cx, st),

@@ -25,10 +25,6 @@ const FAMILIES: &[(&str, &str)] = &[
     ("vrrp_track_process", "tracking processes by name (use a track_script running `pidof`)"),
     ("linkbeat", "polling link state with ethtool/MII (tandem follows the kernel's link state)"),
     ("vrf", "VRF binding of the instance's socket"),
-    (
-        "no_checker_emails",
-        "a mail for each check that changes state: tandem mails once per real server going up or down, which is what no_checker_emails asks",
-    ),
 ];
 
 /// The note for an unsupported keyword, when its family is known.

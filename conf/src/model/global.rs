@@ -40,6 +40,10 @@ pub struct GlobalDefs {
     /// `no_email_faults`: no mail when an instance or sync group enters FAULT.
     #[serde(skip_serializing_if = "is_false")]
     pub no_email_faults: bool,
+    /// `no_checker_emails [BOOL]`: a check that changes state mails only when that takes its
+    /// real server up or down (not when another of its checks already had).
+    #[serde(skip_serializing_if = "is_false")]
+    pub no_checker_emails: bool,
     /// `script_user USER [GROUP]`: who scripts run as by default.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub script_user: Option<RunAs>,
@@ -138,6 +142,7 @@ impl Default for GlobalDefs {
             smtp_alert_vrrp: None,
             smtp_alert_checker: None,
             no_email_faults: false,
+            no_checker_emails: false,
             script_user: None,
             enable_script_security: false,
             lvs_sync_daemon: None,

@@ -27,7 +27,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tandem_checker::connects::{self, TcpConnects};
-use tandem_checker::health::{Action, CheckId, Health, RsId};
+use tandem_checker::health::{Action, CheckChange, CheckId, Health, RsId};
 use tandem_checker::probe::Probe;
 use tandem_checker::probe::ProbeResult;
 use tandem_conf::Config;
@@ -326,11 +326,11 @@ impl Checker {
                     }
                     let script = conf_rs.and_then(|r| if up { r.notify_up.as_ref() } else { r.notify_down.as_ref() });
                     notify(&self.notify_as, script);
-                    // keepalived mails when a check changes state (the first success of an
-                    // `alpha` server, not its first failure, which only confirms it down).
-                    if let (Some(v), Some(r)) = (vs_conf, conf_rs) {
+                    // The checks' own changes are mailed below; at a stop with `omega`, keepalived
+                    // mails each server that goes down (ipwrapper.c, clear_service_rs).
+                    if let (Some(v), Some(r), true) = (vs_conf, conf_rs, self.stopping) {
                         if seen_up != Some(up) && email::real_server_alert(r.smtp_alert, &self.config.global_defs) {
-                            let body = email::real_server_body(self.check_word(rs, up), up, self.stopping);
+                            let body = email::real_server_body(email::CheckWord::Other, up, true);
                             self.mail.send(email::Alert::RealServer {
                                 real_server: email::trio(r.ip, v.effective_protocol(), r.port.or(v.port).unwrap_or(0)),
                                 virtual_server: email::virtual_server_name(v),
@@ -372,8 +372,30 @@ impl Checker {
                 }
             }
         }
+        // keepalived's checkers mail when a check changes state, after its real server and
+        // quorum have followed (check_tcp.c `tcp_epilog` and the others): with
+        // `no_checker_emails`, only when the change moved the real server.
+        while let Some(c) = self.health.poll_check_change() {
+            self.mail_check_change(c);
+        }
         self.started = true;
         changed
+    }
+
+    fn mail_check_change(&self, c: CheckChange) {
+        let g = &self.config.global_defs;
+        let Some(v) = self.config.virtual_servers.get(c.id.vs) else { return };
+        let Some(r) = v.real_servers.get(c.id.rs) else { return };
+        if !email::real_server_alert(r.smtp_alert, g) || (g.no_checker_emails && !c.alive_changed) {
+            return;
+        }
+        let Some(word) = self.check_word(c.id) else { return };
+        self.mail.send(email::Alert::RealServer {
+            real_server: email::trio(r.ip, v.effective_protocol(), r.port.or(v.port).unwrap_or(0)),
+            virtual_server: email::virtual_server_name(v),
+            up: c.alive,
+            body: email::real_server_body(word, c.up, false),
+        });
     }
 
     /// keepalived's mails for the alive real servers a reload removes (ipwrapper.c,
@@ -406,13 +428,10 @@ impl Checker {
         out
     }
 
-    /// The checker a real server's mail is worded after: the first of its checks that is down
-    /// (the one that failed, when it has one check), else its first.
-    fn check_word(&self, rs: RsId, up: bool) -> email::CheckWord {
-        let runners = self.checks.runners.get(rs.vs).and_then(|v| v.get(rs.rs)).map_or(&[][..], |r| &r[..]);
-        let down = (0..runners.len()).find(|&check| !up && !self.health.is_up(CheckId { vs: rs.vs, rs: rs.rs, check }));
-        let Some(runner) = runners.get(down.unwrap_or(0)) else { return email::CheckWord::Other };
-        match &**runner {
+    /// The kind of check `id`, for its mail's wording; none for a FILE_CHECK, which mails
+    /// nothing in keepalived (trackers/track_file.c).
+    fn check_word(&self, id: CheckId) -> Option<email::CheckWord> {
+        Some(match &**self.runner(id)? {
             Runner::Misc { .. } => email::CheckWord::Misc,
             Runner::Probe(p) => match p {
                 Probe::Tcp(_) => email::CheckWord::Tcp,
@@ -420,9 +439,10 @@ impl Checker {
                 Probe::Dns(..) => email::CheckWord::Dns,
                 Probe::Udp(..) => email::CheckWord::Udp,
                 Probe::Ping(_) => email::CheckWord::Ping,
-                Probe::Smtp(..) | Probe::File(_) => email::CheckWord::Other,
+                Probe::Smtp(..) => email::CheckWord::Other,
+                Probe::File(_) => return None,
             },
-        }
+        })
     }
 
     /// What runs check `id`.

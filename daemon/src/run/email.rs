@@ -214,7 +214,7 @@ pub(crate) enum CheckWord {
     Ping,
     /// MISC_CHECK.
     Misc,
-    /// SMTP_CHECK, FILE_CHECK and anything else.
+    /// SMTP_CHECK.
     Other,
 }
 

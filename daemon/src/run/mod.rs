@@ -119,6 +119,7 @@ const GLOBAL_DEFS_RELOADED: &[&str] = &[
     "smtp_alert_vrrp",
     "smtp_alert_checker",
     "no_email_faults",
+    "no_checker_emails",
 ];
 
 /// The `global_defs` keywords that differ between two configurations and that a reload does
