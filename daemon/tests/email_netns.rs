@@ -510,3 +510,62 @@ fn each_check_mails_unless_no_checker_emails() {
     let up_mail = mails(&inbox).into_iter().find(|m| m.headers.get("Subject").map(String::as_str) == Some(up)).unwrap();
     assert_eq!(up_mail.body, "=> TCP CHECK succeed on service <=");
 }
+
+/// `vrrp_only` with a second instance VI_2 (VRID `vrid` + 1) when `second`.
+fn vrrp_two(server: &str, vrid: u8, net: &str, second: bool) -> String {
+    let mut s = vrrp_only(server, vrid, &format!("{net}.{vrid}"));
+    if second {
+        let id = vrid + 1;
+        s += &format!(
+            "vrrp_instance VI_2 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id {id}\n    priority 150\n    advert_int 1\n    virtual_ipaddress {{\n        {net}.{id}/24\n    }}\n}}\n"
+        );
+    }
+    s
+}
+
+#[test]
+fn a_reload_that_removes_an_instance_mails_as_keepalived_s_does() {
+    tandem_tests::keepalived::judge().unwrap();
+    let mut lab = Lab::new("emailr").unwrap();
+    let seg = lab.segment("lan").unwrap();
+    let mail = lab.host("mail").unwrap();
+    let k1 = lab.host("k1").unwrap();
+    let d1 = lab.host("d1").unwrap();
+    lab.connect(&mail, &seg, "eth0", &["192.0.2.25/24"]).unwrap();
+    lab.connect(&k1, &seg, "eth0", &["192.0.2.3/24"]).unwrap();
+    lab.connect(&d1, &seg, "eth0", &["192.0.2.1/24"]).unwrap();
+    let dir = lab.dir().to_path_buf();
+    std::fs::write(dir.join("tandem_sink.py"), SINK).unwrap();
+    let (from_k, from_t) = (dir.join("keepalived"), dir.join("tandem"));
+    let pythonpath = format!("PYTHONPATH={}", dir.display());
+    for (listen, inbox, log) in [("192.0.2.25:2525", &from_k, "smtpk.log"), ("192.0.2.25:2527", &from_t, "smtpt.log")] {
+        let inbox = inbox.to_string_lossy().into_owned();
+        let args =
+            [&pythonpath, "/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", listen, "-c", "tandem_sink.Sink", &inbox];
+        lab.spawn(&mail, "env", &args, log).unwrap();
+    }
+    let listening = wait_until(Duration::from_secs(10), || {
+        let out = lab.run(&mail, "ss", &["-Hltn"]).map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+        out.is_ok_and(|o| o.contains("192.0.2.25:2525") && o.contains("192.0.2.25:2527"))
+    });
+    assert!(listening, "the SMTP sinks do not listen");
+    let k_conf = |second| vrrp_two("192.0.2.25 2525", 91, "192.0.2", second);
+    let t_conf = |second| vrrp_two("192.0.2.25 2527", 95, "192.0.2", second);
+    let k = tandem_tests::keepalived::Keepalived::start(&mut lab, &k1, "k1", &k_conf(true)).unwrap();
+    let bin = env!("CARGO_BIN_EXE_tandem");
+    let t = Tandem::start(&mut lab, bin, &d1, "d1", &t_conf(true)).unwrap();
+    let master = "[lb1] VRRP Instance VI_2 - Entering MASTER state";
+    let both = wait_for(&from_k, master, 20).is_some() && wait_for(&from_t, master, 20).is_some();
+    assert!(both, "keepalived mailed {:?}\ntandem mailed {:?}", subjects(&from_k), subjects(&from_t));
+    std::thread::sleep(Duration::from_secs(1));
+    let (nk, nt) = (mails(&from_k).len(), mails(&from_t).len());
+    // VI_2 goes at a reload.
+    std::fs::write(dir.join("k1.conf"), k_conf(false)).unwrap();
+    std::fs::write(dir.join("d1.conf"), t_conf(false)).unwrap();
+    lab.signal(k.pid, "HUP").unwrap();
+    lab.signal(t.pid, "HUP").unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let after = |dir: &Path, n: usize| -> Vec<Vec<String>> { mails(dir).iter().skip(n).map(essence).collect() };
+    let (ke, te) = (after(&from_k, nk), after(&from_t, nt));
+    assert_eq!(te, ke, "tandem's mails at the reload differ from keepalived's\n{}\n{}", k.log(), t.log());
+}

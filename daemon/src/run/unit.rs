@@ -164,6 +164,7 @@ pub async fn run(
         group_state: State::Init,
         mailed: vec![None; n],
         group_mailed: None,
+        removed: false,
     };
     let ctx = Ctx { addrs: &shared.addrs, fifo: shared.fifo.as_ref(), publisher, mail: &shared.mail };
     publisher.set(units::configured_snapshots(&run.setup.config, &run.setup.plan, None));
@@ -273,6 +274,7 @@ pub async fn run(
                 }
                 Some(Command::Remove) | None => {
                     info!(unit = %run.unit.name, "removed by a reload; stopping");
+                    run.removed = true;
                     run.stop(&mut group, &ctx).await;
                     return Ok(Exit::Removed);
                 }
@@ -437,6 +439,9 @@ struct Running {
     mailed: Vec<Option<super::email::VrrpState>>,
     /// The same for the group.
     group_mailed: Option<super::email::VrrpState>,
+    /// A reload removed the unit: its instances' last mail says FAULT, not Stopping
+    /// (keepalived mails a deleted instance as FAULT unless `notify_deleted`).
+    removed: bool,
 }
 
 /// What a running unit acts with.
@@ -595,6 +600,7 @@ impl Running {
                         group.member(ga.member).map_or(0, Instance::priority),
                     );
                     if m.smtp_alert {
+                        let to = if to == State::Stopped && self.removed { State::Fault } else { to };
                         if let Some(last) = self.mailed.get_mut(ga.member) {
                             ctx.mail.state_changed(last, to, |state| email::Alert::Instance {
                                 name: m.settings.name.clone(),
