@@ -13,9 +13,9 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a failed set-up step should fail the test
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tandem_tests::netns::{Lab, wait_until};
+use tandem_tests::netns::{Host, Lab, wait_until};
 use tandem_tests::pair::Tandem;
 
 /// An aiosmtpd handler that writes every message to DIR, with the HELO name and envelope.
@@ -252,6 +252,27 @@ fn tandem_mails_vrrp_and_checker_alerts_to_a_real_smtp_server() {
     assert_eq!(stop.body, "=> VRRP Instance stopping <=");
 }
 
+/// Two SMTP sinks on `mail`: 192.0.2.25:2525 for keepalived and :2527 for tandem; their
+/// inboxes.
+fn keepalived_and_tandem_sinks(lab: &mut Lab, mail: &Host) -> (PathBuf, PathBuf) {
+    let dir = lab.dir().to_path_buf();
+    std::fs::write(dir.join("tandem_sink.py"), SINK).unwrap();
+    let (from_k, from_t) = (dir.join("keepalived"), dir.join("tandem"));
+    let pythonpath = format!("PYTHONPATH={}", dir.display());
+    for (listen, inbox, log) in [("192.0.2.25:2525", &from_k, "smtpk.log"), ("192.0.2.25:2527", &from_t, "smtpt.log")] {
+        let inbox = inbox.to_string_lossy().into_owned();
+        let args =
+            [&pythonpath, "/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", listen, "-c", "tandem_sink.Sink", &inbox];
+        lab.spawn(mail, "env", &args, log).unwrap();
+    }
+    let listening = wait_until(Duration::from_secs(10), || {
+        let out = lab.run(mail, "ss", &["-Hltn"]).map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+        out.is_ok_and(|o| o.contains("192.0.2.25:2525") && o.contains("192.0.2.25:2527"))
+    });
+    assert!(listening, "the SMTP sinks do not listen");
+    (from_k, from_t)
+}
+
 /// keepalived's global_defs and one instance on VRID `vrid`, mailing to `server`.
 fn vrrp_only(server: &str, vrid: u8, vip: &str) -> String {
     format!(
@@ -298,21 +319,7 @@ fn tandem_mails_what_keepalived_mails_for_the_same_instance() {
     lab.connect(&mail, &seg, "eth0", &["192.0.2.25/24"]).unwrap();
     lab.connect(&k1, &seg, "eth0", &["192.0.2.3/24"]).unwrap();
     lab.connect(&d1, &seg, "eth0", &["192.0.2.1/24"]).unwrap();
-    let dir = lab.dir().to_path_buf();
-    std::fs::write(dir.join("tandem_sink.py"), SINK).unwrap();
-    let (from_k, from_t) = (dir.join("keepalived"), dir.join("tandem"));
-    let pythonpath = format!("PYTHONPATH={}", dir.display());
-    for (listen, inbox, log) in [("192.0.2.25:2525", &from_k, "smtpk.log"), ("192.0.2.25:2527", &from_t, "smtpt.log")] {
-        let inbox = inbox.to_string_lossy().into_owned();
-        let args =
-            [&pythonpath, "/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", listen, "-c", "tandem_sink.Sink", &inbox];
-        lab.spawn(&mail, "env", &args, log).unwrap();
-    }
-    let listening = wait_until(Duration::from_secs(10), || {
-        let out = lab.run(&mail, "ss", &["-Hltn"]).map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-        out.is_ok_and(|o| o.contains("192.0.2.25:2525") && o.contains("192.0.2.25:2527"))
-    });
-    assert!(listening, "the SMTP sinks do not listen");
+    let (from_k, from_t) = keepalived_and_tandem_sinks(&mut lab, &mail);
     // Two independent virtual routers (VRIDs 61 and 62): each becomes master alone.
     let k = tandem_tests::keepalived::Keepalived::start(
         &mut lab,
@@ -379,21 +386,7 @@ fn a_sync_group_mails_as_keepalived_s_does() {
     lab.connect(&mail, &seg, "eth0", &["192.0.2.25/24"]).unwrap();
     lab.connect(&k1, &seg, "eth0", &["192.0.2.3/24"]).unwrap();
     lab.connect(&d1, &seg, "eth0", &["192.0.2.1/24"]).unwrap();
-    let dir = lab.dir().to_path_buf();
-    std::fs::write(dir.join("tandem_sink.py"), SINK).unwrap();
-    let (from_k, from_t) = (dir.join("keepalived"), dir.join("tandem"));
-    let pythonpath = format!("PYTHONPATH={}", dir.display());
-    for (listen, inbox, log) in [("192.0.2.25:2525", &from_k, "smtpk.log"), ("192.0.2.25:2527", &from_t, "smtpt.log")] {
-        let inbox = inbox.to_string_lossy().into_owned();
-        let args =
-            [&pythonpath, "/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", listen, "-c", "tandem_sink.Sink", &inbox];
-        lab.spawn(&mail, "env", &args, log).unwrap();
-    }
-    let listening = wait_until(Duration::from_secs(10), || {
-        let out = lab.run(&mail, "ss", &["-Hltn"]).map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-        out.is_ok_and(|o| o.contains("192.0.2.25:2525") && o.contains("192.0.2.25:2527"))
-    });
-    assert!(listening, "the SMTP sinks do not listen");
+    let (from_k, from_t) = keepalived_and_tandem_sinks(&mut lab, &mail);
     let k =
         tandem_tests::keepalived::Keepalived::start(&mut lab, &k1, "k1", &sync_group("192.0.2.25 2525", 71, "192.0.2"))
             .unwrap();
@@ -535,20 +528,7 @@ fn a_reload_that_removes_an_instance_mails_as_keepalived_s_does() {
     lab.connect(&k1, &seg, "eth0", &["192.0.2.3/24"]).unwrap();
     lab.connect(&d1, &seg, "eth0", &["192.0.2.1/24"]).unwrap();
     let dir = lab.dir().to_path_buf();
-    std::fs::write(dir.join("tandem_sink.py"), SINK).unwrap();
-    let (from_k, from_t) = (dir.join("keepalived"), dir.join("tandem"));
-    let pythonpath = format!("PYTHONPATH={}", dir.display());
-    for (listen, inbox, log) in [("192.0.2.25:2525", &from_k, "smtpk.log"), ("192.0.2.25:2527", &from_t, "smtpt.log")] {
-        let inbox = inbox.to_string_lossy().into_owned();
-        let args =
-            [&pythonpath, "/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", listen, "-c", "tandem_sink.Sink", &inbox];
-        lab.spawn(&mail, "env", &args, log).unwrap();
-    }
-    let listening = wait_until(Duration::from_secs(10), || {
-        let out = lab.run(&mail, "ss", &["-Hltn"]).map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-        out.is_ok_and(|o| o.contains("192.0.2.25:2525") && o.contains("192.0.2.25:2527"))
-    });
-    assert!(listening, "the SMTP sinks do not listen");
+    let (from_k, from_t) = keepalived_and_tandem_sinks(&mut lab, &mail);
     let k_conf = |second| vrrp_two("192.0.2.25 2525", 91, "192.0.2", second);
     let t_conf = |second| vrrp_two("192.0.2.25 2527", 95, "192.0.2", second);
     let k = tandem_tests::keepalived::Keepalived::start(&mut lab, &k1, "k1", &k_conf(true)).unwrap();
@@ -566,6 +546,57 @@ fn a_reload_that_removes_an_instance_mails_as_keepalived_s_does() {
     lab.signal(t.pid, "HUP").unwrap();
     std::thread::sleep(Duration::from_secs(4));
     let after = |dir: &Path, n: usize| -> Vec<Vec<String>> { mails(dir).iter().skip(n).map(essence).collect() };
+    let (ke, te) = (after(&from_k, nk), after(&from_t, nt));
+    assert_eq!(te, ke, "tandem's mails at the reload differ from keepalived's\n{}\n{}", k.log(), t.log());
+}
+
+#[test]
+fn a_reload_that_removes_a_sync_group_mails_as_keepalived_s_does() {
+    tandem_tests::keepalived::judge().unwrap();
+    let mut lab = Lab::new("emailq").unwrap();
+    let seg = lab.segment("lan").unwrap();
+    let mail = lab.host("mail").unwrap();
+    let k1 = lab.host("k1").unwrap();
+    let d1 = lab.host("d1").unwrap();
+    lab.connect(&mail, &seg, "eth0", &["192.0.2.25/24"]).unwrap();
+    lab.connect(&k1, &seg, "eth0", &["192.0.2.3/24"]).unwrap();
+    lab.connect(&d1, &seg, "eth0", &["192.0.2.1/24"]).unwrap();
+    let dir = lab.dir().to_path_buf();
+    let (from_k, from_t) = keepalived_and_tandem_sinks(&mut lab, &mail);
+    // The group G1 (VI_1, VI_2) and a lone VI_3; the reload keeps only VI_3.
+    let conf = |server: &str, vrid: u8, group: bool| {
+        let mut s = if group {
+            sync_group(server, vrid, "192.0.2")
+        } else {
+            vrrp_only(server, vrid + 2, &format!("192.0.2.{}", vrid + 2)).replacen("VI_1", "VI_3", 1)
+        };
+        if group {
+            let id = vrid + 2;
+            s += &format!(
+                "vrrp_instance VI_3 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id {id}\n    priority 150\n    advert_int 1\n    virtual_ipaddress {{\n        192.0.2.{id}/24\n    }}\n}}\n"
+            );
+        }
+        s
+    };
+    let k =
+        tandem_tests::keepalived::Keepalived::start(&mut lab, &k1, "k1", &conf("192.0.2.25 2525", 101, true)).unwrap();
+    let bin = env!("CARGO_BIN_EXE_tandem");
+    let t = Tandem::start(&mut lab, bin, &d1, "d1", &conf("192.0.2.25 2527", 111, true)).unwrap();
+    let master = "[lb1] VRRP Group G1 - Entering MASTER state";
+    let both = wait_for(&from_k, master, 20).is_some() && wait_for(&from_t, master, 20).is_some();
+    assert!(both, "keepalived mailed {:?}\ntandem mailed {:?}", subjects(&from_k), subjects(&from_t));
+    std::thread::sleep(Duration::from_secs(2));
+    let (nk, nt) = (mails(&from_k).len(), mails(&from_t).len());
+    std::fs::write(dir.join("k1.conf"), conf("192.0.2.25 2525", 101, false)).unwrap();
+    std::fs::write(dir.join("d1.conf"), conf("192.0.2.25 2527", 111, false)).unwrap();
+    lab.signal(k.pid, "HUP").unwrap();
+    lab.signal(t.pid, "HUP").unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let after = |dir: &Path, n: usize| -> Vec<Vec<String>> {
+        let mut v: Vec<Vec<String>> = mails(dir).iter().skip(n).map(essence).collect();
+        v.sort();
+        v
+    };
     let (ke, te) = (after(&from_k, nk), after(&from_t, nt));
     assert_eq!(te, ke, "tandem's mails at the reload differ from keepalived's\n{}\n{}", k.log(), t.log());
 }

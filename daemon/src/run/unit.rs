@@ -439,8 +439,9 @@ struct Running {
     mailed: Vec<Option<super::email::VrrpState>>,
     /// The same for the group.
     group_mailed: Option<super::email::VrrpState>,
-    /// A reload removed the unit: its instances' last mail says FAULT, not Stopping
-    /// (keepalived mails a deleted instance as FAULT unless `notify_deleted`).
+    /// A reload removed the unit: its instances' last mail says FAULT, not Stopping, and its
+    /// group sends none (keepalived mails a deleted instance as FAULT unless
+    /// `notify_deleted`, and a deleted group not at all).
     removed: bool,
 }
 
@@ -615,7 +616,8 @@ impl Running {
         if self.unit.is_group && now != self.group_state {
             info!(group = %self.unit.name, from = ?self.group_state, to = ?now, "sync group transition");
             notify(&self.unit.notify, ctx.fifo, "GROUP", &self.unit.name, now, 0);
-            if self.unit.smtp_alert {
+            // A group a reload removes is not mailed (keepalived mails its instances only).
+            if self.unit.smtp_alert && !self.removed {
                 let name = &self.unit.name;
                 let group = |state| email::Alert::Group { name: name.clone(), state };
                 ctx.mail.state_changed(&mut self.group_mailed, now, group);
