@@ -474,3 +474,47 @@ fn quorum_above_the_total_weight_is_lowered_like_keepalived() {
     // Quorum 1, hysteresis 0: one server of weight 1 is enough.
     assert_eq!(sim.events(), vec![(0.0, set(rs_addr(0), 1)), (0.0, quorum(true, 1, 1))]);
 }
+
+#[test]
+fn each_check_that_changes_state_is_reported_with_its_real_server() {
+    use tandem_checker::health::CheckChange;
+    // Two checks on one server: the first fails from 10 s to 30 s, the second from 20 s to 40 s.
+    let mut rs = real(0, 1, timing());
+    rs.checks.push(CheckSettings { timing: timing(), alpha: false });
+    let mut sim = Sim::new(
+        &one_vs(VirtualServerSettings::new(vec![rs])),
+        vec![],
+        Box::new(|id, t| up_if(if id.check == 0 { !(10.0..30.0).contains(&t) } else { !(20.0..40.0).contains(&t) })),
+    );
+    sim.run_until(60.0);
+    let mut changes = Vec::new();
+    while let Some(c) = sim.h.poll_check_change() {
+        changes.push(c);
+    }
+    let change =
+        |check, up, alive, alive_changed| CheckChange { id: CheckId { vs: 0, rs: 0, check }, up, alive, alive_changed };
+    // The first failure takes the server down; the second check's failure leaves it down;
+    // the first check's recovery leaves it down; the second's brings it back.
+    assert_eq!(
+        changes,
+        vec![
+            change(0, false, false, true),
+            change(1, false, false, false),
+            change(0, true, false, false),
+            change(1, true, true, true)
+        ]
+    );
+}
+
+#[test]
+fn an_alpha_checks_first_failure_is_no_change_and_its_first_success_is() {
+    let mut rs = real(0, 1, timing());
+    rs.checks[0].alpha = true;
+    let mut sim = Sim::new(&one_vs(VirtualServerSettings::new(vec![rs])), vec![], Box::new(|_, t| up_if(t > 5.0)));
+    sim.run_until(20.0);
+    let mut changes = Vec::new();
+    while let Some(c) = sim.h.poll_check_change() {
+        changes.push((c.up, c.alive, c.alive_changed));
+    }
+    assert_eq!(changes, vec![(true, true, true)]);
+}

@@ -20,28 +20,18 @@ pub struct Gap {
     pub loss: &'static str,
 }
 
-const EMAIL: &str = "keepalived's email alerts (tandem sends none: use notify scripts or the metrics)";
-
 /// Fields read and not acted on yet: warned where set.
 pub const NOT_IMPLEMENTED: &[Gap] = &[
-    Gap { path: "global_defs.notification_email[]", keyword: "notification_email", loss: EMAIL },
-    Gap { path: "global_defs.notification_email_from", keyword: "notification_email_from", loss: EMAIL },
-    Gap { path: "global_defs.smtp_server", keyword: "smtp_server", loss: EMAIL },
-    Gap { path: "global_defs.smtp_connect_timeout", keyword: "smtp_connect_timeout", loss: EMAIL },
     Gap {
         path: "global_defs.max_auto_priority",
         keyword: "max_auto_priority",
         loss: "real-time scheduling of the daemon (use the systemd unit's CPUSchedulingPolicy)",
     },
-    Gap { path: "vrrp_sync_group[].smtp_alert", keyword: "smtp_alert", loss: EMAIL },
     Gap {
         path: "vrrp_instance[].vmac_xmit_base",
         keyword: "vmac_xmit_base",
         loss: "sending adverts from the base interface of a VMAC",
     },
-    Gap { path: "vrrp_instance[].smtp_alert", keyword: "smtp_alert", loss: EMAIL },
-    Gap { path: "virtual_server[].smtp_alert", keyword: "smtp_alert", loss: EMAIL },
-    Gap { path: "virtual_server[].real_server[].smtp_alert", keyword: "smtp_alert", loss: EMAIL },
 ];
 
 /// Checker fields read and not acted on, for every checker type (`*`) or one.
@@ -121,30 +111,14 @@ pub(crate) fn findings(c: &Config) -> Vec<(String, &'static Gap, bool)> {
         }
     };
     let g = &c.global_defs;
-    let d = crate::model::GlobalDefs::default();
-    for (set, field) in [
-        (!g.notification_email.is_empty(), "notification_email"),
-        (g.notification_email_from.is_some(), "notification_email_from"),
-        (g.smtp_server.is_some(), "smtp_server"),
-        (g.smtp_connect_timeout != d.smtp_connect_timeout, "smtp_connect_timeout"),
-        (g.max_auto_priority.is_some(), "max_auto_priority"),
-    ] {
+    for (set, field) in [(g.max_auto_priority.is_some(), "max_auto_priority")] {
         if set {
-            let gap = match field {
-                "notification_email" => "global_defs.notification_email[]".to_string(),
-                f => format!("global_defs.{f}"),
-            };
-            note(format!("global_defs.{field}"), &gap, false);
-        }
-    }
-    for (i, s) in c.vrrp_sync_groups.iter().enumerate() {
-        if s.smtp_alert {
-            note(format!("vrrp_sync_group[{i}].smtp_alert"), "vrrp_sync_group[].smtp_alert", false);
+            note(format!("global_defs.{field}"), &format!("global_defs.{field}"), false);
         }
     }
     for (i, v) in c.vrrp_instances.iter().enumerate() {
         let p = format!("vrrp_instance[{i}]");
-        for (set, field) in [(v.vmac_xmit_base, "vmac_xmit_base"), (v.smtp_alert, "smtp_alert")] {
+        for (set, field) in [(v.vmac_xmit_base, "vmac_xmit_base")] {
             if set {
                 note(format!("{p}.{field}"), &format!("vrrp_instance[].{field}"), false);
             }
@@ -155,14 +129,8 @@ pub(crate) fn findings(c: &Config) -> Vec<(String, &'static Gap, bool)> {
     }
     for (i, vs) in c.virtual_servers.iter().enumerate() {
         let p = format!("virtual_server[{i}]");
-        if vs.smtp_alert {
-            note(format!("{p}.smtp_alert"), "virtual_server[].smtp_alert", false);
-        }
         for (j, rs) in vs.real_servers.iter().enumerate() {
             let rp = format!("{p}.real_server[{j}]");
-            if rs.smtp_alert {
-                note(format!("{rp}.smtp_alert"), "virtual_server[].real_server[].smtp_alert", false);
-            }
             for (k, check) in rs.checks.iter().enumerate() {
                 let cp = format!("{rp}.check[{k}]");
                 let kind = check.keyword();

@@ -128,7 +128,7 @@ fn plain_rs(a: &str, port: Option<u16>) -> RealServer {
         retry: None,
         delay_before_retry: None,
         warmup: None,
-        smtp_alert: false,
+        smtp_alert: None,
         checks: Vec::new(),
     }
 }
@@ -169,7 +169,7 @@ fn plain_vs() -> VirtualServer {
         retry: None,
         delay_before_retry: None,
         warmup: None,
-        smtp_alert: false,
+        smtp_alert: None,
         real_servers: Vec::new(),
     }
 }
@@ -219,7 +219,7 @@ fn plain_instance(name: &str, interface: &str, vrid: u8, vips: Vec<VirtualAddres
             lower_prio_repeat: None,
         },
         notify: Notify { master: None, backup: None, fault: None, stop: None, any: None },
-        smtp_alert: false,
+        smtp_alert: None,
     }
 }
 
@@ -230,7 +230,13 @@ fn plain_global() -> GlobalDefs {
         notification_email: Vec::new(),
         notification_email_from: None,
         smtp_server: None,
+        smtp_helo_name: None,
         smtp_connect_timeout: 30.0,
+        smtp_alert: None,
+        smtp_alert_vrrp: None,
+        smtp_alert_checker: None,
+        no_email_faults: false,
+        no_checker_emails: false,
         script_user: None,
         enable_script_security: false,
         lvs_sync_daemon: None,
@@ -293,6 +299,12 @@ fn global_defs_every_keyword() {
             notification_email_from: some("keepalived@lb1.example.com"),
             smtp_server: Some(SmtpServer { host: s("192.0.2.25"), port: 2525 }),
             smtp_connect_timeout: 15.0,
+            smtp_helo_name: some("lb1.example.com"),
+            smtp_alert: Some(true),
+            smtp_alert_vrrp: Some(true),
+            smtp_alert_checker: Some(true),
+            no_email_faults: true,
+            no_checker_emails: true,
             script_user: run_as("root", Some("root")),
             enable_script_security: true,
             lvs_sync_daemon: Some(LvsSyncDaemon {
@@ -350,6 +362,9 @@ fn global_defs_other_spellings() {
             router_id: some("lb2"),
             // no port: 25
             smtp_server: Some(SmtpServer { host: s("192.0.2.26"), port: 25 }),
+            notification_email: vec![s("ops@example.com")],
+            // bare: on
+            smtp_alert_vrrp: Some(true),
             script_user: run_as("root", None),
             enable_script_security: true,
             // vrrp_notify_fifo and vrrp_notify_fifo_script
@@ -576,7 +591,7 @@ fn vrrp_instance_every_keyword() {
             stop: some("/usr/bin/logger stop"),
             any: some("/usr/bin/logger"),
         },
-        smtp_alert: true,
+        smtp_alert: Some(true),
     };
     let vi2 = VrrpInstance {
         nopreempt: true,
@@ -648,7 +663,7 @@ fn vrrp_sync_group_every_keyword() {
                     stop: some("/usr/bin/logger -t sync SG_1 stop"),
                     any: some("/usr/bin/logger"),
                 },
-                smtp_alert: true,
+                smtp_alert: Some(true),
                 sync_group_tracking_weight: true,
             },
             SyncGroup {
@@ -659,7 +674,7 @@ fn vrrp_sync_group_every_keyword() {
                 track_file: Vec::new(),
                 track_process: Vec::new(),
                 notify: Notify::default(),
-                smtp_alert: false,
+                smtp_alert: None,
                 sync_group_tracking_weight: false,
             },
         ]
@@ -717,7 +732,7 @@ fn virtual_server_nat_every_keyword() {
         retry: Some(2),
         delay_before_retry: Some(3.0),
         warmup: Some(5.0),
-        smtp_alert: true,
+        smtp_alert: Some(true),
         real_servers: vec![
             RealServer {
                 weight: 3,
@@ -732,7 +747,7 @@ fn virtual_server_nat_every_keyword() {
                 retry: Some(4),
                 delay_before_retry: Some(1.0),
                 warmup: Some(8.0),
-                smtp_alert: true,
+                smtp_alert: Some(true),
                 checks: vec![Check::Tcp(TcpCheck { connect_timeout: Some(3.0), ..TcpCheck::default() })],
                 ..plain_rs("10.0.0.11", Some(8080))
             },
@@ -1222,6 +1237,11 @@ const KEYWORDS: &[&str] = &[
     "notification_email_from",
     "smtp_server",
     "smtp_connect_timeout",
+    "smtp_helo_name",
+    "smtp_alert_vrrp",
+    "smtp_alert_checker",
+    "no_email_faults",
+    "no_checker_emails",
     "script_user",
     "enable_script_security",
     "lvs_sync_daemon",

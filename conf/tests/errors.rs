@@ -677,3 +677,66 @@ fn strict_mode_resets_are_warned_where_set() {
     assert_eq!(lines, [5, 8, 9, 10, 11].map(|l| (Severity::Warning, l)), "{}", r.render());
     assert!(r.render().contains("strict mode does not support authentication"), "{}", r.render());
 }
+
+// --- email alerts ---
+
+#[test]
+fn email_alerts_that_cannot_be_sent_are_warned_where_asked() {
+    let warn = |text: &str| -> Vec<(String, usize, usize)> {
+        found(&check(text)).into_iter().map(|(s, m, _, l, c)| (format!("{s:?} {m}"), l, c)).collect()
+    };
+    // smtp_alert on, and neither server nor addresses: at the smtp_alert.
+    let inst = INSTANCE.replace("virtual_router_id 51\n", "virtual_router_id 51\n    smtp_alert\n");
+    assert_eq!(warn(&inst), [("Warning `smtp_alert` is on, but no email alert can be sent".to_string(), 4, 5)],);
+    // Addresses without a server: at notification_email.
+    let text = format!("global_defs {{\n  notification_email {{\n    ops@example.com\n  }}\n}}\n{inst}");
+    assert_eq!(warn(&text), [("Warning no email alert is sent: global_defs has no smtp_server".to_string(), 2, 3)]);
+    // A server without addresses: at smtp_server.
+    let text = format!("global_defs {{\n  smtp_server 192.0.2.25\n}}\n{inst}");
+    assert_eq!(
+        warn(&text),
+        [("Warning no email alert is sent: notification_email lists no address".to_string(), 2, 15)]
+    );
+    // Both, and nothing mails (VRRP is off by default, as in keepalived): at smtp_server.
+    let text = format!(
+        "global_defs {{\n  smtp_server 192.0.2.25\n  notification_email {{\n    ops@example.com\n  }}\n}}\n{INSTANCE}"
+    );
+    assert_eq!(warn(&text), [("Warning no email alert is sent: nothing has smtp_alert on".to_string(), 2, 15)]);
+    // Both, and the instance mails: nothing to say.
+    let text = format!(
+        "global_defs {{\n  smtp_server 192.0.2.25\n  notification_email {{\n    ops@example.com\n  }}\n}}\n{inst}"
+    );
+    assert_eq!(warn(&text), []);
+    // `smtp_alert no` turns a default off; global smtp_alert_vrrp turns it on.
+    let off = INSTANCE.replace("virtual_router_id 51\n", "virtual_router_id 51\n    smtp_alert no\n");
+    let text = format!(
+        "global_defs {{\n  smtp_server 192.0.2.25\n  notification_email {{\n    ops@example.com\n  }}\n  smtp_alert_vrrp\n}}\n{off}"
+    );
+    assert_eq!(warn(&text), [("Warning no email alert is sent: nothing has smtp_alert on".to_string(), 2, 15)]);
+    let text = format!(
+        "global_defs {{\n  smtp_server 192.0.2.25\n  notification_email {{\n    ops@example.com\n  }}\n  smtp_alert_vrrp\n}}\n{INSTANCE}"
+    );
+    assert_eq!(warn(&text), []);
+}
+
+#[test]
+fn smtp_connect_timeout_0_is_1_as_in_keepalived() {
+    let text = format!(
+        "global_defs {{\n  smtp_server 192.0.2.25\n  smtp_connect_timeout 0\n  notification_email {{\n    ops@example.com\n  }}\n  smtp_alert\n}}\n{INSTANCE}"
+    );
+    let r = check(&text);
+    let f = found(&r);
+    assert_eq!(f.len(), 1, "{}", r.render());
+    assert_eq!((f[0].0, f[0].3, f[0].4), (Severity::Warning, 3, 24), "{}", r.render());
+    assert_eq!(r.config.global_defs.smtp_connect_timeout, 1.0);
+}
+
+#[test]
+fn email_warnings_point_into_a_toml_file() {
+    let text = "[global_defs]\nsmtp_server = { host = \"192.0.2.25\" }\n\n[[vrrp_instance]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvirtual_router_id = 51\nsmtp_alert = true\nvirtual_ipaddress = [{ address = \"10.0.0.1\", prefix = 24 }]\n";
+    let r = load_str(text, "tandem.toml", &Options::default());
+    let f = found(&r);
+    assert_eq!(f.len(), 1, "{}", r.render());
+    assert_eq!(f[0].1, "no email alert is sent: notification_email lists no address", "{}", r.render());
+    assert_eq!((f[0].3, f[0].4), (2, 15), "{}", r.render());
+}

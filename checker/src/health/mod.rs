@@ -44,6 +44,19 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+/// A check went up or down (its first result, confirming its starting state, is no change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckChange {
+    /// Which.
+    pub id: CheckId,
+    /// Up or down now.
+    pub up: bool,
+    /// Its real server is alive now (all its checks up).
+    pub alive: bool,
+    /// The change moved the real server (up or down).
+    pub alive_changed: bool,
+}
+
 /// A real server: indexes into [`Settings::virtual_servers`] and its `real_servers`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RsId {
@@ -198,6 +211,8 @@ impl Virtual {
 pub struct Health {
     vss: Vec<Virtual>,
     actions: VecDeque<Action>,
+    /// Checks that changed state, for [`Self::poll_check_change`].
+    check_changes: VecDeque<CheckChange>,
     stopped: bool,
     /// Every check's next run, earliest first (see [`timers`]): scheduling costs O(1) per
     /// check instead of a scan of them all. A check is queued only when it has no entry (at
@@ -260,7 +275,13 @@ impl Health {
                 installed: BTreeMap::new(),
             });
         }
-        let mut h = Health { vss, actions: VecDeque::new(), stopped: false, timers: timers::Timers::default() };
+        let mut h = Health {
+            vss,
+            actions: VecDeque::new(),
+            check_changes: VecDeque::new(),
+            stopped: false,
+            timers: timers::Timers::default(),
+        };
         for (vs, v) in h.vss.iter().enumerate() {
             for (rs, r) in v.reals.iter().enumerate() {
                 for (check, c) in r.checks.iter().enumerate() {
@@ -488,12 +509,21 @@ impl Health {
             c.share = 0;
         }
         let alive = r.checks.iter().all(|c| c.up);
-        if alive != r.alive {
+        let alive_changed = alive != r.alive;
+        if alive_changed {
             r.alive = alive;
             self.sync_pool(id.vs);
             self.actions.push_back(Action::RealServer { rs: id.real_server(), up: alive, reason });
             self.update_quorum(id.vs, false);
         }
+        self.check_changes.push_back(CheckChange { id, up, alive, alive_changed });
+    }
+
+    /// The next check that changed state, in order (keepalived's checkers send their email
+    /// alert then: check_tcp.c `tcp_epilog` and the others). Kept apart from
+    /// [`Self::poll_action`]: a caller that has no use for them need not drain them.
+    pub fn poll_check_change(&mut self) -> Option<CheckChange> {
+        self.check_changes.pop_front()
     }
 
     /// keepalived's `update_quorum_state`.

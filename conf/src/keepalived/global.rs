@@ -22,7 +22,22 @@ pub(super) fn read(cx: &mut Ctx, stmts: &[Stmt], g: &mut GlobalDefs) {
                     g.smtp_server = Some(SmtpServer { host, port: port.unwrap_or(25) });
                 }
             }
-            "smtp_connect_timeout" => set(&mut g.smtp_connect_timeout, cx.secs(st, 0, 1.0, 3600.0)),
+            "smtp_helo_name" => g.smtp_helo_name = cx.word(st, "a name"),
+            // keepalived (global_parser.c, smtpto_handler) takes 0 with a warning and uses 1,
+            // and up to UINT_MAX / TIMER_HZ seconds.
+            "smtp_connect_timeout" => match st.args.first() {
+                Some(w) if w.text.parse::<f64>() == Ok(0.0) => {
+                    cx.warn(w.span, "smtp_connect_timeout must be greater than 0; 1 is used (as keepalived)");
+                    cx.extra(st, 1);
+                    g.smtp_connect_timeout = 1.0;
+                }
+                _ => set(&mut g.smtp_connect_timeout, cx.secs(st, 0, 1.0, 4294.0)),
+            },
+            "smtp_alert" => g.smtp_alert = Some(cx.bool_opt(st)),
+            "smtp_alert_vrrp" => g.smtp_alert_vrrp = Some(cx.bool_opt(st)),
+            "smtp_alert_checker" => g.smtp_alert_checker = Some(cx.bool_opt(st)),
+            "no_email_faults" => g.no_email_faults = cx.flag(st),
+            "no_checker_emails" => g.no_checker_emails = cx.bool_opt(st),
             "script_user" => g.script_user = cx.run_as(st),
             "enable_script_security" => g.enable_script_security = cx.flag(st),
             "lvs_sync_daemon" => g.lvs_sync_daemon = sync_daemon(cx, st),

@@ -159,7 +159,7 @@ pub(super) fn virtual_server(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<Virt
             "retry" => v.retry = cx.int(b, 0, 0, 1_000_000),
             "delay_before_retry" => v.delay_before_retry = cx.secs(b, 0, 0.0, 86400.0),
             "warmup" => v.warmup = cx.secs(b, 0, 0.0, 86400.0),
-            "smtp_alert" => v.smtp_alert = cx.flag(b),
+            "smtp_alert" => v.smtp_alert = Some(cx.bool_opt(b)),
             _ => {
                 cx.unknown(b, "virtual_server");
                 continue;
@@ -323,7 +323,7 @@ fn real_server(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<RealServer> {
             "retry" => r.retry = cx.int(b, 0, 0, 1_000_000),
             "delay_before_retry" => r.delay_before_retry = cx.secs(b, 0, 0.0, 86400.0),
             "warmup" => r.warmup = cx.secs(b, 0, 0.0, 86400.0),
-            "smtp_alert" => r.smtp_alert = cx.flag(b),
+            "smtp_alert" => r.smtp_alert = Some(cx.bool_opt(b)),
             _ => {
                 cx.unknown(b, "virtual_server/real_server");
                 continue;

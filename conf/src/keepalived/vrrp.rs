@@ -189,7 +189,7 @@ pub(super) fn sync_group(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<SyncGrou
         track_file: Vec::new(),
         track_process: Vec::new(),
         notify: Notify::default(),
-        smtp_alert: false,
+        smtp_alert: None,
         sync_group_tracking_weight: false,
     };
     for b in cx.block(st) {
@@ -215,7 +215,7 @@ pub(super) fn sync_group(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<SyncGrou
             "track_script" => g.track_script = track_refs(cx, b, &here, -253, 253),
             "track_file" => g.track_file = track_refs(cx, b, &here, -254, 254),
             "track_process" => g.track_process = track_refs(cx, b, &here, -254, 254),
-            "smtp_alert" => g.smtp_alert = cx.flag(b),
+            "smtp_alert" => g.smtp_alert = Some(cx.bool_opt(b)),
             "sync_group_tracking_weight" => g.sync_group_tracking_weight = cx.flag(b),
             "global_tracking" => {
                 cx.at(&format!("{path}.sync_group_tracking_weight"), b);
@@ -335,7 +335,7 @@ pub(super) fn instance(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpInstan
                 };
                 *slot = value;
             }
-            "smtp_alert" => v.smtp_alert = cx.flag(b),
+            "smtp_alert" => v.smtp_alert = Some(cx.bool_opt(b)),
             _ => {
                 cx.unknown(b, "vrrp_instance");
                 continue;

@@ -11,17 +11,39 @@ pub struct GlobalDefs {
     /// `router_id`: names this director in notifications and logs; the host name when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub router_id: Option<String>,
-    /// `notification_email { ... }`: addresses that get state-change mails.
+    /// `notification_email { ... }`: addresses that get the alert mails (each one a
+    /// recipient of every mail).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notification_email: Vec<String>,
-    /// `notification_email_from`.
+    /// `notification_email_from`: the mails' sender (default: `USER@HOSTNAME`, the user
+    /// tandem runs as).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notification_email_from: Option<String>,
-    /// `smtp_server HOST [PORT]`.
+    /// `smtp_server HOST [PORT]`: where alert mails go; none, no mail is sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub smtp_server: Option<SmtpServer>,
-    /// `smtp_connect_timeout` in seconds (keepalived: 30).
+    /// `smtp_helo_name`: the name tandem greets the SMTP server with (default: the host name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_helo_name: Option<String>,
+    /// `smtp_connect_timeout` in seconds (keepalived: 30): for the connection and each reply.
     pub smtp_connect_timeout: f64,
+    /// `smtp_alert [BOOL]`: the default of every instance's, sync group's, virtual and real
+    /// server's `smtp_alert` (after `smtp_alert_vrrp` / `smtp_alert_checker`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_alert: Option<bool>,
+    /// `smtp_alert_vrrp [BOOL]`: the default of VRRP instances' and sync groups' `smtp_alert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_alert_vrrp: Option<bool>,
+    /// `smtp_alert_checker [BOOL]`: the default of virtual and real servers' `smtp_alert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_alert_checker: Option<bool>,
+    /// `no_email_faults`: no mail when an instance or sync group enters FAULT.
+    #[serde(skip_serializing_if = "is_false")]
+    pub no_email_faults: bool,
+    /// `no_checker_emails [BOOL]`: a check that changes state mails only when that takes its
+    /// real server up or down (not when another of its checks already had).
+    #[serde(skip_serializing_if = "is_false")]
+    pub no_checker_emails: bool,
     /// `script_user USER [GROUP]`: who scripts run as by default.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub script_user: Option<RunAs>,
@@ -114,7 +136,13 @@ impl Default for GlobalDefs {
             notification_email: Vec::new(),
             notification_email_from: None,
             smtp_server: None,
+            smtp_helo_name: None,
             smtp_connect_timeout: 30.0,
+            smtp_alert: None,
+            smtp_alert_vrrp: None,
+            smtp_alert_checker: None,
+            no_email_faults: false,
+            no_checker_emails: false,
             script_user: None,
             enable_script_security: false,
             lvs_sync_daemon: None,

@@ -240,9 +240,10 @@ pub struct VirtualServer {
     /// `warmup`: default for checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup: Option<f64>,
-    /// `smtp_alert`.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub smtp_alert: bool,
+    /// `smtp_alert [BOOL]`: mail on quorum changes; unset, `smtp_alert_checker`, then
+    /// `smtp_alert` of global_defs decide (else no mail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp_alert: Option<bool>,
     /// `real_server` blocks.
     #[serde(default, rename = "real_server", skip_serializing_if = "Vec::is_empty")]
     pub real_servers: Vec<RealServer>,
@@ -285,7 +286,7 @@ impl VirtualServer {
             retry: None,
             delay_before_retry: None,
             warmup: None,
-            smtp_alert: false,
+            smtp_alert: None,
             real_servers: Vec::new(),
         }
     }
@@ -380,9 +381,11 @@ pub struct RealServer {
     /// `warmup` default for this server's checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup: Option<f64>,
-    /// `smtp_alert`.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub smtp_alert: bool,
+    /// `smtp_alert [BOOL]`: mail when the server goes up or down; unset,
+    /// `smtp_alert_checker`, then `smtp_alert` of global_defs decide (else a mail: keepalived's
+    /// one default that is on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp_alert: Option<bool>,
     /// Checker blocks.
     #[serde(default, rename = "check", skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<Check>,
@@ -409,7 +412,7 @@ impl RealServer {
             retry: None,
             delay_before_retry: None,
             warmup: None,
-            smtp_alert: false,
+            smtp_alert: None,
             checks: Vec::new(),
         }
     }

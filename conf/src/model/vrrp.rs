@@ -237,9 +237,10 @@ pub struct VrrpInstance {
     /// Notify scripts.
     #[serde(default, skip_serializing_if = "Notify::is_empty")]
     pub notify: Notify,
-    /// `smtp_alert`: mail on state changes.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub smtp_alert: bool,
+    /// `smtp_alert [BOOL]`: mail on state changes; unset, `smtp_alert_vrrp`, then
+    /// `smtp_alert` of global_defs decide (else no mail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp_alert: Option<bool>,
 }
 
 impl VrrpInstance {
@@ -281,7 +282,7 @@ impl VrrpInstance {
             skip_check_adv_addr: None,
             garp: GarpOverrides::default(),
             notify: Notify::default(),
-            smtp_alert: false,
+            smtp_alert: None,
         }
     }
 
@@ -489,9 +490,10 @@ pub struct SyncGroup {
     /// Notify scripts.
     #[serde(default, skip_serializing_if = "Notify::is_empty")]
     pub notify: Notify,
-    /// `smtp_alert`.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub smtp_alert: bool,
+    /// `smtp_alert [BOOL]`: mail on the group's state changes; unset, `smtp_alert_vrrp`, then
+    /// `smtp_alert` of global_defs decide (else no mail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp_alert: Option<bool>,
     /// `sync_group_tracking_weight` (or the deprecated `global_tracking`): members keep the
     /// weights of their own tracked scripts and interfaces; without it keepalived ignores them.
     #[serde(default, skip_serializing_if = "is_false")]

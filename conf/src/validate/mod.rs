@@ -2,6 +2,7 @@
 //! place the reader recorded for the model path concerned.
 
 mod addresses;
+mod email;
 mod lvs;
 mod vrrp;
 
@@ -26,6 +27,7 @@ pub(crate) fn run(c: &Config, map: &SourceMap, sources: &Sources, diags: &mut Ve
     vrrp::check(&mut v, c);
     lvs::check(&mut v, c);
     addresses::check(&mut v, c);
+    email::check(&mut v, c);
     for (path, gap, refused) in crate::support::findings(c) {
         if refused {
             v.error(&path, format!("`{}` is not supported by tandem run", gap.keyword))

@@ -63,6 +63,8 @@ pub struct Member {
     pub notify: conf::Notify,
     /// `notify_master_rx_lower_pri`.
     pub notify_rx_lower: Option<String>,
+    /// Mail its transitions (`smtp_alert`, resolved with keepalived's precedence).
+    pub smtp_alert: bool,
 }
 
 /// A sync group (or a lone instance) ready to run.
@@ -76,6 +78,8 @@ pub struct Unit {
     pub members: Vec<Member>,
     /// The group's notify scripts.
     pub notify: conf::Notify,
+    /// Mail the group's transitions (`smtp_alert`, resolved with keepalived's precedence).
+    pub smtp_alert: bool,
 }
 
 /// Why a unit cannot be built.
@@ -168,6 +172,7 @@ pub fn resolve(c: &conf::Config, plan: &Plan, addrs: &Addresses, startup_delay: 
         is_group: plan.is_group,
         members,
         notify: group.map(|g| g.notify.clone()).unwrap_or_default(),
+        smtp_alert: group.is_some_and(|g| super::email::vrrp_alert(g.smtp_alert, &c.global_defs)),
     })
 }
 
@@ -458,5 +463,6 @@ fn member(
         accept: v.accept_mode(g),
         notify: v.notify.clone(),
         notify_rx_lower: v.notify_master_rx_lower_pri.clone(),
+        smtp_alert: super::email::vrrp_alert(v.smtp_alert, g),
     })
 }

@@ -15,6 +15,7 @@
 
 use super::addresses::Present;
 use super::check_durations::CheckDurations;
+use super::email::{self, Mailer};
 use super::ipvs::Target;
 use super::snapshot::{HealthSnapshot, RealServerHealth, VirtualServerHealth, now_unix_ms};
 use crate::health::{self, Checks, Runner};
@@ -26,7 +27,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tandem_checker::connects::{self, TcpConnects};
-use tandem_checker::health::{Action, CheckId, Health, RsId};
+use tandem_checker::health::{Action, CheckChange, CheckId, Health, RsId};
 use tandem_checker::probe::Probe;
 use tandem_checker::probe::ProbeResult;
 use tandem_conf::Config;
@@ -113,6 +114,14 @@ pub struct Checker {
     notify_as: Result<Option<Credentials>, String>,
     /// What `tandem status` shows of the checks, kept as transitions come.
     seen: HealthSnapshot,
+    /// Email alerts.
+    mail: Mailer,
+    /// The core's first actions (its starting states) are drained: quorum mails say "Gained"
+    /// and "Lost" from then on, "Starting with" before (keepalived's `init`) for a virtual
+    /// server the configuration before a reload did not have.
+    started: bool,
+    /// Stopping: real server and quorum mails say "Shutting down".
+    stopping: bool,
 }
 
 /// A number in [0, 1) for the warmup spread.
@@ -138,7 +147,7 @@ pub fn target(c: &Config, pools: Option<&[Vec<(SocketAddr, u32)>]>) -> Target {
 impl Checker {
     /// The checks of `config`; `previous` keeps real servers (by virtual server name and
     /// address) in the state a previous configuration's checks left them.
-    pub fn new(config: Arc<Config>, mut checks: Checks, previous: Previous) -> Checker {
+    pub fn new(config: Arc<Config>, mut checks: Checks, previous: Previous, mail: Mailer) -> Checker {
         let mut by_service = previous.by_service;
         let mut before = Vec::with_capacity(config.virtual_servers.len());
         for (i, vs_conf) in config.virtual_servers.iter().enumerate() {
@@ -163,7 +172,19 @@ impl Checker {
         };
         let resumed = vec![None; config.virtual_servers.len()];
         let seen = health_snapshot(&config, &checks, &health, &before);
-        Checker { config, checks, health, previous: before, resumed, starting: Vec::new(), notify_as, seen }
+        Checker {
+            config,
+            checks,
+            health,
+            previous: before,
+            resumed,
+            starting: Vec::new(),
+            notify_as,
+            seen,
+            mail,
+            started: false,
+            stopping: false,
+        }
     }
 
     /// What `tandem status` shows of the checks now.
@@ -263,9 +284,11 @@ impl Checker {
                 Action::StartProbe(id) => self.starting.push(id),
                 Action::SetDest { .. } | Action::RemoveDest { .. } => changed = true,
                 Action::RealServer { rs, up, reason } => {
+                    let mut seen_up = None;
                     if let Some(h) =
                         self.seen.virtual_servers.get_mut(rs.vs).and_then(|v| v.real_servers.get_mut(rs.rs))
                     {
+                        seen_up = Some(h.up);
                         if h.up != up || h.since_unix_ms.is_none() {
                             h.since_unix_ms = Some(now_unix_ms());
                         }
@@ -303,6 +326,19 @@ impl Checker {
                     }
                     let script = conf_rs.and_then(|r| if up { r.notify_up.as_ref() } else { r.notify_down.as_ref() });
                     notify(&self.notify_as, script);
+                    // The checks' own changes are mailed below; at a stop with `omega`, keepalived
+                    // mails each server that goes down (ipwrapper.c, clear_service_rs).
+                    if let (Some(v), Some(r), true) = (vs_conf, conf_rs, self.stopping) {
+                        if seen_up != Some(up) && email::real_server_alert(r.smtp_alert, &self.config.global_defs) {
+                            let body = email::real_server_body(email::CheckWord::Other, up, true);
+                            self.mail.send(email::Alert::RealServer {
+                                real_server: email::trio(r.ip, v.effective_protocol(), r.port.or(v.port).unwrap_or(0)),
+                                virtual_server: email::virtual_server_name(v),
+                                up,
+                                body,
+                            });
+                        }
+                    }
                 }
                 Action::Quorum { vs, up, weight, threshold } => {
                     if let Some(h) = self.seen.virtual_servers.get_mut(vs) {
@@ -324,10 +360,89 @@ impl Checker {
                         &self.notify_as,
                         v.and_then(|v| if up { v.quorum_up.as_ref() } else { v.quorum_down.as_ref() }),
                     );
+                    if let Some(v) = v.filter(|v| email::virtual_server_alert(v.smtp_alert, &self.config.global_defs)) {
+                        let init = !self.started && was.is_none();
+                        let body = email::quorum_body(up, init, self.stopping, v.quorum, v.hysteresis, weight);
+                        self.mail.send(email::Alert::Quorum {
+                            virtual_server: email::virtual_server_name(v),
+                            up,
+                            body,
+                        });
+                    }
                 }
             }
         }
+        // keepalived's checkers mail when a check changes state, after its real server and
+        // quorum have followed (check_tcp.c `tcp_epilog` and the others): with
+        // `no_checker_emails`, only when the change moved the real server.
+        while let Some(c) = self.health.poll_check_change() {
+            self.mail_check_change(c);
+        }
+        self.started = true;
         changed
+    }
+
+    fn mail_check_change(&self, c: CheckChange) {
+        let g = &self.config.global_defs;
+        let Some(v) = self.config.virtual_servers.get(c.id.vs) else { return };
+        let Some(r) = v.real_servers.get(c.id.rs) else { return };
+        if !email::real_server_alert(r.smtp_alert, g) || (g.no_checker_emails && !c.alive_changed) {
+            return;
+        }
+        let Some(word) = self.check_word(c.id) else { return };
+        self.mail.send(email::Alert::RealServer {
+            real_server: email::trio(r.ip, v.effective_protocol(), r.port.or(v.port).unwrap_or(0)),
+            virtual_server: email::virtual_server_name(v),
+            up: c.alive,
+            body: email::real_server_body(word, c.up, false),
+        });
+    }
+
+    /// keepalived's mails for the alive real servers a reload removes (ipwrapper.c,
+    /// clear_service_rs: DOWN, "=> Removing <="): those of this configuration that `new`
+    /// no longer has under the same virtual server.
+    fn removed_alive(&self, new_config: &Config, new: &Checks) -> Vec<email::Alert> {
+        let mut out = Vec::new();
+        let g = &self.config.global_defs;
+        for (i, (vs, settings)) in
+            self.config.virtual_servers.iter().zip(&self.checks.settings.virtual_servers).enumerate()
+        {
+            let id = service_id(vs);
+            let kept = (new_config.virtual_servers.iter().zip(&new.settings.virtual_servers))
+                .find(|(n, _)| service_id(n) == id)
+                .map(|(_, s)| s);
+            for (j, (rs, rs_settings)) in vs.real_servers.iter().zip(&settings.real_servers).enumerate() {
+                let still = kept.is_some_and(|k| k.real_servers.iter().any(|r| r.addr == rs_settings.addr));
+                if still || !self.health.is_alive(RsId { vs: i, rs: j }) || !email::real_server_alert(rs.smtp_alert, g)
+                {
+                    continue;
+                }
+                out.push(email::Alert::RealServer {
+                    real_server: email::trio(rs.ip, vs.effective_protocol(), rs.port.or(vs.port).unwrap_or(0)),
+                    virtual_server: email::virtual_server_name(vs),
+                    up: false,
+                    body: "=> Removing <=".to_string(),
+                });
+            }
+        }
+        out
+    }
+
+    /// The kind of check `id`, for its mail's wording; none for a FILE_CHECK, which mails
+    /// nothing in keepalived (trackers/track_file.c).
+    fn check_word(&self, id: CheckId) -> Option<email::CheckWord> {
+        Some(match &**self.runner(id)? {
+            Runner::Misc { .. } => email::CheckWord::Misc,
+            Runner::Probe(p) => match p {
+                Probe::Tcp(_) => email::CheckWord::Tcp,
+                Probe::Http(..) => email::CheckWord::Http,
+                Probe::Dns(..) => email::CheckWord::Dns,
+                Probe::Udp(..) => email::CheckWord::Udp,
+                Probe::Ping(_) => email::CheckWord::Ping,
+                Probe::Smtp(..) => email::CheckWord::Other,
+                Probe::File(_) => return None,
+            },
+        })
     }
 
     /// What runs check `id`.
@@ -434,8 +549,13 @@ impl Checker {
                     // The old configuration's probes in flight are dropped with it.
                     running.clear();
                     connects.get_mut().clear();
+                    let mail = self.mail.clone();
                     let (previous, old) = self.into_previous();
-                    self = Checker::new(r.config.clone(), r.checks.clone(), previous);
+                    let removing = old.removed_alive(&r.config, &r.checks);
+                    self = Checker::new(r.config.clone(), r.checks.clone(), previous, mail);
+                    for alert in removing {
+                        self.mail.send(alert);
+                    }
                     // The old configuration's model, checks and states (megabytes for
                     // thousands of real servers) are freed on another thread, off the
                     // reload's path, and their pages given back a little later.
@@ -468,6 +588,7 @@ impl Checker {
         }
         // At stop the IPVS keeper removes the services; only the notifications are left.
         drop(running);
+        self.stopping = true;
         self.health.handle_stop(Instant::now());
         self.drain();
         Ok(())

@@ -26,6 +26,11 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Instance {
     iname: String,
     intf: String,
@@ -100,6 +105,14 @@ pub fn render(s: &Status, stats: &TableStats, durations: &CheckDurations) -> Res
     let up = Gauge::<i64>::default();
     r.register("up", "tandem runs (always 1 on a page it serves)", up.clone());
     up.set(1);
+    let mails = counter::<Outcome>(
+        &mut r,
+        "email_alerts",
+        "Email alerts: sent, failed (not sent, not retried), dropped (the queue to send was full)",
+    );
+    for (outcome, n) in super::email::counts() {
+        mails.get_or_create(&Outcome { outcome: outcome.to_string() }).inc_by(n);
+    }
 
     // VRRP, as keepalived's exporter names it.
     let state = gauge::<InstanceAddress>(

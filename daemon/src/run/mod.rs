@@ -15,6 +15,7 @@ mod check_durations;
 mod checks;
 pub mod control;
 pub mod drill;
+mod email;
 mod fifo;
 mod file_tracker;
 mod firewall;
@@ -61,6 +62,8 @@ pub(crate) struct Shared {
     fifo: Option<fifo::NotifyFifo>,
     /// The drop rules of instances without accept mode.
     firewall: firewall::Firewall,
+    /// Email alerts.
+    mail: email::Mailer,
 }
 
 impl Shared {
@@ -112,6 +115,16 @@ const GLOBAL_DEFS_RELOADED: &[&str] = &[
     "vrrp_mcast_group6",
     "v3_checksum_as_v2",
     "script_user",
+    "notification_email",
+    "notification_email_from",
+    "smtp_server",
+    "smtp_helo_name",
+    "smtp_connect_timeout",
+    "smtp_alert",
+    "smtp_alert_vrrp",
+    "smtp_alert_checker",
+    "no_email_faults",
+    "no_checker_emails",
 ];
 
 /// The `global_defs` keywords that differ between two configurations and that a reload does
@@ -263,7 +276,8 @@ async fn async_run(
     }
     let firewall = firewall::Firewall::default();
     firewall.clear_leftovers().await;
-    let shared = std::sync::Arc::new(Shared { links: shared_links, addrs, fifo, firewall });
+    let mail = email::Mailer::start(&config.global_defs);
+    let shared = std::sync::Arc::new(Shared { links: shared_links, addrs, fifo, firewall, mail: mail.clone() });
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
@@ -298,7 +312,7 @@ async fn async_run(
     // runs even without virtual servers so that a reload can add some.
     let units_count = units.len();
     warn_ha_suspend_without_address(&config);
-    let checker = checks::Checker::new(std::sync::Arc::clone(&config), checks, Default::default());
+    let checker = checks::Checker::new(std::sync::Arc::clone(&config), checks, Default::default(), mail.clone());
     // ha_suspend follows the host's addresses (keepalived follows them always, too).
     let addresses = addresses::follow()?;
     let (target_tx, target_rx) = watch::channel(std::sync::Arc::new(checker.target()));
@@ -439,6 +453,9 @@ async fn async_run(
             }
         }
     }
+    // The alerts of the stop (instances stopping, with `omega` the real servers and quorums
+    // going down) get a few seconds to go out.
+    mail.flush(Duration::from_secs(5)).await;
     // Every unit has stopped and removed its VIPs: their drop rules go too.
     shared.firewall.remove().await;
     if let Some(p) = control_path {
@@ -515,6 +532,7 @@ fn reload_now(
                     }
                     warn_ha_suspend_without_address(&new);
                     apply_script_user(&new.global_defs);
+                    vrrp.units.shared().mail.configure(&new.global_defs);
                     limits::raise_for(&new);
                     crate::health::forget_checks(&mut new);
                     let new = std::sync::Arc::new(new);
@@ -689,9 +707,11 @@ mod tests {
         b.vrrp_garp_interval = 0.5;
         b.lvs_flush = true;
         b.vrrp_startup_delay = 5.0;
-        // Not acted on at all (warned when read): no restart would apply them either.
+        // Email settings a reload applies.
         b.smtp_server = Some(tandem_conf::SmtpServer { host: "mail".into(), port: 25 });
         b.notification_email = vec!["ops@example.com".into()];
+        b.smtp_alert = Some(true);
+        // Not acted on at all (always on): no restart would apply it either.
         b.vrrp_check_unicast_src = true;
         assert_eq!(global_defs_needing_restart(&a, &b), ["vrrp_startup_delay"]);
     }

@@ -4,6 +4,7 @@
 use super::Event;
 pub use super::build::Unit;
 use super::build::{self, BuildError, Member, Tracked};
+use super::email;
 use super::release::{self, Goodbye};
 use super::scripts::{ScriptResult, Specs, TrackEvent};
 use super::snapshot::TransitionSnapshot;
@@ -161,8 +162,17 @@ pub async fn run(
         setup,
         goodbye_kept: vec![false; n],
         group_state: State::Init,
+        mailed: vec![None; n],
+        group_mailed: None,
+        removed: false,
     };
-    let ctx = Ctx { addrs: &shared.addrs, fifo: shared.fifo.as_ref(), firewall: &shared.firewall, publisher };
+    let ctx = Ctx {
+        addrs: &shared.addrs,
+        fifo: shared.fifo.as_ref(),
+        firewall: &shared.firewall,
+        publisher,
+        mail: &shared.mail,
+    };
     publisher.set(units::configured_snapshots(&run.setup.config, &run.setup.plan, None));
     // Faults and adjustments known before start apply from the start.
     retrack(&run.unit, &run.track, &mut group);
@@ -176,7 +186,8 @@ pub async fn run(
         }
     }
     group.start(Instant::now());
-    run.group_state = group.state();
+    // The group's first state (BACKUP or FAULT) is a transition from INIT, notified and
+    // mailed as keepalived does at start (vrrp_notify.c, send_group_notifies).
     run.drain(&mut group, &ctx).await;
     run.publish(&group, &ctx);
 
@@ -273,6 +284,7 @@ pub async fn run(
                 }
                 Some(Command::Remove) | None => {
                     info!(unit = %run.unit.name, "removed by a reload; stopping");
+                    run.removed = true;
                     run.stop(&mut group, &ctx).await;
                     return Ok(Exit::Removed);
                 }
@@ -480,6 +492,16 @@ struct Running {
     goodbye_kept: Vec<bool>,
     /// The group's state last reported.
     group_state: State,
+    /// The state each member last mailed about (keepalived's `last_email_state`: a FAULT
+    /// left unmailed with `no_email_faults` does not make the return to the state before it
+    /// a new mail).
+    mailed: Vec<Option<super::email::VrrpState>>,
+    /// The same for the group.
+    group_mailed: Option<super::email::VrrpState>,
+    /// A reload removed the unit: its instances' last mail says FAULT, not Stopping, and its
+    /// group sends none (keepalived mails a deleted instance as FAULT unless
+    /// `notify_deleted`, and a deleted group not at all).
+    removed: bool,
 }
 
 /// What a running unit acts with.
@@ -489,6 +511,8 @@ struct Ctx<'a> {
     firewall: &'a super::firewall::Firewall,
     /// Where the members' state goes out (a transition is written there as it happens).
     publisher: &'a Publisher,
+    /// Email alerts.
+    mail: &'a super::email::Mailer,
 }
 
 impl Running {
@@ -640,6 +664,15 @@ impl Running {
                         to,
                         group.member(ga.member).map_or(0, Instance::priority),
                     );
+                    if m.smtp_alert {
+                        let to = if to == State::Stopped && self.removed { State::Fault } else { to };
+                        if let Some(last) = self.mailed.get_mut(ga.member) {
+                            ctx.mail.state_changed(last, to, |state| email::Alert::Instance {
+                                name: m.settings.name.clone(),
+                                state,
+                            });
+                        }
+                    }
                 }
             }
         }
@@ -647,6 +680,12 @@ impl Running {
         if self.unit.is_group && now != self.group_state {
             info!(group = %self.unit.name, from = ?self.group_state, to = ?now, "sync group transition");
             notify(&self.unit.notify, ctx.fifo, "GROUP", &self.unit.name, now, 0);
+            // A group a reload removes is not mailed (keepalived mails its instances only).
+            if self.unit.smtp_alert && !self.removed {
+                let name = &self.unit.name;
+                let group = |state| email::Alert::Group { name: name.clone(), state };
+                ctx.mail.state_changed(&mut self.group_mailed, now, group);
+            }
         }
         self.group_state = now;
     }
