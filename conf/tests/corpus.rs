@@ -265,6 +265,10 @@ fn plain_global() -> GlobalDefs {
         vrrp_startup_delay: 0.0,
         notify_fifo: None,
         notify_fifo_script: None,
+        vrrp_notify_fifo: None,
+        vrrp_notify_fifo_script: None,
+        lvs_notify_fifo: None,
+        lvs_notify_fifo_script: None,
         max_auto_priority: None,
     }
 }
@@ -342,6 +346,10 @@ fn global_defs_every_keyword() {
             vrrp_startup_delay: 5.5,
             notify_fifo: some("/run/keepalived.fifo"),
             notify_fifo_script: some("/usr/bin/logger"),
+            vrrp_notify_fifo: None,
+            vrrp_notify_fifo_script: None,
+            lvs_notify_fifo: None,
+            lvs_notify_fifo_script: None,
             max_auto_priority: Some(50),
         }
     );
@@ -367,9 +375,9 @@ fn global_defs_other_spellings() {
             smtp_alert_vrrp: Some(true),
             script_user: run_as("root", None),
             enable_script_security: true,
-            // vrrp_notify_fifo and vrrp_notify_fifo_script
-            notify_fifo: some("/run/keepalived-vrrp.fifo"),
-            notify_fifo_script: some("/usr/bin/logger"),
+            // VRRP's own FIFO, not notify_fifo (which gets the checkers' lines too)
+            vrrp_notify_fifo: some("/run/keepalived-vrrp.fifo"),
+            vrrp_notify_fifo_script: some("/usr/bin/logger"),
             // bare: keepalived takes the highest real-time priority, 99 on Linux
             max_auto_priority: Some(99),
             // `false` written out

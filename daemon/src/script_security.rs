@@ -196,9 +196,16 @@ pub fn apply(config: &mut Config) -> Vec<Finding> {
         g.track_script.retain(|t| !refused_scripts.contains(&t.name));
         notify(&mut g.notify, &format!("vrrp_sync_group {}", g.name), &mut judge);
     }
-    if let Some(cmd) = config.global_defs.notify_fifo_script.clone() {
-        if judge("notify_fifo_script".to_string(), &cmd, None) {
-            config.global_defs.notify_fifo_script = None;
+    let g = &mut config.global_defs;
+    for (slot, key) in [
+        (&mut g.notify_fifo_script, "notify_fifo_script"),
+        (&mut g.vrrp_notify_fifo_script, "vrrp_notify_fifo_script"),
+        (&mut g.lvs_notify_fifo_script, "lvs_notify_fifo_script"),
+    ] {
+        if let Some(cmd) = slot.clone() {
+            if judge(key.to_string(), &cmd, None) {
+                *slot = None;
+            }
         }
     }
     // A user looked up once, however many checks name it.

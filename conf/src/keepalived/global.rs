@@ -97,14 +97,13 @@ pub(super) fn read(cx: &mut Ctx, stmts: &[Stmt], g: &mut GlobalDefs) {
             "vrrp_skip_check_adv_addr" => g.vrrp_skip_check_adv_addr = cx.flag(st),
             "vrrp_strict" => g.vrrp_strict = cx.flag(st),
             "vrrp_startup_delay" => set(&mut g.vrrp_startup_delay, cx.secs(st, 0, 0.0, 3600.0)),
-            "notify_fifo" | "vrrp_notify_fifo" => {
-                cx.at("global_defs.notify_fifo", st);
-                g.notify_fifo = cx.arg(st, 0, "a path").map(|w| w.text.to_string());
-            }
-            "notify_fifo_script" | "vrrp_notify_fifo_script" => {
-                cx.at("global_defs.notify_fifo_script", st);
-                g.notify_fifo_script = cx.command(st);
-            }
+            // keepalived's three FIFOs: everything, VRRP only, LVS only (core/notify.c).
+            "notify_fifo" => g.notify_fifo = cx.arg(st, 0, "a path").map(|w| w.text.to_string()),
+            "notify_fifo_script" => g.notify_fifo_script = cx.command(st),
+            "vrrp_notify_fifo" => g.vrrp_notify_fifo = cx.arg(st, 0, "a path").map(|w| w.text.to_string()),
+            "vrrp_notify_fifo_script" => g.vrrp_notify_fifo_script = cx.command(st),
+            "lvs_notify_fifo" => g.lvs_notify_fifo = cx.arg(st, 0, "a path").map(|w| w.text.to_string()),
+            "lvs_notify_fifo_script" => g.lvs_notify_fifo_script = cx.command(st),
             "max_auto_priority" => {
                 g.max_auto_priority = if st.args.is_empty() { Some(99) } else { cx.int(st, 0, -1, 99) };
             }

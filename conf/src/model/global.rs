@@ -118,12 +118,24 @@ pub struct GlobalDefs {
     pub vrrp_strict: bool,
     /// `vrrp_startup_delay`: seconds to wait before starting VRRP (0).
     pub vrrp_startup_delay: f64,
-    /// `vrrp_notify_fifo` (or `notify_fifo`): FIFO that receives every state change.
+    /// `notify_fifo`: FIFO that receives every state change, VRRP's and LVS's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notify_fifo: Option<String>,
     /// `notify_fifo_script`: script fed from the notify FIFO.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notify_fifo_script: Option<String>,
+    /// `vrrp_notify_fifo`: FIFO that receives VRRP's state changes only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vrrp_notify_fifo: Option<String>,
+    /// `vrrp_notify_fifo_script`: script fed from the VRRP notify FIFO.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vrrp_notify_fifo_script: Option<String>,
+    /// `lvs_notify_fifo`: FIFO that receives real servers' and virtual servers' changes only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lvs_notify_fifo: Option<String>,
+    /// `lvs_notify_fifo_script`: script fed from the LVS notify FIFO.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lvs_notify_fifo_script: Option<String>,
     /// `max_auto_priority [N]`: real-time scheduling priority for the daemon.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_auto_priority: Option<i32>,
@@ -171,6 +183,10 @@ impl Default for GlobalDefs {
             vrrp_startup_delay: 0.0,
             notify_fifo: None,
             notify_fifo_script: None,
+            vrrp_notify_fifo: None,
+            vrrp_notify_fifo_script: None,
+            lvs_notify_fifo: None,
+            lvs_notify_fifo_script: None,
             max_auto_priority: None,
         }
     }

@@ -116,6 +116,8 @@ pub struct Checker {
     seen: HealthSnapshot,
     /// Email alerts.
     mail: Mailer,
+    /// The notify FIFOs (`notify_fifo`, `lvs_notify_fifo`) that get `RS` / `VS` lines.
+    fifo: Arc<super::fifo::Fifos>,
     /// The core's first actions (its starting states) are drained: quorum mails say "Gained"
     /// and "Lost" from then on, "Starting with" before (keepalived's `init`) for a virtual
     /// server the configuration before a reload did not have.
@@ -147,7 +149,13 @@ pub fn target(c: &Config, pools: Option<&[Vec<(SocketAddr, u32)>]>) -> Target {
 impl Checker {
     /// The checks of `config`; `previous` keeps real servers (by virtual server name and
     /// address) in the state a previous configuration's checks left them.
-    pub fn new(config: Arc<Config>, mut checks: Checks, previous: Previous, mail: Mailer) -> Checker {
+    pub fn new(
+        config: Arc<Config>,
+        mut checks: Checks,
+        previous: Previous,
+        mail: Mailer,
+        fifo: Arc<super::fifo::Fifos>,
+    ) -> Checker {
         let mut by_service = previous.by_service;
         let mut before = Vec::with_capacity(config.virtual_servers.len());
         for (i, vs_conf) in config.virtual_servers.iter().enumerate() {
@@ -173,6 +181,7 @@ impl Checker {
         let resumed = vec![None; config.virtual_servers.len()];
         let seen = health_snapshot(&config, &checks, &health, &before);
         Checker {
+            fifo,
             config,
             checks,
             health,
@@ -326,6 +335,12 @@ impl Checker {
                     }
                     let script = conf_rs.and_then(|r| if up { r.notify_up.as_ref() } else { r.notify_down.as_ref() });
                     notify(&self.notify_as, script);
+                    // keepalived's ipwrapper.c, notify_fifo_rs: `RS [rs]:proto:port [vs] UP|DOWN`.
+                    if let (Some(v), Some(r)) = (vs_conf, conf_rs) {
+                        let rs = email::trio(r.ip, v.effective_protocol(), r.port.or(v.port).unwrap_or(0));
+                        let state = if up { "UP" } else { "DOWN" };
+                        self.fifo.lvs(&format!("RS {rs} {} {state}", email::virtual_server_name(v)));
+                    }
                     // The checks' own changes are mailed below; at a stop with `omega`, keepalived
                     // mails each server that goes down (ipwrapper.c, clear_service_rs).
                     if let (Some(v), Some(r), true) = (vs_conf, conf_rs, self.stopping) {
@@ -360,6 +375,11 @@ impl Checker {
                         &self.notify_as,
                         v.and_then(|v| if up { v.quorum_up.as_ref() } else { v.quorum_down.as_ref() }),
                     );
+                    // keepalived's ipwrapper.c, notify_fifo_vs: `VS [vs] UP|DOWN`.
+                    if let Some(v) = v {
+                        let state = if up { "UP" } else { "DOWN" };
+                        self.fifo.lvs(&format!("VS {} {state}", email::virtual_server_name(v)));
+                    }
                     if let Some(v) = v.filter(|v| email::virtual_server_alert(v.smtp_alert, &self.config.global_defs)) {
                         let init = !self.started && was.is_none();
                         let body = email::quorum_body(up, init, self.stopping, v.quorum, v.hysteresis, weight);
@@ -549,10 +569,10 @@ impl Checker {
                     // The old configuration's probes in flight are dropped with it.
                     running.clear();
                     connects.get_mut().clear();
-                    let mail = self.mail.clone();
+                    let (mail, fifo) = (self.mail.clone(), Arc::clone(&self.fifo));
                     let (previous, old) = self.into_previous();
                     let removing = old.removed_alive(&r.config, &r.checks);
-                    self = Checker::new(r.config.clone(), r.checks.clone(), previous, mail);
+                    self = Checker::new(r.config.clone(), r.checks.clone(), previous, mail, fifo);
                     for alert in removing {
                         self.mail.send(alert);
                     }

@@ -1,6 +1,9 @@
-//! keepalived's notify FIFO (`notify_fifo` / `vrrp_notify_fifo`): every state change as a
-//! line `INSTANCE "VI_1" MASTER 150` or `GROUP "G" BACKUP 0`
-//! (keepalived/vrrp/vrrp_notify.c, notify_fifo).
+//! keepalived's notify FIFOs: VRRP's state changes as lines `INSTANCE "VI_1" MASTER 150` or
+//! `GROUP "G" BACKUP 0` (keepalived/vrrp/vrrp_notify.c, notify_fifo), and the checkers' as
+//! `RS [10.0.0.11]:tcp:80 [192.0.2.10]:tcp:80 DOWN` and `VS [192.0.2.10]:tcp:80 UP`
+//! (keepalived/check/ipwrapper.c, notify_fifo_rs / notify_fifo_vs). `notify_fifo` gets both,
+//! `vrrp_notify_fifo` VRRP's only, `lvs_notify_fifo` the checkers' only; each may have a
+//! script that reads it, started with the FIFO's path as its argument.
 //!
 //! As keepalived (keepalived/core/notify.c, fifo_open): the FIFO is made when missing, and
 //! opened read-write and non-blocking, so that tandem neither waits for a reader nor blocks
@@ -50,10 +53,14 @@ impl NotifyFifo {
         self.dropped.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Writes one state change; a full pipe drops the line, as keepalived does. A line is
-    /// far shorter than PIPE_BUF, so it goes whole or not at all (pipe(7)).
+    /// Writes one VRRP state change.
     pub fn write(&self, kind: &str, name: &str, state: &str, priority: u8) {
-        let line = format!("{kind} \"{name}\" {state} {priority}\n");
+        self.write_line(&format!("{kind} \"{name}\" {state} {priority}\n"));
+    }
+
+    /// Writes one line; a full pipe drops it, as keepalived does. A line is far shorter than
+    /// PIPE_BUF, so it goes whole or not at all (pipe(7)).
+    pub fn write_line(&self, line: &str) {
         match (&self.file).write(line.as_bytes()) {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -62,6 +69,59 @@ impl NotifyFifo {
                 }
             }
             Err(e) => tracing::warn!(fifo = %self.path.display(), error = %e, "notify FIFO write failed"),
+        }
+    }
+}
+
+/// A script that reads a FIFO: the keyword that asked for it, its command line, the FIFO.
+pub type FifoScript = (&'static str, String, PathBuf);
+
+/// The FIFOs a configuration asks for.
+#[derive(Debug, Default)]
+pub struct Fifos {
+    /// `notify_fifo`: everything.
+    all: Option<NotifyFifo>,
+    /// `vrrp_notify_fifo`.
+    vrrp: Option<NotifyFifo>,
+    /// `lvs_notify_fifo`.
+    lvs: Option<NotifyFifo>,
+}
+
+impl Fifos {
+    /// Opens (making them when missing) the FIFOs `g` names; returns them and the scripts to
+    /// start, each with its FIFO's path appended, and the keyword that asked for it.
+    pub fn open(g: &tandem_conf::GlobalDefs) -> Result<(Fifos, Vec<FifoScript>), String> {
+        let mut scripts = Vec::new();
+        let mut one = |path: &Option<String>, script: &Option<String>, key: &'static str| {
+            let Some(p) = path else { return Ok(None) };
+            let f = NotifyFifo::open(Path::new(p))?;
+            if let Some(cmd) = script {
+                scripts.push((key, cmd.clone(), f.path().to_path_buf()));
+            }
+            Ok::<_, String>(Some(f))
+        };
+        let all = one(&g.notify_fifo, &g.notify_fifo_script, "notify_fifo_script")?;
+        let vrrp = one(&g.vrrp_notify_fifo, &g.vrrp_notify_fifo_script, "vrrp_notify_fifo_script")?;
+        let lvs = one(&g.lvs_notify_fifo, &g.lvs_notify_fifo_script, "lvs_notify_fifo_script")?;
+        Ok((Fifos { all, vrrp, lvs }, scripts))
+    }
+
+    /// A VRRP state change, to `notify_fifo` and `vrrp_notify_fifo`.
+    pub fn vrrp(&self, kind: &str, name: &str, state: &str, priority: u8) {
+        for f in self.all.iter().chain(&self.vrrp) {
+            f.write(kind, name, state, priority);
+        }
+    }
+
+    /// A checker's line (`RS ...` / `VS ...`, without the newline), to `notify_fifo` and
+    /// `lvs_notify_fifo`.
+    pub fn lvs(&self, line: &str) {
+        if self.all.is_none() && self.lvs.is_none() {
+            return;
+        }
+        let line = format!("{line}\n");
+        for f in self.all.iter().chain(&self.lvs) {
+            f.write_line(&line);
         }
     }
 }
@@ -110,6 +170,37 @@ mod tests {
         let plain = dir.join("plain");
         std::fs::write(&plain, "").unwrap();
         assert!(NotifyFifo::open(&plain).unwrap_err().contains("is not a FIFO"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn each_fifo_gets_the_lines_keepalived_sends_it() {
+        let dir = std::env::temp_dir().join(format!("tandem-fifos-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = |n: &str| dir.join(n).display().to_string();
+        for n in ["all", "vrrp", "lvs"] {
+            let _ = std::fs::remove_file(dir.join(n));
+        }
+        let g = tandem_conf::GlobalDefs {
+            notify_fifo: Some(path("all")),
+            vrrp_notify_fifo: Some(path("vrrp")),
+            lvs_notify_fifo: Some(path("lvs")),
+            lvs_notify_fifo_script: Some("/bin/true".into()),
+            ..Default::default()
+        };
+        let (fifos, scripts) = Fifos::open(&g).unwrap();
+        assert_eq!(scripts, [("lvs_notify_fifo_script", "/bin/true".to_string(), dir.join("lvs"))]);
+        fifos.vrrp("INSTANCE", "VI_1", "MASTER", 150);
+        fifos.lvs("RS [10.0.0.11]:tcp:80 [192.0.2.10]:tcp:80 DOWN");
+        let read = |n: &str| {
+            let mut r =
+                std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NONBLOCK).open(dir.join(n)).unwrap();
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        };
+        let (v, l) = ("INSTANCE \"VI_1\" MASTER 150\n", "RS [10.0.0.11]:tcp:80 [192.0.2.10]:tcp:80 DOWN\n");
+        assert_eq!((read("all"), read("vrrp"), read("lvs")), (format!("{v}{l}"), v.to_string(), l.to_string()));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -59,7 +59,7 @@ pub(crate) struct Shared {
     /// Interfaces as rtnetlink last said, by name (the link thread keeps it).
     links: std::sync::Arc<std::sync::Mutex<HashMap<String, LinkState>>>,
     addrs: Addresses,
-    fifo: Option<fifo::NotifyFifo>,
+    fifo: std::sync::Arc<fifo::Fifos>,
     /// The drop rules of instances without accept mode.
     firewall: firewall::Firewall,
     /// Email alerts.
@@ -261,19 +261,17 @@ async fn async_run(
     let mut processes = process_tracker::ProcessTracker::new(result_tx.clone());
     processes.follow(process_tracker::tracked(&config));
 
-    // keepalived's notify FIFO, and the script that reads it.
-    let fifo = match &config.global_defs.notify_fifo {
-        Some(p) => Some(fifo::NotifyFifo::open(std::path::Path::new(p))?),
-        None => None,
-    };
-    if let (Some(f), Some(cmd)) = (&fifo, &config.global_defs.notify_fifo_script) {
-        let script = Script::parse(cmd).map_err(|e| format!("notify_fifo_script: {e}"))?;
-        let script = script.with_args([f.path().display().to_string()]);
+    // keepalived's notify FIFOs, and the scripts that read them.
+    let (fifo, fifo_scripts) = fifo::Fifos::open(&config.global_defs)?;
+    for (key, cmd, path) in fifo_scripts {
+        let script = Script::parse(&cmd).map_err(|e| format!("{key}: {e}"))?;
+        let script = script.with_args([path.display().to_string()]);
         tokio::spawn(async move {
             let outcome = script.run(Duration::MAX).await;
-            warn!(%outcome, "notify_fifo_script ended");
+            warn!(%outcome, "{key} ended");
         });
     }
+    let fifo = std::sync::Arc::new(fifo);
     let firewall = firewall::Firewall::default();
     firewall.clear_leftovers().await;
     let mail = email::Mailer::start(&config.global_defs);
@@ -312,7 +310,13 @@ async fn async_run(
     // runs even without virtual servers so that a reload can add some.
     let units_count = units.len();
     warn_ha_suspend_without_address(&config);
-    let checker = checks::Checker::new(std::sync::Arc::clone(&config), checks, Default::default(), mail.clone());
+    let checker = checks::Checker::new(
+        std::sync::Arc::clone(&config),
+        checks,
+        Default::default(),
+        mail.clone(),
+        std::sync::Arc::clone(&shared.fifo),
+    );
     // ha_suspend follows the host's addresses (keepalived follows them always, too).
     let addresses = addresses::follow()?;
     let (target_tx, target_rx) = watch::channel(std::sync::Arc::new(checker.target()));

@@ -166,13 +166,8 @@ pub async fn run(
         group_mailed: None,
         removed: false,
     };
-    let ctx = Ctx {
-        addrs: &shared.addrs,
-        fifo: shared.fifo.as_ref(),
-        firewall: &shared.firewall,
-        publisher,
-        mail: &shared.mail,
-    };
+    let ctx =
+        Ctx { addrs: &shared.addrs, fifo: &shared.fifo, firewall: &shared.firewall, publisher, mail: &shared.mail };
     publisher.set(units::configured_snapshots(&run.setup.config, &run.setup.plan, None));
     // Faults and adjustments known before start apply from the start.
     retrack(&run.unit, &run.track, &mut group);
@@ -507,7 +502,7 @@ struct Running {
 /// What a running unit acts with.
 struct Ctx<'a> {
     addrs: &'a Addresses,
-    fifo: Option<&'a super::fifo::NotifyFifo>,
+    fifo: &'a super::fifo::Fifos,
     firewall: &'a super::firewall::Firewall,
     /// Where the members' state goes out (a transition is written there as it happens).
     publisher: &'a Publisher,
@@ -741,10 +736,8 @@ async fn send_advert(m: &Member, io: &Io, a: &Advert) {
 
 /// keepalived's `notify_master_rx_lower_pri` (vrrp_notify.c, send_event_notify): the script
 /// as it is, and `INSTANCE NAME MASTER_RX_LOWER_PRI PRIORITY` on the notify FIFO.
-fn rx_lower_priority(m: &Member, fifo: Option<&super::fifo::NotifyFifo>, priority: u8) {
-    if let Some(f) = fifo {
-        f.write("INSTANCE", &m.settings.name, "MASTER_RX_LOWER_PRI", priority);
-    }
+fn rx_lower_priority(m: &Member, fifo: &super::fifo::Fifos, priority: u8) {
+    fifo.vrrp("INSTANCE", &m.settings.name, "MASTER_RX_LOWER_PRI", priority);
     let Some(cmd) = &m.notify_rx_lower else { return };
     match Script::parse(cmd) {
         Ok(s) => spawn_notify(&m.settings.name, s, "notify_master_rx_lower_pri"),
@@ -767,7 +760,7 @@ fn spawn_notify(name: &str, s: Script, what: &'static str) {
 /// `GROUP|INSTANCE NAME STATE PRIORITY` appended (keepalived/vrrp/vrrp_notify.c).
 pub(crate) fn notify(
     n: &tandem_conf::Notify,
-    fifo: Option<&super::fifo::NotifyFifo>,
+    fifo: &super::fifo::Fifos,
     kind: &str,
     name: &str,
     state: State,
@@ -780,9 +773,7 @@ pub(crate) fn notify(
         State::Stopped => (&n.stop, "STOP"),
         State::Init => return,
     };
-    if let Some(f) = fifo {
-        f.write(kind, name, word, priority);
-    }
+    fifo.vrrp(kind, name, word, priority);
     let mut runs: Vec<Script> = Vec::new();
     if let Some(cmd) = specific {
         match Script::parse(cmd) {

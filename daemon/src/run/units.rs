@@ -353,10 +353,10 @@ async fn wait_for_host(
 /// fault; so does a unit waiting for its interface.
 fn notify_fault(config: &Config, plan: &Plan, shared: &super::Shared) {
     for v in config.vrrp_instances.iter().filter(|v| plan.instances.contains(&v.name)) {
-        unit::notify(&v.notify, shared.fifo.as_ref(), "INSTANCE", &v.name, State::Fault, v.priority);
+        unit::notify(&v.notify, &shared.fifo, "INSTANCE", &v.name, State::Fault, v.priority);
     }
     if let Some(g) = config.vrrp_sync_groups.iter().find(|g| plan.is_group && g.name == plan.name) {
-        unit::notify(&g.notify, shared.fifo.as_ref(), "GROUP", &g.name, State::Fault, 0);
+        unit::notify(&g.notify, &shared.fifo, "GROUP", &g.name, State::Fault, 0);
     }
 }
 
