@@ -24,6 +24,7 @@ mod notify;
 mod privileges;
 mod release;
 mod resync;
+mod routes;
 mod scripts;
 mod signals;
 mod snapshot;
@@ -55,6 +56,8 @@ pub(crate) struct Shared {
     /// Interfaces as rtnetlink last said, by name (the link thread keeps it).
     links: std::sync::Arc<std::sync::Mutex<HashMap<String, LinkState>>>,
     addrs: Addresses,
+    /// Routes and rules (virtual and static).
+    routing: tandem_vrrp::linux::route::Routing,
     fifo: Option<fifo::NotifyFifo>,
 }
 
@@ -251,7 +254,11 @@ async fn async_run(
             warn!(%outcome, "notify_fifo_script ended");
         });
     }
-    let shared = std::sync::Arc::new(Shared { links: shared_links, addrs, fifo });
+    let routing = tandem_vrrp::linux::route::Routing::open().map_err(|e| e.to_string())?;
+    let shared = std::sync::Arc::new(Shared { links: shared_links, addrs, routing, fifo });
+    // static_ipaddress, static_routes, static_rules: whatever the VRRP state.
+    let mut statics = routes::Statics::default();
+    statics.apply(&config, &shared.addrs, &shared.routing);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
@@ -271,7 +278,7 @@ async fn async_run(
     for (plan, unit) in resolved {
         // Addresses a killed predecessor left go before anything says tandem is ready.
         if let Ok(unit) = &unit {
-            unit::remove_stale_addresses(unit, &shared.addrs);
+            unit::remove_stale_addresses(unit, &shared.addrs, &shared.routing);
         }
         let holds = followed.as_ref().is_some_and(|f| plan.instances.contains(f));
         let setup = units::Setup {
@@ -351,7 +358,7 @@ async fn async_run(
                 signals::Effect::Reload => {
                     info!(from = %sig.from, "SIGHUP: reloading");
                     notify.reloading();
-                    let mut vrrp = Vrrp { units: &mut units, runners: &mut runners, tasks: &mut tasks };
+                    let mut vrrp = Vrrp { units: &mut units, runners: &mut runners, tasks: &mut tasks, statics: &mut statics };
                     let _ = reload_now(&reload, &mut current, &config_tx, &mut vrrp);
                     publish(&sync_tx, &syncd::Plan::of(&current));
                     notify.reloaded();
@@ -402,7 +409,7 @@ async fn async_run(
                 control::Request::Reload(answer) => {
                     info!("reload asked on the control socket");
                     notify.reloading();
-                    let mut vrrp = Vrrp { units: &mut units, runners: &mut runners, tasks: &mut tasks };
+                    let mut vrrp = Vrrp { units: &mut units, runners: &mut runners, tasks: &mut tasks, statics: &mut statics };
                     let outcome = reload_now(&reload, &mut current, &config_tx, &mut vrrp);
                     publish(&sync_tx, &syncd::Plan::of(&current));
                     notify.reloaded();
@@ -430,6 +437,8 @@ async fn async_run(
     if let Some(p) = control_path {
         control::remove(&p);
     }
+    let shared = units.shared();
+    statics.clear(&shared.addrs, &shared.routing);
     match failed {
         Some(e) => Err(e),
         None => Ok(()),
@@ -504,6 +513,8 @@ fn reload_now(
                     let specs = std::sync::Arc::new(specs);
                     vrrp.runners.follow(&specs, &scripts::tracked(&new));
                     let changes = vrrp.units.reload(vrrp.tasks, &new, plans, &specs);
+                    let shared = vrrp.units.shared();
+                    vrrp.statics.apply(&new, &shared.addrs, &shared.routing);
                     if !changes.is_empty() {
                         message.push_str(&format!("; VRRP units {}", changes.join(", ")));
                     }
@@ -577,6 +588,8 @@ struct Vrrp<'a> {
     units: &'a mut units::UnitSet,
     runners: &'a mut scripts::Runners,
     tasks: &'a mut tokio::task::JoinSet<(String, Result<(), String>)>,
+    /// The static addresses, routes and rules held.
+    statics: &'a mut routes::Statics,
 }
 
 /// What the dump signals read: the units' published instances and the desired IPVS table.

@@ -17,6 +17,7 @@ use tandem_vrrp::instance::{Action, Instance, State, SyncGroup};
 use tandem_vrrp::linux::addr::{AddressSpec, Addresses};
 use tandem_vrrp::linux::frames::FrameSender;
 use tandem_vrrp::linux::link::LinkState;
+use tandem_vrrp::linux::route::Routing;
 use tandem_vrrp::linux::socket::{Received, VrrpSocket};
 use tandem_vrrp::track::{Effect, ScriptState, effect};
 use tandem_vrrp::wire::{arp, ndisc, vrrp as codec};
@@ -58,8 +59,10 @@ pub enum Exit {
 /// as backup, would hold them beside the new master until it preempts. keepalived's
 /// successor removes them too. An instance that should be master adds them again when it
 /// becomes master.
-pub fn remove_stale_addresses(unit: &Unit, addrs: &Addresses) {
+pub fn remove_stale_addresses(unit: &Unit, addrs: &Addresses, routing: &Routing) {
     for m in &unit.members {
+        // Its routes and rules too (before the addresses they may use).
+        super::routes::remove_all(routing, &m.settings.name, &m.routes, &m.rules);
         for v in &m.vips {
             match release::remove(addrs, v) {
                 Ok(tandem_vrrp::linux::addr::Outcome::Done) => {
@@ -162,7 +165,7 @@ pub async fn run(
         goodbye_kept: vec![false; n],
         group_state: State::Init,
     };
-    let ctx = Ctx { addrs: &shared.addrs, fifo: shared.fifo.as_ref(), publisher };
+    let ctx = Ctx { addrs: &shared.addrs, routing: &shared.routing, fifo: shared.fifo.as_ref(), publisher };
     publisher.set(units::configured_snapshots(&run.setup.config, &run.setup.plan, None));
     // Faults and adjustments known before start apply from the start.
     retrack(&run.unit, &run.track, &mut group);
@@ -432,6 +435,7 @@ struct Running {
 /// What a running unit acts with.
 struct Ctx<'a> {
     addrs: &'a Addresses,
+    routing: &'a Routing,
     fifo: Option<&'a super::fifo::NotifyFifo>,
     /// Where the members' state goes out (a transition is written there as it happens).
     publisher: &'a Publisher,
@@ -459,6 +463,10 @@ impl Running {
             if group.member(i).is_none_or(|inst| inst.state() != State::Master) {
                 continue;
             }
+            // Routes and rules the new file no longer has go first (they may use a VIP).
+            let gone_routes: Vec<_> = old.routes.iter().filter(|r| !m.routes.contains(r)).cloned().collect();
+            let gone_rules: Vec<_> = old.rules.iter().filter(|r| !m.rules.contains(r)).cloned().collect();
+            super::routes::remove_all(ctx.routing, &m.settings.name, &gone_routes, &gone_rules);
             for v in old.vips.iter().filter(|v| !m.vips.contains(v)) {
                 match release::remove(ctx.addrs, v) {
                     Ok(_) => info!(instance = %m.settings.name, address = %v.address, "reload: VIP removed"),
@@ -473,6 +481,9 @@ impl Running {
                 }
             }
             send_garps(m, io, &added, m.settings.garp.master_repeat);
+            let new_routes: Vec<_> = m.routes.iter().filter(|r| !old.routes.contains(r)).cloned().collect();
+            let new_rules: Vec<_> = m.rules.iter().filter(|r| !old.rules.contains(r)).cloned().collect();
+            super::routes::add_all(ctx.routing, &m.settings.name, &new_routes, &new_rules);
         }
         self.unit = new;
         self.track =
@@ -542,8 +553,10 @@ impl Running {
                             Err(e) => warn!(instance = %m.settings.name, error = %e, "cannot add VIP"),
                         }
                     }
+                    super::routes::add_all(ctx.routing, &m.settings.name, &m.routes, &m.rules);
                 }
                 Action::RemoveAddresses(_) => {
+                    super::routes::remove_all(ctx.routing, &m.settings.name, &m.routes, &m.rules);
                     for v in &m.vips {
                         if let Err(e) = release::remove(ctx.addrs, v) {
                             warn!(instance = %m.settings.name, error = %e, "cannot remove VIP");
