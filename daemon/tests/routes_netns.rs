@@ -1,0 +1,203 @@
+//! virtual_routes, virtual_rules, static_ipaddress, static_routes and static_rules on a tandem
+//! pair in network namespaces (the pair rig: d1 192.0.2.1, d2 192.0.2.2 on one segment),
+//! judged by `ip route` and `ip rule` inside each namespace.
+//!
+//! The master holds its instance's routes and rules (IPv4 and IPv6), the backup does not;
+//! they move with the mastership; the static ones are on both whatever the state; a reload
+//! that changes one route changes just that one; a stopped tandem leaves neither kind behind.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a failed set-up step should fail the test
+
+use std::process::Command;
+use std::time::Duration;
+use tandem_tests::netns::{Host, Lab, wait_until};
+use tandem_tests::pair::{Tandem, has_vip, rig};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tandem");
+
+/// The configuration of director `me` ("1" or "2") at `priority`; `static_net` is the first
+/// static route's destination and `virtual_metric` the metric of the first virtual route (what
+/// the reloads change).
+fn conf(me: &str, priority: u8, static_net: &str, virtual_metric: u32) -> String {
+    format!(
+        "static_ipaddress {{
+    10.99.0.{me}/32 dev eth0
+    2001:db8:99::{me}/128 dev eth0
+}}
+static_routes {{
+    {static_net} via 192.0.2.254 dev eth0
+    2001:db8:98::/64 via 2001:db8::254 dev eth0 metric 9
+}}
+static_rules {{
+    from 198.51.100.0/24 table 200 priority 300
+    from 2001:db8:98::/64 table 200 priority 301
+}}
+vrrp_instance VI_1 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority {priority}
+    advert_int 1
+    virtual_ipaddress {{
+        192.0.2.100/24
+    }}
+    virtual_routes {{
+        src 192.0.2.100 to 203.0.113.0/25 via 192.0.2.254 dev eth0 table 100 metric {virtual_metric}
+        2001:db8:77::/64 via 2001:db8::254 dev eth0 metric 7 mtu lock 1400
+        blackhole 203.0.113.128/25
+    }}
+    virtual_rules {{
+        from 192.0.2.100 table 100 priority 200
+        from 2001:db8:77::/64 lookup 100 priority 201
+    }}
+}}
+"
+    )
+}
+
+/// `ip ARGS` in `host`, its output.
+fn ip(lab: &Lab, host: &Host, args: &[&str]) -> String {
+    let out = lab.run(host, "ip", args).unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every route and rule of `host`, IPv4 and IPv6, as `ip` shows them.
+fn routing(lab: &Lab, host: &Host) -> String {
+    [
+        ip(lab, host, &["route", "show", "table", "all"]),
+        ip(lab, host, &["-6", "route", "show", "table", "all"]),
+        ip(lab, host, &["rule", "show"]),
+        ip(lab, host, &["-6", "rule", "show"]),
+        ip(lab, host, &["-o", "addr", "show", "dev", "eth0"]),
+    ]
+    .join("")
+}
+
+/// The lines of the virtual routes and rules, as `ip` prints them (what we look for).
+const VIRTUAL: &[&str] = &[
+    "203.0.113.0/25 via 192.0.2.254 dev eth0 table 100 proto keepalived src 192.0.2.100 metric ",
+    "2001:db8:77::/64 via 2001:db8::254 dev eth0 proto keepalived metric 7 mtu lock 1400",
+    "blackhole 203.0.113.128/25 proto keepalived",
+    "200:\tfrom 192.0.2.100 lookup 100 proto keepalived",
+    "201:\tfrom 2001:db8:77::/64 lookup 100 proto keepalived",
+];
+
+/// The lines of the static routes, rules and addresses (but the changing first route).
+const STATIC: &[&str] = &[
+    "2001:db8:98::/64 via 2001:db8::254 dev eth0 proto keepalived metric 9",
+    "300:\tfrom 198.51.100.0/24 lookup 200 proto keepalived",
+    "301:\tfrom 2001:db8:98::/64 lookup 200 proto keepalived",
+];
+
+fn has_all(text: &str, lines: &[&str]) -> bool {
+    lines.iter().all(|l| text.contains(l))
+}
+
+fn has_none(text: &str, lines: &[&str]) -> bool {
+    lines.iter().all(|l| !text.contains(l))
+}
+
+/// Rewrites `name`'s configuration and asks for a reload.
+fn reload(lab: &Lab, name: &str, conf: &str) {
+    std::fs::write(lab.dir().join(format!("{name}.conf")), conf).unwrap();
+    let socket = lab.dir().join(format!("{name}.sock"));
+    let out = Command::new(BIN).args(["reload", "--control-socket", socket.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "tandem reload: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn count(log: &str, what: &str) -> usize {
+    log.lines().filter(|l| l.contains(what)).count()
+}
+
+#[test]
+fn routes_and_rules_follow_the_master_statics_stay_and_a_stop_removes_both() {
+    let mut r = rig("routes").unwrap();
+    let (d1, d2) = (r.d1.clone(), r.d2.clone());
+    let t1 = Tandem::start_controlled(&mut r.lab, BIN, &d1, "d1", &conf("1", 150, "198.51.100.0/24", 5)).unwrap();
+    let t2 = Tandem::start_controlled(&mut r.lab, BIN, &d2, "d2", &conf("2", 100, "198.51.100.0/24", 5)).unwrap();
+    let logs = || format!("d1:\n{}\nd2:\n{}", t1.log(), t2.log());
+
+    // d1 is master: it has the virtual routes and rules, d2 not; both have the static ones.
+    assert!(
+        wait_until(Duration::from_secs(10), || has_vip(&r.lab, &d1, "192.0.2.100")
+            && has_all(&routing(&r.lab, &d1), VIRTUAL)),
+        "d1 becomes master with its routes and rules\n{}\n{}",
+        routing(&r.lab, &d1),
+        logs()
+    );
+    let on_d2 = routing(&r.lab, &d2);
+    assert!(has_none(&on_d2, VIRTUAL), "the backup has no virtual route or rule\n{on_d2}");
+    let first_static = "198.51.100.0/24 via 192.0.2.254 dev eth0 proto keepalived";
+    for (h, me) in [(&d1, "1"), (&d2, "2")] {
+        let t = routing(&r.lab, h);
+        assert!(has_all(&t, STATIC) && t.contains(first_static), "static routes and rules on d{me}\n{t}");
+        assert!(t.contains(&format!("inet 10.99.0.{me}/32")), "static IPv4 address on d{me}\n{t}");
+        assert!(t.contains(&format!("inet6 2001:db8:99::{me}/128")), "static IPv6 address on d{me}\n{t}");
+    }
+
+    // Failover: d1's priority drops below d2's; the routes and rules move.
+    reload(&r.lab, "d1", &conf("1", 50, "198.51.100.0/24", 5));
+    assert!(
+        wait_until(Duration::from_secs(10), || has_all(&routing(&r.lab, &d2), VIRTUAL)
+            && has_none(&routing(&r.lab, &d1), VIRTUAL)),
+        "the routes and rules move to d2\nd1:\n{}\nd2:\n{}\n{}",
+        routing(&r.lab, &d1),
+        routing(&r.lab, &d2),
+        logs()
+    );
+    assert!(has_all(&routing(&r.lab, &d1), STATIC), "d1 keeps its static routes as backup");
+
+    // A reload changing one static route (on d1) and one virtual route (on the master d2)
+    // changes just those.
+    let (removed, added) = (count(&t1.log(), "route removed"), count(&t1.log(), "route added"));
+    reload(&r.lab, "d1", &conf("1", 50, "198.51.101.0/24", 5));
+    let moved = "198.51.101.0/24 via 192.0.2.254 dev eth0 proto keepalived";
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let t = routing(&r.lab, &d1);
+            t.contains(moved) && !t.contains(first_static)
+        }),
+        "the changed static route is replaced\n{}",
+        routing(&r.lab, &d1)
+    );
+    let log1 = t1.log();
+    assert_eq!(
+        (count(&log1, "route removed") - removed, count(&log1, "route added") - added),
+        (1, 1),
+        "only the changed static route was touched\n{log1}"
+    );
+    assert!(has_all(&routing(&r.lab, &d1), STATIC), "the other static routes and rules stay");
+
+    let (removed, added) = (count(&t2.log(), "route removed"), count(&t2.log(), "route added"));
+    reload(&r.lab, "d2", &conf("2", 100, "198.51.100.0/24", 6));
+    assert!(
+        wait_until(Duration::from_secs(5), || routing(&r.lab, &d2).contains("src 192.0.2.100 metric 6")),
+        "the master's changed virtual route is replaced\n{}",
+        routing(&r.lab, &d2)
+    );
+    let t = routing(&r.lab, &d2);
+    assert!(!t.contains("src 192.0.2.100 metric 5"), "the old one is gone\n{t}");
+    let log2 = t2.log();
+    assert_eq!(
+        (count(&log2, "route removed") - removed, count(&log2, "route added") - added),
+        (1, 1),
+        "only the changed virtual route was touched\n{log2}"
+    );
+    assert!(has_all(&t, &VIRTUAL[1..]), "the other virtual routes and rules stay\n{t}");
+
+    // A stop removes the virtual routes (d2 was master) and the static ones; d1 takes over.
+    r.lab.signal(t2.pid, "TERM").unwrap();
+    assert!(wait_until(Duration::from_secs(5), || r.lab.exit_status(t2.pid).unwrap().is_some()), "{}", logs());
+    let t = routing(&r.lab, &d2);
+    assert!(has_none(&t, VIRTUAL) && has_none(&t, STATIC), "a stopped tandem leaves no route or rule\n{t}");
+    assert!(!t.contains("10.99.0.2/32") && !t.contains("2001:db8:99::2/128"), "nor static address\n{t}");
+    assert!(
+        wait_until(Duration::from_secs(10), || has_all(&routing(&r.lab, &d1), VIRTUAL)),
+        "d1 takes over with the routes and rules\n{}",
+        logs()
+    );
+    r.lab.signal(t1.pid, "TERM").unwrap();
+    assert!(wait_until(Duration::from_secs(5), || r.lab.exit_status(t1.pid).unwrap().is_some()), "{}", logs());
+    let t = routing(&r.lab, &d1);
+    assert!(has_none(&t, VIRTUAL) && has_none(&t, STATIC) && !t.contains(moved), "d1 leaves nothing either\n{t}");
+}
