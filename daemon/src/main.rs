@@ -201,7 +201,18 @@ fn report(input: &Input, path: &std::path::Path, r: &Report) -> bool {
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(r.render().as_bytes());
     let (errors, warnings) = (r.count(Severity::Error), r.count(Severity::Warning));
-    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    let plural = |n: usize, w: &str| {
+        format!(
+            "{n} {w}{}",
+            if n == 1 {
+                ""
+            } else if w.ends_with('s') {
+                "es"
+            } else {
+                "s"
+            }
+        )
+    };
     let opts = options(input, false);
     let name = match opts.format.unwrap_or_else(|| Format::from_path(path)) {
         Format::Keepalived => format!("{} (config id {:?})", path.display(), opts.config_id.unwrap_or_default()),
@@ -213,9 +224,21 @@ fn report(input: &Input, path: &std::path::Path, r: &Report) -> bool {
         false
     } else {
         let c = &r.config;
+        // Routes, rules and static addresses, when the file has some.
+        let routing: String = [
+            (c.vrrp_instances.iter().map(|v| v.virtual_routes.len()).sum::<usize>(), "virtual route"),
+            (c.vrrp_instances.iter().map(|v| v.virtual_rules.len()).sum(), "virtual rule"),
+            (c.static_ipaddress.len(), "static address"),
+            (c.static_routes.len(), "static route"),
+            (c.static_rules.len(), "static rule"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, w)| format!("{}, ", plural(n, w)))
+        .collect();
         let _ = writeln!(
             err,
-            "{name}: ok ({}, {}, {}, {})",
+            "{name}: ok ({}, {routing}{}, {}, {})",
             plural(c.vrrp_instances.len(), "vrrp instance"),
             plural(c.virtual_servers.len(), "virtual server"),
             plural(c.virtual_servers.iter().map(|v| v.real_servers.len()).sum(), "real server"),

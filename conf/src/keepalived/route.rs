@@ -518,7 +518,9 @@ fn route(cx: &mut Ctx, e: &Stmt, is_static: bool) -> Option<Route> {
                             r.to = p;
                         }
                         None => {
+                            // Said; no second error for a missing destination.
                             ok = false;
+                            to = Some(d);
                             continue;
                         }
                     }
@@ -535,7 +537,9 @@ fn route(cx: &mut Ctx, e: &Stmt, is_static: bool) -> Option<Route> {
         return None;
     }
     if to.is_none() {
-        cx.error(e.span(), "a route needs a destination (like 10.1.0.0/16 or default)");
+        if ok {
+            cx.error(e.span(), "a route needs a destination (like 10.1.0.0/16 or default)");
+        }
         return None;
     }
     let f = family.unwrap_or(Family::Inet);
