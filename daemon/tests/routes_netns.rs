@@ -45,6 +45,7 @@ vrrp_instance VI_1 {{
         src 192.0.2.100 to 203.0.113.0/25 via 192.0.2.254 dev eth0 table 100 metric {virtual_metric}
         2001:db8:77::/64 via 2001:db8::254 dev eth0 metric 7 mtu lock 1400
         blackhole 203.0.113.128/25
+        10.40.0.0/16 via 192.0.2.253 or 192.0.2.254 dev eth0
     }}
     virtual_rules {{
         from 192.0.2.100 table 100 priority 200
@@ -78,6 +79,8 @@ const VIRTUAL: &[&str] = &[
     "203.0.113.0/25 via 192.0.2.254 dev eth0 table 100 proto keepalived src 192.0.2.100 metric ",
     "2001:db8:77::/64 via 2001:db8::254 dev eth0 proto keepalived metric 7 mtu lock 1400",
     "blackhole 203.0.113.128/25 proto keepalived",
+    // `via A or B dev IF`: two hops, both on the route's device.
+    "10.40.0.0/16 proto keepalived \n\tnexthop via 192.0.2.253 dev eth0 weight 1 \n\tnexthop via 192.0.2.254 dev eth0 weight 1",
     "200:\tfrom 192.0.2.100 lookup 100 proto keepalived",
     "201:\tfrom 2001:db8:77::/64 lookup 100 proto keepalived",
 ];
@@ -168,6 +171,27 @@ fn routes_and_rules_follow_the_master_statics_stay_and_a_stop_removes_both() {
     );
     assert!(has_all(&routing(&r.lab, &d1), STATIC), "the other static routes and rules stay");
 
+    // The kernel drops the routes through a link that goes down; they come back with it.
+    // (The IPv6 addresses stay, as an operator who relies on them configures.)
+    let keep = r.lab.run(&d1, "sysctl", &["-qw", "net.ipv6.conf.eth0.keep_addr_on_down=1"]).unwrap();
+    assert!(keep.status.success(), "{}", String::from_utf8_lossy(&keep.stderr));
+    r.lab.set_link(&d1, "eth0", false).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(5), || !routing(&r.lab, &d1).contains(moved)),
+        "the kernel dropped the static route with its link\n{}",
+        routing(&r.lab, &d1)
+    );
+    r.lab.set_link(&d1, "eth0", true).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let t = routing(&r.lab, &d1);
+            t.contains(moved) && has_all(&t, STATIC)
+        }),
+        "the static routes are restored when the link is up again\n{}\n{}",
+        routing(&r.lab, &d1),
+        t1.log()
+    );
+
     let (removed, added) = (count(&t2.log(), "route removed"), count(&t2.log(), "route added"));
     reload(&r.lab, "d2", &conf("2", 100, "198.51.100.0/24", 6));
     assert!(
@@ -200,4 +224,108 @@ fn routes_and_rules_follow_the_master_statics_stay_and_a_stop_removes_both() {
     assert!(wait_until(Duration::from_secs(5), || r.lab.exit_status(t1.pid).unwrap().is_some()), "{}", logs());
     let t = routing(&r.lab, &d1);
     assert!(has_none(&t, VIRTUAL) && has_none(&t, STATIC) && !t.contains(moved), "d1 leaves nothing either\n{t}");
+}
+
+/// Routes and rules with every option the kernel shows back, none of them host-specific.
+const PARITY: &str = "static_routes {
+    198.51.100.0/24 via 192.0.2.254 dev eth0
+    198.51.101.0/24 dev eth0 table 6909 tos 0x04 scope link metric 12 mtu lock 1000 hoplimit 100 advmss 101 rtt 102 rttvar 103 reordering 104 window 105 cwnd 106 ssthresh lock 107 realms 5/20 rto_min 108 initcwnd 109 initrwnd 110 features ecn no_track
+    192.168.100.0/24 table 6909 no_track nexthop via 192.0.2.252 dev eth0 weight 1 nexthop via 192.0.2.253 dev eth0 weight 2
+    2001:db8:9::/64 via 2001:db8::254 dev eth0 table 6909 metric 12 mtu 1400 hoplimit 100 advmss 101 rtt 100ms rttvar 103 reordering 104 window 105 cwnd 106 ssthresh lock 107 rto_min 1s initcwnd 109 initrwnd 110 features ecn fastopen_no_cookie 1 quickack 1 congctl cubic pref high
+    unreachable 203.0.113.0/24 no_track
+    blackhole 2001:db8:66::/48 no_track
+    prohibit 203.0.114.0/24 table 7 protocol static no_track
+    198.51.102.0/24 via 192.0.2.254 dev eth0 onlink metric 3 append
+}
+static_rules {
+    from 192.0.2.0/24 table 1 realms 30/20 priority 90
+    to 192.0.2.0/24 table 1 priority 91 no_track
+    from 192.168.28.0/24 to 192.168.29.0/26 iif eth0 oif eth0 tos 0x10 fwmark 24/12 preference 39 goto 40
+    to 2001:db8:1::/112 from 2001:db8:7::/96 table 6908 uidrange 10000-19999 priority 92
+    to 2001:db8:2::/112 ipproto udp sport 10-20 dport 20-30 priority 93 table 5 protocol 12 no_track
+    from all fwmark 0x10 lookup 100 priority 100 suppress_prefixlength 0 suppress_ifgroup 3
+    not from 10.0.0.0/8 lookup 7 priority 101
+    to 10.20.0.0/16 blackhole priority 102
+    to 2001:db8:3::/48 unreachable priority 103 no_track
+    from 10.30.0.0/16 nop priority 104
+}
+";
+
+/// The routing of `host` that a daemon made: every route and rule but the kernel's own.
+fn made(lab: &Lab, host: &Host) -> Vec<String> {
+    let all = [
+        ip(lab, host, &["route", "show", "table", "all"]),
+        ip(lab, host, &["-6", "route", "show", "table", "all"]),
+        ip(lab, host, &["rule", "show"]),
+        ip(lab, host, &["-6", "rule", "show"]),
+    ]
+    .join("");
+    let mut lines: Vec<String> =
+        all.lines().filter(|l| !l.contains("proto kernel")).map(|l| l.trim_end().to_string()).collect();
+    lines.sort();
+    lines
+}
+
+fn instance(vrid: u8, vip: &str) -> String {
+    format!(
+        "vrrp_instance VI_P {{
+    state BACKUP
+    interface eth0
+    virtual_router_id {vrid}
+    priority 150
+    advert_int 1
+    virtual_ipaddress {{
+        {vip}/24
+    }}
+    virtual_routes {{
+        203.0.113.0/25 via 192.0.2.254 dev eth0 table 100 metric 5
+        2001:db8:77::/64 via 2001:db8::254 dev eth0 metric 7 mtu lock 1400
+        blackhole 203.0.115.128/25
+        10.40.0.0/16 nexthop via 192.0.2.253 dev eth0 nexthop via 192.0.2.254 dev eth0 weight 3
+    }}
+    virtual_rules {{
+        from 203.0.113.0/25 table 100 priority 200
+        from 2001:db8:77::/64 lookup 100 priority 201 no_track
+    }}
+}}
+"
+    )
+}
+
+/// keepalived 2.2.7 and tandem given the same routes and rules: the kernel holds the same.
+#[test]
+fn tandem_adds_the_routes_and_rules_keepalived_adds() {
+    let mut r = rig("rtparity").unwrap();
+    let (d1, d2) = (r.d1.clone(), r.d2.clone());
+    // Each alone master of its own virtual router on the segment.
+    let k = tandem_tests::keepalived::Keepalived::start(
+        &mut r.lab,
+        &d1,
+        "k1",
+        &format!("{PARITY}{}", instance(61, "192.0.2.161")),
+    )
+    .unwrap();
+    let t = Tandem::start(&mut r.lab, BIN, &d2, "t2", &format!("{PARITY}{}", instance(62, "192.0.2.162"))).unwrap();
+    let ready =
+        |h: &Host, vip: &str| has_vip(&r.lab, h, vip) && made(&r.lab, h).iter().any(|l| l.contains("10.40.0.0/16"));
+    assert!(
+        wait_until(Duration::from_secs(15), || ready(&d1, "192.0.2.161") && ready(&d2, "192.0.2.162")),
+        "both are master with their routes\nkeepalived:\n{}\ntandem:\n{}",
+        k.log(),
+        t.log()
+    );
+    // (keepalived adds its rules just after its routes.)
+    let same = wait_until(Duration::from_secs(3), || made(&r.lab, &d1) == made(&r.lab, &d2));
+    let (kl, tl) = (made(&r.lab, &d1), made(&r.lab, &d2));
+    let only_k: Vec<&String> = kl.iter().filter(|l| !tl.contains(l)).collect();
+    let only_t: Vec<&String> = tl.iter().filter(|l| !kl.contains(l)).collect();
+    assert!(
+        same,
+        "only keepalived's:\n{}\nonly tandem's:\n{}\nkeepalived log:\n{}\ntandem log:\n{}",
+        only_k.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n"),
+        only_t.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n"),
+        k.log(),
+        t.log()
+    );
+    assert!(kl.len() > 25, "the comparison saw the routes and rules\n{}", kl.join("\n"));
 }

@@ -221,7 +221,8 @@ fn realms(cx: &mut Ctx, w: &Word) -> Option<u32> {
 }
 
 /// `rtt`-like times: a bare number is the kernel's units, `Ns` / `Nms` are converted with
-/// `per_ms` units a millisecond (vrrp_ip_rule_route_parser.c, get_time_rtt).
+/// `per_ms` units a millisecond; the result is held within 200 ms - 120 s, with a warning, as
+/// keepalived holds it (vrrp_ip_rule_route_parser.c, get_time_rtt, RTT_MIN_MS / RTT_MAX_MS).
 fn rtt(cx: &mut Ctx, w: &Word, per_ms: u32) -> Option<u32> {
     let s = w.text.to_ascii_lowercase();
     let (num, mult) = if let Some(n) = s.strip_suffix("ms").or_else(|| s.strip_suffix("msec")) {
@@ -231,12 +232,19 @@ fn rtt(cx: &mut Ctx, w: &Word, per_ms: u32) -> Option<u32> {
     } else {
         (s.as_str(), 1)
     };
-    match num.parse::<u32>().ok().and_then(|v| v.checked_mul(mult)) {
-        Some(v) => Some(v),
-        None => {
-            cx.error(w.span, format!("`{}` is not a time (N, Nms or Ns)", w.text));
-            None
-        }
+    let Some(v) = num.parse::<u32>().ok().and_then(|v| v.checked_mul(mult)) else {
+        cx.error(w.span, format!("`{}` is not a time (N, Nms or Ns)", w.text));
+        return None;
+    };
+    let (min, max) = (200 * per_ms, 120_000 * per_ms);
+    if v < min {
+        cx.warn(w.span, format!("`{}` is below 200ms; 200ms is used, as keepalived does", w.text));
+        Some(min)
+    } else if v > max {
+        cx.warn(w.span, format!("`{}` is above 120s; 120s is used, as keepalived does", w.text));
+        Some(max)
+    } else {
+        Some(v)
     }
 }
 
@@ -572,6 +580,13 @@ fn nexthops(cx: &mut Ctx, l: &mut Line, r: &mut Route, family: &mut Option<Famil
                 break;
             }
             l.i += 1;
+            if !matches!(o.text.as_str(), "via" | "dev" | "weight" | "onlink" | "realms" | "encap") {
+                cx.error(
+                    o.span,
+                    format!("`{}` after the nexthops: a nexthop takes via, dev, weight, onlink and realms; the route's own options go before the first `nexthop`", o.text),
+                );
+                return false;
+            }
             let Some(v) = (if o.text == "onlink" { Some(o) } else { l.value(cx, o, "a value") }) else {
                 return false;
             };
@@ -948,7 +963,7 @@ mod tests {
             "static_routes {\n\
              src 192.168.100.1 to 192.168.109.0/24 via 192.168.200.254 dev eth1 table 100 metric 7 protocol bird scope link onlink\n\
              blackhole 192.168.114.0/24\n\
-             192.168.200.0/24 dev eth1 tos 0x04 mtu lock 1000 hoplimit 100 advmss 101 rtt 100ms rttvar 103 reordering 104 window 105 cwnd 106 ssthresh lock 107 realms 5/20 rto_min 1s initcwnd 109 initrwnd 110 features ecn quickack 1 congctl lock cubic fastopen_no_cookie 1 add\n\
+             192.168.200.0/24 dev eth1 tos 0x04 mtu lock 1000 hoplimit 100 advmss 101 rtt 300ms rttvar 1603 reordering 104 window 105 cwnd 106 ssthresh lock 107 realms 5/20 rto_min 1s initcwnd 109 initrwnd 110 features ecn quickack 1 congctl lock cubic fastopen_no_cookie 1 add\n\
              2001:db8:1::/64 from 2001:db8:2::/64 via fe80::1 dev eth1 expires 60 pref high append no_track\n\
              default via 10.0.0.1 table main\n\
              inet6 default via 2001:db8::1\n\
@@ -968,7 +983,7 @@ mod tests {
         let m = &r[2].metrics;
         assert_eq!(
             (r[2].tos, m.mtu, m.hoplimit, m.rtt, m.rttvar, m.rto_min),
-            (Some(4), Some(1000), Some(100), Some(800), Some(103), Some(1000))
+            (Some(4), Some(1000), Some(100), Some(2400), Some(1603), Some(1000))
         );
         assert_eq!(
             (m.ssthresh, m.initrwnd, m.ecn, m.quickack, m.congctl.as_deref()),
@@ -1005,6 +1020,7 @@ mod tests {
             ("10.1.0.0/16 nexthop via 10.0.0.1 weight 0", "weight is 1-256"),
             ("10.1.0.0/16 10.2.0.0/16", "already has a destination"),
             ("10.1.0.0/16 mtu", "needs a value"),
+            ("10.1.0.0/16 nexthop via 10.0.0.1 no_track", "after the nexthops"),
         ] {
             let (c, msgs) = load(&format!("static_routes {{\n {line}\n}}\n"));
             assert!(c.static_routes.is_empty(), "{line}");

@@ -352,8 +352,14 @@ async fn async_run(
     let mut status_every = tokio::time::interval(Duration::from_secs(1));
 
     let mut failed = None;
+    // Static routes through an interface that went down and up again are restored.
+    let mut links_seen = link_tx.subscribe();
     loop {
         tokio::select! {
+            Ok(l) = links_seen.recv() => {
+                let shared = units.shared();
+                statics.link(&current, &l.name, l.up && !l.gone, &shared.addrs, &shared.routing);
+            }
             Some(sig) = signals.recv() => match sig.effect {
                 signals::Effect::Reload => {
                     info!(from = %sig.from, "SIGHUP: reloading");

@@ -50,9 +50,13 @@ pub fn route_spec(r: &conf::Route) -> Result<RouteSpec, String> {
         conf::RouteMode::Append => AddMode::Append,
     };
     for nh in &r.nexthop {
-        let ifindex = match &nh.dev {
-            Some(d) => index(d)?,
-            None => 0,
+        // A hop without a device takes the route's: the kernel refuses a multipath route whose
+        // hops' devices differ from RTA_OIF, which keepalived's `via A or B dev IF` sends
+        // (keepalived 2.2.7 fails to add it; tandem adds what it means).
+        let ifindex = match (&nh.dev, &s.oif) {
+            (Some(d), _) => index(d)?,
+            (None, Some((i, _))) => *i,
+            (None, None) => 0,
         };
         s.nexthops.push(NexthopSpec {
             gateway: nh.via,
@@ -197,6 +201,8 @@ pub struct Statics {
     addresses: Vec<AddressSpec>,
     routes: Vec<RouteSpec>,
     rules: Vec<RuleSpec>,
+    /// Whether each interface was last seen up (by name).
+    up: std::collections::HashMap<String, bool>,
 }
 
 impl Statics {
@@ -263,7 +269,34 @@ impl Statics {
         let new_routes: Vec<RouteSpec> = routes.iter().filter(|r| !had_r.contains(r)).cloned().collect();
         let new_rules: Vec<RuleSpec> = rules.iter().filter(|r| !had_u.contains(r)).cloned().collect();
         add_all(routing, "static", &new_routes, &new_rules);
-        *self = Statics { addresses, routes, rules };
+        (self.addresses, self.routes, self.rules) = (addresses, routes, rules);
+    }
+
+    /// A link changed. When one comes up again (or appears), the kernel has dropped the
+    /// routes through it while it was down: the static entries are added again where they are
+    /// missing, and those that could not be resolved before are tried, as keepalived restores
+    /// its static routes ("Restoring deleted static route").
+    pub fn link(&mut self, c: &conf::Config, name: &str, up: bool, addrs: &Addresses, routing: &Routing) {
+        // (An interface first heard of may have been down at start: restoring is harmless.)
+        if self.up.insert(name.to_string(), up) == Some(true) || !up {
+            return;
+        }
+        self.apply(c, addrs, routing);
+        for a in &self.addresses {
+            if let Ok(Outcome::Done) = addrs.add(a) {
+                info!(address = %a.address, interface = %a.ifname, "static address restored");
+            }
+        }
+        for r in &self.routes {
+            if let Ok(Outcome::Done) = routing.add_route(r) {
+                info!(route = %r.describe(), "static route restored");
+            }
+        }
+        for r in &self.rules {
+            if let Ok(Outcome::Done) = routing.add_rule(r) {
+                info!(rule = %r.describe(), "static rule restored");
+            }
+        }
     }
 
     /// Removes every static rule, route and address (tandem stops).
