@@ -128,6 +128,15 @@ fn routes_and_rules_follow_the_master_statics_stay_and_a_stop_removes_both() {
         routing(&r.lab, &d1),
         logs()
     );
+    // `tandem status --json` lists them.
+    let out = t1.ask(BIN, &["status", "--json"]).unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let inst = &status["vrrp_instances"][0];
+    assert_eq!(
+        inst["virtual_routes"][0], "203.0.113.0/25 via 192.0.2.254 dev eth0 table 100 metric 5 src 192.0.2.100",
+        "{status}"
+    );
+    assert_eq!(inst["virtual_rules"][1], "priority 201 from 2001:db8:77::/64 lookup 100", "{status}");
     let on_d2 = routing(&r.lab, &d2);
     assert!(has_none(&on_d2, VIRTUAL), "the backup has no virtual route or rule\n{on_d2}");
     let first_static = "198.51.100.0/24 via 192.0.2.254 dev eth0 proto keepalived";

@@ -161,6 +161,76 @@ pub fn tracked_devices(routes: &[conf::Route], rules: &[conf::Rule]) -> Vec<Stri
     out
 }
 
+/// A route in `ip route` words, for status: `[TYPE] PREFIX [from P] [via A] [dev IF]
+/// [table T] [metric N] [src A]` and its nexthops.
+pub fn describe_route(r: &conf::Route) -> String {
+    let mut s = String::new();
+    if let Some(t) = r.route_type.filter(|t| *t != conf::RouteType::Unicast) {
+        let name = conf::RouteType::ALL.iter().find(|(_, x)| *x == t).map_or("", |(n, _)| *n);
+        s.push_str(&format!("{name} "));
+    }
+    s.push_str(&r.to.to_string());
+    let mut opt = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            s.push_str(&format!(" {k} {v}"));
+        }
+    };
+    opt("from", r.from.map(|p| p.to_string()));
+    opt("via", r.via.map(|a| a.to_string()));
+    opt("dev", r.dev.clone());
+    opt("table", r.table.map(|t| t.to_string()));
+    opt("metric", r.metric.map(|m| m.to_string()));
+    opt("src", r.src.map(|a| a.to_string()));
+    for nh in &r.nexthop {
+        s.push_str(" nexthop");
+        if let Some(v) = nh.via {
+            s.push_str(&format!(" via {v}"));
+        }
+        if let Some(d) = &nh.dev {
+            s.push_str(&format!(" dev {d}"));
+        }
+        if let Some(w) = nh.weight {
+            s.push_str(&format!(" weight {w}"));
+        }
+    }
+    s
+}
+
+/// A rule in `ip rule` words, for status: `[priority N] [not] from P [to P] ACTION`.
+pub fn describe_rule(r: &conf::Rule) -> String {
+    let mut s = String::new();
+    if let Some(p) = r.priority {
+        s.push_str(&format!("priority {p} "));
+    }
+    if r.not {
+        s.push_str("not ");
+    }
+    s.push_str(&format!("from {}", r.from.map_or("all".to_string(), |p| p.to_string())));
+    if let Some(t) = r.to {
+        s.push_str(&format!(" to {t}"));
+    }
+    if let Some(m) = r.fwmark {
+        s.push_str(&format!(" fwmark {m:#x}"));
+        if let Some(k) = r.fwmask {
+            s.push_str(&format!("/{k:#x}"));
+        }
+    }
+    if let Some(i) = &r.iif {
+        s.push_str(&format!(" iif {i}"));
+    }
+    if let Some(o) = &r.oif {
+        s.push_str(&format!(" oif {o}"));
+    }
+    match (r.table, r.goto, r.action, r.l3mdev) {
+        (_, _, _, true) => s.push_str(" lookup [l3mdev-table]"),
+        (Some(t), _, _, _) => s.push_str(&format!(" lookup {t}")),
+        (_, Some(g), _, _) => s.push_str(&format!(" goto {g}")),
+        (_, _, Some(a), _) => s.push_str(&format!(" {}", format!("{a:?}").to_lowercase())),
+        _ => {}
+    }
+    s
+}
+
 /// Adds `routes` then `rules` (an instance becoming master); failures are logged.
 pub fn add_all(routing: &Routing, who: &str, routes: &[RouteSpec], rules: &[RuleSpec]) {
     for r in routes {

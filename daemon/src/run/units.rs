@@ -387,6 +387,8 @@ pub(crate) fn configured_snapshots(c: &Config, plan: &Plan, why: Option<&str>) -
                     .chain(&v.virtual_ipaddress_excluded)
                     .map(|a| format!("{}/{} dev {}", a.address, a.prefix, a.dev.as_deref().unwrap_or(&own)))
                     .collect(),
+                virtual_routes: v.virtual_routes.iter().map(super::routes::describe_route).collect(),
+                virtual_rules: v.virtual_rules.iter().map(super::routes::describe_rule).collect(),
                 last_transition: why.map(|w| {
                     TransitionSnapshot::now(State::Init.as_str().to_string(), state.as_str().to_string(), w.to_string())
                 }),
