@@ -667,6 +667,7 @@ fn a_bad_route_or_rule_in_toml_is_an_error_at_its_entry() {
         vec![
             ("route destination 10.1.2.3/16 has bits set past its prefix length; the kernel refuses it".into(), 1),
             ("a rule with goto 5 needs a priority below 5".into(), 4),
+            ("rule without priority: the kernel gives it one below the first rule's; write `priority`".into(), 4),
             ("a rule needs an action: table, goto, action (nop, blackhole, unreachable, prohibit) or l3mdev".into(), 8),
         ],
         "{}",

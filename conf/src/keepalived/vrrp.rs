@@ -372,6 +372,13 @@ pub(super) fn addresses(cx: &mut Ctx, st: &Stmt, path: &str) -> Vec<VirtualAddre
                     a.no_track = true;
                     false
                 }
+                ("track_group", Some(v)) => {
+                    cx.warn(
+                        opt.span.to(v.span),
+                        "`track_group` is not supported by tandem; ignored: the address stays while the group's interfaces are down",
+                    );
+                    true
+                }
                 ("brd" | "broadcast" | "dev" | "scope" | "label", None) => {
                     cx.error(opt.span, format!("`{}` needs a value", opt.text));
                     false

@@ -111,6 +111,10 @@ fn rule(v: &mut V, path: &str, r: &Rule) {
     if r.table.is_none() && (r.realms.is_some() || r.suppress_prefixlength.is_some() || r.suppress_ifgroup.is_some()) {
         v.error(path, "realms, suppress_prefixlength and suppress_ifgroup are only for a rule with a table");
     }
+    if r.priority.is_none() {
+        // (The keepalived.conf reader gives one, as keepalived does.)
+        v.warn(path, "rule without priority: the kernel gives it one below the first rule's; write `priority`");
+    }
     if r.table == Some(0) {
         v.error(path, "table 0 is not valid for a rule");
     }
