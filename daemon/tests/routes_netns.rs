@@ -46,6 +46,7 @@ vrrp_instance VI_1 {{
         2001:db8:77::/64 via 2001:db8::254 dev eth0 metric 7 mtu lock 1400
         blackhole 203.0.113.128/25
         10.40.0.0/16 via 192.0.2.253 or 192.0.2.254 dev eth0
+        10.41.0.0/16 via 192.0.2.254 dev eth0 mtu lock 1300 advmss 1200 rtt 2000 rttvar 1000 rto_min 300 hoplimit 60 initcwnd 20 features ecn congctl cubic quickack 1
     }}
     virtual_rules {{
         from 192.0.2.100 table 100 priority 200
@@ -79,6 +80,8 @@ const VIRTUAL: &[&str] = &[
     "203.0.113.0/25 via 192.0.2.254 dev eth0 table 100 proto keepalived src 192.0.2.100 metric ",
     "2001:db8:77::/64 via 2001:db8::254 dev eth0 proto keepalived metric 7 mtu lock 1400",
     "blackhole 203.0.113.128/25 proto keepalived",
+    // Metrics, which a delete must match.
+    "10.41.0.0/16 via 192.0.2.254 dev eth0 proto keepalived mtu lock 1300 rtt 250ms rttvar 250ms advmss 1200 hoplimit 60 initcwnd 20 features ecn rto_min 300ms quickack 1 congctl cubic",
     // `via A or B dev IF`: two hops, both on the route's device.
     "10.40.0.0/16 proto keepalived \n\tnexthop via 192.0.2.253 dev eth0 weight 1 \n\tnexthop via 192.0.2.254 dev eth0 weight 1",
     "200:\tfrom 192.0.2.100 lookup 100 proto keepalived",
