@@ -221,6 +221,28 @@ fn routes_and_rules_follow_the_master_statics_stay_and_a_stop_removes_both() {
     );
     assert!(has_all(&t, &VIRTUAL[1..]), "the other virtual routes and rules stay\n{t}");
 
+    // Deleted on the host: tracked routes and rules come back at once (a virtual one on the
+    // master, a static one anywhere); a route without `dev` is not tracked, as in keepalived.
+    let del = |h: &Host, args: &[&str]| {
+        let out = r.lab.run(h, "ip", args).unwrap();
+        assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    del(&d2, &["-6", "route", "del", "2001:db8:77::/64", "via", "2001:db8::254", "dev", "eth0", "metric", "7"]);
+    del(&d2, &["rule", "del", "priority", "200"]);
+    del(&d2, &["route", "del", "blackhole", "203.0.113.128/25"]);
+    del(&d1, &["-6", "route", "del", "2001:db8:98::/64", "via", "2001:db8::254", "dev", "eth0", "metric", "9"]);
+    assert!(
+        wait_until(Duration::from_secs(3), || {
+            let (t2, t1) = (routing(&r.lab, &d2), routing(&r.lab, &d1));
+            t2.contains(VIRTUAL[1]) && t2.contains(VIRTUAL[5]) && t1.contains(STATIC[0])
+        }),
+        "deleted tracked routes and rules are put back\nd1:\n{}\nd2:\n{}\n{}",
+        routing(&r.lab, &d1),
+        routing(&r.lab, &d2),
+        logs()
+    );
+    assert!(!routing(&r.lab, &d2).contains(VIRTUAL[2]), "the untracked blackhole route stays deleted");
+
     // A stop removes the virtual routes (d2 was master) and the static ones; d1 takes over.
     r.lab.signal(t2.pid, "TERM").unwrap();
     assert!(wait_until(Duration::from_secs(5), || r.lab.exit_status(t2.pid).unwrap().is_some()), "{}", logs());

@@ -49,6 +49,11 @@ pub struct Member {
     pub routes: Vec<tandem_vrrp::linux::route::RouteSpec>,
     /// `virtual_rules`, added while master.
     pub rules: Vec<tandem_vrrp::linux::rule::RuleSpec>,
+    /// Which routes are tracked (put back when deleted while master): not `no_track`, and
+    /// with a `dev` (keepalived tracks no route without one).
+    pub route_track: Vec<bool>,
+    /// Which rules are tracked (not `no_track`).
+    pub rule_track: Vec<bool>,
     /// `v3_checksum_as_v2`.
     pub checksum_as_v2: bool,
     /// Tracked scripts (instance's and its group's).
@@ -422,6 +427,8 @@ fn member(
         vips,
         routes,
         rules,
+        route_track: v.virtual_routes.iter().map(|r| !r.no_track && r.dev.is_some()).collect(),
+        rule_track: v.virtual_rules.iter().map(|r| !r.no_track).collect(),
         checksum_as_v2: v.v3_checksum_as_v2 || g.v3_checksum_as_v2,
         scripts: tracked_scripts(c, &v.track_script),
         interfaces,

@@ -41,6 +41,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tandem_vrrp::linux::addr::Addresses;
 use tandem_vrrp::linux::link::{LinkMonitor, LinkState};
+use tandem_vrrp::linux::route_monitor::{Deleted, RoutingMonitor};
 use tandem_vrrp::linux::socket::Received;
 use tokio::sync::{broadcast, watch};
 use tracing::{error, info, warn};
@@ -263,11 +264,29 @@ async fn async_run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     let (registry, instances) = watch::channel(std::collections::BTreeMap::new());
+    // Routes and rules deleted on the host: a thread reads rtnetlink and broadcasts.
+    let (deleted_tx, mut deleted_rx) = broadcast::channel::<Deleted>(256);
+    let mut routing_monitor = RoutingMonitor::open().map_err(|e| e.to_string())?;
+    let sender = deleted_tx.clone();
+    std::thread::Builder::new()
+        .name("routing".into())
+        .spawn(move || {
+            while let Some(ev) = routing_monitor.next_deleted() {
+                match ev {
+                    Ok(d) => {
+                        let _ = sender.send(d);
+                    }
+                    Err(e) => warn!(error = %e, "route monitor"),
+                }
+            }
+        })
+        .map_err(|e| e.to_string())?;
     let mut units = units::UnitSet::new(
         std::sync::Arc::clone(&shared),
         registry,
         result_tx.clone(),
         link_tx.clone(),
+        deleted_tx,
         stop_rx.clone(),
     );
     // Warm preemption: the unit lvs_sync_daemon follows holds preemption until the resync
@@ -360,6 +379,7 @@ async fn async_run(
                 let shared = units.shared();
                 statics.link(&current, &l.name, l.up && !l.gone, &shared.addrs, &shared.routing);
             }
+            Ok(d) = deleted_rx.recv() => statics.deleted(&d, &units.shared().routing),
             Some(sig) = signals.recv() => match sig.effect {
                 signals::Effect::Reload => {
                     info!(from = %sig.from, "SIGHUP: reloading");

@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use tandem_conf as conf;
 use tandem_vrrp::linux::addr::{self, AddressSpec, Addresses, Outcome, parse_scope};
 use tandem_vrrp::linux::route::{AddMode, Metric, NexthopSpec, RTPROT_KEEPALIVED, RouteSpec, Routing, rtax};
+use tandem_vrrp::linux::route_monitor::Deleted;
 use tandem_vrrp::linux::rule::{RuleAct, RuleSpec};
 use tracing::{info, warn};
 
@@ -271,6 +272,10 @@ pub struct Statics {
     addresses: Vec<AddressSpec>,
     routes: Vec<RouteSpec>,
     rules: Vec<RuleSpec>,
+    /// Which routes are tracked (a `dev`, no `no_track`).
+    route_track: Vec<bool>,
+    /// Which rules are tracked (no `no_track`).
+    rule_track: Vec<bool>,
     /// Whether each interface was last seen up (by name).
     up: std::collections::HashMap<String, bool>,
 }
@@ -307,13 +312,19 @@ impl Statics {
             });
         }
         let mut routes = Vec::new();
+        let mut route_track = Vec::new();
         for r in &c.static_routes {
             match route_spec(r) {
-                Ok(s) => routes.push(s),
+                Ok(s) => {
+                    routes.push(s);
+                    route_track.push(!r.no_track && r.dev.is_some());
+                }
                 Err(e) => warn!(route = %r.to, error = %e, "static route not added"),
             }
         }
+        self.route_track = route_track;
         let rules: Vec<RuleSpec> = c.static_rules.iter().map(rule_spec).collect();
+        self.rule_track = c.static_rules.iter().map(|r| !r.no_track).collect();
 
         let keep_a: HashSet<&AddressSpec> = addresses.iter().collect();
         let keep_r: HashSet<&RouteSpec> = routes.iter().collect();
@@ -365,6 +376,29 @@ impl Statics {
         for r in &self.rules {
             if let Ok(Outcome::Done) = routing.add_rule(r) {
                 info!(rule = %r.describe(), "static rule restored");
+            }
+        }
+    }
+
+    /// A route or rule was deleted on the host: a static one that tandem holds is put back
+    /// at once, as keepalived reinstates it (keepalived_netlink.c, netlink_route_filter:
+    /// reinstate_static_route; only routes with a `dev` and rules without `no_track`, as
+    /// there).
+    pub fn deleted(&self, d: &Deleted, routing: &Routing) {
+        for (r, _) in self.routes.iter().zip(&self.route_track).filter(|(r, track)| **track && d.is_route(r)) {
+            match routing.add_route(r) {
+                Ok(Outcome::Done) => info!(route = %r.describe(), "static route deleted on the host: put back"),
+                Ok(Outcome::AlreadySo) => {}
+                Err(e) => warn!(error = %e, "cannot put back a deleted static route"),
+            }
+        }
+        for (r, track) in self.rules.iter().zip(&self.rule_track) {
+            if *track && d.is_rule(r) {
+                match routing.add_rule(r) {
+                    Ok(Outcome::Done) => info!(rule = %r.describe(), "static rule deleted on the host: put back"),
+                    Ok(Outcome::AlreadySo) => {}
+                    Err(e) => warn!(error = %e, "cannot put back a deleted static rule"),
+                }
             }
         }
     }

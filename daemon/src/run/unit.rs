@@ -14,10 +14,12 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 use tandem_vrrp::Advert;
 use tandem_vrrp::instance::{Action, Instance, State, SyncGroup};
+use tandem_vrrp::linux::addr::Outcome;
 use tandem_vrrp::linux::addr::{AddressSpec, Addresses};
 use tandem_vrrp::linux::frames::FrameSender;
 use tandem_vrrp::linux::link::LinkState;
 use tandem_vrrp::linux::route::Routing;
+use tandem_vrrp::linux::route_monitor::Deleted;
 use tandem_vrrp::linux::socket::{Received, VrrpSocket};
 use tandem_vrrp::track::{Effect, ScriptState, effect};
 use tandem_vrrp::wire::{arp, ndisc, vrrp as codec};
@@ -220,6 +222,11 @@ pub async fn run(
                     if run.track.link(&l) {
                         retrack(&run.unit, &run.track, &mut group);
                     }
+                }
+            }
+            d = inputs.routing.recv() => {
+                if let Ok(d) = d {
+                    run.put_back(&d, &group, &ctx);
                 }
             }
             held = async {
@@ -499,6 +506,36 @@ impl Running {
         let configured = units::configured_snapshots(&self.setup.config, &self.setup.plan, None);
         ctx.publisher.set(units::carry(configured, &ctx.publisher.current()));
         info!(unit = %self.unit.name, "reload applied; state kept");
+    }
+
+    /// A route or rule was deleted on the host: a master puts back its tracked virtual
+    /// routes and rules at once. (keepalived makes the instance leave master instead, and it
+    /// takes over again by preemption, adding them: the same routes in the end, without the
+    /// failover; keepalived_netlink.c, netlink_route_filter / netlink_rule_filter.)
+    fn put_back(&self, d: &Deleted, group: &SyncGroup, ctx: &Ctx<'_>) {
+        for (i, m) in self.unit.members.iter().enumerate() {
+            if group.member(i).is_none_or(|inst| inst.state() != State::Master) {
+                continue;
+            }
+            for (r, _) in m.routes.iter().zip(&m.route_track).filter(|(r, t)| **t && d.is_route(r)) {
+                match ctx.routing.add_route(r) {
+                    Ok(Outcome::Done) => {
+                        info!(instance = %m.settings.name, route = %r.describe(), "virtual route deleted on the host: put back")
+                    }
+                    Ok(Outcome::AlreadySo) => {}
+                    Err(e) => warn!(instance = %m.settings.name, error = %e, "cannot put back a deleted virtual route"),
+                }
+            }
+            for (r, _) in m.rules.iter().zip(&m.rule_track).filter(|(r, t)| **t && d.is_rule(r)) {
+                match ctx.routing.add_rule(r) {
+                    Ok(Outcome::Done) => {
+                        info!(instance = %m.settings.name, rule = %r.describe(), "virtual rule deleted on the host: put back")
+                    }
+                    Ok(Outcome::AlreadySo) => {}
+                    Err(e) => warn!(instance = %m.settings.name, error = %e, "cannot put back a deleted virtual rule"),
+                }
+            }
+        }
     }
 
     /// Publishes the members' state where it changed (numbers are compared, nothing is

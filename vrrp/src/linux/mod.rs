@@ -6,6 +6,7 @@ pub mod addr_monitor;
 pub mod frames;
 pub mod link;
 pub mod route;
+pub mod route_monitor;
 pub mod rule;
 pub mod socket;
 
