@@ -363,3 +363,36 @@ fn tandem_adds_the_routes_and_rules_keepalived_adds() {
     );
     assert!(kl.len() > 25, "the comparison saw the routes and rules\n{}", kl.join("\n"));
 }
+
+/// keepalived 2.2.7 as the peer: the routes follow the mastership between the two daemons.
+#[test]
+fn the_routes_move_between_keepalived_and_tandem() {
+    let mut r = rig("rtmixed").unwrap();
+    let (d1, d2) = (r.d1.clone(), r.d2.clone());
+    let k = tandem_tests::keepalived::Keepalived::start(&mut r.lab, &d1, "k1", &conf("1", 150, "198.51.100.0/24", 5))
+        .unwrap();
+    let t = Tandem::start(&mut r.lab, BIN, &d2, "t2", &conf("2", 100, "198.51.100.0/24", 5)).unwrap();
+    let logs = || format!("keepalived:\n{}\ntandem:\n{}", k.log(), t.log());
+    // (keepalived 2.2.7 cannot add `via A or B dev IF`: the kernel refuses what it sends.)
+    let common: Vec<&str> = VIRTUAL.iter().copied().filter(|l| !l.starts_with("10.40.0.0/16")).collect();
+    let common = common.as_slice();
+    assert!(
+        wait_until(Duration::from_secs(15), || has_all(&routing(&r.lab, &d1), common)
+            && has_all(&routing(&r.lab, &d2), STATIC)),
+        "keepalived is master with the routes; tandem holds the static ones\nd1:\n{}\nd2:\n{}\n{}",
+        routing(&r.lab, &d1),
+        routing(&r.lab, &d2),
+        logs()
+    );
+    assert!(has_none(&routing(&r.lab, &d2), common), "tandem as backup has none\n{}", routing(&r.lab, &d2));
+    // keepalived stops (it removes its routes, sends priority 0): tandem takes over.
+    r.lab.signal(k.pid, "TERM").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || has_all(&routing(&r.lab, &d2), VIRTUAL)
+            && has_none(&routing(&r.lab, &d1), common)),
+        "the routes move to tandem\nd1:\n{}\nd2:\n{}\n{}",
+        routing(&r.lab, &d1),
+        routing(&r.lab, &d2),
+        logs()
+    );
+}
