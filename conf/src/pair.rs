@@ -140,6 +140,41 @@ fn instances(a: &Config, b: &Config, out: &mut Vec<Finding>) {
                 }
             }
         }
+        // The routes and rules the master holds: the same destinations on both (devices and
+        // gateways may differ between directors).
+        let routes = |v: &VrrpInstance| -> BTreeSet<String> {
+            v.virtual_routes.iter().map(|r| format!("{} table {}", r.to, r.table.unwrap_or(254))).collect()
+        };
+        let rules = |v: &VrrpInstance| -> BTreeSet<String> {
+            v.virtual_rules
+                .iter()
+                .map(|r| {
+                    let p = |x: Option<crate::model::Prefix>| x.map_or("all".to_string(), |p| p.to_string());
+                    format!(
+                        "priority {} from {} to {}",
+                        r.priority.map_or("-".into(), |n| n.to_string()),
+                        p(r.from),
+                        p(r.to)
+                    )
+                })
+                .collect()
+        };
+        for (field, la, lb) in [("virtual_routes", routes(x), routes(y)), ("virtual_rules", rules(x), rules(y))] {
+            if la != lb {
+                let only_a: Vec<String> = la.difference(&lb).cloned().collect();
+                let only_b: Vec<String> = lb.difference(&la).cloned().collect();
+                out.push(Finding::warning(
+                    Side::B,
+                    format!("{pb}.{field}"),
+                    format!(
+                        "vrrp_instance `{}`: the {field} differ (only on the other director: {}; only here: {}): the routing changes with the master",
+                        x.name,
+                        list(&only_a),
+                        list(&only_b)
+                    ),
+                ));
+            }
+        }
         // One intended master: different priorities, or else the higher address wins, which
         // an operator rarely means.
         if x.priority == y.priority {

@@ -22,6 +22,7 @@ const FILES: &[&str] = &[
     "checkers_http.conf",
     "checkers_other.conf",
     "deprecated.conf",
+    "routes.conf",
 ];
 
 /// Files keepalived 2.2.7 must accept: all but `deprecated.conf`, which holds keywords
@@ -37,6 +38,7 @@ const KEEPALIVED_FILES: &[&str] = &[
     "fwmark_group.conf",
     "checkers_http.conf",
     "checkers_other.conf",
+    "routes.conf",
 ];
 
 fn path(name: &str) -> PathBuf {
@@ -193,6 +195,8 @@ fn plain_instance(name: &str, interface: &str, vrid: u8, vips: Vec<VirtualAddres
         authentication: None,
         virtual_ipaddress: vips,
         virtual_ipaddress_excluded: Vec::new(),
+        virtual_routes: Vec::new(),
+        virtual_rules: Vec::new(),
         track_interface: Vec::new(),
         track_script: Vec::new(),
         track_file: Vec::new(),
@@ -562,6 +566,8 @@ fn vrrp_instance_every_keyword() {
             VirtualAddress { dev: some("eth1"), ..vip("198.51.100.1", 24) },
             VirtualAddress { dev: some("eth1"), ..vip("2001:db8::1", 64) },
         ],
+        virtual_routes: Vec::new(),
+        virtual_rules: Vec::new(),
         track_interface: vec![
             track_if("eth1", Some(-30), false),
             track_if("eth2", None, false),
@@ -1151,10 +1157,36 @@ fn other_checkers() {
 }
 
 #[test]
+fn routes_rules_and_static_addresses() {
+    let c = load_clean("routes.conf");
+    let pfx = |s: &str| -> Prefix { s.parse().unwrap() };
+    assert_eq!(c.static_ipaddress.len(), 2);
+    assert_eq!(c.static_ipaddress[1], VirtualAddress { dev: some("eth2"), ..vip("2001:db8:2::200", 64) });
+    let r = &c.static_routes;
+    assert_eq!(r.len(), 5);
+    assert_eq!((r[0].to, r[0].via, r[0].dev.as_deref()), (pfx("198.51.100.0/24"), Some(ip("192.0.2.1")), Some("eth2")));
+    assert_eq!(r[1].nexthop.iter().map(|h| h.weight).collect::<Vec<_>>(), vec![Some(1), Some(2)]);
+    assert_eq!((r[2].tos, r[2].protocol.as_deref(), r[2].metrics.ssthresh), (Some(4), Some("bird"), Some(107)));
+    assert_eq!((r[2].mode, r[3].mode, r[3].pref.as_deref()), (RouteMode::Add, RouteMode::Append, Some("high")));
+    assert_eq!(r[4].route_type, Some(RouteType::Unreachable));
+    let u = &c.static_rules;
+    assert_eq!(u.len(), 7);
+    assert_eq!((u[0].realms, u[2].goto, u[2].fwmask), (Some((30 << 16) | 20), Some(40), Some(12)));
+    assert_eq!((u[4].l3mdev, u[4].ipproto, u[5].suppress_prefixlength), (true, Some(17), Some(0)));
+    assert_eq!((u[6].not, u[6].action, u[6].tunnel_id), (true, Some(RuleAction::Prohibit), Some(7)));
+    let v = instance(&c, "VI_R");
+    assert_eq!(v.virtual_routes.len(), 6);
+    assert_eq!(v.virtual_routes[0].src, Some(ip("192.0.2.61")));
+    assert_eq!(v.virtual_routes[5].family(), Family::Inet6);
+    assert_eq!(v.virtual_rules.len(), 3);
+    assert_eq!(v.virtual_rules[2].from, Some(pfx("2001:db8:5::/64")));
+}
+
+#[test]
 fn deprecated_and_tandem_spellings() {
     let report = load(&path("deprecated.conf"), &Options::default());
-    // The only diagnostic: keepalived's deprecated global_tracking, which tandem reads as
-    // sync_group_tracking_weight.
+    // The only diagnostics: keepalived's deprecated global_tracking, which tandem reads as
+    // sync_group_tracking_weight, and the deprecated `or` and `gw` of routes.
     let found: Vec<(Severity, String, usize)> = report
         .diagnostics
         .iter()
@@ -1162,10 +1194,23 @@ fn deprecated_and_tandem_spellings() {
         .collect();
     assert_eq!(
         found,
-        vec![(Severity::Warning, s("`global_tracking` is deprecated; it means sync_group_tracking_weight"), 21)],
+        vec![
+            (Severity::Warning, s("`global_tracking` is deprecated; it means sync_group_tracking_weight"), 21),
+            (
+                Severity::Warning,
+                s("`or` for routes is deprecated (keepalived says so too); write `nexthop via A nexthop via B`"),
+                42
+            ),
+            (Severity::Warning, s("`gw` for routes is deprecated (keepalived says so too); write `via`"), 43),
+        ],
         "{}",
         report.render()
     );
+    // `or` makes a two-hop route; `gw` is `via`.
+    let routes = &report.config.vrrp_instances[1].virtual_routes;
+    let hops: Vec<Option<IpAddr>> = routes[0].nexthop.iter().map(|h| h.via).collect();
+    assert_eq!(hops, vec![Some(ip("192.0.2.253")), Some(ip("192.0.2.254"))]);
+    assert_eq!((routes[1].via, routes[1].table), (Some(ip("192.0.2.1")), Some(100)));
     let c = report.config;
     assert_eq!(c.vrrp_sync_groups.len(), 1);
     assert!(c.vrrp_sync_groups[0].sync_group_tracking_weight);
@@ -1223,6 +1268,11 @@ fn deprecated_and_tandem_spellings() {
 /// Every keyword the keepalived reader accepts, and the corpus must use each one (as the
 /// first word of a line, or inside a one-line block) in a file of its own.
 const KEYWORDS: &[&str] = &[
+    "static_ipaddress",
+    "static_routes",
+    "static_rules",
+    "virtual_routes",
+    "virtual_rules",
     "default_interface",
     "v3_checksum_as_v2",
     "unicast_ttl",

@@ -1,5 +1,5 @@
 //! Every sample configuration Debian's keepalived package ships passes `tandem check`, but
-//! the one that is broken for keepalived too, whose error is located, and, until they are
+//! the two that are broken for keepalived too, whose errors are located, and, until they are
 //! implemented, the lines using use_vmac or IPsec AH (refused, located). scripts/test installs
 //! the package (keepalived 2.2.7); the samples are in /usr/share/doc/keepalived/samples.
 
@@ -58,6 +58,22 @@ fn debian_keepalived_samples_pass_check() {
                 // VG1 lists its instances without `group { }`: keepalived refuses it too.
                 let expected =
                     vec![("vrrp_sync_group `VG1` has no `group { ... }` of instances".to_string(), Some((3, 1)))];
+                if errors != expected {
+                    failures.push(format!("{name}: expected {expected:?}, got {errors:?}"));
+                }
+            } else if name.ends_with("vrrp.rules") {
+                // `to 192.168.100./24` is no prefix: keepalived refuses those rules too
+                // ("Invalid rule to address").
+                let expected = vec![
+                    (
+                        "rule destination: `192.168.100./24` is not an address or ADDR/LEN prefix".to_string(),
+                        Some((11, 8)),
+                    ),
+                    (
+                        "rule destination: `192.168.200./24` is not an address or ADDR/LEN prefix".to_string(),
+                        Some((26, 12)),
+                    ),
+                ];
                 if errors != expected {
                     failures.push(format!("{name}: expected {expected:?}, got {errors:?}"));
                 }

@@ -740,3 +740,41 @@ fn email_warnings_point_into_a_toml_file() {
     assert_eq!(f[0].1, "no email alert is sent: notification_email lists no address", "{}", r.render());
     assert_eq!((f[0].3, f[0].4), (2, 15), "{}", r.render());
 }
+
+// --- routes and rules ---
+
+#[test]
+fn a_bad_route_or_rule_is_an_error_at_its_word() {
+    let r = check("static_routes {\n    10.1.2.3/16 via 10.0.0.1 dev eth0\n}\n");
+    one_error(
+        &r,
+        "route destination `10.1.2.3/16` has bits set past its prefix length; the kernel refuses it (write the network, like 10.1.0.0/16)",
+        2,
+        5,
+    );
+    let r = check("static_rules {\n    from 10.0.0.0/8 table 1 priority 7 fwmark 0x10/nope\n}\n");
+    one_error(&r, "fwmark `0x10/nope` is not MARK or MARK/MASK (numbers, 0x.. for hex)", 2, 47);
+    let r = check(&INSTANCE.replace(
+        "    virtual_ipaddress",
+        "    virtual_routes {\n        2001:db8::/32 via 10.0.0.1\n    }\n    virtual_ipaddress",
+    ));
+    one_error(&r, "`10.0.0.1` is IPv4 in a IPv6 route or rule", 5, 27);
+}
+
+#[test]
+fn a_bad_route_or_rule_in_toml_is_an_error_at_its_entry() {
+    let toml = "[[static_routes]]\nto = \"10.1.2.3/16\"\n\n[[static_rules]]\nfrom = \"10.0.0.0/8\"\ngoto = 5\n\n[[static_rules]]\nto = \"10.0.0.0/8\"\npriority = 9\n";
+    let r = load_str(toml, "tandem.toml", &Options::default());
+    let f: Vec<(String, usize)> = found(&r).into_iter().map(|(_, m, _, line, _)| (m, line)).collect();
+    assert_eq!(
+        f,
+        vec![
+            ("route destination 10.1.2.3/16 has bits set past its prefix length; the kernel refuses it".into(), 1),
+            ("a rule with goto 5 needs a priority below 5".into(), 4),
+            ("rule without priority: the kernel gives it one below the first rule's; write `priority`".into(), 4),
+            ("a rule needs an action: table, goto, action (nop, blackhole, unreachable, prohibit) or l3mdev".into(), 8),
+        ],
+        "{}",
+        r.render()
+    );
+}

@@ -198,9 +198,14 @@ fn host_config_id() -> String {
 
 /// Prints the diagnostics and a summary on stderr; true when the file is usable. The summary
 /// names the file and, for a keepalived.conf, the config id its `@ID` lines were read for.
-/// `1 error`, `2 warnings`.
+/// `1 error`, `2 warnings`, `2 static addresses`.
 fn plural(n: usize, what: &str) -> String {
-    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+    let ending = match n {
+        1 => "",
+        _ if what.ends_with('s') => "es",
+        _ => "s",
+    };
+    format!("{n} {what}{ending}")
 }
 
 fn report(input: &Input, path: &std::path::Path, r: &Report) -> bool {
@@ -218,9 +223,21 @@ fn report(input: &Input, path: &std::path::Path, r: &Report) -> bool {
         false
     } else {
         let c = &r.config;
+        // Routes, rules and static addresses, when the file has some.
+        let routing: String = [
+            (c.vrrp_instances.iter().map(|v| v.virtual_routes.len()).sum::<usize>(), "virtual route"),
+            (c.vrrp_instances.iter().map(|v| v.virtual_rules.len()).sum(), "virtual rule"),
+            (c.static_ipaddress.len(), "static address"),
+            (c.static_routes.len(), "static route"),
+            (c.static_rules.len(), "static rule"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, w)| format!("{}, ", plural(n, w)))
+        .collect();
         let _ = writeln!(
             err,
-            "{name}: ok ({}, {}, {}, {})",
+            "{name}: ok ({}, {routing}{}, {}, {})",
             plural(c.vrrp_instances.len(), "vrrp instance"),
             plural(c.virtual_servers.len(), "virtual server"),
             plural(c.virtual_servers.iter().map(|v| v.real_servers.len()).sum(), "real server"),

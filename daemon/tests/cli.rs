@@ -241,7 +241,7 @@ fn check_pair_cross_checks_the_two_directors() {
     );
     let b = temp(
         "pair-b.conf",
-        "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 52\n    priority 150\n    authentication {\n        auth_type PASS\n        auth_pass two\n    }\n    virtual_ipaddress {\n        10.0.0.1/24\n        10.0.0.2/24\n    }\n}\n",
+        "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 52\n    priority 150\n    authentication {\n        auth_type PASS\n        auth_pass two\n    }\n    virtual_ipaddress {\n        10.0.0.1/24\n        10.0.0.2/24\n    }\n    virtual_routes {\n        10.9.0.0/16 via 10.0.0.254\n    }\n}\n",
     );
     let out = Command::new(env!("CARGO_BIN_EXE_tandem"))
         .args(["check", "-f", a.to_str().expect("utf-8"), "--pair", b.to_str().expect("utf-8")])
@@ -257,9 +257,13 @@ fn check_pair_cross_checks_the_two_directors() {
             "pair-b.conf:9:5",
         ),
         ("warning: vrrp_instance `VI_1` has priority 150 on both directors", "pair-b.conf:4:14"),
+        (
+            "warning: vrrp_instance `VI_1`: the virtual_routes differ (only on the other director: none; only here: 10.9.0.0/16 table 254)",
+            "pair-b.conf:13:5",
+        ),
     ] {
         let i = err.find(message).unwrap_or_else(|| panic!("{message}:\n{err}"));
         assert!(err[i..].lines().nth(1).is_some_and(|l| l.ends_with(at)), "{message} at {at}:\n{err}");
     }
-    assert!(err.contains(": 3 errors, 1 warning"), "{err}");
+    assert!(err.contains(": 3 errors, 2 warnings"), "{err}");
 }

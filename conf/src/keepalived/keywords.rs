@@ -115,7 +115,7 @@ mod tests {
         assert_eq!(judge("-", "virtual_sever"), Verdict::Typo("virtual_server"));
         assert_eq!(judge("virtual_server", "lb_alog"), Verdict::Typo("lb_algo"));
         assert_eq!(judge("vrrp_instance", "Priority"), Verdict::Typo("priority"));
-        assert_eq!(judge("-", "static_routes"), Verdict::Unsupported);
+        assert_eq!(judge("-", "static_routes"), Verdict::Unsupported); // (judged only when not read)
         assert_eq!(judge("vrrp_instance", "tls_compliant"), Verdict::Unsupported);
         assert_eq!(judge("vrrp_instance", "lb_algo"), Verdict::Elsewhere(vec!["virtual_server"]));
         assert_eq!(judge("global_defs", "zzzzzzzz"), Verdict::Unknown);

@@ -9,6 +9,7 @@ mod global;
 mod keywords;
 pub(crate) mod lexer;
 mod lvs;
+mod route;
 pub(crate) mod tree;
 mod unsupported;
 mod values;
@@ -29,7 +30,8 @@ pub(crate) fn read_file(
     map: &mut SourceMap,
 ) -> Config {
     let mut c = Config::default();
-    let mut sink = |stmts: Vec<Stmt>, diags: &mut Vec<Diagnostic>| build(&mut c, &stmts, diags, map);
+    let mut prio = route::RulePriorities::default();
+    let mut sink = |stmts: Vec<Stmt>, diags: &mut Vec<Diagnostic>| build(&mut c, &stmts, diags, map, &mut prio);
     let mut lx = lexer::Lexer::new(sources, diags, config_id, &mut sink);
     lx.file(path, None);
     lx.finish();
@@ -46,7 +48,8 @@ pub(crate) fn read_str(
     map: &mut SourceMap,
 ) -> Config {
     let mut c = Config::default();
-    let mut sink = |stmts: Vec<Stmt>, diags: &mut Vec<Diagnostic>| build(&mut c, &stmts, diags, map);
+    let mut prio = route::RulePriorities::default();
+    let mut sink = |stmts: Vec<Stmt>, diags: &mut Vec<Diagnostic>| build(&mut c, &stmts, diags, map, &mut prio);
     let mut lx = lexer::Lexer::new(sources, diags, config_id, &mut sink);
     lx.text(path, text.to_string());
     lx.finish();
@@ -54,8 +57,14 @@ pub(crate) fn read_str(
 }
 
 /// Maps top-level statements onto the model (a chunk of the file at a time).
-fn build(c: &mut Config, stmts: &[Stmt], diags: &mut Vec<Diagnostic>, map: &mut SourceMap) {
-    let mut cx = Ctx { diags, map };
+fn build(
+    c: &mut Config,
+    stmts: &[Stmt],
+    diags: &mut Vec<Diagnostic>,
+    map: &mut SourceMap,
+    rule_priorities: &mut route::RulePriorities,
+) {
+    let mut cx = Ctx { diags, map, rule_priorities };
     top(&mut cx, c, stmts);
 }
 
@@ -70,6 +79,21 @@ fn top(cx: &mut Ctx, c: &mut Config, stmts: &[Stmt]) {
                 cx.extra(st, 0);
                 let block = cx.block(st);
                 global::read(cx, block, &mut c.global_defs);
+            }
+            "static_ipaddress" => {
+                cx.extra(st, 0);
+                let addrs = vrrp::addresses(cx, st, "static_ipaddress");
+                c.static_ipaddress.extend(addrs);
+            }
+            "static_routes" => {
+                cx.extra(st, 0);
+                let routes = route::routes(cx, st, "static_routes", true);
+                c.static_routes.extend(routes);
+            }
+            "static_rules" => {
+                cx.extra(st, 0);
+                let rules = route::rules(cx, st, "static_rules", true);
+                c.static_rules.extend(rules);
             }
             "vrrp_script" => {
                 let path = format!("vrrp_script[{}]", c.vrrp_scripts.len());

@@ -9,6 +9,8 @@ use std::net::IpAddr;
 pub(crate) struct Ctx<'a> {
     pub diags: &'a mut Vec<Diagnostic>,
     pub map: &'a mut SourceMap,
+    /// The priorities given to rules written without one (see [`super::route::RulePriorities`]).
+    pub rule_priorities: &'a mut super::route::RulePriorities,
 }
 
 impl Ctx<'_> {

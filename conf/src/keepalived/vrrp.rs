@@ -290,6 +290,8 @@ pub(super) fn instance(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpInstan
             "authentication" => v.authentication = authentication(cx, b, &here),
             "virtual_ipaddress" => v.virtual_ipaddress = addresses(cx, b, &here),
             "virtual_ipaddress_excluded" => v.virtual_ipaddress_excluded = addresses(cx, b, &here),
+            "virtual_routes" => v.virtual_routes = super::route::routes(cx, b, &here, false),
+            "virtual_rules" => v.virtual_rules = super::route::rules(cx, b, &here, false),
             "track_interface" => v.track_interface = track_interfaces(cx, b, &here),
             "track_script" => v.track_script = track_refs(cx, b, &here, -253, 253),
             "track_file" => v.track_file = track_refs(cx, b, &here, -254, 254),
@@ -347,6 +349,8 @@ pub(super) fn instance(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpInstan
                 | "authentication"
                 | "virtual_ipaddress"
                 | "virtual_ipaddress_excluded"
+                | "virtual_routes"
+                | "virtual_rules"
                 | "track_interface"
                 | "track_script"
                 | "track_file"
@@ -429,7 +433,7 @@ fn authentication(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<Authentication>
 }
 
 /// `virtual_ipaddress { ADDR[/PREFIX] [brd ADDR] [dev IF] [scope S] [label L] [no_track] }`.
-fn addresses(cx: &mut Ctx, st: &Stmt, path: &str) -> Vec<VirtualAddress> {
+pub(super) fn addresses(cx: &mut Ctx, st: &Stmt, path: &str) -> Vec<VirtualAddress> {
     let mut out = Vec::new();
     for e in cx.block(st) {
         let i = out.len();
@@ -459,6 +463,13 @@ fn addresses(cx: &mut Ctx, st: &Stmt, path: &str) -> Vec<VirtualAddress> {
                 ("no_track", _) => {
                     a.no_track = true;
                     false
+                }
+                ("track_group", Some(v)) => {
+                    cx.warn(
+                        opt.span.to(v.span),
+                        "`track_group` is not supported by tandem; ignored: the address stays while the group's interfaces are down",
+                    );
+                    true
                 }
                 ("brd" | "broadcast" | "dev" | "scope" | "label", None) => {
                     cx.error(opt.span, format!("`{}` needs a value", opt.text));

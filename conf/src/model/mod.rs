@@ -7,11 +7,13 @@ mod check;
 mod global;
 mod lvs;
 pub mod regex;
+mod route;
 mod vrrp;
 
 pub use check::*;
 pub use global::*;
 pub use lvs::*;
+pub use route::*;
 pub use vrrp::*;
 
 use serde::{Deserialize, Serialize};
@@ -27,6 +29,15 @@ pub struct Config {
     /// `global_defs`.
     #[serde(default)]
     pub global_defs: GlobalDefs,
+    /// `static_ipaddress { ... }`: addresses added at start whatever the VRRP state.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_ipaddress: Vec<VirtualAddress>,
+    /// `static_routes { ... }`: routes added at start whatever the VRRP state.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_routes: Vec<Route>,
+    /// `static_rules { ... }`: policy-routing rules added at start whatever the VRRP state.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_rules: Vec<Rule>,
     /// `vrrp_script NAME { ... }` blocks.
     #[serde(default, rename = "vrrp_script", skip_serializing_if = "Vec::is_empty")]
     pub vrrp_scripts: Vec<VrrpScript>,

@@ -181,6 +181,12 @@ pub struct VrrpInstance {
     /// `virtual_ipaddress_excluded { ... }`: floated but not carried in adverts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub virtual_ipaddress_excluded: Vec<VirtualAddress>,
+    /// `virtual_routes { ... }`: routes added while master.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub virtual_routes: Vec<super::Route>,
+    /// `virtual_rules { ... }`: policy-routing rules added while master.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub virtual_rules: Vec<super::Rule>,
     /// `track_interface { IF [weight N] }`: a link down lowers priority or causes fault.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub track_interface: Vec<TrackInterface>,
@@ -264,6 +270,8 @@ impl VrrpInstance {
             authentication: None,
             virtual_ipaddress: Vec::new(),
             virtual_ipaddress_excluded: Vec::new(),
+            virtual_routes: Vec::new(),
+            virtual_rules: Vec::new(),
             track_interface: Vec::new(),
             track_script: Vec::new(),
             track_file: Vec::new(),

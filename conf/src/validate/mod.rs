@@ -4,6 +4,7 @@
 mod addresses;
 mod email;
 mod lvs;
+mod routes;
 mod vrrp;
 
 use crate::diag::{Diagnostic, Severity, SourceMap, Sources, Span};
@@ -28,6 +29,7 @@ pub(crate) fn run(c: &Config, map: &SourceMap, sources: &Sources, diags: &mut Ve
     lvs::check(&mut v, c);
     addresses::check(&mut v, c);
     email::check(&mut v, c);
+    routes::check(&mut v, c);
     for (path, gap, refused) in crate::support::findings(c) {
         if refused {
             v.error(&path, format!("`{}` is not supported by tandem run", gap.keyword))

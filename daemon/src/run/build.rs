@@ -45,6 +45,15 @@ pub struct Member {
     pub source: Option<IpAddr>,
     /// Every address the instance floats (virtual_ipaddress and _excluded).
     pub vips: Vec<AddressSpec>,
+    /// `virtual_routes`, added while master.
+    pub routes: Vec<tandem_vrrp::linux::route::RouteSpec>,
+    /// `virtual_rules`, added while master.
+    pub rules: Vec<tandem_vrrp::linux::rule::RuleSpec>,
+    /// Which routes are tracked (put back when deleted while master): not `no_track`, and
+    /// with a `dev` (keepalived tracks no route without one).
+    pub route_track: Vec<bool>,
+    /// Which rules are tracked (not `no_track`).
+    pub rule_track: Vec<bool>,
     /// `v3_checksum_as_v2`.
     pub checksum_as_v2: bool,
     /// Tracked scripts (instance's and its group's).
@@ -373,6 +382,15 @@ fn member(
         });
     }
 
+    let mut routes = Vec::new();
+    for r in &v.virtual_routes {
+        match super::routes::route_spec(r) {
+            Ok(s) => routes.push(s),
+            Err(e) => missing.push(format!("{e} (route {})", r.to)),
+        }
+    }
+    let rules = v.virtual_rules.iter().map(super::routes::rule_spec).collect();
+
     let advertised: Vec<IpAddr> = v.virtual_ipaddress.iter().map(|a| a.address).collect();
     let mut s = Settings::new(v.name.clone(), v.virtual_router_id, version, primary, advertised);
     s.priority = v.priority;
@@ -435,6 +453,11 @@ fn member(
             interfaces.push(Tracked { name: spec.ifname.clone(), weight: 0, reverse: false });
         }
     }
+    for dev in super::routes::tracked_devices(&v.virtual_routes, &v.virtual_rules) {
+        if dev != ifname && !interfaces.iter().any(|t| t.name == dev) {
+            interfaces.push(Tracked { name: dev, weight: 0, reverse: false });
+        }
+    }
     interfaces.extend(tracked_interfaces(&v.track_interface));
 
     let group =
@@ -455,6 +478,10 @@ fn member(
         unicast_ttl: if unicast { v.unicast_ttl } else { None },
         source,
         vips,
+        routes,
+        rules,
+        route_track: v.virtual_routes.iter().map(|r| !r.no_track && r.dev.is_some()).collect(),
+        rule_track: v.virtual_rules.iter().map(|r| !r.no_track).collect(),
         checksum_as_v2: v.v3_checksum_as_v2 || g.v3_checksum_as_v2,
         scripts: tracked_scripts(c, &v.track_script),
         interfaces,

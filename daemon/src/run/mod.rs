@@ -28,6 +28,7 @@ mod privileges;
 mod process_tracker;
 mod release;
 mod resync;
+mod routes;
 mod scripts;
 mod signals;
 mod snapshot;
@@ -44,6 +45,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tandem_vrrp::linux::addr::Addresses;
 use tandem_vrrp::linux::link::{LinkMonitor, LinkState};
+use tandem_vrrp::linux::route_monitor::{Deleted, RoutingMonitor};
 use tandem_vrrp::linux::socket::Received;
 use tokio::sync::{broadcast, watch};
 use tracing::{error, info, warn};
@@ -64,6 +66,8 @@ pub(crate) struct Shared {
     firewall: firewall::Firewall,
     /// Email alerts.
     mail: email::Mailer,
+    /// Routes and rules (virtual and static).
+    routing: tandem_vrrp::linux::route::Routing,
 }
 
 impl Shared {
@@ -275,16 +279,39 @@ async fn async_run(
     let firewall = firewall::Firewall::default();
     firewall.clear_leftovers().await;
     let mail = email::Mailer::start(&config.global_defs);
-    let shared = std::sync::Arc::new(Shared { links: shared_links, addrs, fifo, firewall, mail: mail.clone() });
+    let routing = tandem_vrrp::linux::route::Routing::open().map_err(|e| e.to_string())?;
+    let shared =
+        std::sync::Arc::new(Shared { links: shared_links, addrs, routing, fifo, firewall, mail: mail.clone() });
+    // static_ipaddress, static_routes, static_rules: whatever the VRRP state.
+    let mut statics = routes::Statics::default();
+    statics.apply(&config, &shared.addrs, &shared.routing);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     let (registry, instances) = watch::channel(std::collections::BTreeMap::new());
+    // Routes and rules deleted on the host: a thread reads rtnetlink and broadcasts.
+    let (deleted_tx, mut deleted_rx) = broadcast::channel::<Deleted>(256);
+    let mut routing_monitor = RoutingMonitor::open().map_err(|e| e.to_string())?;
+    let sender = deleted_tx.clone();
+    std::thread::Builder::new()
+        .name("routing".into())
+        .spawn(move || {
+            while let Some(ev) = routing_monitor.next_deleted() {
+                match ev {
+                    Ok(d) => {
+                        let _ = sender.send(d);
+                    }
+                    Err(e) => warn!(error = %e, "route monitor"),
+                }
+            }
+        })
+        .map_err(|e| e.to_string())?;
     let mut units = units::UnitSet::new(
         std::sync::Arc::clone(&shared),
         registry,
         result_tx.clone(),
         link_tx.clone(),
+        deleted_tx,
         stop_rx.clone(),
     );
     // Warm preemption: the unit lvs_sync_daemon follows holds preemption until the resync
@@ -295,7 +322,7 @@ async fn async_run(
     for (plan, unit) in resolved {
         // Addresses a killed predecessor left go before anything says tandem is ready.
         if let Ok(unit) = &unit {
-            unit::remove_stale_addresses(unit, &shared.addrs);
+            unit::remove_stale_addresses(unit, &shared.addrs, &shared.routing);
         }
         let holds = followed.as_ref().is_some_and(|f| plan.instances.contains(f));
         let setup = units::Setup {
@@ -375,13 +402,27 @@ async fn async_run(
     let mut status_every = tokio::time::interval(Duration::from_secs(1));
 
     let mut failed = None;
+    // Static routes through an interface that went down and up again are restored.
+    let mut links_seen = link_tx.subscribe();
     loop {
         tokio::select! {
+            Ok(l) = links_seen.recv() => {
+                let shared = units.shared();
+                statics.link(&current, &l.name, l.up && !l.gone, &shared.addrs, &shared.routing);
+            }
+            Ok(d) = deleted_rx.recv() => statics.deleted(&d, &units.shared().routing),
             Some(sig) = signals.recv() => match sig.effect {
                 signals::Effect::Reload => {
                     info!(from = %sig.from, "SIGHUP: reloading");
                     notify.reloading();
-                    let mut vrrp = Vrrp { units: &mut units, runners: &mut runners, files: &mut files, processes: &mut processes, tasks: &mut tasks };
+                    let mut vrrp = Vrrp {
+                        units: &mut units,
+                        runners: &mut runners,
+                        files: &mut files,
+                        processes: &mut processes,
+                        tasks: &mut tasks,
+                        statics: &mut statics,
+                    };
                     let _ = reload_now(&reload, &mut current, &config_tx, &mut vrrp);
                     publish(&sync_tx, &syncd::Plan::of(&current));
                     notify.reloaded();
@@ -432,7 +473,14 @@ async fn async_run(
                 control::Request::Reload(answer) => {
                     info!("reload asked on the control socket");
                     notify.reloading();
-                    let mut vrrp = Vrrp { units: &mut units, runners: &mut runners, files: &mut files, processes: &mut processes, tasks: &mut tasks };
+                    let mut vrrp = Vrrp {
+                        units: &mut units,
+                        runners: &mut runners,
+                        files: &mut files,
+                        processes: &mut processes,
+                        tasks: &mut tasks,
+                        statics: &mut statics,
+                    };
                     let outcome = reload_now(&reload, &mut current, &config_tx, &mut vrrp);
                     publish(&sync_tx, &syncd::Plan::of(&current));
                     notify.reloaded();
@@ -465,6 +513,8 @@ async fn async_run(
     if let Some(p) = control_path {
         control::remove(&p);
     }
+    let shared = units.shared();
+    statics.clear(&shared.addrs, &shared.routing);
     match failed {
         Some(e) => Err(e),
         None => Ok(()),
@@ -545,6 +595,8 @@ fn reload_now(
                     vrrp.files.follow(file_tracker::tracked(&new));
                     vrrp.processes.follow(process_tracker::tracked(&new));
                     let changes = vrrp.units.reload(vrrp.tasks, &new, plans, &specs);
+                    let shared = vrrp.units.shared();
+                    vrrp.statics.apply(&new, &shared.addrs, &shared.routing);
                     if !changes.is_empty() {
                         message.push_str(&format!("; VRRP units {}", changes.join(", ")));
                     }
@@ -620,6 +672,8 @@ struct Vrrp<'a> {
     files: &'a mut file_tracker::FileTracker,
     processes: &'a mut process_tracker::ProcessTracker,
     tasks: &'a mut tokio::task::JoinSet<(String, Result<(), String>)>,
+    /// The static addresses, routes and rules held.
+    statics: &'a mut routes::Statics,
 }
 
 /// What the dump signals read: the units' published instances and the desired IPVS table.

@@ -63,6 +63,10 @@ pub struct InstanceSnapshot {
     pub master: Option<IpAddr>,
     /// The virtual addresses it floats (`ADDR/PREFIX dev IF`).
     pub virtual_addresses: Vec<String>,
+    /// Its `virtual_routes`, in `ip route` words, held while master.
+    pub virtual_routes: Vec<String>,
+    /// Its `virtual_rules`, in `ip rule` words, held while master.
+    pub virtual_rules: Vec<String>,
     /// The last state change.
     pub last_transition: Option<TransitionSnapshot>,
     /// Adverts and drops.
@@ -447,6 +451,8 @@ pub(crate) fn test_instance(name: &str, state: &str) -> InstanceSnapshot {
         effective_priority: 100,
         master: None,
         virtual_addresses: Vec::new(),
+        virtual_routes: Vec::new(),
+        virtual_rules: Vec::new(),
         last_transition: None,
         counters: AdvertCounters::default(),
     }

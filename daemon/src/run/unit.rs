@@ -15,9 +15,12 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 use tandem_vrrp::Advert;
 use tandem_vrrp::instance::{Action, Instance, State, SyncGroup};
+use tandem_vrrp::linux::addr::Outcome;
 use tandem_vrrp::linux::addr::{AddressSpec, Addresses};
 use tandem_vrrp::linux::frames::FrameSender;
 use tandem_vrrp::linux::link::LinkState;
+use tandem_vrrp::linux::route::Routing;
+use tandem_vrrp::linux::route_monitor::Deleted;
 use tandem_vrrp::linux::socket::{Received, VrrpSocket};
 use tandem_vrrp::track::{Effect, ScriptState, effect};
 use tandem_vrrp::wire::{arp, ndisc, vrrp as codec};
@@ -59,8 +62,10 @@ pub enum Exit {
 /// as backup, would hold them beside the new master until it preempts. keepalived's
 /// successor removes them too. An instance that should be master adds them again when it
 /// becomes master.
-pub fn remove_stale_addresses(unit: &Unit, addrs: &Addresses) {
+pub fn remove_stale_addresses(unit: &Unit, addrs: &Addresses, routing: &Routing) {
     for m in &unit.members {
+        // Its routes and rules too (before the addresses they may use).
+        super::routes::remove_all(routing, &m.settings.name, &m.routes, &m.rules);
         for v in &m.vips {
             match release::remove(addrs, v) {
                 Ok(tandem_vrrp::linux::addr::Outcome::Done) => {
@@ -166,8 +171,14 @@ pub async fn run(
         group_mailed: None,
         removed: false,
     };
-    let ctx =
-        Ctx { addrs: &shared.addrs, fifo: &shared.fifo, firewall: &shared.firewall, publisher, mail: &shared.mail };
+    let ctx = Ctx {
+        addrs: &shared.addrs,
+        routing: &shared.routing,
+        fifo: &shared.fifo,
+        firewall: &shared.firewall,
+        publisher,
+        mail: &shared.mail,
+    };
     publisher.set(units::configured_snapshots(&run.setup.config, &run.setup.plan, None));
     // Faults and adjustments known before start apply from the start.
     retrack(&run.unit, &run.track, &mut group);
@@ -227,6 +238,11 @@ pub async fn run(
                     if run.track.link(&l) {
                         retrack(&run.unit, &run.track, &mut group);
                     }
+                }
+            }
+            d = inputs.routing.recv() => {
+                if let Ok(d) = d {
+                    run.put_back(&d, &group, &ctx);
                 }
             }
             held = async {
@@ -502,6 +518,7 @@ struct Running {
 /// What a running unit acts with.
 struct Ctx<'a> {
     addrs: &'a Addresses,
+    routing: &'a Routing,
     fifo: &'a super::fifo::Fifos,
     firewall: &'a super::firewall::Firewall,
     /// Where the members' state goes out (a transition is written there as it happens).
@@ -532,6 +549,10 @@ impl Running {
             if group.member(i).is_none_or(|inst| inst.state() != State::Master) {
                 continue;
             }
+            // Routes and rules the new file no longer has go first (they may use a VIP).
+            let gone_routes: Vec<_> = old.routes.iter().filter(|r| !m.routes.contains(r)).cloned().collect();
+            let gone_rules: Vec<_> = old.rules.iter().filter(|r| !m.rules.contains(r)).cloned().collect();
+            super::routes::remove_all(ctx.routing, &m.settings.name, &gone_routes, &gone_rules);
             for v in old.vips.iter().filter(|v| !m.vips.contains(v)) {
                 match release::remove(ctx.addrs, v) {
                     Ok(_) => info!(instance = %m.settings.name, address = %v.address, "reload: VIP removed"),
@@ -546,6 +567,9 @@ impl Running {
                 }
             }
             send_garps(m, io, &added, m.settings.garp.master_repeat);
+            let new_routes: Vec<_> = m.routes.iter().filter(|r| !old.routes.contains(r)).cloned().collect();
+            let new_rules: Vec<_> = m.rules.iter().filter(|r| !old.rules.contains(r)).cloned().collect();
+            super::routes::add_all(ctx.routing, &m.settings.name, &new_routes, &new_rules);
             ctx.firewall.set(&m.settings.name, &dropped(m)).await;
         }
         self.unit = new;
@@ -562,6 +586,36 @@ impl Running {
         let configured = units::configured_snapshots(&self.setup.config, &self.setup.plan, None);
         ctx.publisher.set(units::carry(configured, &ctx.publisher.current()));
         info!(unit = %self.unit.name, "reload applied; state kept");
+    }
+
+    /// A route or rule was deleted on the host: a master puts back its tracked virtual
+    /// routes and rules at once. (keepalived makes the instance leave master instead, and it
+    /// takes over again by preemption, adding them: the same routes in the end, without the
+    /// failover; keepalived_netlink.c, netlink_route_filter / netlink_rule_filter.)
+    fn put_back(&self, d: &Deleted, group: &SyncGroup, ctx: &Ctx<'_>) {
+        for (i, m) in self.unit.members.iter().enumerate() {
+            if group.member(i).is_none_or(|inst| inst.state() != State::Master) {
+                continue;
+            }
+            for (r, _) in m.routes.iter().zip(&m.route_track).filter(|(r, t)| **t && d.is_route(r)) {
+                match ctx.routing.add_route(r) {
+                    Ok(Outcome::Done) => {
+                        info!(instance = %m.settings.name, route = %r.describe(), "virtual route deleted on the host: put back")
+                    }
+                    Ok(Outcome::AlreadySo) => {}
+                    Err(e) => warn!(instance = %m.settings.name, error = %e, "cannot put back a deleted virtual route"),
+                }
+            }
+            for (r, _) in m.rules.iter().zip(&m.rule_track).filter(|(r, t)| **t && d.is_rule(r)) {
+                match ctx.routing.add_rule(r) {
+                    Ok(Outcome::Done) => {
+                        info!(instance = %m.settings.name, rule = %r.describe(), "virtual rule deleted on the host: put back")
+                    }
+                    Ok(Outcome::AlreadySo) => {}
+                    Err(e) => warn!(instance = %m.settings.name, error = %e, "cannot put back a deleted virtual rule"),
+                }
+            }
+        }
     }
 
     /// Publishes the members' state where it changed (numbers are compared, nothing is
@@ -618,8 +672,10 @@ impl Running {
                             Err(e) => warn!(instance = %m.settings.name, error = %e, "cannot add VIP"),
                         }
                     }
+                    super::routes::add_all(ctx.routing, &m.settings.name, &m.routes, &m.rules);
                 }
                 Action::RemoveAddresses(_) => {
+                    super::routes::remove_all(ctx.routing, &m.settings.name, &m.routes, &m.rules);
                     for v in &m.vips {
                         if let Err(e) = release::remove(ctx.addrs, v) {
                             warn!(instance = %m.settings.name, error = %e, "cannot remove VIP");

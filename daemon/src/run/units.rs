@@ -18,6 +18,7 @@ use std::time::Duration;
 use tandem_conf::Config;
 use tandem_vrrp::instance::State;
 use tandem_vrrp::linux::link::LinkState;
+use tandem_vrrp::linux::route_monitor::Deleted;
 use tokio::sync::{broadcast, mpsc, watch};
 use tracing::{info, warn};
 
@@ -113,6 +114,8 @@ impl Publisher {
 pub(crate) struct Inputs {
     pub results: broadcast::Receiver<TrackEvent>,
     pub links: broadcast::Receiver<LinkState>,
+    /// Routes and rules deleted on the host.
+    pub routing: broadcast::Receiver<Deleted>,
     pub stop: watch::Receiver<bool>,
     pub commands: mpsc::UnboundedReceiver<Command>,
     /// Warm preemption (see [`super::resync`]): held while true.
@@ -128,6 +131,7 @@ pub(crate) struct UnitSet {
     registry: Registry,
     results: broadcast::Sender<TrackEvent>,
     links: broadcast::Sender<LinkState>,
+    routing: broadcast::Sender<Deleted>,
     stop: watch::Receiver<bool>,
 }
 
@@ -138,9 +142,10 @@ impl UnitSet {
         registry: Registry,
         results: broadcast::Sender<TrackEvent>,
         links: broadcast::Sender<LinkState>,
+        routing: broadcast::Sender<Deleted>,
         stop: watch::Receiver<bool>,
     ) -> UnitSet {
-        UnitSet { units: HashMap::new(), next_id: 0, shared, registry, results, links, stop }
+        UnitSet { units: HashMap::new(), next_id: 0, shared, registry, results, links, routing, stop }
     }
 
     /// What every unit reads.
@@ -179,6 +184,7 @@ impl UnitSet {
         let inputs = Inputs {
             results: self.results.subscribe(),
             links: self.links.subscribe(),
+            routing: self.routing.subscribe(),
             stop: self.stop.clone(),
             commands: rx,
             hold,
@@ -387,6 +393,8 @@ pub(crate) fn configured_snapshots(c: &Config, plan: &Plan, why: Option<&str>) -
                     .chain(&v.virtual_ipaddress_excluded)
                     .map(|a| format!("{}/{} dev {}", a.address, a.prefix, a.dev.as_deref().unwrap_or(&own)))
                     .collect(),
+                virtual_routes: v.virtual_routes.iter().map(super::routes::describe_route).collect(),
+                virtual_rules: v.virtual_rules.iter().map(super::routes::describe_rule).collect(),
                 last_transition: why.map(|w| {
                     TransitionSnapshot::now(State::Init.as_str().to_string(), state.as_str().to_string(), w.to_string())
                 }),

@@ -23,7 +23,7 @@ use neli::{
 use std::net::IpAddr;
 
 /// One address on one interface, with `ip addr`'s options.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AddressSpec {
     /// Interface index.
     pub ifindex: u32,
@@ -136,12 +136,14 @@ impl Addresses {
 }
 
 /// errno values used here (Linux, asm-generic/errno-base.h and errno.h).
-mod libc_errno {
+pub(crate) mod libc_errno {
+    pub const ENOENT: i32 = 2;
+    pub const ESRCH: i32 = 3;
     pub const EEXIST: i32 = 17;
     pub const EADDRNOTAVAIL: i32 = 99;
 }
 
-fn router_error<T: std::fmt::Debug, P: std::fmt::Debug>(op: &str, e: RouterError<T, P>) -> NetlinkError {
+pub(crate) fn router_error<T: std::fmt::Debug, P: std::fmt::Debug>(op: &str, e: RouterError<T, P>) -> NetlinkError {
     match e {
         RouterError::Nlmsgerr(m) => {
             let errno = -*m.error();
@@ -173,7 +175,7 @@ pub(crate) fn address_of(p: &Ifaddrmsg) -> Option<IpAddr> {
     ip_from_bytes(bytes)
 }
 
-fn ip_from_bytes(b: &[u8]) -> Option<IpAddr> {
+pub(crate) fn ip_from_bytes(b: &[u8]) -> Option<IpAddr> {
     if let Ok(a) = <[u8; 4]>::try_from(b) {
         Some(IpAddr::from(a))
     } else if let Ok(a) = <[u8; 16]>::try_from(b) {
@@ -183,7 +185,7 @@ fn ip_from_bytes(b: &[u8]) -> Option<IpAddr> {
     }
 }
 
-fn ip_bytes(a: &IpAddr) -> Vec<u8> {
+pub(crate) fn ip_bytes(a: &IpAddr) -> Vec<u8> {
     match a {
         IpAddr::V4(v) => v.octets().to_vec(),
         IpAddr::V6(v) => v.octets().to_vec(),

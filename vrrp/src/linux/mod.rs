@@ -5,6 +5,9 @@ pub mod addr;
 pub mod addr_monitor;
 pub mod frames;
 pub mod link;
+pub mod route;
+pub mod route_monitor;
+pub mod rule;
 pub mod socket;
 
 /// A failed kernel request: what was being done, and the errno the kernel gave.
