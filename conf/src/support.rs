@@ -40,11 +40,6 @@ pub const NOT_IMPLEMENTED: &[Gap] = &[
     },
     Gap { path: "vrrp_sync_group[].smtp_alert", keyword: "smtp_alert", loss: EMAIL },
     Gap {
-        path: "vrrp_instance[].vmac_xmit_base",
-        keyword: "vmac_xmit_base",
-        loss: "sending adverts from the base interface of a VMAC",
-    },
-    Gap {
         path: "vrrp_instance[].accept",
         keyword: "accept / no_accept",
         loss: "keepalived's strict-mode filtering of traffic to the VIPs (tandem accepts it in every mode)",
@@ -122,11 +117,7 @@ pub const ALWAYS_ON: &[Gap] = &[
 ];
 
 /// Fields `tandem run` refuses (the instance cannot run as written): errors.
-pub const REFUSED: &[Gap] = &[Gap {
-    path: "vrrp_instance[].use_vmac",
-    keyword: "use_vmac",
-    loss: "the virtual MAC interface is not implemented yet; `tandem run` refuses the instance",
-}];
+pub const REFUSED: &[Gap] = &[];
 
 /// Every place `c` sets one of the fields above: (concrete path, the gap, refused?).
 pub(crate) fn findings(c: &Config) -> Vec<(String, &'static Gap, bool)> {
@@ -163,18 +154,12 @@ pub(crate) fn findings(c: &Config) -> Vec<(String, &'static Gap, bool)> {
     }
     for (i, v) in c.vrrp_instances.iter().enumerate() {
         let p = format!("vrrp_instance[{i}]");
-        for (set, field) in [
-            (v.vmac_xmit_base, "vmac_xmit_base"),
-            (v.accept.is_some(), "accept"),
-            (v.strict_mode, "strict_mode"),
-            (v.smtp_alert, "smtp_alert"),
-        ] {
+        for (set, field) in
+            [(v.accept.is_some(), "accept"), (v.strict_mode, "strict_mode"), (v.smtp_alert, "smtp_alert")]
+        {
             if set {
                 note(format!("{p}.{field}"), &format!("vrrp_instance[].{field}"), false);
             }
-        }
-        if v.use_vmac.is_some() {
-            note(format!("{p}.use_vmac"), "vrrp_instance[].use_vmac", true);
         }
     }
     for (i, vs) in c.virtual_servers.iter().enumerate() {

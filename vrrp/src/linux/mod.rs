@@ -6,6 +6,7 @@ pub mod addr_monitor;
 pub mod frames;
 pub mod link;
 pub mod socket;
+pub mod vmac;
 
 /// A failed kernel request: what was being done, and the errno the kernel gave.
 #[derive(Debug, thiserror::Error)]
