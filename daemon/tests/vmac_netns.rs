@@ -75,13 +75,26 @@ fn macs_of(lab: &Lab, src: &str, from: usize) -> Vec<String> {
     wire(lab).into_iter().skip(from).filter(|s| s.src == src).map(|s| s.mac).collect()
 }
 
-/// tandem with `use_vmac` (and `extra`) beside keepalived with the same, in both roles.
-fn beside_keepalived(tag: &str, o: Opts, extra: &str) {
+fn sysctl(lab: &Lab, h: &Host, ifname: &str, key: &str) -> String {
+    let out = lab.run(h, "cat", &[&format!("/proc/sys/net/ipv4/conf/{ifname}/{key}")]).unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// tandem with `use_vmac` (and `extra`) beside keepalived with the same, in both roles. With
+/// `strict_rp_filter`, both directors start with net.ipv4.conf.all.rp_filter 1 (strict),
+/// which would drop the adverts coming in on the macvlan.
+fn beside_keepalived(tag: &str, o: Opts, extra: &str, strict_rp_filter: bool) {
     let (vip, vmac) = if o.v6 { ("2001:db8::100", VMAC6) } else { ("192.0.2.100", VMAC4) };
     for tandem_is_master in [true, false] {
         let mut r = tandem_tests::pair::rig(&format!("{tag}{}", u8::from(tandem_is_master))).unwrap();
         capture(&mut r, o.v6);
         let (d1, d2) = (r.d1.clone(), r.d2.clone());
+        if strict_rp_filter {
+            for h in [&d1, &d2] {
+                let out = r.lab.run(h, "sysctl", &["-qw", "net.ipv4.conf.all.rp_filter=1"]).unwrap();
+                assert!(out.status.success());
+            }
+        }
         let (hi, lo) = (Opts { priority: 150, ..o }, Opts { priority: 100, ..o });
         let (t_opts, k_opts) = if tandem_is_master { (hi, lo) } else { (lo, hi) };
         let t = Tandem::start(&mut r.lab, BIN, &d1, "tandem", &with(config("1", "2", t_opts), extra)).unwrap();
@@ -100,22 +113,22 @@ fn beside_keepalived(tag: &str, o: Opts, extra: &str) {
             logs()
         );
         if !o.v6 {
-            // keepalived's settings: only the macvlan answers ARP for the VIP.
-            let sysctl = |ifname: &str, key: &str| {
-                let out = r.lab.run(&d1, "cat", &[&format!("/proc/sys/net/ipv4/conf/{ifname}/{key}")]).unwrap();
-                String::from_utf8_lossy(&out.stdout).trim().to_string()
-            };
+            // keepalived's settings: only the macvlan answers ARP for the VIP, and it takes
+            // adverts whatever rp_filter said (all.rp_filter's level moved onto eth0).
             let got: Vec<String> = [
                 ("eth0", "arp_ignore"),
                 ("eth0", "arp_filter"),
                 ("vrrp.51", "arp_ignore"),
                 ("vrrp.51", "accept_local"),
                 ("vrrp.51", "rp_filter"),
+                ("all", "rp_filter"),
+                ("eth0", "rp_filter"),
             ]
             .iter()
-            .map(|(i, k)| sysctl(i, k))
+            .map(|(i, k)| sysctl(&r.lab, &d1, i, k))
             .collect();
-            assert_eq!(got, ["1", "1", "1", "1", "0"]);
+            let eth0_rp = if strict_rp_filter { "1" } else { "0" };
+            assert_eq!(got, ["1", "1", "1", "1", "0", "0", eth0_rp]);
         }
         if tandem_is_master {
             let out = r.lab.run(&d1, "ip", &["-o", "addr", "show", "dev", "vrrp.51"]).unwrap();
@@ -159,11 +172,14 @@ fn beside_keepalived(tag: &str, o: Opts, extra: &str) {
             );
             assert!(t.log().contains("VMAC interface deleted"), "{}", t.log());
             if !o.v6 {
-                // The base interface's ARP settings are back to what they were.
-                for key in ["arp_ignore", "arp_filter"] {
-                    let out = r.lab.run(&d1, "cat", &[&format!("/proc/sys/net/ipv4/conf/eth0/{key}")]).unwrap();
-                    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0", "{key}");
-                }
+                // The base interface's ARP settings and rp_filter are back to what they were.
+                let got: Vec<String> =
+                    [("eth0", "arp_ignore"), ("eth0", "arp_filter"), ("eth0", "rp_filter"), ("all", "rp_filter")]
+                        .iter()
+                        .map(|(i, k)| sysctl(&r.lab, &d1, i, k))
+                        .collect();
+                let all_rp = if strict_rp_filter { "1" } else { "0" };
+                assert_eq!(got, ["0", "0", "0", all_rp]);
             }
         }
     }
@@ -171,17 +187,27 @@ fn beside_keepalived(tag: &str, o: Opts, extra: &str) {
 
 #[test]
 fn use_vmac_beside_keepalived_v2() {
-    beside_keepalived("vm2", Opts::v2(0), "    use_vmac\n");
+    beside_keepalived("vm2", Opts::v2(0), "    use_vmac\n", false);
+}
+
+#[test]
+fn use_vmac_beside_keepalived_with_strict_rp_filter() {
+    beside_keepalived("vmr", Opts::v2(0), "    use_vmac\n", true);
 }
 
 #[test]
 fn use_vmac_with_xmit_base_beside_keepalived() {
-    beside_keepalived("vmx", Opts::v2(0), "    use_vmac\n    vmac_xmit_base\n");
+    beside_keepalived("vmx", Opts::v2(0), "    use_vmac\n    vmac_xmit_base\n", false);
 }
 
 #[test]
 fn use_vmac_beside_keepalived_v3_ipv6() {
-    beside_keepalived("vm6", Opts { priority: 0, v3: true, v6: true, unicast: false, auth: false }, "    use_vmac\n");
+    beside_keepalived(
+        "vm6",
+        Opts { priority: 0, v3: true, v6: true, unicast: false, auth: false },
+        "    use_vmac\n",
+        false,
+    );
 }
 
 /// A named macvlan; a restart after SIGKILL finds the one the killed tandem left and uses it
@@ -226,4 +252,58 @@ fn a_vmac_name_taken_by_another_kind_of_interface_is_refused() {
         t.log()
     );
     assert!(t.log().contains("taken0 exists and is not a macvlan"), "{}", t.log());
+}
+
+/// A macvlan deleted under a running tandem is made again (and the master's VIP with it).
+#[test]
+fn a_deleted_vmac_is_made_again() {
+    let mut r = tandem_tests::pair::rig("vmd").unwrap();
+    let d1 = r.d1.clone();
+    let conf = with(config("1", "2", Opts::v2(150)), "    use_vmac\n");
+    let t = Tandem::start(&mut r.lab, BIN, &d1, "t1", &conf).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || has_vip(&r.lab, &d1, "192.0.2.100")), "{}", t.log());
+    let before = r.lab.run(&d1, "cat", &["/sys/class/net/vrrp.51/ifindex"]).unwrap();
+    let out = r.lab.run(&d1, "ip", &["link", "del", "vrrp.51"]).unwrap();
+    assert!(out.status.success());
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let now = r.lab.run(&d1, "cat", &["/sys/class/net/vrrp.51/ifindex"]).unwrap();
+            now.status.success() && now.stdout != before.stdout && has_vip(&r.lab, &d1, "192.0.2.100")
+        }),
+        "{}",
+        t.log()
+    );
+    assert!(client_sees_mac(&r, "192.0.2.100", VMAC4), "{}", t.log());
+}
+
+/// A reload that adds use_vmac starts the unit again: the VIP moves onto the macvlan and the
+/// client's entry to the virtual MAC; one that takes it away deletes the macvlan.
+#[test]
+fn a_reload_adding_or_removing_use_vmac_starts_the_unit_again() {
+    let mut r = tandem_tests::pair::rig("vml").unwrap();
+    let d1 = r.d1.clone();
+    let plain = config("1", "2", Opts::v2(150));
+    let t = Tandem::start_controlled(&mut r.lab, BIN, &d1, "t1", &plain).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || has_vip(&r.lab, &d1, "192.0.2.100")), "{}", t.log());
+    let base = r.lab.mac(&d1, "eth0").unwrap();
+    assert!(client_sees_mac(&r, "192.0.2.100", &base));
+    let reload = |conf: &str| {
+        std::fs::write(r.lab.dir().join("t1.conf"), conf).unwrap();
+        let out = t.ask(BIN, &["reload"]).unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    reload(&with(plain.clone(), "    use_vmac\n"));
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let out = r.lab.run(&d1, "ip", &["-o", "addr", "show", "dev", "vrrp.51"]).unwrap();
+            String::from_utf8_lossy(&out.stdout).contains("192.0.2.100")
+        }),
+        "{}",
+        t.log()
+    );
+    assert!(client_sees_mac(&r, "192.0.2.100", VMAC4), "{}", t.log());
+    reload(&plain);
+    assert!(wait_until(Duration::from_secs(10), || !link_exists(&r.lab, &d1, "vrrp.51")), "{}", t.log());
+    assert!(wait_until(Duration::from_secs(10), || has_vip(&r.lab, &d1, "192.0.2.100")), "{}", t.log());
+    assert!(client_sees_mac(&r, "192.0.2.100", &base), "{}", t.log());
 }
