@@ -251,7 +251,16 @@ fn a_vmac_name_taken_by_another_kind_of_interface_is_refused() {
         "tandem runs beside a veth called taken0:\n{}",
         t.log()
     );
-    assert!(t.log().contains("taken0 exists and is not a macvlan"), "{}", t.log());
+    // Said where the file asks for it: `config` puts the extra line at line 8.
+    let conf_path = r.lab.dir().join("t1.conf");
+    let at = format!("{}:8:14", conf_path.display());
+    assert!(t.log().contains("taken0 exists on this host and is not a macvlan"), "{}", t.log());
+    assert!(t.log().contains(&at), "{}", t.log());
+    // `tandem check` on this host says the same.
+    let out = r.lab.run(&d1, BIN, &["check", "-f", &conf_path.to_string_lossy()]).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("taken0 exists on this host and is not a macvlan") && err.contains(&at), "{err}");
 }
 
 /// A macvlan deleted under a running tandem is made again (and the master's VIP with it).
