@@ -311,6 +311,14 @@ fn a_reload_adding_or_removing_use_vmac_starts_the_unit_again() {
         t.log()
     );
     assert!(client_sees_mac(&r, "192.0.2.100", VMAC4), "{}", t.log());
+    // A reload that keeps use_vmac applies in place: no restart, no new transition.
+    let transitions = || t.log().matches("VRRP transition").count();
+    let before = transitions();
+    reload(&with(plain.replace("priority 150", "priority 140"), "    use_vmac\n"));
+    assert!(wait_until(Duration::from_secs(5), || t.log().contains("reload applied; state kept")), "{}", t.log());
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(transitions(), before, "{}", t.log());
+    assert_eq!(t.log().matches("VMAC interface up").count(), 1, "{}", t.log());
     reload(&plain);
     assert!(wait_until(Duration::from_secs(10), || !link_exists(&r.lab, &d1, "vrrp.51")), "{}", t.log());
     assert!(wait_until(Duration::from_secs(10), || has_vip(&r.lab, &d1, "192.0.2.100")), "{}", t.log());
