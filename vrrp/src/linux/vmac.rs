@@ -310,7 +310,13 @@ impl Addresses {
     /// Deletes the VMAC interface [`Addresses::ensure_vmac`] made (an interface already gone is
     /// no error) and gives back the sysctls changed for it.
     pub fn remove_vmac(&self, spec: &VmacSpec, ifindex: u32) -> Result<(), NetlinkError> {
-        let deleted = self.delete_link(ifindex, &spec.name);
+        // Only the interface of that name and index: once it is gone (deleted with its base,
+        // say) the index may name another interface.
+        let deleted = match self.link(&spec.name) {
+            Ok(Some(l)) if l.ifindex == ifindex => self.delete_link(ifindex, &spec.name),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
         if !spec.v6 {
             let mut s = saved();
             if let Some(entry) = s.bases.get_mut(&spec.base_name) {
