@@ -45,9 +45,20 @@ fn wire(lab: &Lab) -> Vec<Seen> {
         .collect()
 }
 
+/// The Ethernet sources of the gratuitous ARPs for `vip` captured so far.
+fn garps(lab: &Lab, vip: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(lab.dir().join("vrrp.cap")).unwrap_or_default();
+    // `Request who-has VIP (ff:ff:ff:ff:ff:ff) tell VIP, length 28`
+    let (asks, from) = (format!("who-has {vip} "), format!("tell {vip},"));
+    text.lines()
+        .filter(|l| l.contains(&asks) && l.contains(&from))
+        .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+        .collect()
+}
+
 fn capture(r: &mut Rig, v6: bool) {
     let client = r.client.clone();
-    let filter = if v6 { "ip6 proto 112" } else { "ip proto 112" };
+    let filter = if v6 { "ip6 proto 112" } else { "ip proto 112 or arp" };
     r.lab
         .spawn(&client, "tcpdump", &["-i", "eth0", "-e", "-n", "-tt", "-l", "--immediate-mode", filter], "vrrp.cap")
         .unwrap();
@@ -155,6 +166,12 @@ fn beside_keepalived(tag: &str, o: Opts, extra: &str, strict_rp_filter: bool) {
         assert!(!macs.is_empty(), "{tag}: no advert from {src} on the wire:\n{}", logs());
         assert!(macs.iter().all(|m| *m == want), "{tag}: adverts from {src} left from {macs:?}, not {want}");
 
+        if !o.v6 {
+            // The new master's gratuitous ARPs carry the virtual MAC.
+            let seen = garps(&r.lab, vip);
+            assert!(!seen.is_empty() && seen.iter().all(|m| m == vmac), "{tag}: gratuitous ARPs from {seen:?}");
+        }
+
         // Failover: the master stops; the backup takes the VIP and the client keeps the MAC.
         let master_pid = if tandem_is_master { t.pid } else { k.pid };
         r.lab.signal(master_pid, "TERM").unwrap();
@@ -198,6 +215,12 @@ fn use_vmac_beside_keepalived_with_strict_rp_filter() {
 #[test]
 fn use_vmac_with_xmit_base_beside_keepalived() {
     beside_keepalived("vmx", Opts::v2(0), "    use_vmac\n    vmac_xmit_base\n", false);
+}
+
+#[test]
+fn use_vmac_with_xmit_base_beside_keepalived_v3_ipv6() {
+    let o = Opts { priority: 0, v3: true, v6: true, unicast: false, auth: false };
+    beside_keepalived("vx6", o, "    use_vmac\n    vmac_xmit_base\n", false);
 }
 
 #[test]
