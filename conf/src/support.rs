@@ -21,18 +21,11 @@ pub struct Gap {
 }
 
 /// Fields read and not acted on yet: warned where set.
-pub const NOT_IMPLEMENTED: &[Gap] = &[
-    Gap {
-        path: "global_defs.max_auto_priority",
-        keyword: "max_auto_priority",
-        loss: "real-time scheduling of the daemon (use the systemd unit's CPUSchedulingPolicy)",
-    },
-    Gap {
-        path: "vrrp_instance[].vmac_xmit_base",
-        keyword: "vmac_xmit_base",
-        loss: "sending adverts from the base interface of a VMAC",
-    },
-];
+pub const NOT_IMPLEMENTED: &[Gap] = &[Gap {
+    path: "global_defs.max_auto_priority",
+    keyword: "max_auto_priority",
+    loss: "real-time scheduling of the daemon (use the systemd unit's CPUSchedulingPolicy)",
+}];
 
 /// Checker fields read and not acted on, for every checker type (`*`) or one.
 pub const CHECK_GAPS: &[(&str, Gap)] = &[
@@ -94,11 +87,7 @@ pub const ALWAYS_ON: &[Gap] = &[
 ];
 
 /// Fields `tandem run` refuses (the instance cannot run as written): errors.
-pub const REFUSED: &[Gap] = &[Gap {
-    path: "vrrp_instance[].use_vmac",
-    keyword: "use_vmac",
-    loss: "the virtual MAC interface is not implemented yet; `tandem run` refuses the instance",
-}];
+pub const REFUSED: &[Gap] = &[];
 
 /// Every place `c` sets one of the fields above: (concrete path, the gap, refused?).
 pub(crate) fn findings(c: &Config) -> Vec<(String, &'static Gap, bool)> {
@@ -114,17 +103,6 @@ pub(crate) fn findings(c: &Config) -> Vec<(String, &'static Gap, bool)> {
     for (set, field) in [(g.max_auto_priority.is_some(), "max_auto_priority")] {
         if set {
             note(format!("global_defs.{field}"), &format!("global_defs.{field}"), false);
-        }
-    }
-    for (i, v) in c.vrrp_instances.iter().enumerate() {
-        let p = format!("vrrp_instance[{i}]");
-        for (set, field) in [(v.vmac_xmit_base, "vmac_xmit_base")] {
-            if set {
-                note(format!("{p}.{field}"), &format!("vrrp_instance[].{field}"), false);
-            }
-        }
-        if v.use_vmac.is_some() {
-            note(format!("{p}.use_vmac"), "vrrp_instance[].use_vmac", true);
         }
     }
     for (i, vs) in c.virtual_servers.iter().enumerate() {

@@ -1,6 +1,6 @@
 //! Every sample configuration Debian's keepalived package ships passes `tandem check`, but
-//! the two that are broken for keepalived too, whose errors are located, and, until they are
-//! implemented, the lines using use_vmac or IPsec AH (refused, located). scripts/test installs
+//! the two that are broken for keepalived too, whose errors are located, and, until it is
+//! implemented, the line using IPsec AH (refused, located). scripts/test installs
 //! the package (keepalived 2.2.7); the samples are in /usr/share/doc/keepalived/samples.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a failed set-up step should fail the test
@@ -30,17 +30,13 @@ fn debian_keepalived_samples_pass_check() {
         let ids: &[&str] = if name.ends_with("conditional_conf") { &["high", "low"] } else { &["director1"] };
         for id in ids {
             let r = load(f, &Options { config_id: Some((*id).to_string()), ..Default::default() });
-            // Until use_vmac and IPsec AH are implemented, the samples using them are refused
-            // for those, and only those, at the line that asks for them.
+            // Until IPsec AH is implemented, the samples using it are refused for that, and
+            // only that, at the line that asks for it.
             let text = std::fs::read_to_string(f).unwrap();
             let mut refused = |d: &tandem_conf::Diagnostic| {
                 let Some(at) = r.location(d) else { return false };
                 let line = text.lines().nth(at.line - 1).unwrap_or_default();
-                let (word, asks) = if d.message.starts_with("auth_type AH") {
-                    ("AH", line.split_whitespace().eq(["auth_type", "AH"]))
-                } else {
-                    ("use_vmac", line.split_whitespace().next() == Some("use_vmac"))
-                };
+                let (word, asks) = ("AH", line.split_whitespace().eq(["auth_type", "AH"]));
                 let said = d.message.contains("is not supported by tandem run");
                 if said && asks {
                     refusals.push(format!("{name}:{} {word}", at.line));
@@ -87,7 +83,7 @@ fn debian_keepalived_samples_pass_check() {
     refusals.dedup();
     assert_eq!(
         refusals,
-        ["keepalived.conf.SSL_GET:20 AH", "keepalived.conf.conditional_conf:23 use_vmac"],
+        ["keepalived.conf.SSL_GET:20 AH"],
         "the refused lines changed: update this test with what tandem now runs"
     );
 }

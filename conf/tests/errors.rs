@@ -778,3 +778,63 @@ fn a_bad_route_or_rule_in_toml_is_an_error_at_its_entry() {
         r.render()
     );
 }
+
+// --- use_vmac ---
+
+/// INSTANCE with `line` after its virtual_router_id (line 4).
+fn instance_with(line: &str) -> String {
+    INSTANCE.replace("    virtual_router_id 51\n", &format!("    virtual_router_id 51\n    {line}\n"))
+}
+
+#[test]
+fn use_vmac_names_are_checked_as_the_kernel_checks_interface_names() {
+    // keepalived ignores such a name (and makes vrrp.51); tandem says so.
+    let r = check(&instance_with("use_vmac vrrp_instance_1.long"));
+    one_error(
+        &r,
+        "use_vmac vrrp_instance_1.long: not an interface name (interface names have at most 15 bytes)",
+        4,
+        14,
+    );
+    let r = check(&instance_with("use_vmac a/b"));
+    one_error(&r, "use_vmac a/b: not an interface name (interface names cannot hold `/`, `:` or spaces)", 4, 14);
+    assert!(check(&instance_with("use_vmac vrrp.51")).diagnostics.is_empty());
+    assert!(check(&instance_with("use_vmac")).diagnostics.is_empty());
+}
+
+#[test]
+fn two_instances_cannot_share_a_vmac_name() {
+    let second =
+        instance_with("use_vmac vm1").replace("VI_1", "VI_2").replace("51", "52").replace("10.0.0.1", "10.0.0.2");
+    let r = check(&format!("{}{second}", instance_with("use_vmac vm1")));
+    one_error(&r, "vrrp_instance `VI_1` uses the VMAC interface vm1 already", 12, 14);
+}
+
+#[test]
+fn a_vmac_mac_address_of_ones_own_is_refused() {
+    let r = check(&instance_with("use_vmac vm1 02:00:00:00:00:01"));
+    one_error(
+        &r,
+        "a MAC address of one's own for use_vmac is not supported by tandem: the VMAC has the RFC 5798 virtual router MAC 00:00:5e:00:01:VRID (00:00:5e:00:02:VRID for IPv6)",
+        4,
+        18,
+    );
+}
+
+#[test]
+fn vmac_xmit_base_without_use_vmac_is_warned() {
+    let r = check(&instance_with("vmac_xmit_base"));
+    let f = found(&r);
+    assert_eq!(
+        f,
+        [(
+            Severity::Warning,
+            "vmac_xmit_base has no effect without use_vmac".to_string(),
+            "keepalived.conf".to_string(),
+            4,
+            5
+        )],
+        "{}",
+        r.render()
+    );
+}

@@ -255,6 +255,9 @@ fn check(input: &Input, strict: bool, dump: bool) -> ExitCode {
     if !report(input, &path, &r) {
         return ExitCode::from(1);
     }
+    if !vmac_names_free(&r) {
+        return ExitCode::from(1);
+    }
     // The scripts as this host has them (a file may be checked on another host than it runs).
     let mut config = r.config.clone();
     for f in script_security::apply(&mut config) {
@@ -399,7 +402,7 @@ fn run_command(input: &Input, level: LogLevel, format: LogFormat, run_options: r
         Ok(l) => l,
         Err(code) => return code,
     };
-    if !report(input, &file, &r) {
+    if !report(input, &file, &r) || !vmac_names_free(&r) {
         return ExitCode::from(1);
     }
     // Before any socket or thread (the runtime's, neli's): they all live in the namespace.
@@ -459,6 +462,32 @@ fn secured(mut config: tandem_conf::Config) -> tandem_conf::Config {
         }
     }
     config
+}
+
+/// The VMAC names the file gives (`use_vmac NAME`) that an interface of this host holds
+/// and that is not a macvlan (which tandem would make again): errors at the `use_vmac` line,
+/// rendered on stderr. False when there is one. (A `run` that reads a changed file at a
+/// reload refuses the instance the same way, without the line.)
+fn vmac_names_free(r: &Report) -> bool {
+    let Ok(addrs) = tandem_vrrp::linux::addr::Addresses::open() else { return true };
+    let mut free = true;
+    for (i, v) in r.config.vrrp_instances.iter().enumerate() {
+        let Some(name) = v.use_vmac.as_deref().filter(|n| !n.is_empty()) else { continue };
+        let Ok(Some(link)) = addrs.link(name) else { continue };
+        if link.is_macvlan() {
+            continue;
+        }
+        let kind = link.kind.as_deref().unwrap_or("physical");
+        let d = tandem_conf::Diagnostic::error(
+            r.map.lookup(&format!("vrrp_instance[{i}].use_vmac")),
+            format!(
+                "use_vmac {name}: interface {name} exists on this host and is not a macvlan (it is a {kind} interface)"
+            ),
+        );
+        let _ = write!(std::io::stderr().lock(), "{}\n\n", d.render(&r.sources));
+        free = false;
+    }
+    free
 }
 
 /// A line on stderr that is lost, not a panic, when stderr is a pipe nobody reads any more.

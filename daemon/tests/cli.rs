@@ -155,8 +155,8 @@ fn without_f_the_files_under_etc_are_read_tandems_first() {
 #[test]
 fn run_refuses_what_it_does_not_implement_instead_of_ignoring_it() {
     let f = temp(
-        "vmac.conf",
-        "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 51\n    use_vmac\n    virtual_ipaddress {\n        10.0.0.1/24\n    }\n}\n",
+        "ah.conf",
+        "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 51\n    authentication {\n        auth_type AH\n        auth_pass s3cret\n    }\n    virtual_ipaddress {\n        10.0.0.1/24\n    }\n}\n",
     );
     // In a network namespace of its own, never the machine's.
     let out = Command::new("unshare")
@@ -164,7 +164,7 @@ fn run_refuses_what_it_does_not_implement_instead_of_ignoring_it() {
         .output()
         .expect("unshare runs");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("error: `use_vmac` is not supported by tandem run"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("error: auth_type AH is not supported by tandem run"), "{}", text(&out.stderr));
 }
 
 /// Whether this kernel can have IPVS at all: built in or loaded (/sys/module/ip_vs), or a

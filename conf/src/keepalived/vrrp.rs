@@ -298,8 +298,14 @@ pub(super) fn instance(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpInstan
             "track_process" => v.track_process = track_refs(cx, b, &here, -254, 254),
             "dont_track_primary" => v.dont_track_primary = cx.flag(b),
             "use_vmac" => {
-                v.use_vmac = Some(b.args.first().map(|w| w.text.to_string()).unwrap_or_default());
-                cx.extra(b, 1);
+                // keepalived 2.2.7 takes a name and a MAC address, in either order (a word
+                // with `:` is the MAC: vrrp_parser.c, vrrp_vmac_handler).
+                let (macs, names): (Vec<_>, Vec<_>) = b.args.iter().take(2).partition(|w| w.text.contains(':'));
+                if let Some(m) = macs.first() {
+                    cx.error(m.span, "a MAC address of one's own for use_vmac is not supported by tandem: the VMAC has the RFC 5798 virtual router MAC 00:00:5e:00:01:VRID (00:00:5e:00:02:VRID for IPv6)");
+                }
+                v.use_vmac = Some(names.first().map(|w| w.text.to_string()).unwrap_or_default());
+                cx.extra(b, 2);
             }
             "vmac_xmit_base" => v.vmac_xmit_base = cx.flag(b),
             "accept" => {

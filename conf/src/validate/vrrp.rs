@@ -123,6 +123,7 @@ pub(super) fn check(v: &mut V, c: &Config) {
                 }
             }
         }
+        vmac(v, c, i, &p);
         let mut peers: HashMap<std::net::IpAddr, usize> = HashMap::new();
         for (k, peer) in inst.unicast_peer.iter().enumerate() {
             let pp = format!("{p}.unicast_peer[{k}]");
@@ -325,6 +326,53 @@ pub(super) fn check(v: &mut V, c: &Config) {
 }
 
 /// v2: whole seconds 1-255 (RFC 3768 5.3.7); v3: centiseconds 1-4095 (RFC 5798 5.2.7).
+/// `use_vmac [NAME]` and `vmac_xmit_base` (keepalived vrrp_parser.c, vrrp_vmac_handler and
+/// vrrp_end_handler; vrrp.c, vrrp_complete_instance): a name the kernel takes, used by one
+/// instance only; keepalived ignores what it cannot use, tandem says so as an error.
+fn vmac(v: &mut V, c: &Config, i: usize, p: &str) {
+    let Some(inst) = c.vrrp_instances.get(i) else { return };
+    let name = &inst.name;
+    match inst.use_vmac.as_deref() {
+        None => {
+            if inst.vmac_xmit_base {
+                v.warn(&format!("{p}.vmac_xmit_base"), "vmac_xmit_base has no effect without use_vmac");
+            }
+        }
+        Some(vmac) => {
+            let path = format!("{p}.use_vmac");
+            if !vmac.is_empty() {
+                if let Some(why) = vmac_name_problem(vmac) {
+                    v.error(&path, format!("use_vmac {vmac}: not an interface name ({why})"));
+                }
+                let first = c.vrrp_instances.iter().position(|o| o.use_vmac.as_deref() == Some(vmac));
+                if let Some(j) = first.filter(|j| *j < i) {
+                    let other = &c.vrrp_instances[j].name;
+                    v.error(&path, format!("vrrp_instance `{other}` uses the VMAC interface {vmac} already"));
+                }
+            }
+            if !inst.unicast_peer.is_empty() && !inst.vmac_xmit_base {
+                v.warn(
+                    &path,
+                    format!("vrrp_instance `{name}` unicasts: its adverts go from the base interface, as with vmac_xmit_base (keepalived does the same)"),
+                );
+            }
+        }
+    }
+}
+
+/// Why the kernel would refuse `name` as an interface name (net/core/dev.c, dev_valid_name).
+fn vmac_name_problem(name: &str) -> Option<&'static str> {
+    if name.len() >= 16 {
+        Some("interface names have at most 15 bytes")
+    } else if name == "." || name == ".." {
+        Some("`.` and `..` are not interface names")
+    } else if name.chars().any(|c| c == '/' || c == ':' || c.is_whitespace()) {
+        Some("interface names cannot hold `/`, `:` or spaces")
+    } else {
+        None
+    }
+}
+
 fn advert_int(v: &mut V, p: &str, secs: f64, version: u8) {
     let path = format!("{p}.advert_int");
     if version == 3 {

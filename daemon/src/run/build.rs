@@ -7,6 +7,7 @@ use std::time::Duration;
 use tandem_conf as conf;
 use tandem_vrrp::instance::{GarpSettings, InitialState, Settings};
 use tandem_vrrp::linux::addr::{self, AddressSpec, Addresses, parse_scope};
+use tandem_vrrp::linux::vmac::{self, VmacSpec};
 use tandem_vrrp::wire::vrrp::simple_password;
 use tandem_vrrp::{Auth, Version};
 
@@ -74,6 +75,31 @@ pub struct Member {
     pub notify_rx_lower: Option<String>,
     /// Mail its transitions (`smtp_alert`, resolved with keepalived's precedence).
     pub smtp_alert: bool,
+    /// `use_vmac`: the macvlan interface the instance's addresses live on.
+    pub vmac: Option<Vmac>,
+}
+
+/// keepalived's `use_vmac` of one instance, resolved against this host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vmac {
+    /// The interface to make.
+    pub spec: VmacSpec,
+    /// `vmac_xmit_base` (or unicast, which keepalived sends from the base interface
+    /// always): adverts go and come on the base interface; the addresses stay on the VMAC.
+    pub xmit_base: bool,
+    /// Its index: 0 until it exists (it is made when the unit starts).
+    pub ifindex: u32,
+}
+
+impl Member {
+    /// The interface (name, index) the member's adverts go out of and come in on: its
+    /// VMAC's, unless it sends from the base interface.
+    pub fn advert_interface(&self) -> (&str, u32) {
+        match &self.vmac {
+            Some(v) if !v.xmit_base => (v.spec.name.as_str(), v.ifindex),
+            _ => (self.ifname.as_str(), self.ifindex),
+        }
+    }
 }
 
 /// A sync group (or a lone instance) ready to run.
@@ -242,6 +268,7 @@ pub fn same_routers(a: &Unit, b: &Unit) -> bool {
                 && x.group == y.group
                 && x.source == y.source
                 && x.unicast_ttl == y.unicast_ttl
+                && x.vmac == y.vmac
         })
 }
 
@@ -312,10 +339,6 @@ fn member(
     let g = &c.global_defs;
     let ctx = |what: String| format!("vrrp_instance {}: {what}", v.name);
     let invalid = |what: String| BuildError::Invalid(ctx(what));
-    // Parsed, but not implemented by `tandem run` yet: refuse rather than pretend.
-    if v.use_vmac.is_some() {
-        return Err(invalid("use_vmac is not supported by tandem run yet".into()));
-    }
     let mut missing: Vec<String> = Vec::new();
     let ifname = own_interface(c, v);
     let ifindex = addr::ifindex(&ifname).unwrap_or_else(|_| {
@@ -351,17 +374,31 @@ fn member(
         IpAddr::from(std::net::Ipv4Addr::UNSPECIFIED)
     });
 
+    let vmac = match &v.use_vmac {
+        Some(name) if ifindex != 0 => Some(
+            vmac_of(c, v, name, (&ifname, ifindex), Some(primary).filter(|a| !a.is_unspecified()), addrs)
+                .map_err(invalid)?,
+        ),
+        _ => None,
+    };
+
     let mut vips = Vec::new();
     for a in v.virtual_ipaddress.iter().chain(&v.virtual_ipaddress_excluded) {
         let dev = a.dev.clone().unwrap_or_else(|| ifname.clone());
-        let index = match addr::ifindex(&dev) {
-            Ok(i) => i,
-            Err(_) => {
-                if dev != ifname {
-                    missing.push(format!("interface {dev} (of {}) does not exist", a.address));
+        // keepalived puts the instance's addresses of its own family that name no other
+        // interface on the VMAC (vrrp.c, vrrp_complete_instance).
+        let on_vmac = vmac.as_ref().filter(|_| dev == ifname && a.address.is_ipv6() == v6);
+        let (dev, index) = match on_vmac {
+            Some(m) => (m.spec.name.clone(), m.ifindex),
+            None => match addr::ifindex(&dev) {
+                Ok(i) => (dev, i),
+                Err(_) => {
+                    if dev != ifname {
+                        missing.push(format!("interface {dev} (of {}) does not exist", a.address));
+                    }
+                    (dev, 0)
                 }
-                0
-            }
+            },
         };
         let scope = match &a.scope {
             Some(s) => parse_scope(s).ok_or_else(|| invalid(format!("unknown scope {s}")))?,
@@ -448,8 +485,15 @@ fn member(
     if !v.dont_track_primary {
         interfaces.push(Tracked { name: ifname.clone(), weight: 0, reverse: false });
     }
+    // The VMAC is tracked as the instance's own interface is (keepalived vrrp.c,
+    // add_vrrp_to_interface of the VMAC).
+    let vmac_name = vmac.as_ref().map(|m| m.spec.name.as_str());
+    if let (Some(name), false) = (vmac_name, v.dont_track_primary) {
+        interfaces.push(Tracked { name: name.to_string(), weight: 0, reverse: false });
+    }
     for (a, spec) in v.virtual_ipaddress.iter().chain(&v.virtual_ipaddress_excluded).zip(&vips) {
-        if !a.no_track && spec.ifname != ifname && !interfaces.iter().any(|t| t.name == spec.ifname) {
+        let skip = spec.ifname == ifname || Some(spec.ifname.as_str()) == vmac_name;
+        if !a.no_track && !skip && !interfaces.iter().any(|t| t.name == spec.ifname) {
             interfaces.push(Tracked { name: spec.ifname.clone(), weight: 0, reverse: false });
         }
     }
@@ -491,5 +535,101 @@ fn member(
         notify: v.notify.clone(),
         notify_rx_lower: v.notify_master_rx_lower_pri.clone(),
         smtp_alert: super::email::vrrp_alert(v.smtp_alert, g),
+        vmac,
+    })
+}
+
+/// The VMAC interface names of the instances of `c` that ask for one, in configuration
+/// order: the name given, else keepalived's `vrrp.VRID` (vrrp.c, create_vmac_name: the
+/// first of vrrp.VRID, then for IPv6 vrrp6.VRID, then vrrp1.VRID, vrrp2.VRID... that no other
+/// instance names and that `taken` does not hold).
+fn vmac_names(c: &conf::Config, taken: impl Fn(&str, &conf::VrrpInstance) -> bool) -> Vec<(String, String)> {
+    let explicit: Vec<&str> =
+        c.vrrp_instances.iter().filter_map(|v| v.use_vmac.as_deref()).filter(|n| !n.is_empty()).collect();
+    let mut out: Vec<(String, String)> = Vec::new();
+    for v in &c.vrrp_instances {
+        let Some(name) = &v.use_vmac else { continue };
+        if !name.is_empty() {
+            out.push((v.name.clone(), name.clone()));
+            continue;
+        }
+        let v6 = v.family() == conf::Family::Inet6;
+        let vrid = v.virtual_router_id;
+        let mut n: u32 = 0;
+        let chosen = loop {
+            let candidate = if n == 0 { format!("vrrp.{vrid}") } else { format!("vrrp{n}.{vrid}") };
+            let used = explicit.contains(&candidate.as_str()) || out.iter().any(|(_, o)| *o == candidate);
+            if !used && !taken(&candidate, v) {
+                break candidate;
+            }
+            // IPv6 tries vrrp6 second (keepalived).
+            n = match (v6, n) {
+                (true, 0) => 6,
+                (true, 6) => 1,
+                (true, 5) => 7,
+                (_, n) if n > 1000 => break candidate,
+                (_, n) => n + 1,
+            };
+        };
+        out.push((v.name.clone(), chosen));
+    }
+    out
+}
+
+/// Resolves `use_vmac` (`name`: the one given, or empty) of instance `v`, whose interface is
+/// `base`, against this host: the name, the virtual MAC, and whether the interface exists
+/// already (a previous run's, to be used again).
+fn vmac_of(
+    c: &conf::Config,
+    v: &conf::VrrpInstance,
+    name: &str,
+    (base_name, base): (&str, u32),
+    primary: Option<IpAddr>,
+    addrs: &Addresses,
+) -> Result<Vmac, String> {
+    let v6 = v.family() == conf::Family::Inet6;
+    let mac = vmac::virtual_mac(v.virtual_router_id, v6);
+    if !name.is_empty() {
+        if let Some(why) = vmac::invalid_name(name) {
+            return Err(format!("use_vmac {name}: {why}"));
+        }
+    }
+    // A name is taken by an interface of this host that is not this instance's VMAC (a
+    // macvlan with its MAC on its interface), when the name was not given.
+    let link = |n: &str| addrs.link(n).ok().flatten();
+    let ours = |l: &vmac::LinkInfo| l.is_macvlan() && l.link == Some(base) && l.mac == Some(mac);
+    let names = vmac_names(c, |n, inst| inst.name == v.name && link(n).is_some_and(|l| !ours(&l)));
+    let chosen = names.into_iter().find(|(i, _)| *i == v.name).map(|(_, n)| n).unwrap_or_default();
+    let existing = link(&chosen);
+    if let Some(l) = existing.as_ref().filter(|l| !l.is_macvlan()) {
+        let kind = l.kind.as_deref().unwrap_or("physical");
+        return Err(format!(
+            "use_vmac {chosen}: interface {chosen} exists and is not a macvlan (it is a {kind} interface)"
+        ));
+    }
+    let unicast = !v.unicast_peer.is_empty();
+    // keepalived sends unicast adverts from the base interface whatever the file says
+    // (vrrp_parser.c, vrrp_end_handler).
+    let xmit_base = v.vmac_xmit_base || unicast;
+    // IPv6 stays on for IPv6 instances, and for IPv4 ones with IPv6 addresses to float
+    // (keepalived: VRRP_FLAG_EVIP_OTHER_FAMILY).
+    let other_family = v.virtual_ipaddress_excluded.iter().any(|a| a.address.is_ipv6() != v6);
+    let link_local = match (v6, xmit_base, primary) {
+        (true, false, Some(IpAddr::V6(a))) => Some(a),
+        (true, false, _) => link(base_name).and_then(|l| l.mac).map(vmac::link_local_of),
+        _ => None,
+    };
+    Ok(Vmac {
+        spec: VmacSpec {
+            name: chosen,
+            base,
+            base_name: base_name.to_string(),
+            mac,
+            v6,
+            ipv6: v6 || other_family,
+            link_local,
+        },
+        xmit_base,
+        ifindex: existing.map_or(0, |l| l.ifindex),
     })
 }

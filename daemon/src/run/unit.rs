@@ -66,7 +66,8 @@ pub fn remove_stale_addresses(unit: &Unit, addrs: &Addresses, routing: &Routing)
     for m in &unit.members {
         // Its routes and rules too (before the addresses they may use).
         super::routes::remove_all(routing, &m.settings.name, &m.routes, &m.rules);
-        for v in &m.vips {
+        // An address on a VMAC that does not exist yet (index 0) is nowhere.
+        for v in m.vips.iter().filter(|v| v.ifindex != 0) {
             match release::remove(addrs, v) {
                 Ok(tandem_vrrp::linux::addr::Outcome::Done) => {
                     warn!(instance = %m.settings.name, address = %v.address, interface = %v.ifname, "removed a virtual address left by a previous run")
@@ -88,8 +89,9 @@ fn open_io(
     tx: &mpsc::Sender<Event>,
     readers: &mut tokio::task::JoinSet<()>,
 ) -> Result<Io, String> {
-    let socket = VrrpSocket::open(&m.ifname, m.ifindex, m.v6, m.group, m.source)
-        .map_err(|e| format!("{}: cannot open VRRP socket on {}: {e}", m.settings.name, m.ifname))?;
+    let (ifname, ifindex) = m.advert_interface();
+    let socket = VrrpSocket::open(ifname, ifindex, m.v6, m.group, m.source)
+        .map_err(|e| format!("{}: cannot open VRRP socket on {ifname}: {e}", m.settings.name))?;
     if let Some(ttl) = m.unicast_ttl {
         socket.set_unicast_ttl(ttl).map_err(|e| format!("{}: cannot set unicast_ttl {ttl}: {e}", m.settings.name))?;
     }
@@ -125,7 +127,12 @@ fn open_frames(io: &mut Io, m: &Member, shared: &super::Shared) -> Result<(), St
         }
         let sender = FrameSender::open(v.ifindex)
             .map_err(|e| format!("{}: cannot open packet socket on {}: {e}", m.settings.name, v.ifname))?;
-        io.frames.insert(v.ifindex, (sender, shared.mac_of(v.ifindex).unwrap_or_default()));
+        // A VMAC made a moment ago may not be in the link table yet: its MAC is known.
+        let mac = match &m.vmac {
+            Some(vm) if vm.ifindex == v.ifindex => Some(vm.spec.mac),
+            _ => shared.mac_of(v.ifindex),
+        };
+        io.frames.insert(v.ifindex, (sender, mac.unwrap_or_default()));
     }
     Ok(())
 }
@@ -135,7 +142,51 @@ fn open_frames(io: &mut Io, m: &Member, shared: &super::Shared) -> Result<(), St
 /// after every change. While `inputs.hold` is true the unit does not preempt a live master
 /// (warm preemption; it still replaces a dead one). A reload that keeps the unit's virtual
 /// routers and sockets applies the new settings in place: no state changes because of it.
+///
+/// The members' VMAC interfaces (`use_vmac`) are made (or a previous run's taken) first and
+/// deleted when the run ends, however it ends but a panic: a restarted tandem finds them
+/// and uses them again, as keepalived does.
 pub async fn run(
+    mut unit: Unit,
+    setup: Setup,
+    shared: &super::Shared,
+    inputs: &mut Inputs,
+    publisher: &Publisher,
+) -> Result<Exit, String> {
+    let mut made: Vec<(tandem_vrrp::linux::vmac::VmacSpec, u32)> = Vec::new();
+    for m in &mut unit.members {
+        let Some(vm) = m.vmac.as_mut() else { continue };
+        match shared.addrs.ensure_vmac(&vm.spec) {
+            Ok(index) => {
+                info!(instance = %m.settings.name, interface = %vm.spec.name, base = %vm.spec.base_name, "VMAC interface up");
+                vm.ifindex = index;
+                made.push((vm.spec.clone(), index));
+                for v in m.vips.iter_mut().filter(|v| v.ifname == vm.spec.name) {
+                    v.ifindex = index;
+                }
+            }
+            Err(e) => {
+                remove_vmacs(&made, &shared.addrs);
+                return Err(format!("{}: {e}", m.settings.name));
+            }
+        }
+    }
+    let exit = run_with_interfaces(unit, setup, shared, inputs, publisher).await;
+    remove_vmacs(&made, &shared.addrs);
+    exit
+}
+
+/// Deletes the VMAC interfaces a run made.
+fn remove_vmacs(made: &[(tandem_vrrp::linux::vmac::VmacSpec, u32)], addrs: &Addresses) {
+    for (spec, index) in made {
+        match addrs.remove_vmac(spec, *index) {
+            Ok(()) => info!(interface = %spec.name, "VMAC interface deleted"),
+            Err(e) => warn!(interface = %spec.name, error = %e, "cannot delete the VMAC interface"),
+        }
+    }
+}
+
+async fn run_with_interfaces(
     unit: Unit,
     setup: Setup,
     shared: &super::Shared,
@@ -157,7 +208,18 @@ pub async fn run(
         .map(|m| Instance::new(m.settings.clone()).map_err(|e| format!("{}: {e}", m.settings.name)))
         .collect();
     let mut group = SyncGroup::new(unit.name.clone(), instances?);
-    let track = Tracking::new(&unit, &setup.scripts, &shared.links(), None);
+    let mut links = shared.links();
+    // A VMAC just made is up, whether or not its event has reached the link table yet.
+    for vm in unit.members.iter().filter_map(|m| m.vmac.as_ref()) {
+        links.push(LinkState {
+            ifindex: vm.ifindex,
+            name: vm.spec.name.clone(),
+            up: true,
+            gone: false,
+            mac: Some(vm.spec.mac),
+        });
+    }
+    let track = Tracking::new(&unit, &setup.scripts, &links, None);
     let n = unit.members.len();
     let mut run = Running {
         drops: unit.members.iter().map(|_| Drops::default()).collect(),
@@ -232,6 +294,14 @@ pub async fn run(
                     let recreated = !l.gone && run.unit.members.iter().any(|m| m.ifname == l.name && m.ifindex != l.ifindex);
                     if recreated {
                         info!(unit = %run.unit.name, interface = %l.name, "interface created again; the unit starts again on it");
+                        run.stop(&mut group, &ctx).await;
+                        return Ok(Exit::Restart(Box::new(run.setup)));
+                    }
+                    // Someone deleted a VMAC: the unit starts again, which makes it again
+                    // (keepalived makes it again too).
+                    let vmac_lost = l.gone && run.unit.members.iter().filter_map(|m| m.vmac.as_ref()).any(|v| v.spec.name == l.name && v.ifindex == l.ifindex);
+                    if vmac_lost {
+                        warn!(unit = %run.unit.name, interface = %l.name, "VMAC interface deleted; the unit starts again and makes it again");
                         run.stop(&mut group, &ctx).await;
                         return Ok(Exit::Restart(Box::new(run.setup)));
                     }

@@ -70,7 +70,7 @@ pub enum Outcome {
 
 /// A route-netlink socket for addresses.
 pub struct Addresses {
-    rtnl: NlRouter,
+    pub(crate) rtnl: NlRouter,
 }
 
 impl Addresses {
@@ -86,7 +86,7 @@ impl Addresses {
     pub fn add(&self, spec: &AddressSpec) -> Result<Outcome, NetlinkError> {
         let op = format!("add {}", spec.describe());
         let msg = message(spec, true).map_err(|e| NetlinkError::new(&op, None, e))?;
-        match self.request(Rtm::Newaddr, NlmF::CREATE | NlmF::EXCL | NlmF::ACK, msg, &op) {
+        match self.addr_request(Rtm::Newaddr, NlmF::CREATE | NlmF::EXCL | NlmF::ACK, msg, &op) {
             Err(e) if e.errno == Some(libc_errno::EEXIST) => Ok(Outcome::AlreadySo),
             other => other.map(|()| Outcome::Done),
         }
@@ -96,7 +96,7 @@ impl Addresses {
     pub fn remove(&self, spec: &AddressSpec) -> Result<Outcome, NetlinkError> {
         let op = format!("remove {}", spec.describe());
         let msg = message(spec, false).map_err(|e| NetlinkError::new(&op, None, e))?;
-        match self.request(Rtm::Deladdr, NlmF::ACK, msg, &op) {
+        match self.addr_request(Rtm::Deladdr, NlmF::ACK, msg, &op) {
             Err(e) if e.errno == Some(libc_errno::EADDRNOTAVAIL) => Ok(Outcome::AlreadySo),
             other => other.map(|()| Outcome::Done),
         }
@@ -123,7 +123,7 @@ impl Addresses {
         Ok(out)
     }
 
-    fn request(&self, kind: Rtm, flags: NlmF, msg: Ifaddrmsg, op: &str) -> Result<(), NetlinkError> {
+    pub(crate) fn addr_request(&self, kind: Rtm, flags: NlmF, msg: Ifaddrmsg, op: &str) -> Result<(), NetlinkError> {
         let recv = self
             .rtnl
             .send::<_, _, Rtm, Ifaddrmsg>(kind, flags, NlPayload::Payload(msg))

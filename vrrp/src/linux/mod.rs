@@ -9,6 +9,7 @@ pub mod route;
 pub mod route_monitor;
 pub mod rule;
 pub mod socket;
+pub mod vmac;
 
 /// A failed kernel request: what was being done, and the errno the kernel gave.
 #[derive(Debug, thiserror::Error)]
