@@ -515,7 +515,7 @@ fn password_helpers() {
     assert!(!auth_matches(&Auth::Simple(a), &Auth::Simple([0; 8])));
     assert!(!auth_matches(&Auth::Simple(a), &Auth::None));
     assert!(!auth_matches(&Auth::None, &Auth::Simple(a)));
-    assert!(!auth_matches(&Auth::Ah, &Auth::Ah));
+    assert!(auth_matches(&Auth::Ah, &Auth::Ah));
 }
 
 #[test]
