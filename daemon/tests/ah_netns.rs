@@ -215,3 +215,29 @@ fn ah_replays_are_dropped_and_counted() {
         t.log()
     );
 }
+
+/// The last-resort release (SIGABRT, as systemd's watchdog sends) of an AH master: its kept
+/// goodbye carries the next sequence number, so keepalived takes it (priority 0) rather than
+/// dropping it as a replay and waiting out the master-down interval.
+#[test]
+fn ah_last_resort_goodbye_is_not_a_replay() {
+    let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
+    let mut r = rig("ahabrt").unwrap();
+    let (d1, d2) = (r.d1.clone(), r.d2.clone());
+    let t =
+        Tandem::start_controlled(&mut r.lab, BIN, &d1, "d1", &ah_config("1", "2", Opts::v2(150), "s3cret")).unwrap();
+    let k = Keepalived::start(&mut r.lab, &d2, "k2", &ah_config("2", "1", Opts::v2(100), "s3cret")).unwrap();
+    assert!(settles(&r, &d1, &d2, VIP, 12), "{}\n{}", t.log(), k.log());
+    // A few adverts go out after the first, each replacing the kept goodbye.
+    std::thread::sleep(Duration::from_secs(3));
+    r.lab.signal(t.pid, "ABRT").unwrap();
+    assert!(settles(&r, &d2, &d1, VIP, 5), "no takeover:\n{}\n{}", t.log(), k.log());
+    assert!(t.log().contains("priority 0 sent"), "{}", t.log());
+    assert!(
+        k.log().contains("Backup received priority 0 advertisement"),
+        "keepalived did not take the goodbye:\n{}\n{}",
+        k.log(),
+        t.log()
+    );
+    assert!(!keepalived_refused(&k.log()), "{}", k.log());
+}
