@@ -378,11 +378,14 @@ fn check(m: &Member, io: &Io, p: &Received, drops: &mut Drops) -> Option<Advert>
     let (message, seq) = match &m.ah_key {
         None => (&p.payload[..], None),
         Some(key) => {
-            // Another virtual router's (another instance on this interface, perhaps with
+            // AH around another protocol is no advert (keepalived ignores it too), and
+            // another virtual router's (another instance on this interface, perhaps with
             // another password) is not ours to judge: keepalived looks the VRID up first.
-            let vrid = ah::AhPacket::new_checked(&p.payload[..])
-                .ok()
-                .and_then(|a| codec::VrrpPacket::new_checked(a.payload()).ok().map(|v| v.vrid()));
+            let view = ah::AhPacket::new_checked(&p.payload[..]).ok();
+            if view.is_some_and(|a| a.next_header() != codec::PROTOCOL) {
+                return None;
+            }
+            let vrid = view.and_then(|a| codec::VrrpPacket::new_checked(a.payload()).ok().map(|v| v.vrid()));
             if vrid.is_some_and(|v| v != m.settings.vrid) {
                 return None;
             }
