@@ -241,3 +241,38 @@ fn ah_last_resort_goodbye_is_not_a_replay() {
     );
     assert!(!keepalived_refused(&k.log()), "{}", k.log());
 }
+
+/// Two tandems with AH: they elect, a reload of the master that keeps its virtual router
+/// keeps its sequence counter (as keepalived keeps `ipsecah_counter`), so the backup drops
+/// none of its adverts as replays and nothing flaps; the backup takes over when the master
+/// stops.
+#[test]
+fn ah_tandem_pair_and_a_reload_keep_the_sequence() {
+    let mut r = rig("ahpair").unwrap();
+    let (d1, d2) = (r.d1.clone(), r.d2.clone());
+    let t1 =
+        Tandem::start_controlled(&mut r.lab, BIN, &d1, "d1", &ah_config("1", "2", Opts::v2(150), "s3cret")).unwrap();
+    let t2 =
+        Tandem::start_controlled(&mut r.lab, BIN, &d2, "d2", &ah_config("2", "1", Opts::v2(100), "s3cret")).unwrap();
+    assert!(settles(&r, &d1, &d2, VIP, 12), "{}\n{}", t1.log(), t2.log());
+    std::thread::sleep(Duration::from_secs(2));
+    // The master's reload: another priority, the same virtual router and sockets.
+    std::fs::write(r.lab.dir().join("d1.conf"), ah_config("1", "2", Opts::v2(160), "s3cret")).unwrap();
+    let out = t1.ask(BIN, &["reload"]).unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(wait_until(Duration::from_secs(5), || t1.log().contains("reload applied; state kept")), "{}", t1.log());
+    // (d2 may have been master for a moment at start, while d1's link came up.)
+    let before = counters(&t2).unwrap_or_default();
+    let heard = count(&before, &["adverts_received"]);
+    for _ in 0..8 {
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(has_vip(&r.lab, &d1, VIP) && !has_vip(&r.lab, &d2, VIP), "flap:\n{}\n{}", t1.log(), t2.log());
+    }
+    let c2 = counters(&t2).unwrap_or_default();
+    assert_eq!(ah_drops(&c2), vec![], "{}", t2.log());
+    assert!(count(&c2, &["adverts_received"]) >= heard + 3, "{c2}");
+    assert_eq!(count(&c2, &["became_master"]), count(&before, &["became_master"]), "{c2}\n{}", t2.log());
+    r.lab.signal(t1.pid, "TERM").unwrap();
+    assert!(settles(&r, &d2, &d1, VIP, 5), "no takeover:\n{}\n{}", t1.log(), t2.log());
+    assert!(count(&counters(&t2).unwrap_or_default(), &["priority_zero_received"]) >= 1);
+}
