@@ -276,3 +276,33 @@ fn ah_tandem_pair_and_a_reload_keep_the_sequence() {
     assert!(settles(&r, &d2, &d1, VIP, 5), "no takeover:\n{}\n{}", t1.log(), t2.log());
     assert!(count(&counters(&t2).unwrap_or_default(), &["priority_zero_received"]) >= 1);
 }
+
+/// A partition between tandem (150) and keepalived (100) with AH: both become master and
+/// both number their adverts on; when it heals, the sequence numbers sort themselves out as
+/// between two keepalived (the lower-priority master takes the higher's numbers, the higher
+/// one syncs on hearing a lower priority): one master remains, tandem, and stays.
+#[test]
+fn ah_partition_heals_to_one_master() {
+    let mut r = rig("ahpart").unwrap();
+    let (d1, d2, seg) = (r.d1.clone(), r.d2.clone(), r.seg.clone());
+    let t =
+        Tandem::start_controlled(&mut r.lab, BIN, &d1, "d1", &ah_config("1", "2", Opts::v2(150), "s3cret")).unwrap();
+    let k = Keepalived::start(&mut r.lab, &d2, "k2", &ah_config("2", "1", Opts::v2(100), "s3cret")).unwrap();
+    assert!(settles(&r, &d1, &d2, VIP, 12), "{}\n{}", t.log(), k.log());
+    r.lab.isolate(&d1, &seg, true).unwrap();
+    r.lab.isolate(&d2, &seg, true).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(8), || has_vip(&r.lab, &d1, VIP) && has_vip(&r.lab, &d2, VIP)),
+        "a partition should give two masters:\n{}\n{}",
+        t.log(),
+        k.log()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    r.lab.isolate(&d1, &seg, false).unwrap();
+    r.lab.isolate(&d2, &seg, false).unwrap();
+    assert!(settles(&r, &d1, &d2, VIP, 8), "two masters after healing:\n{}\n{}", t.log(), k.log());
+    for _ in 0..8 {
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(has_vip(&r.lab, &d1, VIP) && !has_vip(&r.lab, &d2, VIP), "flap:\n{}\n{}", t.log(), k.log());
+    }
+}
