@@ -325,3 +325,33 @@ fn vips(v: &VrrpInstance) -> BTreeSet<std::net::IpAddr> {
 fn list(v: &[String]) -> String {
     if v.is_empty() { "none".to_string() } else { v.join(", ") }
 }
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::{Options, load_str};
+
+    fn conf(auth: &str, pass: &str, priority: u8) -> Config {
+        let text = format!(
+            "vrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 51\n    priority {priority}\n    authentication {{\n        auth_type {auth}\n        auth_pass {pass}\n    }}\n    virtual_ipaddress {{\n        10.0.0.1/24\n    }}\n}}\n"
+        );
+        load_str(&text, "keepalived.conf", &Options::default()).config
+    }
+
+    fn auth_findings(a: &Config, b: &Config) -> usize {
+        cross_check(a, b).iter().filter(|f| f.error && f.path.ends_with("authentication")).count()
+    }
+
+    /// The auth type is compared as well as the password: AH against PASS, or AH with
+    /// another auth_pass, and each drops the other's adverts.
+    #[test]
+    fn ah_is_compared_with_the_other_director_s_authentication() {
+        let ah = conf("AH", "s3cret", 150);
+        assert_eq!(auth_findings(&ah, &conf("AH", "s3cret", 100)), 0);
+        assert_eq!(auth_findings(&ah, &conf("PASS", "s3cret", 100)), 1);
+        assert_eq!(auth_findings(&ah, &conf("AH", "other", 100)), 1);
+        // Only the first 8 bytes are the key, for AH as for PASS.
+        assert_eq!(auth_findings(&conf("AH", "12345678a", 150), &conf("AH", "12345678b", 100)), 0);
+    }
+}

@@ -269,6 +269,20 @@ fn nopreempt_with_state_master_is_warned_at_nopreempt() {
     assert!(f[0].1.contains("nopreempt with state MASTER"));
 }
 
+/// `auth_type AH` is accepted (tandem runs it); with state MASTER it is warned at `state`:
+/// the instance starts as BACKUP, as keepalived makes it.
+#[test]
+fn auth_type_ah_is_accepted_and_state_master_with_it_is_warned() {
+    let ah = "    authentication {\n        auth_type AH\n        auth_pass s3cret\n    }\n    interface eth0\n";
+    let r = check(&INSTANCE.replace("    interface eth0\n", ah));
+    assert!(found(&r).is_empty(), "{}", r.render());
+    let r = check(&INSTANCE.replace("    interface eth0\n", &format!("    state MASTER\n{ah}")));
+    let f = found(&r);
+    assert_eq!(f.len(), 1, "{}", r.render());
+    assert_eq!((f[0].0, f[0].3, f[0].4), (Severity::Warning, 2, 11), "at MASTER");
+    assert!(f[0].1.contains("state MASTER is incompatible with auth_type AH"), "{}", f[0].1);
+}
+
 #[test]
 fn virtual_server_without_protocol_is_warned_as_udp() {
     let r = check("virtual_server 10.0.0.1 53 {\n    real_server 10.0.1.1 53 {\n    }\n}\n");

@@ -18,7 +18,8 @@ pub enum Auth {
     None,
     /// Type 1: simple text password, up to 8 bytes, zero padded.
     Simple([u8; 8]),
-    /// Type 2: IPsec AH. Carried for completeness; tandem refuses such adverts.
+    /// Type 2: IPsec AH (keepalived's `auth_type AH`): the VRRP message's auth data is zero;
+    /// the key and the check live in the AH header around it ([`crate::wire::ah`]).
     Ah,
 }
 

@@ -888,6 +888,24 @@ fn settings_are_validated() {
     assert_eq!(Instance::new(s).unwrap().settings().preempt_delay, Duration::ZERO);
 }
 
+/// `auth_type AH` runs for VRRPv2; with state MASTER it starts as BACKUP (keepalived: "Initial
+/// state master is incompatible with AH authentication - clearing": the master's sequence
+/// number must be heard first), but for the address owner.
+#[test]
+fn ah_is_accepted_for_v2_and_clears_state_master() {
+    let mut s = settings(0, 100);
+    s.version = Version::V2;
+    s.advert_interval_cs = 100;
+    s.auth = Auth::Ah;
+    s.initial_state = InitialState::Master;
+    let v = Instance::new(s.clone()).unwrap();
+    assert_eq!(v.settings().initial_state, InitialState::Backup);
+    s.priority = 255;
+    assert_eq!(Instance::new(s.clone()).unwrap().settings().initial_state, InitialState::Master);
+    s.version = Version::V3;
+    assert_eq!(Instance::new(s).err(), Some(SettingsError::V3Auth));
+}
+
 // ----- properties -----
 
 proptest! {

@@ -15,7 +15,7 @@ use common::Pair;
 
 /// Opens a VRRP socket on eth0 inside namespace `ns`.
 fn open(ns: &str, v6: bool, group: Option<IpAddr>, source: Option<IpAddr>) -> VrrpSocket {
-    Pair::within(ns, move || VrrpSocket::open("eth0", ifindex("eth0").unwrap(), v6, group, source).unwrap())
+    Pair::within(ns, move || VrrpSocket::open("eth0", ifindex("eth0").unwrap(), v6, group, source, false).unwrap())
 }
 
 fn addr(s: &str) -> IpAddr {

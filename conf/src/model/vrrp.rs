@@ -172,7 +172,8 @@ pub struct VrrpInstance {
     /// `unicast_peer { ... }`: send adverts to these instead of the multicast group.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unicast_peer: Vec<UnicastPeer>,
-    /// `authentication { auth_type PASS; auth_pass SECRET }` (VRRPv2 only).
+    /// `authentication { auth_type PASS|AH; auth_pass SECRET }` (VRRPv2 only; AH over IPv4
+    /// only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authentication: Option<Authentication>,
     /// `virtual_ipaddress { ... }`: the addresses this instance floats, and adverts carry.
@@ -347,7 +348,7 @@ pub struct UnicastPeer {
 pub struct Authentication {
     /// `auth_type PASS|AH`.
     pub auth_type: AuthType,
-    /// `auth_pass`: the secret; PASS uses its first 8 bytes.
+    /// `auth_pass`: the secret; PASS sends its first 8 bytes, AH keys its HMAC-MD5 with them.
     pub auth_pass: String,
 }
 

@@ -219,11 +219,23 @@ pub(super) fn check(v: &mut V, c: &Config) {
         if let Some(auth) = &inst.authentication {
             if version == 3 {
                 v.warn(&format!("{p}.authentication"), "VRRPv3 has no authentication (RFC 5798); it is ignored");
-            } else if auth.auth_type == AuthType::Ah {
-                v.error(
+            } else if auth.auth_type == AuthType::Ah && fam == Family::Inet6 {
+                v.warn(
                     &format!("{p}.authentication.auth_type"),
-                    "auth_type AH is not supported by tandem run (RFC 3768 removed it); use PASS or none",
+                    "auth_type AH is IPv4 only (keepalived: \"Cannot use AH authentication with IPv6\"); it is ignored",
                 );
+            } else if auth.auth_type == AuthType::Ah
+                && inst.state == InitialState::Master
+                && inst.priority != 255
+                && !auth.auth_pass.is_empty()
+            {
+                // keepalived (vrrp_complete_instance): it must hear the master's AH sequence
+                // number before it takes over.
+                v.warn(
+                    &format!("{p}.state"),
+                    format!("vrrp_instance `{name}`: state MASTER is incompatible with auth_type AH (the sequence number must be heard first); it starts as BACKUP, as keepalived does"),
+                )
+                .label = Some("state MASTER with auth_type AH".into());
             }
             if auth.auth_pass.is_empty() {
                 v.error(&format!("{p}.authentication.auth_pass"), "auth_pass is empty");

@@ -57,6 +57,9 @@ pub struct Member {
     pub rule_track: Vec<bool>,
     /// `v3_checksum_as_v2`.
     pub checksum_as_v2: bool,
+    /// `auth_type AH`: the key (the `auth_pass` cut or padded to 8 bytes); adverts go out
+    /// and come in inside IPsec AH (protocol 51).
+    pub ah_key: Option<tandem_vrrp::wire::ah::Key>,
     /// Tracked scripts (instance's and its group's).
     pub scripts: Vec<Tracked>,
     /// Tracked interfaces: the instance's own interface and VIP devices (weight 0) plus
@@ -269,6 +272,7 @@ pub fn same_routers(a: &Unit, b: &Unit) -> bool {
                 && x.source == y.source
                 && x.unicast_ttl == y.unicast_ttl
                 && x.vmac == y.vmac
+                && x.ah_key.is_some() == y.ah_key.is_some()
         })
 }
 
@@ -439,7 +443,8 @@ fn member(
         (Some(a), Version::V2) if a.auth_type == conf::AuthType::Pass => {
             Auth::Simple(simple_password(a.auth_pass.as_bytes()))
         }
-        (Some(_), Version::V2) => Auth::Ah,
+        // keepalived: "Cannot use AH authentication with IPv6. ignoring" (check warns).
+        (Some(_), Version::V2) if !v6 => Auth::Ah,
         _ => Auth::None,
     };
     s.lower_prio_no_advert = v.lower_prio_no_advert.unwrap_or(g.vrrp_lower_prio_no_advert);
@@ -507,6 +512,10 @@ fn member(
     let group =
         (!unicast).then_some(v.mcast_dst_ip.unwrap_or(if v6 { g.vrrp_mcast_group6 } else { g.vrrp_mcast_group4 }));
     let source = configured.or(if v6 { None } else { Some(primary) });
+    let ah_key = match (&settings.auth, &v.authentication) {
+        (Auth::Ah, Some(a)) if !v6 => Some(tandem_vrrp::wire::ah::key(a.auth_pass.as_bytes())),
+        _ => None,
+    };
     Ok(Member {
         settings,
         ifname,
@@ -527,6 +536,7 @@ fn member(
         route_track: v.virtual_routes.iter().map(|r| !r.no_track && r.dev.is_some()).collect(),
         rule_track: v.virtual_rules.iter().map(|r| !r.no_track).collect(),
         checksum_as_v2: v.v3_checksum_as_v2 || g.v3_checksum_as_v2,
+        ah_key,
         scripts: tracked_scripts(c, &v.track_script),
         interfaces,
         files: tracked_files(c, &v.track_file),

@@ -158,7 +158,8 @@ pub fn render(s: &Status, stats: &TableStats, durations: &CheckDurations) -> Res
         len.get_or_create(&l).inc_by(d("too_short") + d("bad_length"));
         invalid_type.get_or_create(&l).inc_by(d("bad_type"));
         authtype.get_or_create(&l).inc_by(d("bad_auth_type"));
-        auth.get_or_create(&l).inc_by(d("auth"));
+        // keepalived counts a failed IPsec-AH check (ICV, SPI, sequence number) as auth_failure.
+        auth.get_or_create(&l).inc_by(d("auth") + d("ah_icv") + d("ah_spi") + d("ah_replay"));
         for (reason, n) in &c.dropped {
             let dl =
                 Dropped { iname: l.iname.clone(), intf: l.intf.clone(), vrid: l.vrid.clone(), reason: reason.clone() };

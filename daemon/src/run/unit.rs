@@ -23,6 +23,8 @@ use tandem_vrrp::linux::route::Routing;
 use tandem_vrrp::linux::route_monitor::Deleted;
 use tandem_vrrp::linux::socket::{Received, VrrpSocket};
 use tandem_vrrp::track::{Effect, ScriptState, effect};
+use tandem_vrrp::wire::ah::{self, SeqCounter};
+use tandem_vrrp::wire::ipv4::Ipv4Repr;
 use tandem_vrrp::wire::{arp, ndisc, vrrp as codec};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -33,6 +35,29 @@ struct Io {
     /// A frame sender and the MAC of each interface the member's VIPs live on.
     frames: HashMap<u32, (FrameSender, [u8; 6])>,
     ipv6_router: bool,
+    /// With `auth_type AH`: the sequence counter and IP id (kept across in-place reloads,
+    /// as keepalived keeps `ipsecah_counter`). A lock only because adverts are sent from
+    /// `&Io`; it is never held across an await.
+    ah: std::sync::Mutex<AhState>,
+}
+
+/// keepalived's AH state of one instance: its sequence counter (one for what it sends and
+/// what it receives, [`SeqCounter`]) and the IP id of its adverts, counted from 1 and never
+/// 0 (the kernel would fill in a zero id with `IP_HDRINCL`, and the id is in the ICV).
+#[derive(Default)]
+struct AhState {
+    counter: SeqCounter,
+    ip_id: u16,
+}
+
+impl AhState {
+    fn next_id(id: u16) -> u16 {
+        id.wrapping_add(1).max(1)
+    }
+}
+
+fn ah_state(io: &Io) -> std::sync::MutexGuard<'_, AhState> {
+    io.ah.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Counters of one member's packets dropped before the state machine, by reason.
@@ -90,13 +115,14 @@ fn open_io(
     readers: &mut tokio::task::JoinSet<()>,
 ) -> Result<Io, String> {
     let (ifname, ifindex) = m.advert_interface();
-    let socket = VrrpSocket::open(ifname, ifindex, m.v6, m.group, m.source)
+    let socket = VrrpSocket::open(ifname, ifindex, m.v6, m.group, m.source, m.ah_key.is_some())
         .map_err(|e| format!("{}: cannot open VRRP socket on {ifname}: {e}", m.settings.name))?;
     if let Some(ttl) = m.unicast_ttl {
         socket.set_unicast_ttl(ttl).map_err(|e| format!("{}: cannot set unicast_ttl {ttl}: {e}", m.settings.name))?;
     }
     let socket = std::sync::Arc::new(socket);
-    let mut io = Io { socket: socket.clone(), frames: HashMap::new(), ipv6_router: false };
+    let mut io =
+        Io { socket: socket.clone(), frames: HashMap::new(), ipv6_router: false, ah: std::sync::Mutex::default() };
     open_frames(&mut io, m, shared)?;
     io.ipv6_router = std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{}/forwarding", m.ifname))
         .is_ok_and(|s| s.trim() == "1");
@@ -270,8 +296,8 @@ async fn run_with_interfaces(
         tokio::select! {
             ev = rx.recv() => match ev {
                 Some(Event::Packet(i, p)) => {
-                    let (Some(m), Some(d)) = (run.unit.members.get(i), run.drops.get_mut(i)) else { continue };
-                    if let Some(advert) = check(m, &p, d) {
+                    let (Some(m), Some(io), Some(d)) = (run.unit.members.get(i), run.io.get(i), run.drops.get_mut(i)) else { continue };
+                    if let Some(advert) = check(m, io, &p, d) {
                         group.handle_advert_for(i, Instant::now(), p.src, &advert);
                     }
                 }
@@ -397,8 +423,10 @@ fn retrack(unit: &Unit, track: &Tracking, group: &mut SyncGroup) {
 }
 
 /// keepalived's receive checks before the state machine: TTL 255 on multicast, parse and
-/// checksum, v2 authentication (RFC 3768 7.1; keepalived vrrp.c, vrrp_check_packet).
-fn check(m: &Member, p: &Received, drops: &mut Drops) -> Option<Advert> {
+/// checksum, v2 authentication (RFC 3768 7.1; keepalived vrrp.c, vrrp_check_packet and, for
+/// `auth_type AH`, vrrp_in_chk_ipsecah: the ICV, the SPI, then a sequence number above the
+/// instance's counter).
+fn check(m: &Member, io: &Io, p: &Received, drops: &mut Drops) -> Option<Advert> {
     if m.group.is_some() && p.ttl != 255 {
         drops.count("ttl");
         debug!(instance = %m.settings.name, src = %p.src, ttl = p.ttl, "advert dropped: TTL is not 255");
@@ -417,7 +445,31 @@ fn check(m: &Member, p: &Received, drops: &mut Drops) -> Option<Advert> {
     }
     let dst = p.dst.or(if m.group.is_some() { m.group } else { m.source }).unwrap_or(m.settings.primary_address);
     let opts = codec::ParseOptions { v3_checksum_as_v2: m.checksum_as_v2 };
-    let advert = match codec::parse(&p.payload, p.src, dst, &opts) {
+    let (message, seq) = match &m.ah_key {
+        None => (&p.payload[..], None),
+        Some(key) => {
+            // AH around another protocol is no advert (keepalived ignores it too), and
+            // another virtual router's (another instance on this interface, perhaps with
+            // another password) is not ours to judge: keepalived looks the VRID up first.
+            let view = ah::AhPacket::new_checked(&p.payload[..]).ok();
+            if view.is_some_and(|a| a.next_header() != codec::PROTOCOL) {
+                return None;
+            }
+            let vrid = view.and_then(|a| codec::VrrpPacket::new_checked(a.payload()).ok().map(|v| v.vrid()));
+            if vrid.is_some_and(|v| v != m.settings.vrid) {
+                return None;
+            }
+            match ah::open_parts(&p.header, &p.payload, key, m.group.is_none()) {
+                Ok(o) => (o.vrrp, Some(o.seq)),
+                Err(e) => {
+                    drops.count(e.reason());
+                    warn!(instance = %m.settings.name, src = %p.src, error = %e, "advert dropped");
+                    return None;
+                }
+            }
+        }
+    };
+    let advert = match codec::parse(message, p.src, dst, &opts) {
         Ok(a) => a,
         Err(e) => {
             drops.count(e.reason());
@@ -432,6 +484,15 @@ fn check(m: &Member, p: &Received, drops: &mut Drops) -> Option<Advert> {
         drops.count("auth");
         warn!(instance = %m.settings.name, src = %p.src, "advert dropped: authentication does not match");
         return None;
+    }
+    if let Some(seq) = seq {
+        let mut st = ah_state(io);
+        if !st.counter.accept(seq) {
+            drops.count("ah_replay");
+            let local = st.counter.value();
+            warn!(instance = %m.settings.name, src = %p.src, seq, local, "advert dropped: IPsec-AH sequence number already seen (replay)");
+            return None;
+        }
     }
     Some(advert)
 }
@@ -725,10 +786,13 @@ impl Running {
                 Action::SendAdvert(a) => {
                     send_advert(m, io, &a).await;
                     // A master's first advert: what it must say if it has to go at once.
+                    // With AH, after every advert: the goodbye must carry the next sequence
+                    // number, or the backup would drop it as a replay.
                     let kept = self.goodbye_kept.get_mut(ga.member);
                     let is_master = group.member(ga.member).is_some_and(|i| i.state() == State::Master);
-                    if let Some(kept) = kept.filter(|k| a.priority > 0 && !**k && is_master) {
-                        let packets = encode(m, &Advert { priority: 0, ..a });
+                    let again = m.ah_key.is_some();
+                    if let Some(kept) = kept.filter(|k| a.priority > 0 && (again || !**k) && is_master) {
+                        let packets = encode(m, io, &Advert { priority: 0, ..a }, false);
                         release::goodbye(&m.settings.name, Some(Goodbye { socket: io.socket.clone(), packets }));
                         *kept = true;
                     }
@@ -759,10 +823,17 @@ impl Running {
                 }
                 Action::LowerPriorityAdvert { from, priority } => {
                     info!(instance = %m.settings.name, %from, priority, "master received an advert of lower priority");
+                    if m.ah_key.is_some() {
+                        // keepalived (vrrp_state_master_rx): "IPSEC-AH : Syncing seq_num".
+                        ah_state(io).counter.lower_priority_heard();
+                    }
                     rx_lower_priority(m, ctx.fifo, group.member(ga.member).map_or(0, Instance::priority));
                 }
                 Action::StateChanged { from, to, reason } => {
                     info!(instance = %m.settings.name, from = ?from, to = ?to, reason = %reason, "VRRP transition");
+                    if to == State::Master && m.ah_key.is_some() {
+                        ah_state(io).counter.becoming_master();
+                    }
                     if from == State::Master {
                         release::goodbye(&m.settings.name, None);
                         if let Some(k) = self.goodbye_kept.get_mut(ga.member) {
@@ -834,8 +905,42 @@ fn send_garps(m: &Member, io: &Io, vips: &[&AddressSpec], repeat: u32) {
     }
 }
 
-/// An advert encoded for each destination: the group, or every unicast peer.
-fn encode(m: &Member, a: &Advert) -> Vec<(IpAddr, Vec<u8>)> {
+/// An advert encoded for each destination (the group, or every unicast peer), as it goes on
+/// the wire: the VRRP message, or with `auth_type AH` the whole IPv4 packet
+/// ([`ah::seal`]), numbered with the next sequence number and IP id. `take` uses them up
+/// (an advert sent now); otherwise they are only read (a goodbye kept for the last-resort
+/// release, which the next advert replaces).
+fn encode(m: &Member, io: &Io, a: &Advert, take: bool) -> Vec<(IpAddr, Vec<u8>)> {
+    let plain = encode_vrrp(m, a);
+    let Some(key) = &m.ah_key else { return plain };
+    let IpAddr::V4(src) = m.settings.primary_address else { return Vec::new() };
+    let (seq, ident) = {
+        let mut st = ah_state(io);
+        if take {
+            st.ip_id = AhState::next_id(st.ip_id);
+            (st.counter.next_send(), st.ip_id)
+        } else {
+            let mut c = st.counter;
+            (c.next_send(), AhState::next_id(st.ip_id))
+        }
+    };
+    // keepalived zeroes the TTL in the ICV when unicasting, and sends `unicast_ttl` there.
+    let unicast = m.group.is_none();
+    let ttl = if unicast { m.unicast_ttl.unwrap_or(codec::TTL) } else { codec::TTL };
+    let mut out = Vec::with_capacity(plain.len());
+    for (dst, bytes) in plain {
+        let IpAddr::V4(d) = dst else { continue };
+        let ip = Ipv4Repr { protocol: ah::PROTOCOL, ttl, ..Ipv4Repr::vrrp(src, d, ident, 0) };
+        match ah::seal(&ip, seq, &bytes, key, unicast) {
+            Ok(packet) => out.push((dst, packet)),
+            Err(e) => warn!(instance = %m.settings.name, error = %e, "cannot encode AH advert"),
+        }
+    }
+    out
+}
+
+/// The VRRP message of an advert for each destination.
+fn encode_vrrp(m: &Member, a: &Advert) -> Vec<(IpAddr, Vec<u8>)> {
     let opts = codec::EmitOptions { v3_checksum_as_v2: m.checksum_as_v2 };
     let dsts: Vec<IpAddr> = match m.group {
         Some(g) => vec![g],
@@ -852,7 +957,7 @@ fn encode(m: &Member, a: &Advert) -> Vec<(IpAddr, Vec<u8>)> {
 }
 
 async fn send_advert(m: &Member, io: &Io, a: &Advert) {
-    for (dst, bytes) in encode(m, a) {
+    for (dst, bytes) in encode(m, io, a, true) {
         match io.socket.send_to(&bytes, dst).await {
             Ok(()) => debug!(instance = %m.settings.name, %dst, priority = a.priority, "advert sent"),
             Err(e) => warn!(instance = %m.settings.name, %dst, error = %e, "cannot send advert"),

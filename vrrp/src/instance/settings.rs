@@ -168,8 +168,11 @@ impl Settings {
                 if !self.primary_address.is_ipv4() {
                     return Err(SettingsError::V2NeedsIpv4);
                 }
-                if matches!(self.auth, Auth::Ah) {
-                    return Err(SettingsError::AuthAh);
+                if matches!(self.auth, Auth::Ah) && self.initial_state == InitialState::Master && self.priority != 255 {
+                    // keepalived (vrrp_complete_instance): "Initial state master is incompatible
+                    // with AH authentication - clearing": it must hear the master's sequence
+                    // number before it takes over.
+                    self.initial_state = InitialState::Backup;
                 }
             }
             Version::V3 => {
@@ -215,8 +218,6 @@ pub enum SettingsError {
     V2NeedsIpv4,
     /// VRRPv3 has no authentication (RFC 5798 section 9).
     V3Auth,
-    /// IPsec AH authentication is not supported.
-    AuthAh,
     /// A virtual address is not of the primary address's family.
     MixedFamilies(IpAddr),
     /// More addresses than the 8-bit count field carries.
@@ -236,7 +237,6 @@ impl fmt::Display for SettingsError {
             }
             Self::V2NeedsIpv4 => f.write_str("VRRPv2 supports IPv4 only"),
             Self::V3Auth => f.write_str("VRRPv3 has no authentication"),
-            Self::AuthAh => f.write_str("IPsec AH authentication is not supported"),
             Self::Identity => {
                 f.write_str("the vrid, version or primary address changed: this is another virtual router")
             }

@@ -5,6 +5,10 @@
 //! other values), TOS 0xC0 (network control) for IPv4, multicast loop off, the group joined
 //! on the interface only for multicast, and the socket bound to the interface
 //! (SO_BINDTODEVICE) so adverts go out and come in there and nowhere else.
+//!
+//! With `auth_type AH` (IPv4 only) both sockets are for protocol 51 instead, and the sending
+//! one has `IP_HDRINCL`: the AH ICV covers the IP header, so tandem writes it (with a
+//! non-zero id, which the kernel keeps) and hands the whole packet over, as keepalived does.
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
@@ -14,6 +18,8 @@ use tokio::io::unix::AsyncFd;
 
 /// IANA protocol number of VRRP.
 pub const IPPROTO_VRRP: i32 = 112;
+/// IANA protocol number of IPsec AH.
+pub const IPPROTO_AH: i32 = 51;
 
 /// What one receive returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +32,9 @@ pub struct Received {
     pub ttl: u8,
     /// IPv4 TOS byte (0 for IPv6).
     pub tos: u8,
+    /// The IPv4 header as received, options included (empty for IPv6): what the AH ICV
+    /// covers besides the payload.
+    pub header: Vec<u8>,
     /// The VRRP message.
     pub payload: Vec<u8>,
 }
@@ -42,22 +51,32 @@ pub struct VrrpSocket {
 
 impl VrrpSocket {
     /// Opens the sockets for one interface and family. `group` is joined for multicast (none
-    /// for unicast); `source`, when given, is the address adverts are sent from.
+    /// for unicast); `source`, when given, is the address adverts are sent from. `ah`: IPv4
+    /// AH-protected adverts (protocol 51; the sender writes the IP header, see
+    /// [`VrrpSocket::send_to`]).
     pub fn open(
         ifname: &str,
         ifindex: u32,
         v6: bool,
         group: Option<IpAddr>,
         source: Option<IpAddr>,
+        ah: bool,
     ) -> io::Result<Self> {
-        let tx = raw_socket(ifname, ifindex, v6)?;
+        if ah && v6 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "IPsec AH authentication is IPv4 only"));
+        }
+        let protocol = if ah { IPPROTO_AH } else { IPPROTO_VRRP };
+        let tx = raw_socket(ifname, ifindex, v6, protocol)?;
+        if ah {
+            tx.set_header_included_v4(true)?;
+        }
         if let Some(src) = source {
             tx.bind(&SockAddr::from(SocketAddr::new(src, 0)))?;
         }
         // The sending socket is never read: the smallest queue the kernel allows, so that what
         // it is given (every VRRP packet on the interface) is dropped, not hoarded.
         tx.set_recv_buffer_size(1)?;
-        let rx = raw_socket(ifname, ifindex, v6)?;
+        let rx = raw_socket(ifname, ifindex, v6, protocol)?;
         match group {
             Some(IpAddr::V6(g)) => rx.join_multicast_v6(&g, ifindex)?,
             Some(IpAddr::V4(g)) => rx.join_multicast_v4_n(&g, &socket2::InterfaceIndexOrAddress::Index(ifindex))?,
@@ -73,7 +92,8 @@ impl VrrpSocket {
         if self.v6 { s.set_unicast_hops_v6(u32::from(ttl)) } else { s.set_ttl_v4(u32::from(ttl)) }
     }
 
-    /// Sends one VRRP message to `dst` (the group, or a unicast peer).
+    /// Sends one VRRP message to `dst` (the group, or a unicast peer); for AH sockets, the
+    /// whole IPv4 packet, header included ([`crate::wire::ah::seal`]).
     pub async fn send_to(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
         let to = SockAddr::from(SocketAddr::new(dst, 0));
         loop {
@@ -108,10 +128,11 @@ impl VrrpSocket {
     }
 }
 
-/// A raw protocol-112 socket bound to the interface, with keepalived's options.
-fn raw_socket(ifname: &str, ifindex: u32, v6: bool) -> io::Result<Socket> {
+/// A raw socket for `protocol` (112, or 51 for AH) bound to the interface, with
+/// keepalived's options.
+fn raw_socket(ifname: &str, ifindex: u32, v6: bool, protocol: i32) -> io::Result<Socket> {
     let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
-    let s = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))?;
+    let s = Socket::new(domain, Type::RAW, Some(Protocol::from(protocol)))?;
     s.set_nonblocking(true)?;
     s.bind_device(Some(ifname.as_bytes()))?;
     if v6 {
@@ -151,6 +172,7 @@ fn recv_v4(s: &Socket) -> io::Result<Option<Received>> {
         dst: Some(packet.dst_addr().into()),
         ttl: packet.ttl(),
         tos: packet.tos(),
+        header: bytes.get(..packet.header_len()).unwrap_or_default().to_vec(),
         payload: packet.payload().to_vec(),
     }))
 }
@@ -172,5 +194,5 @@ fn recv_v6(s: &Socket) -> io::Result<Option<Received>> {
     let (Some(from), Some(ttl)) = (msg.address, ttl) else { return Ok(None) };
     let n = msg.bytes;
     let src: Ipv6Addr = from.ip();
-    Ok(Some(Received { src: src.into(), dst: None, ttl, tos: 0, payload: buf[..n].to_vec() }))
+    Ok(Some(Received { src: src.into(), dst: None, ttl, tos: 0, header: Vec::new(), payload: buf[..n].to_vec() }))
 }

@@ -4,6 +4,8 @@
 //!
 //! - [`vrrp`]: the VRRPv2 (RFC 3768 section 5) and VRRPv3 (RFC 5798 / RFC 9568 section 5)
 //!   message, [`parse`] / [`emit`], and the constant-time password compare;
+//! - [`ah`]: VRRPv2 IPsec AH authentication as keepalived does it (the AH header, the
+//!   HMAC-MD5-96 ICV, the sequence counter);
 //! - [`checksum`]: the Internet checksum (RFC 1071) and the IPv4 / IPv6 pseudo-headers;
 //! - [`ipv4`]: the IPv4 header a raw socket receives before the advert (RFC 791), and the one
 //!   keepalived writes itself;
@@ -20,6 +22,7 @@
 
 use std::fmt;
 
+pub mod ah;
 pub mod arp;
 pub mod checksum;
 pub mod ethernet;

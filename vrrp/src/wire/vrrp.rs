@@ -547,13 +547,14 @@ pub fn simple_password_eq(a: &[u8; AUTH_LEN], b: &[u8; AUTH_LEN]) -> bool {
 
 /// Whether a received advert's auth satisfies the configured one (RFC 3768 section 7.1 /
 /// RFC 2338 section 7.1): none matches none, a simple password matches the same password
-/// ([`simple_password_eq`], constant time). [`Auth::Ah`] matches nothing: tandem does not
-/// implement IPsec AH.
+/// ([`simple_password_eq`], constant time), AH matches AH: the advert's AH header (its ICV,
+/// SPI and sequence number, [`super::ah`]) is verified before the VRRP message is parsed.
 #[must_use]
 pub fn auth_matches(configured: &Auth, received: &Auth) -> bool {
     match (configured, received) {
         (Auth::None, Auth::None) => true,
         (Auth::Simple(a), Auth::Simple(b)) => simple_password_eq(a, b),
+        (Auth::Ah, Auth::Ah) => true,
         _ => false,
     }
 }

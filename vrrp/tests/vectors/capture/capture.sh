@@ -36,12 +36,15 @@ run() { # NAME: run keepalived with NAME.conf in tw-a for 8 s, capture NAME.pcap
     sleep 2
     kill -INT "$tp"; wait "$tp" || true
 }
-for n in v2auth v2noauth v3v4 v3uni v3v6; do
+# NAMES="v2ah v2ahuni" re-captures only those (extract.py then writes only theirs).
+for n in ${NAMES:-v2auth v2noauth v3v4 v3uni v3v6 v2ah v2ahuni}; do
     cp "$HERE/$n.conf" "$WORK/"
     run "$n"
 done
-# The same IPv6 instance with forwarding on: keepalived sets the NA Router flag.
-cp "$HERE/v3v6.conf" "$WORK/v3v6fwd.conf"
-ip netns exec tw-a sysctl -q -w net.ipv6.conf.all.forwarding=1 net.ipv6.conf.tw-va.forwarding=1
-run v3v6fwd
+if [ -z "${NAMES:-}" ]; then
+    # The same IPv6 instance with forwarding on: keepalived sets the NA Router flag.
+    cp "$HERE/v3v6.conf" "$WORK/v3v6fwd.conf"
+    ip netns exec tw-a sysctl -q -w net.ipv6.conf.all.forwarding=1 net.ipv6.conf.tw-va.forwarding=1
+    run v3v6fwd
+fi
 python3 "$HERE/extract.py" "$WORK" "$HERE/.."
