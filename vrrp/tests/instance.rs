@@ -642,6 +642,25 @@ fn garp_refresh_when_configured() {
 }
 
 #[test]
+fn garp_extra_if_goes_with_the_first_advert_after_its_interval_while_master() {
+    let t0 = Instant::now();
+    let mut s = settings(0, 255);
+    s.garp.extra_if = Some(secs(2.5));
+    let mut m = inst(s);
+    m.start(t0);
+    let actions = run_alone(&mut m, t0, secs(10.0));
+    // Adverts every second from t0; due at 2.5 s, sent with the advert at 3 s, then 5.5 -> 6,
+    // 8.5 -> 9 (keepalived checks the timer as it sends an advert).
+    let got: Vec<u128> =
+        actions.iter().filter(|(_, a)| matches!(a, Action::SendExtraGarp)).map(|(t, _)| t.as_millis()).collect();
+    assert_eq!(got, vec![3000, 6000, 9000]);
+    // Off by default.
+    let mut m = inst(settings(0, 255));
+    m.start(t0);
+    assert!(!run_alone(&mut m, t0, secs(10.0)).iter().any(|(_, a)| matches!(a, Action::SendExtraGarp)));
+}
+
+#[test]
 fn garp_interval_paces_a_burst() {
     let t0 = Instant::now();
     let mut s = settings(0, 255);

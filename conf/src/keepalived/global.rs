@@ -89,6 +89,13 @@ pub(super) fn read(cx: &mut Ctx, stmts: &[Stmt], g: &mut GlobalDefs) {
             "vrrp_garp_master_refresh_repeat" => set(&mut g.vrrp_garp_master_refresh_repeat, cx.int(st, 0, 1, 1000)),
             "vrrp_garp_interval" => set(&mut g.vrrp_garp_interval, cx.secs(st, 0, 0.0, 1.0)),
             "vrrp_gna_interval" => set(&mut g.vrrp_gna_interval, cx.secs(st, 0, 0.0, 1.0)),
+            "vrrp_garp_extra_if" | "vrrp_vmac_garp_intvl" => {
+                cx.at("global_defs.vrrp_garp_extra_if", st);
+                if key == "vrrp_vmac_garp_intvl" {
+                    cx.warn(st.keyword.span, "`vrrp_vmac_garp_intvl` is deprecated; it means vrrp_garp_extra_if");
+                }
+                g.vrrp_garp_extra_if = super::vrrp::garp_extra_if(cx, st);
+            }
             "vrrp_garp_lower_prio_delay" => g.vrrp_garp_lower_prio_delay = cx.int(st, 0, 0, 86400),
             "vrrp_garp_lower_prio_repeat" => g.vrrp_garp_lower_prio_repeat = cx.int(st, 0, 0, 1000),
             "vrrp_lower_prio_no_advert" => g.vrrp_lower_prio_no_advert = cx.bool_opt(st),

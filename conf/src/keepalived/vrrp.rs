@@ -4,8 +4,8 @@ use super::block_name;
 use super::tree::Stmt;
 use super::values::Ctx;
 use crate::model::{
-    AuthType, Authentication, InitialState, Notify, ParamMatch, SyncGroup, TrackFile, TrackInterface, TrackProcess,
-    TrackRef, UnicastPeer, VirtualAddress, VrrpInstance, VrrpScript,
+    AuthType, Authentication, GarpExtraIf, InitialState, Notify, ParamMatch, SyncGroup, TrackFile, TrackInterface,
+    TrackProcess, TrackRef, UnicastPeer, VirtualAddress, VrrpInstance, VrrpScript,
 };
 
 pub(super) fn script(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpScript> {
@@ -343,6 +343,13 @@ pub(super) fn instance(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpInstan
                 };
                 *slot = value;
             }
+            "garp_extra_if" | "vmac_garp_intvl" => {
+                cx.at(&format!("{path}.garp.extra_if"), b);
+                if key == "vmac_garp_intvl" {
+                    cx.warn(b.keyword.span, "`vmac_garp_intvl` is deprecated; it means garp_extra_if");
+                }
+                v.garp.extra_if = garp_extra_if(cx, b);
+            }
             "smtp_alert" => v.smtp_alert = Some(cx.bool_opt(b)),
             _ => {
                 cx.unknown(b, "vrrp_instance");
@@ -571,6 +578,27 @@ fn entry_weight(cx: &mut Ctx, e: &Stmt, min: i64, max: i64) -> (Option<i32>, boo
                 format!("expected `weight N` after `{}`, found `{}` (one entry per line)", e.keyword.text, w.text),
             );
             (None, false)
+        }
+    }
+}
+
+/// `garp_extra_if [all] N` / `vrrp_garp_extra_if [all] N`, words in any order (keepalived
+/// vrrp_parser.c, vrrp_garp_extra_if_handler): N in 0..=86400 seconds.
+pub(super) fn garp_extra_if(cx: &mut Ctx, st: &Stmt) -> Option<GarpExtraIf> {
+    let (mut interval, mut all) = (None, false);
+    for w in &st.args {
+        if w.text == "all" {
+            all = true;
+        } else {
+            interval = cx.int_word(&st.keyword.text, w, 0, 86400);
+            interval?;
+        }
+    }
+    match interval {
+        Some(i) => Some(GarpExtraIf { interval: i, all }),
+        None => {
+            cx.error(st.span(), format!("`{}` needs an interval in seconds", st.keyword.text));
+            None
         }
     }
 }

@@ -92,6 +92,9 @@ pub struct GlobalDefs {
     pub vrrp_garp_interval: f64,
     /// `vrrp_gna_interval`: seconds between unsolicited NAs of a burst (0).
     pub vrrp_gna_interval: f64,
+    /// `vrrp_garp_extra_if [all] N`: every instance's `garp_extra_if` unless it has its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vrrp_garp_extra_if: Option<super::GarpExtraIf>,
     /// `vrrp_garp_lower_prio_delay`: seconds before re-sending GARPs when a lower priority
     /// advert is heard while master (default: the master delay).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -173,6 +176,7 @@ impl Default for GlobalDefs {
             vrrp_garp_master_refresh_repeat: 1,
             vrrp_garp_interval: 0.0,
             vrrp_gna_interval: 0.0,
+            vrrp_garp_extra_if: None,
             vrrp_garp_lower_prio_delay: None,
             vrrp_garp_lower_prio_repeat: None,
             vrrp_lower_prio_no_advert: false,

@@ -439,6 +439,22 @@ pub struct GarpOverrides {
     /// `garp_lower_prio_repeat`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lower_prio_repeat: Option<u32>,
+    /// `garp_extra_if [all] N` (or the older `vmac_garp_intvl`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_if: Option<GarpExtraIf>,
+}
+
+/// `garp_extra_if [all] N`: while master, every N seconds, a gratuitous ARP / NA on each
+/// interface of the instance's addresses that is not the one its adverts use: only VMACs
+/// unless `all` (keepalived vrrp.c, vrrp_send_vmac_update).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GarpExtraIf {
+    /// Seconds between rounds (0 turns it off).
+    pub interval: u32,
+    /// `all`: every interface, not only VMACs.
+    #[serde(default, skip_serializing_if = "crate::model::is_false")]
+    pub all: bool,
 }
 
 impl GarpOverrides {

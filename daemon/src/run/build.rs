@@ -69,6 +69,8 @@ pub struct Member {
     pub files: Vec<(Tracked, std::path::PathBuf)>,
     /// Tracked processes (instance's and its group's), with what they match.
     pub processes: Vec<(Tracked, super::process_tracker::Spec)>,
+    /// `garp_extra_if all`: its rounds cover every other interface, not only VMACs.
+    pub garp_extra_all: bool,
     /// Accept mode (RFC 5798 6.1): without it, packets to and from the VIPs are dropped
     /// while master (and not the address owner).
     pub accept: bool,
@@ -468,6 +470,11 @@ fn member(
             .or(g.vrrp_garp_lower_prio_repeat)
             .unwrap_or(o.master_repeat.unwrap_or(g.vrrp_garp_master_repeat)),
         interval: secs(if v6 { g.vrrp_gna_interval } else { g.vrrp_garp_interval }),
+        extra_if: o
+            .extra_if
+            .or(g.vrrp_garp_extra_if)
+            .filter(|e| e.interval > 0)
+            .map(|e| Duration::from_secs(u64::from(e.interval))),
     };
     s.startup_delay = startup_delay;
     if v.is_strict(g) {
@@ -542,6 +549,7 @@ fn member(
         files: tracked_files(c, &v.track_file),
         processes: tracked_processes(c, &v.track_process),
         accept: v.accept_mode(g),
+        garp_extra_all: v.garp.extra_if.or(g.vrrp_garp_extra_if).is_some_and(|e| e.all),
         notify: v.notify.clone(),
         notify_rx_lower: v.notify_master_rx_lower_pri.clone(),
         smtp_alert: super::email::vrrp_alert(v.smtp_alert, g),

@@ -821,6 +821,7 @@ impl Running {
                     let all: Vec<&AddressSpec> = m.vips.iter().collect();
                     send_garps(m, io, &all, repeat);
                 }
+                Action::SendExtraGarp => send_garps(m, io, &extra_if_vips(m), 1),
                 Action::LowerPriorityAdvert { from, priority } => {
                     info!(instance = %m.settings.name, %from, priority, "master received an advert of lower priority");
                     if m.ah_key.is_some() {
@@ -887,6 +888,25 @@ impl Running {
 /// the address owner (keepalived vrrp.c, vrrp_handle_accept_mode).
 fn dropped(m: &Member) -> Vec<IpAddr> {
     if m.accept || m.settings.priority == 255 { Vec::new() } else { m.vips.iter().map(|v| v.address).collect() }
+}
+
+/// `garp_extra_if`: the first of the member's addresses on each interface that is not the
+/// one its adverts use (the VMAC's, unless `vmac_xmit_base`), and, without `all`, that is a
+/// VMAC of tandem's (keepalived vrrp.c, vrrp_send_vmac_update).
+fn extra_if_vips(m: &Member) -> Vec<&AddressSpec> {
+    let own = m.vmac.as_ref().map_or(m.ifindex, |v| v.ifindex);
+    let xmit_base = m.vmac.as_ref().is_some_and(|v| v.xmit_base);
+    let is_vmac = |ifindex: u32| m.vmac.as_ref().is_some_and(|v| v.ifindex == ifindex && ifindex != 0);
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    for v in &m.vips {
+        if (!is_vmac(v.ifindex) && !m.garp_extra_all) || (v.ifindex == own && !xmit_base) || seen.contains(&v.ifindex) {
+            continue;
+        }
+        seen.push(v.ifindex);
+        out.push(v);
+    }
+    out
 }
 
 /// Gratuitous ARP (IPv4) or unsolicited NA (IPv6) for `vips`, `repeat` times.

@@ -20,6 +20,8 @@ struct Burst {
 pub struct GarpSchedule {
     bursts: Vec<Burst>,
     refresh_at: Option<Instant>,
+    /// When the next `garp_extra_if` round is due (checked as adverts go out).
+    extra_at: Option<Instant>,
 }
 
 impl GarpSchedule {
@@ -34,6 +36,20 @@ impl GarpSchedule {
         }
         if let Some(refresh) = garp.master_refresh {
             self.refresh_at = Some(now + garp.master_delay + refresh);
+        }
+        self.extra_at = garp.extra_if.filter(|d| !d.is_zero()).map(|d| now + d);
+    }
+
+    /// Whether a `garp_extra_if` round is due at `now`, an advert going out (keepalived
+    /// checks it as it sends an advert, vrrp.c vrrp_state_master_tx); the next is then due
+    /// `extra_if` later.
+    pub fn extra_due(&mut self, now: Instant, garp: &GarpSettings) -> bool {
+        match (self.extra_at, garp.extra_if.filter(|d| !d.is_zero())) {
+            (Some(at), Some(every)) if at <= now => {
+                self.extra_at = Some(now + every);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -53,6 +69,7 @@ impl GarpSchedule {
     pub fn clear(&mut self) {
         self.bursts.clear();
         self.refresh_at = None;
+        self.extra_at = None;
     }
 
     /// The next deadline, if any.

@@ -157,6 +157,9 @@ pub enum Action {
         /// How many messages per address.
         repeat: u32,
     },
+    /// `garp_extra_if`: one gratuitous ARP / NA on each interface of the instance's
+    /// addresses other than the one its adverts use (the I/O side knows which).
+    SendExtraGarp,
     /// As master, an advert from a router of lower priority (a backup that became master
     /// while it could not hear this one): keepalived's `notify_master_rx_lower_pri` event
     /// (keepalived/vrrp/vrrp.c, vrrp_state_master_rx).
@@ -894,6 +897,9 @@ impl Instance {
             self.counters.priority_zero_sent += 1;
         } else if matches!(self.state, State::Master) {
             self.advert_at = Some(now + timers::centis(self.settings.advert_interval_cs));
+            if self.garp.extra_due(now, &self.settings.garp) {
+                self.actions.push_back(Action::SendExtraGarp);
+            }
         }
     }
 

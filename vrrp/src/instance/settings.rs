@@ -49,6 +49,10 @@ pub struct GarpSettings {
     pub lower_prio_repeat: u32,
     /// `vrrp_garp_interval`: pause between the GARPs of one burst (0 = back to back).
     pub interval: Duration,
+    /// `garp_extra_if N`: while master, every N, one GARP / NA on each interface of the
+    /// instance's addresses other than its own (keepalived vrrp.c, vrrp_send_vmac_update);
+    /// None: off. Sent with the first advert after N has passed, as keepalived does.
+    pub extra_if: Option<Duration>,
 }
 
 impl Default for GarpSettings {
@@ -61,6 +65,7 @@ impl Default for GarpSettings {
             lower_prio_delay: Duration::from_secs(5),
             lower_prio_repeat: 5,
             interval: Duration::ZERO,
+            extra_if: None,
         }
     }
 }

@@ -124,6 +124,7 @@ pub enum Event {
     Added { member: usize, addresses: Vec<IpAddr> },
     Removed { member: usize, addresses: Vec<IpAddr> },
     Garp { member: usize, addresses: Vec<IpAddr>, repeat: u32 },
+    ExtraGarp { member: usize },
     State { member: usize, from: State, to: State, reason: Reason },
     LowerPriority { member: usize, from: IpAddr, priority: u8 },
 }
@@ -352,6 +353,7 @@ impl<N: Node> Sim<N> {
                 Action::AddAddresses(addresses) => Event::Added { member, addresses },
                 Action::RemoveAddresses(addresses) => Event::Removed { member, addresses },
                 Action::SendGarp { addresses, repeat } => Event::Garp { member, addresses, repeat },
+                Action::SendExtraGarp => Event::ExtraGarp { member },
                 Action::StateChanged { from, to, reason } => Event::State { member, from, to, reason },
                 Action::LowerPriorityAdvert { from, priority } => Event::LowerPriority { member, from, priority },
             };
