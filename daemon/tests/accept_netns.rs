@@ -31,48 +31,68 @@ fn without_accept_mode_a_master_drops_packets_to_its_vips_as_keepalived() {
         ("strict_v3_accept", conf("    vrrp_strict\n", "    accept\n", 3), true),
         ("owner", conf("    vrrp_strict\n", "", 2).replace("priority 150", "priority 255"), true),
     ];
-    for (case, text, answers) in cases {
-        for judge in ["tandem", "keepalived"] {
-            let mut r = tandem_tests::pair::rig(&format!("acc{}{}", &judge[..1], &case[..4])).unwrap();
-            let (d1, client) = (r.d1.clone(), r.client.clone());
-            let pid = if judge == "tandem" {
-                Tandem::start(&mut r.lab, BIN, &d1, "d1", &text).unwrap().pid
-            } else {
-                Keepalived::start(&mut r.lab, &d1, "d1", &text).unwrap().pid
-            };
-            let log = || std::fs::read_to_string(r.lab.dir().join("d1.log")).unwrap_or_default();
-            assert!(
-                tandem_tests::netns::wait_until(Duration::from_secs(10), || has_vip(&r.lab, &d1, VIP)),
-                "{case}/{judge}: no master\n{}",
-                log()
-            );
-            std::thread::sleep(Duration::from_millis(500));
-            let ping = r.lab.run(&client, "ping", &["-c", "2", "-W", "1", "-i", "0.3", VIP]).unwrap();
-            assert_eq!(
-                ping.status.success(),
-                answers,
-                "{case}/{judge}: the VIP {} the client's ping\n{}",
-                if answers { "did not answer" } else { "answered" },
-                log()
-            );
-            if judge == "tandem" {
-                let table = r.lab.run(&d1, "nft", &["list", "table", "inet", "tandem"]).unwrap();
-                assert_eq!(
-                    table.status.success() && String::from_utf8_lossy(&table.stdout).contains(VIP),
-                    !answers,
-                    "{case}: nftables table\n{}{}",
-                    String::from_utf8_lossy(&table.stdout),
-                    String::from_utf8_lossy(&table.stderr)
-                );
-                // At stop the table goes with the VIPs.
-                r.lab.signal(pid, "TERM").unwrap();
-                let gone = || !r.lab.run(&d1, "nft", &["list", "table", "inet", "tandem"]).unwrap().status.success();
-                assert!(
-                    tandem_tests::netns::wait_until(Duration::from_secs(5), || gone() && !has_vip(&r.lab, &d1, VIP)),
-                    "{case}: the table or the VIP outlived tandem\n{}",
-                    log()
-                );
+    // Each case in a thread of its own (its own namespaces): they mostly wait for a master.
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = cases
+            .iter()
+            .enumerate()
+            .map(|(n, (case, text, answers))| {
+                scope.spawn(move || {
+                    for judge in ["tandem", "keepalived"] {
+                        one(n, case, text, *answers, judge);
+                    }
+                })
+            })
+            .collect();
+        for run in runs {
+            if let Err(panic) = run.join() {
+                std::panic::resume_unwind(panic);
             }
         }
+    });
+}
+
+/// Case `n` under one judge, in a lab of its own (a tag no other case's lab has: a lab
+/// removes what a lab of the same tag left).
+fn one(n: usize, case: &str, text: &str, answers: bool, judge: &str) {
+    let mut r = tandem_tests::pair::rig(&format!("acc{}{n}", &judge[..1])).unwrap();
+    let (d1, client) = (r.d1.clone(), r.client.clone());
+    let pid = if judge == "tandem" {
+        Tandem::start(&mut r.lab, BIN, &d1, "d1", &text).unwrap().pid
+    } else {
+        Keepalived::start(&mut r.lab, &d1, "d1", &text).unwrap().pid
+    };
+    let log = || std::fs::read_to_string(r.lab.dir().join("d1.log")).unwrap_or_default();
+    assert!(
+        tandem_tests::netns::wait_until(Duration::from_secs(10), || has_vip(&r.lab, &d1, VIP)),
+        "{case}/{judge}: no master\n{}",
+        log()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let ping = r.lab.run(&client, "ping", &["-c", "2", "-W", "1", "-i", "0.3", VIP]).unwrap();
+    assert_eq!(
+        ping.status.success(),
+        answers,
+        "{case}/{judge}: the VIP {} the client's ping\n{}",
+        if answers { "did not answer" } else { "answered" },
+        log()
+    );
+    if judge == "tandem" {
+        let table = r.lab.run(&d1, "nft", &["list", "table", "inet", "tandem"]).unwrap();
+        assert_eq!(
+            table.status.success() && String::from_utf8_lossy(&table.stdout).contains(VIP),
+            !answers,
+            "{case}: nftables table\n{}{}",
+            String::from_utf8_lossy(&table.stdout),
+            String::from_utf8_lossy(&table.stderr)
+        );
+        // At stop the table goes with the VIPs.
+        r.lab.signal(pid, "TERM").unwrap();
+        let gone = || !r.lab.run(&d1, "nft", &["list", "table", "inet", "tandem"]).unwrap().status.success();
+        assert!(
+            tandem_tests::netns::wait_until(Duration::from_secs(5), || gone() && !has_vip(&r.lab, &d1, VIP)),
+            "{case}: the table or the VIP outlived tandem\n{}",
+            log()
+        );
     }
 }

@@ -27,37 +27,49 @@ fn conf(dir: &Path) -> String {
 
 #[test]
 fn a_tracked_files_number_moves_priority_or_faults_as_keepalived() {
-    for judge in ["tandem", "keepalived"] {
-        let mut r = tandem_tests::pair::rig(&format!("tfile{}", &judge[..1])).unwrap();
-        let (d1, d2) = (r.d1.clone(), r.d2.clone());
-        let dir = r.lab.dir().to_path_buf();
-        let write = |name: &str, value: &str| std::fs::write(dir.join(name), value).unwrap();
-        write("load", "0\n");
-        let peer = Keepalived::start(&mut r.lab, &d2, "peer", &config("2", "1", Opts::v2(100))).unwrap();
-        // Both log to the lab's folder as d1.log; the lab kills them at the end.
-        if judge == "tandem" {
-            Tandem::start(&mut r.lab, BIN, &d1, "d1", &conf(&dir)).unwrap();
-        } else {
-            Keepalived::start(&mut r.lab, &d1, "d1", &conf(&dir)).unwrap();
+    // Both judges at once, each in a lab of its own.
+    std::thread::scope(|scope| {
+        let runs: Vec<_> =
+            ["tandem", "keepalived"].map(|judge| scope.spawn(move || under(judge))).into_iter().collect();
+        for run in runs {
+            if let Err(panic) = run.join() {
+                std::panic::resume_unwind(panic);
+            }
         }
-        let log = || std::fs::read_to_string(dir.join("d1.log")).unwrap_or_default();
-        let why = |what: &str| format!("{judge}: {what}\n{}\n--- peer\n{}", log(), peer.log());
-        assert!(settles(&r, &d1, &d2, VIP, 10), "{}", why("d1 is not master at 150"));
-        // 150 + (-6 × 10) = 90 < 100: the peer preempts.
-        write("load", "-6\n");
-        assert!(settles(&r, &d2, &d1, VIP, 8), "{}", why("the peer did not take over from 90"));
-        // 150 + 3 × 10: d1 preempts back.
-        write("load", "3\n");
-        assert!(settles(&r, &d1, &d2, VIP, 8), "{}", why("d1 did not preempt back at 180"));
-        // Weight 0: any non-zero number is a fault.
-        write("drain", "1\n");
-        assert!(settles(&r, &d2, &d1, VIP, 5), "{}", why("d1 did not fault on drain 1"));
-        std::thread::sleep(Duration::from_secs(4)); // longer than the master-down interval
-        assert!(!has_vip(&r.lab, &d1, VIP), "{}", why("d1 took the VIP back while draining"));
-        // A deleted file reads 0: the fault ends.
-        std::fs::remove_file(dir.join("drain")).unwrap();
-        assert!(settles(&r, &d1, &d2, VIP, 8), "{}", why("d1 did not come back when drain was deleted"));
+    });
+}
+
+/// The file's changes under `judge` on director 1, against a keepalived peer.
+fn under(judge: &str) {
+    let mut r = tandem_tests::pair::rig(&format!("tfile{}", &judge[..1])).unwrap();
+    let (d1, d2) = (r.d1.clone(), r.d2.clone());
+    let dir = r.lab.dir().to_path_buf();
+    let write = |name: &str, value: &str| std::fs::write(dir.join(name), value).unwrap();
+    write("load", "0\n");
+    let peer = Keepalived::start(&mut r.lab, &d2, "peer", &config("2", "1", Opts::v2(100))).unwrap();
+    // Both log to the lab's folder as d1.log; the lab kills them at the end.
+    if judge == "tandem" {
+        Tandem::start(&mut r.lab, BIN, &d1, "d1", &conf(&dir)).unwrap();
+    } else {
+        Keepalived::start(&mut r.lab, &d1, "d1", &conf(&dir)).unwrap();
     }
+    let log = || std::fs::read_to_string(dir.join("d1.log")).unwrap_or_default();
+    let why = |what: &str| format!("{judge}: {what}\n{}\n--- peer\n{}", log(), peer.log());
+    assert!(settles(&r, &d1, &d2, VIP, 10), "{}", why("d1 is not master at 150"));
+    // 150 + (-6 × 10) = 90 < 100: the peer preempts.
+    write("load", "-6\n");
+    assert!(settles(&r, &d2, &d1, VIP, 8), "{}", why("the peer did not take over from 90"));
+    // 150 + 3 × 10: d1 preempts back.
+    write("load", "3\n");
+    assert!(settles(&r, &d1, &d2, VIP, 8), "{}", why("d1 did not preempt back at 180"));
+    // Weight 0: any non-zero number is a fault.
+    write("drain", "1\n");
+    assert!(settles(&r, &d2, &d1, VIP, 5), "{}", why("d1 did not fault on drain 1"));
+    std::thread::sleep(Duration::from_secs(4)); // longer than the master-down interval
+    assert!(!has_vip(&r.lab, &d1, VIP), "{}", why("d1 took the VIP back while draining"));
+    // A deleted file reads 0: the fault ends.
+    std::fs::remove_file(dir.join("drain")).unwrap();
+    assert!(settles(&r, &d1, &d2, VIP, 8), "{}", why("d1 did not come back when drain was deleted"));
 }
 
 /// A sync group's track_file: without sync_group_tracking_weight its weight is ignored and a
