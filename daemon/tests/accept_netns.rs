@@ -58,9 +58,9 @@ fn one(n: usize, case: &str, text: &str, answers: bool, judge: &str) {
     let mut r = tandem_tests::pair::rig(&format!("acc{}{n}", &judge[..1])).unwrap();
     let (d1, client) = (r.d1.clone(), r.client.clone());
     let pid = if judge == "tandem" {
-        Tandem::start(&mut r.lab, BIN, &d1, "d1", &text).unwrap().pid
+        Tandem::start(&mut r.lab, BIN, &d1, "d1", text).unwrap().pid
     } else {
-        Keepalived::start(&mut r.lab, &d1, "d1", &text).unwrap().pid
+        Keepalived::start(&mut r.lab, &d1, "d1", text).unwrap().pid
     };
     let log = || std::fs::read_to_string(r.lab.dir().join("d1.log")).unwrap_or_default();
     assert!(
