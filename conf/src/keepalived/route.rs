@@ -80,22 +80,26 @@ impl<'a> Line<'a> {
 
 /// Reads the lines of a `virtual_routes` / `static_routes` block.
 pub(super) fn routes(cx: &mut Ctx, st: &Stmt, path: &str, is_static: bool) -> Vec<Route> {
-    let mut out = Vec::new();
-    for e in cx.block(st) {
-        cx.map.set(format!("{path}[{}]", out.len()), e.span());
-        if let Some(r) = route(cx, e, is_static) {
-            out.push(r);
-        }
-    }
-    out
+    lines(cx, st, path, is_static, route)
 }
 
 /// Reads the lines of a `virtual_rules` / `static_rules` block.
 pub(super) fn rules(cx: &mut Ctx, st: &Stmt, path: &str, is_static: bool) -> Vec<Rule> {
+    lines(cx, st, path, is_static, rule)
+}
+
+/// Each line of the block read by `read`, its place recorded at `path[i]`.
+fn lines<T>(
+    cx: &mut Ctx,
+    st: &Stmt,
+    path: &str,
+    is_static: bool,
+    read: fn(&mut Ctx, &Stmt, bool) -> Option<T>,
+) -> Vec<T> {
     let mut out = Vec::new();
     for e in cx.block(st) {
         cx.map.set(format!("{path}[{}]", out.len()), e.span());
-        if let Some(r) = rule(cx, e, is_static) {
+        if let Some(r) = read(cx, e, is_static) {
             out.push(r);
         }
     }
