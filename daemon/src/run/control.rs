@@ -7,6 +7,7 @@
 //! after which the daemon closes the connection. A connection that sends nothing within
 //! 5 s, or more than a line, is closed without an answer.
 
+use super::control_request::{self, Ask};
 use super::status::{self, Parts};
 use serde::Serialize;
 use std::os::unix::fs::PermissionsExt;
@@ -102,12 +103,12 @@ async fn answer(stream: UnixStream, requests: mpsc::Sender<Request>) -> Result<(
         .await
         .map_err(|_| "no request within 5 s".to_string())?
         .map_err(|e| e.to_string())?;
-    let body = match line.trim() {
-        "status" => {
+    let body = match control_request::parse(&line)? {
+        Ask::Status => {
             let (status, _) = status::gather(&requests).await?;
             serde_json::to_string(&status).map_err(|e| e.to_string())?
         }
-        "reload" => {
+        Ask::Reload => {
             let (tx, rx) = oneshot::channel();
             requests.send(Request::Reload(tx)).await.map_err(|_| "stopping")?;
             let outcome = rx.await.map_err(|_| "stopping")?;
@@ -117,17 +118,12 @@ async fn answer(stream: UnixStream, requests: mpsc::Sender<Request>) -> Result<(
             };
             serde_json::to_string(&r).map_err(|e| e.to_string())?
         }
-        drill if drill.starts_with("drill") => {
-            let req: super::drill::DrillRequest = match drill.trim_start_matches("drill").trim() {
-                "" => super::drill::DrillRequest::default(),
-                json => serde_json::from_str(json).map_err(|e| format!("drill request: {e}"))?,
-            };
+        Ask::Drill(req) => {
             let (tx, rx) = oneshot::channel();
             requests.send(Request::Drill(req, tx)).await.map_err(|_| "stopping")?;
             let report = rx.await.map_err(|_| "stopping")?;
             serde_json::to_string(&report).map_err(|e| e.to_string())?
         }
-        other => return Err(format!("unknown request {other:?}")),
     };
     write.write_all(body.as_bytes()).await.map_err(|e| e.to_string())?;
     write.write_all(b"\n").await.map_err(|e| e.to_string())?;

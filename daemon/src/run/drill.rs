@@ -15,28 +15,13 @@
 
 use super::snapshot::{InstanceSnapshot, SyncSnapshot, now_unix_ms};
 use super::units::{Command, Instances, find};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
-/// What `tandem drill` asks.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DrillRequest {
-    /// The instance to hand over (default: the one `lvs_sync_daemon` follows, else the only
-    /// one).
-    pub instance: Option<String>,
-    /// Take the addresses back after `hold_s`.
-    pub back: bool,
-    /// Seconds the backup keeps the addresses before they come back (with `back`).
-    pub hold_s: f64,
-    /// Hand over even when no backup can be seen.
-    pub force: bool,
-    /// End a drill's hold (no hand-over).
-    pub release: bool,
-}
+pub use super::control_request::DrillRequest;
 
 /// What the drill found, did and measured.
 #[derive(Debug, Clone, Default, Serialize)]

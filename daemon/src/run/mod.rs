@@ -14,6 +14,7 @@ mod build;
 mod check_durations;
 mod checks;
 pub mod control;
+mod control_request;
 pub mod drill;
 mod email;
 mod fifo;
