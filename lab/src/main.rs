@@ -8,6 +8,7 @@
 //! where it has none it boots the VM rig (Debian's kernel under QEMU) and runs there,
 //! printing as it goes. Everything it makes is removed on exit, Ctrl-C included.
 
+mod campaign;
 mod client;
 mod console;
 mod events;
@@ -61,6 +62,10 @@ enum Command {
     /// The lab's client (run inside the client's namespace by the lab).
     #[command(hide = true)]
     Client(client::ClientArgs),
+    /// A fault campaign: randomized, seeded rounds of faults (kills, machine deaths, link
+    /// flaps, partitions, loss, reloads, real-server deaths), the pair's invariants checked
+    /// after each.
+    Campaign(campaign::CampaignArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -125,18 +130,39 @@ fn main() -> ExitCode {
         let dir = dir.clone();
         let (result, cancel, net) = (Arc::clone(&result), Arc::clone(&cancel), Arc::clone(&net));
         let quick = cli.quick;
-        let scenario = cli.scenario.clone();
         let logs = cli.logs.clone();
+        let campaign = match &cli.command {
+            Some(Command::Campaign(a)) => Some(a.clone()),
+            _ => None,
+        };
+        // What the VM runs after `tandem-lab --where host --tandem ...`, and how long it may.
+        let (vm_args, vm_limit) = match &campaign {
+            Some(a) => (
+                format!("campaign --seed {} --rounds {} --first {} --long {}", a.seed, a.rounds, a.first, a.long),
+                Duration::from_secs(600 + 120 * u64::from(a.rounds)),
+            ),
+            None => (
+                format!(
+                    "--scenario {}{}",
+                    tandem_tests::vm::shell_quote(&cli.scenario),
+                    if quick { " --quick" } else { "" }
+                ),
+                Duration::from_secs(1500),
+            ),
+        };
         std::thread::spawn(move || {
             let code = if here {
-                let code = run_here(&net, &scenarios, &tandem, &me, &dir, live, quick);
+                let code = match &campaign {
+                    Some(a) => run_campaign_here(&net, a, &tandem, &me, &dir, live),
+                    None => run_here(&net, &scenarios, &tandem, &me, &dir, live, quick),
+                };
                 if let Some(to) = &logs {
                     copy_files(&dir, to);
                 }
                 let _ = std::fs::remove_dir_all(&dir);
                 code
             } else {
-                run_in_vm(&scenario, &tandem, &me, live, quick, logs.as_deref(), &cancel)
+                run_in_vm(&vm_args, vm_limit, &tandem, &me, live, logs.as_deref(), &cancel)
             };
             if let Ok(mut r) = result.lock() {
                 *r = Some(code);
@@ -240,20 +266,38 @@ fn run_here(
     u8::from(failed > 0)
 }
 
+/// Runs a fault campaign on this machine; the exit code.
+fn run_campaign_here(
+    net: &net::Net,
+    args: &campaign::CampaignArgs,
+    tandem: &std::path::Path,
+    me: &std::path::Path,
+    work: &std::path::Path,
+    live: bool,
+) -> u8 {
+    if let Err(e) = std::fs::create_dir_all(work) {
+        eprintln!("tandem-lab: {}: {e}", work.display());
+        return 2;
+    }
+    let setup = lab::Setup { tandem: tandem.to_path_buf(), me: me.to_path_buf(), work: work.to_path_buf() };
+    let console = Arc::new(console::Console::new(live));
+    campaign::Campaign::new(net, &setup, console).run(args)
+}
+
 /// Runs the lab inside the VM rig, printing as it goes; the exit code.
 fn run_in_vm(
-    scenario: &str,
+    args: &str,
+    limit: Duration,
     tandem: &std::path::Path,
     me: &std::path::Path,
     live: bool,
-    quick: bool,
     logs: Option<&std::path::Path>,
     cancel: &Arc<AtomicBool>,
 ) -> u8 {
     println!("This kernel has no IPVS: the lab runs in a VM (Debian's kernel under QEMU); booting...");
-    // nft_chain_nat and nft_nat: the router of nat-dnat.
-    let builder = tandem_tests::vm::Vm::builder().timeout(Duration::from_secs(1500)).memory(1536).cpus(2);
-    let vm = match builder.module("nft_chain_nat").module("nft_nat").build() {
+    // nft_chain_nat and nft_nat: the router of nat-dnat; sch_netem: the campaign's loss.
+    let builder = tandem_tests::vm::Vm::builder().timeout(limit).memory(1536).cpus(2);
+    let vm = match builder.module("nft_chain_nat").module("nft_nat").module("sch_netem").build() {
         Ok(vm) => vm,
         Err(e) => {
             eprintln!("tandem-lab: {e}");
@@ -262,11 +306,9 @@ fn run_in_vm(
     };
     let q = tandem_tests::vm::shell_quote;
     let script = format!(
-        "exec {} --where host --scenario {} --tandem {}{}{}{}\n",
+        "exec {} --where host --tandem {}{}{} {args}\n",
         q(&me.display().to_string()),
-        q(scenario),
         q(&tandem.display().to_string()),
-        if quick { " --quick" } else { "" },
         if live { " --live" } else { "" },
         if logs.is_some() { " --logs \"$TANDEM_VM_OUT/logs\"" } else { "" },
     );

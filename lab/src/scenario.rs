@@ -100,6 +100,8 @@ pub const DEFAULT: &str = "nat-rr";
 
 /// The VIP.
 pub const VIP: &str = "172.16.0.8";
+/// The DIP: the real servers' gateway in LVS-NAT, floating with the VIP.
+pub const DIP: &str = "192.168.250.8";
 /// The client.
 pub const CLIENT: &str = "172.16.0.48";
 /// The client in `nat-dnat`, on the router's Internet side.
