@@ -16,7 +16,8 @@
 //! `tandem_advert_dropped_total{reason}`); on keepalived, its SIGUSR2 counters
 //! (`keepalived.stats`) moved as its source says they do. Where both count a case under the
 //! same counter they agree; where keepalived does not count a case (or counts it elsewhere),
-//! the case says so and docs/differences.md has a line naming this test. Needs root.
+//! the case says so and docs/differences.md has a line naming this test. A second test
+//! sends a stream of them, which silences keepalived's master but not tandem's. Needs root.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a failed set-up step should fail the test
 
@@ -300,7 +301,7 @@ fn packets(cases: &[Case], keepalived: bool) -> Vec<Packet> {
 
 /// Sends `packets` from inside `attacker`: IPv4 with a header of its own (IP_HDRINCL, so the
 /// TTL is what the case says), IPv6 from the attacker's link-local address.
-fn send(attacker: &Host, packets: Vec<Packet>) {
+fn send(attacker: &Host, packets: Vec<Packet>, gap: Duration) {
     Lab::within(attacker, move || {
         let ifindex = nix::net::if_::if_nametoindex("eth0").unwrap();
         let s4 = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).unwrap();
@@ -328,8 +329,7 @@ fn send(attacker: &Host, packets: Vec<Packet>) {
                     s6.send_to(&p.bytes, &SockAddr::from(SocketAddrV6::new(dst, 0, 0, ifindex))).unwrap();
                 }
             }
-            // Not a flood: each daemon reads them as they come.
-            std::thread::sleep(Duration::from_millis(3));
+            std::thread::sleep(gap);
         }
     })
     .unwrap();
@@ -454,10 +454,33 @@ fn alive(lab: &mut Lab, pid: u32) -> bool {
     lab.exit_status(pid).ok().flatten().is_none() && Lab::process_state(pid).is_some_and(|s| s != 'Z')
 }
 
-#[test]
-fn malformed_adverts_are_dropped_and_counted_by_reason_without_a_transition() {
-    let cases = cases();
-    let mut lab = Lab::new("malf").unwrap();
+/// The addresses d1 holds as master of every instance.
+const VIPS: [&str; 4] = ["192.0.2.100", "192.0.2.101", "192.0.2.102", "2001:db8::100"];
+
+/// Whether `m` holds every address and `b` none.
+fn settled(lab: &Lab, m: &Host, b: &Host) -> bool {
+    VIPS.iter().all(|v| has_vip(lab, m, v) && !has_vip(lab, b, v))
+}
+
+/// The lab of a test: a tandem pair (t1 master, t2 backup) with attacker `ta` on one segment,
+/// a keepalived pair (k1, k2) with attacker `ka` on another, every address alike.
+struct Rig {
+    lab: Lab,
+    t1h: Host,
+    t2h: Host,
+    ta: Host,
+    k1h: Host,
+    k2h: Host,
+    ka: Host,
+    t1: Tandem,
+    t2: Tandem,
+    k1: Keepalived,
+    k2: Keepalived,
+}
+
+/// Builds the [`Rig`] and waits until both pairs have settled.
+fn setup(tag: &str) -> Rig {
+    let mut lab = Lab::new(tag).unwrap();
     let (seg_t, seg_k) = (lab.segment("t").unwrap(), lab.segment("k").unwrap());
     let hosts: Vec<Host> = ["t1", "t2", "ta", "k1", "k2", "ka"].iter().map(|n| lab.host(n).unwrap()).collect();
     let [t1h, t2h, ta, k1h, k2h, ka] = <[Host; 6]>::try_from(hosts).unwrap();
@@ -482,8 +505,6 @@ fn malformed_adverts_are_dropped_and_counted_by_reason_without_a_transition() {
 
     // Both pairs settle: d1 holds the four addresses, d2 none, and tandem's backup has heard
     // each master.
-    let vips = ["192.0.2.100", "192.0.2.101", "192.0.2.102", "2001:db8::100"];
-    let settled = |lab: &Lab, m: &Host, b: &Host| vips.iter().all(|v| has_vip(lab, m, v) && !has_vip(lab, b, v));
     let heard = |t: &Tandem| {
         t.status().is_some_and(|s| {
             s.len() == 4
@@ -499,14 +520,23 @@ fn malformed_adverts_are_dropped_and_counted_by_reason_without_a_transition() {
         k2.log()
     );
 
+    Rig { lab, t1h, t2h, ta, k1h, k2h, ka, t1, t2, k1, k2 }
+}
+
+#[test]
+fn malformed_adverts_are_dropped_and_counted_by_reason_without_a_transition() {
+    let cases = cases();
+    let Rig { mut lab, t1h, t2h, ta, k1h, k2h, ka, t1, t2, k1, k2 } = setup("malf");
+
     let tandems = [(&t1, "MASTER"), (&t2, "BACKUP")];
     let before: Vec<BTreeMap<String, Value>> = tandems.iter().map(|(t, _)| t.status().unwrap()).collect();
     let metrics_before: Vec<_> = tandems.iter().map(|(t, _)| t.metrics(&lab)).collect();
     let kads = [&k1, &k2];
     let kad_before: Vec<Stats> = kads.iter().map(|k| k.stats(&lab, 4).unwrap()).collect();
 
-    send(&ta, packets(&cases, false));
-    send(&ka, packets(&cases, true));
+    // Not a flood: each daemon reads them as they come.
+    send(&ta, packets(&cases, false), Duration::from_millis(3));
+    send(&ka, packets(&cases, true), Duration::from_millis(3));
 
     // What each instance should count: per tandem reason, and per keepalived counter.
     let mut want: BTreeMap<&str, BTreeMap<String, u64>> = INSTANCES.iter().map(|i| (*i, BTreeMap::new())).collect();
@@ -627,4 +657,62 @@ fn malformed_adverts_are_dropped_and_counted_by_reason_without_a_transition() {
     for pid in [t1.pid, t2.pid, k1.pid, k2.pid] {
         assert!(alive(&mut lab, pid), "process {pid} ended\n{}\n{}", t1.log(), t2.log());
     }
+}
+
+/// A stream of malformed adverts for a virtual router (bad checksums, five a second) does
+/// not silence its master: tandem judges a packet before it touches the state machine, and
+/// nothing changes but the count. keepalived 2.2.7 re-arms a master's advert timer on every
+/// packet that names its VRID, valid or not (vrrp_scheduler.c, vrrp_dispatcher_read ends with
+/// vrrp_init_instance_sands): its master sends no advert while the stream lasts, its backup
+/// takes over after the master-down interval, and the master, hearing it, takes the addresses
+/// back: a flap every few seconds (differences.md names this test).
+#[test]
+fn a_stream_of_malformed_adverts_does_not_silence_the_master() {
+    let Rig { lab, t1h, t2h, ta, k1h, k2h, ka, t1, t2, k1, k2 } = setup("malfs");
+    let junk = cases().into_iter().find(|c| c.name == "v2 checksum").unwrap().bytes;
+    let stream = |attacker: &Host, secs: u64| {
+        let (attacker, junk) = (attacker.clone(), junk.clone());
+        std::thread::spawn(move || {
+            let packets = (0..secs * 5)
+                .map(|_| Packet { dst: IpAddr::V4(MULTICAST_V4), ttl: 255, bytes: junk.clone() })
+                .collect();
+            send(&attacker, packets, Duration::from_millis(200));
+        })
+    };
+    let status = |t: &Tandem| t.status().unwrap()["V2"].clone();
+    let kad = |k: &Keepalived| k.stats(&lab, 4).unwrap()["V2"].clone();
+    let (t1_before, t2_before, k1_before, k2_before) = (status(&t1), status(&t2), kad(&k1), kad(&k2));
+
+    // Seven seconds of it: more than keepalived's master-down interval (3.6 s).
+    let (a, b) = (stream(&ta, 7), stream(&ka, 7));
+    a.join().unwrap();
+    b.join().unwrap();
+    let (t1_after, t2_after, k1_after, k2_after) = (status(&t1), status(&t2), kad(&k1), kad(&k2));
+    let count = |v: &Value, k: &str| v["counters"][k].as_u64().unwrap();
+    let t_sent = count(&t1_after, "adverts_sent") - count(&t1_before, "adverts_sent");
+    let k_sent = k1_after["Advertisements.Sent"] - k1_before["Advertisements.Sent"];
+    let k_flaps = k2_after["Became master"] - k2_before["Became master"];
+    eprintln!(
+        "during the stream: tandem's master sent {t_sent} adverts, keepalived's {k_sent}; keepalived's backup became master {k_flaps} times"
+    );
+
+    // tandem: the master advertised all along, the backup counted the stream, no transition.
+    assert!(t_sent >= 6, "tandem's master kept advertising: {t_sent}\n{}", t1.log());
+    let checksum = |v: &Value| v["counters"]["dropped"]["bad_checksum"].as_u64().unwrap_or(0);
+    assert_eq!(checksum(&t2_after) - checksum(&t2_before), 35, "tandem's backup counted every one");
+    for (before, after) in [(&t1_before, &t1_after), (&t2_before, &t2_after)] {
+        assert_eq!(after["state"], before["state"]);
+        assert_eq!(after["last_transition"], before["last_transition"], "no transition");
+    }
+    assert!(settled(&lab, &t1h, &t2h), "tandem's addresses stayed with its master\n{}", t2.log());
+
+    // keepalived: its master fell silent, and its backup took over at least once.
+    // (Seven at one a second; those it sends answer its backup's, or follow the stream's end.)
+    assert!(k_sent <= 3, "keepalived 2.2.7's master is silenced by the stream: {k_sent} adverts\n{}", k1.log());
+    assert!(k_flaps >= 1, "keepalived's backup took over meanwhile\n{}", k2.log());
+    assert!(
+        wait_until(Duration::from_secs(6), || settled(&lab, &k1h, &k2h)),
+        "keepalived's master has its addresses back once the stream stops\n{}",
+        k2.log()
+    );
 }
