@@ -450,15 +450,10 @@ fn check(m: &Member, io: &Io, p: &Received, drops: &mut Drops) -> Option<Advert>
     let (message, seq) = match &m.ah_key {
         None => (&p.payload[..], None),
         Some(key) => {
-            // AH around another protocol is no advert (keepalived ignores it too), and
-            // another virtual router's (another instance on this interface, perhaps with
-            // another password) is not ours to judge: keepalived looks the VRID up first.
+            // AH around another protocol is no advert (keepalived ignores it too). Another
+            // virtual router's (perhaps with another password) was ignored above.
             let view = ah::AhPacket::new_checked(&p.payload[..]).ok();
             if view.is_some_and(|a| a.next_header() != codec::PROTOCOL) {
-                return None;
-            }
-            let vrid = view.and_then(|a| codec::VrrpPacket::new_checked(a.payload()).ok().map(|v| v.vrid()));
-            if vrid.is_some_and(|v| v != m.settings.vrid) {
                 return None;
             }
             match ah::open_parts(&p.header, &p.payload, key, m.group.is_none()) {
