@@ -130,9 +130,13 @@ fn ah_wrong_password_is_dropped_and_counted() {
             t.log(),
             k.log()
         );
-        // keepalived, master now, adverts once a second: each one is counted as it lands.
+        // keepalived, master now, adverts when its timer runs out; but it re-arms that timer
+        // on every packet for its VRID, tandem's refused ones too (vrrp_scheduler.c,
+        // vrrp_dispatcher_read -> vrrp_init_instance_sands; malformed_netns.rs shows it), so
+        // with tandem's adverts a second it may send far fewer: each one is counted as it
+        // lands (it once sent one in 8 s, and a wait for three failed).
         assert!(
-            wait_until(Duration::from_secs(8), || counters(&t).is_some_and(|c| count(&c, &["dropped", "ah_icv"]) >= 3)),
+            wait_until(Duration::from_secs(8), || counters(&t).is_some_and(|c| count(&c, &["dropped", "ah_icv"]) >= 1)),
             "{:?}\n{}",
             counters(&t),
             k.log()

@@ -518,6 +518,33 @@ fn password_helpers() {
     assert!(auth_matches(&Auth::Ah, &Auth::Ah));
 }
 
+/// RFC 3768 7.1 / keepalived's two counters: another auth type is a type mismatch (keepalived
+/// `authtype_mismatch`), the right type with another password a failure (`auth_failure`).
+#[test]
+fn an_auth_mismatch_says_whether_the_type_or_the_password_is_wrong() {
+    use codec::AuthMismatch;
+    let a = simple_password(b"s3cret");
+    assert_eq!(codec::auth_mismatch(&Auth::Simple(a), &Auth::Simple(a)), None);
+    assert_eq!(codec::auth_mismatch(&Auth::None, &Auth::None), None);
+    assert_eq!(codec::auth_mismatch(&Auth::Simple(a), &Auth::Simple([0; 8])), Some(AuthMismatch::Failure));
+    assert_eq!(codec::auth_mismatch(&Auth::Simple(a), &Auth::None), Some(AuthMismatch::Type));
+    assert_eq!(codec::auth_mismatch(&Auth::None, &Auth::Simple(a)), Some(AuthMismatch::Type));
+    assert_eq!(codec::auth_mismatch(&Auth::Simple(a), &Auth::Ah), Some(AuthMismatch::Type));
+    assert_eq!(AuthMismatch::Type.reason(), "auth_type_mismatch");
+    assert_eq!(AuthMismatch::Failure.reason(), "auth");
+}
+
+/// The VRID is read before anything is judged: a packet too short for it has none.
+#[test]
+fn the_vrid_is_peeked_from_any_packet_long_enough() {
+    assert_eq!(codec::peek_vrid(&[]), None);
+    assert_eq!(codec::peek_vrid(&[0x21]), None);
+    assert_eq!(codec::peek_vrid(&[0x21, 51]), Some(51));
+    let captured = vector("v2_noauth.hex");
+    let vrid = codec::VrrpPacket::new_checked(&captured[34..]).unwrap().vrid();
+    assert_eq!(codec::peek_vrid(&captured[34..]), Some(vrid));
+}
+
 #[test]
 fn ipv4_view_errors() {
     let frame = vector("v2_noauth.hex");

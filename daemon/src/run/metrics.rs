@@ -133,7 +133,18 @@ pub fn render(s: &Status, stats: &TableStats, durations: &CheckDurations) -> Res
     let ttl = counter::<Instance>(&mut r, "ip_ttl_err", "Adverts dropped for a TTL other than 255");
     let len = counter::<Instance>(&mut r, "packet_len_err", "Adverts dropped for their length");
     let invalid_type = counter::<Instance>(&mut r, "invalid_type_rcvd", "Adverts dropped for their type");
-    let authtype = counter::<Instance>(&mut r, "invalid_authtype", "Adverts dropped for their authentication type");
+    let authtype =
+        counter::<Instance>(&mut r, "invalid_authtype", "Adverts dropped for an unknown authentication type");
+    let authtype_mismatch = counter::<Instance>(
+        &mut r,
+        "authtype_mismatch",
+        "Adverts dropped for another authentication type than this instance's",
+    );
+    let interval = counter::<Instance>(
+        &mut r,
+        "advert_interval_err",
+        "VRRPv2 adverts dropped for another advert interval than this instance's",
+    );
     let auth = counter::<Instance>(&mut r, "auth_failure", "Adverts dropped for failed authentication");
     let dropped = counter::<Dropped>(&mut r, "advert_dropped", "Adverts dropped, by reason");
     for i in &s.vrrp_instances {
@@ -158,6 +169,8 @@ pub fn render(s: &Status, stats: &TableStats, durations: &CheckDurations) -> Res
         len.get_or_create(&l).inc_by(d("too_short") + d("bad_length"));
         invalid_type.get_or_create(&l).inc_by(d("bad_type"));
         authtype.get_or_create(&l).inc_by(d("bad_auth_type"));
+        authtype_mismatch.get_or_create(&l).inc_by(d("auth_type_mismatch"));
+        interval.get_or_create(&l).inc_by(d("interval_mismatch"));
         // keepalived counts a failed IPsec-AH check (ICV, SPI, sequence number) as auth_failure.
         auth.get_or_create(&l).inc_by(d("auth") + d("ah_icv") + d("ah_spi") + d("ah_replay"));
         for (reason, n) in &c.dropped {

@@ -30,6 +30,7 @@ mod process_tracker;
 mod release;
 mod resync;
 mod routes;
+mod screen;
 mod scripts;
 mod signals;
 mod snapshot;

@@ -6,6 +6,7 @@ pub use super::build::Unit;
 use super::build::{self, BuildError, Member, Tracked};
 use super::email;
 use super::release::{self, Goodbye};
+use super::screen::{Expect, Verdict, screen};
 use super::scripts::{ScriptResult, Specs, TrackEvent};
 use super::snapshot::TransitionSnapshot;
 use super::units::{self, Command, Inputs, Publisher, Setup};
@@ -422,41 +423,37 @@ fn retrack(unit: &Unit, track: &Tracking, group: &mut SyncGroup) {
     }
 }
 
-/// keepalived's receive checks before the state machine: TTL 255 on multicast, parse and
-/// checksum, v2 authentication (RFC 3768 7.1; keepalived vrrp.c, vrrp_check_packet and, for
+/// keepalived's receive checks before the state machine: the VRID, TTL 255 on multicast (or
+/// a unicast peer), parse and checksum, v2 authentication (RFC 3768 7.1; keepalived vrrp.c, vrrp_check_packet and, for
 /// `auth_type AH`, vrrp_in_chk_ipsecah: the ICV, the SPI, then a sequence number above the
 /// instance's counter).
 fn check(m: &Member, io: &Io, p: &Received, drops: &mut Drops) -> Option<Advert> {
-    if m.group.is_some() && p.ttl != 255 {
-        drops.count("ttl");
-        debug!(instance = %m.settings.name, src = %p.src, ttl = p.ttl, "advert dropped: TTL is not 255");
-        return None;
-    }
-    if m.group.is_none() && !m.peers.contains(&p.src) {
-        drops.count("not_a_peer");
-        return None;
-    }
-    if let Some((_, min, max)) = m.peer_ttls.iter().find(|(a, _, _)| *a == p.src) {
-        if p.ttl < *min || p.ttl > *max {
-            drops.count("ttl");
-            debug!(instance = %m.settings.name, src = %p.src, ttl = p.ttl, min, max, "advert dropped: TTL outside the peer's range");
+    // The VRID first (inside the AH header with `auth_type AH`): another router's packet is
+    // not counted against this one (super::screen).
+    let vrid = match &m.ah_key {
+        None => codec::peek_vrid(&p.payload),
+        Some(_) => ah::AhPacket::new_checked(&p.payload[..]).ok().and_then(|a| codec::peek_vrid(a.payload())),
+    };
+    let expect =
+        Expect { vrid: m.settings.vrid, multicast: m.group.is_some(), peers: &m.peers, peer_ttls: &m.peer_ttls };
+    match screen(&expect, p.src, p.ttl, vrid) {
+        Verdict::Ignore => return None,
+        Verdict::Drop(reason) => {
+            drops.count(reason);
+            debug!(instance = %m.settings.name, src = %p.src, ttl = p.ttl, reason, "advert dropped");
             return None;
         }
+        Verdict::Pass => {}
     }
     let dst = p.dst.or(if m.group.is_some() { m.group } else { m.source }).unwrap_or(m.settings.primary_address);
     let opts = codec::ParseOptions { v3_checksum_as_v2: m.checksum_as_v2 };
     let (message, seq) = match &m.ah_key {
         None => (&p.payload[..], None),
         Some(key) => {
-            // AH around another protocol is no advert (keepalived ignores it too), and
-            // another virtual router's (another instance on this interface, perhaps with
-            // another password) is not ours to judge: keepalived looks the VRID up first.
+            // AH around another protocol is no advert (keepalived ignores it too). Another
+            // virtual router's (perhaps with another password) was ignored above.
             let view = ah::AhPacket::new_checked(&p.payload[..]).ok();
             if view.is_some_and(|a| a.next_header() != codec::PROTOCOL) {
-                return None;
-            }
-            let vrid = view.and_then(|a| codec::VrrpPacket::new_checked(a.payload()).ok().map(|v| v.vrid()));
-            if vrid.is_some_and(|v| v != m.settings.vrid) {
                 return None;
             }
             match ah::open_parts(&p.header, &p.payload, key, m.group.is_none()) {
@@ -480,9 +477,11 @@ fn check(m: &Member, io: &Io, p: &Received, drops: &mut Drops) -> Option<Advert>
     if advert.vrid != m.settings.vrid {
         return None; // another instance's: not ours to judge
     }
-    if advert.version == tandem_vrrp::Version::V2 && !codec::auth_matches(&m.settings.auth, &advert.auth) {
-        drops.count("auth");
-        warn!(instance = %m.settings.name, src = %p.src, "advert dropped: authentication does not match");
+    if let Some(e) =
+        codec::auth_mismatch(&m.settings.auth, &advert.auth).filter(|_| advert.version == tandem_vrrp::Version::V2)
+    {
+        drops.count(e.reason());
+        warn!(instance = %m.settings.name, src = %p.src, reason = e.reason(), "advert dropped: authentication does not match");
         return None;
     }
     if let Some(seq) = seq {

@@ -37,8 +37,8 @@ pub use ipv4::{Ipv4Packet, Ipv4Repr};
 pub use ipv6::Ipv6Packet;
 pub use ndisc::{NeighbourAdvert, parse_na_frame, unsolicited_na};
 pub use vrrp::{
-    EmitError, EmitOptions, ParseError, ParseOptions, VrrpPacket, auth_matches, emit, emit_into, parse,
-    simple_password, simple_password_eq,
+    AuthMismatch, EmitError, EmitOptions, ParseError, ParseOptions, VrrpPacket, auth_matches, auth_mismatch, emit,
+    emit_into, parse, peek_vrid, simple_password, simple_password_eq,
 };
 
 /// Why a link-layer or IP header view (Ethernet, IPv4, IPv6, ARP, NA) refused its bytes.

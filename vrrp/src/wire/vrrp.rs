@@ -558,3 +558,48 @@ pub fn auth_matches(configured: &Auth, received: &Auth) -> bool {
         _ => false,
     }
 }
+
+/// Why a received VRRPv2 advert's authentication does not satisfy the configured one, in
+/// keepalived's two counters (keepalived/vrrp/vrrp.c, vrrp_check_packet): another auth type
+/// than the configured one (RFC 3768 section 7.1 / RFC 2338 section 7.1: "MUST perform
+/// authentication specified by Auth Type"), or the right type with another password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMismatch {
+    /// The advert carries another auth type (keepalived's `authtype_mismatch`).
+    Type,
+    /// The same type, another password (keepalived's `auth_failure`).
+    Failure,
+}
+
+impl AuthMismatch {
+    /// The drop reason's `snake_case` name: `auth_type_mismatch` or `auth`.
+    #[must_use]
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Type => "auth_type_mismatch",
+            Self::Failure => "auth",
+        }
+    }
+}
+
+/// [`auth_matches`], saying why not: `None` when `received` satisfies `configured`.
+#[must_use]
+pub fn auth_mismatch(configured: &Auth, received: &Auth) -> Option<AuthMismatch> {
+    if auth_matches(configured, received) {
+        return None;
+    }
+    let same_type = matches!(
+        (configured, received),
+        (Auth::None, Auth::None) | (Auth::Simple(_), Auth::Simple(_)) | (Auth::Ah, Auth::Ah)
+    );
+    Some(if same_type { AuthMismatch::Failure } else { AuthMismatch::Type })
+}
+
+/// The virtual router id a VRRP message names, when it is long enough to carry one (its
+/// second byte): a receiver looks it up before judging anything else, as keepalived does
+/// (vrrp_scheduler.c, vrrp_dispatcher_read), so that another virtual router's packets,
+/// malformed or not, are not counted against this one.
+#[must_use]
+pub fn peek_vrid(message: &[u8]) -> Option<u8> {
+    message.get(1).copied()
+}
