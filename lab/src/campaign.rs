@@ -54,14 +54,16 @@ pub struct CampaignArgs {
 
 /// The master-down interval of the lab's backup: 3 x advert_int 1 + skew (256 - 100) / 256
 /// (RFC 3768 section 6.1).
-const MASTER_DOWN: Duration = Duration::from_millis(3_610);
+pub(crate) const MASTER_DOWN: Duration = Duration::from_millis(3_610);
 /// Exactly one holder within this long after a heal: the master-down interval three times
 /// over, for a round whose heal restarts a tandem (it starts, then waits one master-down
 /// interval as backup) on an emulated machine.
 const ONE_HOLDER_WITHIN: Duration = Duration::from_millis(3 * MASTER_DOWN.as_millis() as u64);
 /// How long the pair may take to settle with director1 as master: a director that has
 /// restarted first gets the master's table (bulk resync), then preempts.
-const SETTLE_WITHIN: Duration = Duration::from_secs(60);
+pub(crate) const SETTLE_WITHIN: Duration = Duration::from_secs(60);
+/// Where each tandem serves metrics (in its own namespace) when asked to.
+pub(crate) const METRICS: &str = "127.0.0.1:9650";
 /// File descriptors a tandem may hold above what it held when first seen settled (a health
 /// check's socket or two in flight).
 const FD_SLACK: usize = 6;
@@ -187,6 +189,12 @@ fn long_history(events: &[Event], fault_at: u64) -> String {
     format!("{}; {}", opened.unwrap_or_else(|| "never opened".to_string()), per.join("; "))
 }
 
+/// A live process's parent (none once it has ended).
+fn parent_of(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("PPid:")).and_then(|v| v.trim().parse().ok())
+}
+
 /// Which directors hold `addr` on `ifname` (on a link that is up).
 fn holders_of(addr: &str, ifname: &str) -> Vec<u8> {
     (1..=2u8)
@@ -198,7 +206,7 @@ fn holders_of(addr: &str, ifname: &str) -> Vec<u8> {
 }
 
 /// Who holds the VIP and the DIP: (VIP holders, DIP holders).
-fn holders() -> (Vec<u8>, Vec<u8>) {
+pub(crate) fn holders() -> Holders {
     (holders_of(VIP, "eth0"), holders_of(crate::scenario::DIP, "eth1"))
 }
 
@@ -211,19 +219,62 @@ fn saved_table(d: u8) -> Vec<String> {
     lines
 }
 
+/// The directors holding the VIP, and those holding the DIP.
+pub(crate) type Holders = (Vec<u8>, Vec<u8>);
+
+/// Samples who holds the VIP and the DIP every 100 ms while a round runs, for its report.
+pub(crate) struct HolderWatch {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    origin: Arc<Mutex<u64>>,
+    thread: std::thread::JoinHandle<Vec<(u64, Holders)>>,
+}
+
+impl HolderWatch {
+    pub(crate) fn start() -> HolderWatch {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut seen: Vec<(u64, Holders)> = Vec::new();
+            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                let h = holders();
+                if seen.last().is_none_or(|(_, last)| *last != h) {
+                    seen.push((now_ms(), h));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            seen
+        });
+        HolderWatch { stop, origin: Arc::new(Mutex::new(now_ms())), thread }
+    }
+
+    /// Where the report's times count from (the fault, once injected).
+    fn origin(&self) -> &Arc<Mutex<u64>> {
+        &self.origin
+    }
+
+    /// The changes, as "at ms: VIP holders / DIP holders", relative to the origin.
+    pub(crate) fn stop(self) -> String {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let origin = self.origin.lock().map(|o| *o).unwrap_or(0);
+        let seen = self.thread.join().unwrap_or_default();
+        let rel = |t: u64| i64::try_from(t).unwrap_or(0) - i64::try_from(origin).unwrap_or(0);
+        seen.iter().map(|(t, (v, d))| format!("{} ms {v:?}/{d:?}", rel(*t))).collect::<Vec<_>>().join(", ")
+    }
+}
+
 /// A running lab client and the events it reported.
-struct Client {
+pub(crate) struct Client {
     stdin: Option<ChildStdin>,
     child: Child,
     events: Arc<Mutex<Vec<Event>>>,
 }
 
 impl Client {
-    fn events(&self) -> Vec<Event> {
+    pub(crate) fn events(&self) -> Vec<Event> {
         self.events.lock().map(|v| v.clone()).unwrap_or_default()
     }
 
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         drop(self.stdin.take());
         if wait_for(Duration::from_secs(4), || matches!(self.child.try_wait(), Ok(Some(_)))).is_none() {
             let _ = self.child.kill();
@@ -245,19 +296,21 @@ pub struct RoundReport {
 
 /// The campaign's state.
 pub struct Campaign<'a> {
-    net: &'a Net,
-    sc: &'static Scenario,
-    tandem: PathBuf,
-    me: PathBuf,
-    work: PathBuf,
-    console: Arc<Console>,
-    web: [Option<Child>; 2],
-    tandems: [Option<Child>; 2],
+    pub(crate) net: &'a Net,
+    pub(crate) sc: &'static Scenario,
+    pub(crate) tandem: PathBuf,
+    pub(crate) me: PathBuf,
+    pub(crate) work: PathBuf,
+    pub(crate) console: Arc<Console>,
+    pub(crate) web: [Option<Child>; 2],
+    pub(crate) tandems: [Option<Child>; 2],
     /// File descriptors of each tandem process when first seen settled, by pid.
     fds: BTreeMap<u32, usize>,
-    weights: [u32; 2],
-    short: Option<Client>,
+    pub(crate) weights: [u32; 2],
+    pub(crate) short: Option<Client>,
     starts: u32,
+    /// Each tandem serves metrics on 127.0.0.1:9650 in its namespace.
+    pub(crate) metrics: bool,
 }
 
 impl<'a> Campaign<'a> {
@@ -277,6 +330,7 @@ impl<'a> Campaign<'a> {
             weights: sc.weights,
             short: None,
             starts: 0,
+            metrics: false,
         }
     }
 
@@ -288,7 +342,7 @@ impl<'a> Campaign<'a> {
         self.work.join(format!("campaign-director{d}.sock")).display().to_string()
     }
 
-    fn write_conf(&self) -> Result<(), String> {
+    pub(crate) fn write_conf(&self) -> Result<(), String> {
         let sc = Scenario { weights: self.weights, ..self.sc.clone() };
         std::fs::write(self.conf_path(), sc.conf()).map_err(|e| format!("writing the configuration: {e}"))
     }
@@ -323,17 +377,7 @@ impl<'a> Campaign<'a> {
 
     fn rounds(&mut self, args: &CampaignArgs) -> Result<u32, String> {
         self.console.heading(&format!("fault campaign, seed {} (the nat-rr set-up)", args.seed));
-        self.write_conf()?;
-        self.sc.build(self.net).map_err(|e| e.to_string())?;
-        for i in 0..2 {
-            self.start_web(i)?;
-        }
-        self.start_tandem(1)?;
-        self.start_tandem(2)?;
-        if self.settle(SETTLE_WITHIN).is_none() {
-            return Err("the pair did not come up (director1 master) within 60 s".to_string());
-        }
-        self.expect_tables(Duration::from_secs(20)).map_err(|e| format!("the tables at start: {e}"))?;
+        self.bring_up()?;
         self.short = Some(self.client(5, 0)?);
         let mut failed = 0;
         let mut kept = (0, 0);
@@ -376,8 +420,59 @@ impl<'a> Campaign<'a> {
         Ok(failed)
     }
 
+    /// The network, the web servers and both tandems, settled with director1 master and
+    /// both tables as the file says.
+    pub(crate) fn bring_up(&mut self) -> Result<(), String> {
+        self.write_conf()?;
+        self.sc.build(self.net).map_err(|e| e.to_string())?;
+        for i in 0..2 {
+            self.start_web(i)?;
+        }
+        self.start_tandem(1)?;
+        self.start_tandem(2)?;
+        if self.settle(SETTLE_WITHIN).is_none() {
+            return Err("the pair did not come up (director1 master) within 60 s".to_string());
+        }
+        self.expect_tables(Duration::from_secs(20)).map_err(|e| format!("the tables at start: {e}"))
+    }
+
     /// One round: long-lived connections, the fault, the heal, the invariants.
     fn round(&mut self, fault: &Fault, long: u32) -> RoundReport {
+        let watch = HolderWatch::start();
+        let logs_before = self.log_sizes();
+        let mut r = self.round_watched(fault, long, watch.origin());
+        let changes = watch.stop();
+        if !r.broken.is_empty() {
+            r.broken.push(format!("who held the VIP / the DIP: {changes}"));
+            r.broken.push(self.logs_since(&logs_before));
+        }
+        r
+    }
+
+    /// The directors' log files and their sizes now.
+    fn log_sizes(&self) -> BTreeMap<PathBuf, u64> {
+        let Ok(dir) = std::fs::read_dir(&self.work) else { return BTreeMap::new() };
+        dir.flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("campaign-director"))
+            .filter_map(|e| Some((e.path(), e.metadata().ok()?.len())))
+            .collect()
+    }
+
+    /// What the directors logged (but debug lines) since `before`, for a failed round.
+    fn logs_since(&self, before: &BTreeMap<PathBuf, u64>) -> String {
+        let mut out = String::from("the directors' logs during the round:");
+        for path in self.log_sizes().into_keys() {
+            let Ok(text) = std::fs::read(&path) else { continue };
+            let from = usize::try_from(before.get(&path).copied().unwrap_or(0)).unwrap_or(0).min(text.len());
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            for line in String::from_utf8_lossy(&text[from..]).lines().filter(|l| !l.contains(" DEBUG ")) {
+                out.push_str(&format!("\n             {name}: {}", line.chars().take(220).collect::<String>()));
+            }
+        }
+        out
+    }
+
+    fn round_watched(&mut self, fault: &Fault, long: u32, origin: &Arc<Mutex<u64>>) -> RoundReport {
         let mut r = RoundReport::default();
         let long_client = match self.open_long(long) {
             Ok(c) => Some(c),
@@ -393,6 +488,9 @@ impl<'a> Campaign<'a> {
             })
         });
         let fault_at = now_ms();
+        if let Ok(mut o) = origin.lock() {
+            *o = fault_at;
+        }
         if let Err(e) = self.inject(fault) {
             r.broken.push(format!("the fault could not be injected or healed: {e}"));
         }
@@ -472,12 +570,12 @@ impl<'a> Campaign<'a> {
     }
 
     /// Waits until director1 holds the VIP and the DIP and director2 neither.
-    fn settle(&self, within: Duration) -> Option<Duration> {
+    pub(crate) fn settle(&self, within: Duration) -> Option<Duration> {
         wait_for(within, || holders() == (vec![1], vec![1]))
     }
 
     /// Both directors' tables are the file's virtual server with the live real servers.
-    fn expect_tables(&self, within: Duration) -> Result<(), String> {
+    pub(crate) fn expect_tables(&self, within: Duration) -> Result<(), String> {
         let mut want = vec![format!("-A -t {VIP}:80 -s {}", self.sc.scheduler)];
         for i in 0..2 {
             if self.web[i].is_some() {
@@ -520,10 +618,14 @@ impl<'a> Campaign<'a> {
                 continue;
             }
             let pid = child.id();
-            // `ip netns exec` execs the program: the child's pid is tandem's.
+            // `ip netns exec` execs the program: the child's pid is tandem's. The campaign's
+            // own `ip -n` calls (the holder watch) pass through the namespace: not counted,
+            // nor a process that ended while being listed.
+            let me = std::process::id();
             let pids: Vec<u32> = net::output("ip", &["netns", "pids", &net::ns(&format!("d{d}"))])
                 .split_whitespace()
                 .filter_map(|p| p.parse().ok())
+                .filter(|p| *p == pid || parent_of(*p).is_some_and(|pp| pp != me))
                 .collect();
             if pids != [pid] {
                 let comms: Vec<String> = pids
@@ -660,7 +762,7 @@ impl<'a> Campaign<'a> {
     }
 
     /// `tandem reload` on director `d`: whether it applied the file.
-    fn reload(&self, d: u8) -> Result<bool, String> {
+    pub(crate) fn reload(&self, d: u8) -> Result<bool, String> {
         let out = std::process::Command::new(&self.tandem)
             .args(["reload", "--control-socket", &self.socket(d)])
             .output()
@@ -672,7 +774,7 @@ impl<'a> Campaign<'a> {
         }
     }
 
-    fn signal(&mut self, d: u8, sig: nix::sys::signal::Signal) {
+    pub(crate) fn signal(&mut self, d: u8, sig: nix::sys::signal::Signal) {
         let Some(mut c) = self.tandems[usize::from(d - 1)].take() else { return };
         if let Ok(pid) = i32::try_from(c.id()) {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
@@ -683,20 +785,23 @@ impl<'a> Campaign<'a> {
         let _ = c.wait();
     }
 
-    fn start_tandem(&mut self, d: u8) -> Result<(), String> {
+    pub(crate) fn start_tandem(&mut self, d: u8) -> Result<(), String> {
         self.starts += 1;
         let conf = self.conf_path().display().to_string();
         let tandem = self.tandem.display().to_string();
         let id = format!("director{d}");
         let socket = self.socket(d);
         let log = self.work.join(format!("campaign-director{d}-{}.log", self.starts));
-        let args = ["run", "-f", &conf, "--config-id", &id, "--control-socket", &socket];
+        let mut args = vec!["run", "-f", &conf, "--config-id", &id, "--control-socket", &socket];
+        if self.metrics {
+            args.extend(["--metrics-listen", METRICS]);
+        }
         let child = self.net.spawn(&format!("d{d}"), &tandem, &args, Some(&log)).map_err(|e| e.to_string())?;
         self.tandems[usize::from(d - 1)] = Some(child);
         Ok(())
     }
 
-    fn start_web(&mut self, i: usize) -> Result<(), String> {
+    pub(crate) fn start_web(&mut self, i: usize) -> Result<(), String> {
         let root = self.work.join(format!("www{}", i + 1));
         std::fs::create_dir_all(&root).map_err(|e| format!("web root: {e}"))?;
         std::fs::write(root.join("index.html"), format!("rs{}\n", i + 1)).map_err(|e| format!("web root: {e}"))?;
@@ -715,7 +820,7 @@ impl<'a> Campaign<'a> {
 
     /// A lab client in the client's namespace: `rate` short requests a second and `long`
     /// long-lived connections.
-    fn client(&self, rate: u32, long: u32) -> Result<Client, String> {
+    pub(crate) fn client(&self, rate: u32, long: u32) -> Result<Client, String> {
         let mut c = self.net.command("cl", &self.me.display().to_string());
         c.args(["client", "--addr", VIP, "--port", "80", "--rate", &rate.to_string(), "--long", &long.to_string()])
             .args(["--every-ms", "1000"])
@@ -746,7 +851,7 @@ impl<'a> Campaign<'a> {
     }
 
     /// Opens `n` long-lived connections and gives the master time to sync them.
-    fn open_long(&self, n: u32) -> Result<Client, String> {
+    pub(crate) fn open_long(&self, n: u32) -> Result<Client, String> {
         let c = self.client(0, n)?;
         let opened = wait_for(Duration::from_secs(30), || {
             c.events().iter().any(|e| matches!(e, Event::Opened { conns, failed, .. } if conns + failed > 0))
@@ -768,7 +873,7 @@ impl<'a> Campaign<'a> {
     }
 
     /// Stops everything; an error if a tandem did not stop cleanly on SIGTERM.
-    fn stop_all(&mut self) -> Result<(), String> {
+    pub(crate) fn stop_all(&mut self) -> Result<(), String> {
         if let Some(c) = self.short.take() {
             c.stop();
         }

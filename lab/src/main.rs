@@ -14,6 +14,7 @@ mod console;
 mod events;
 mod http;
 mod lab;
+mod load;
 mod net;
 mod observe;
 mod report;
@@ -57,7 +58,7 @@ struct Cli {
     logs: Option<PathBuf>,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 enum Command {
     /// The lab's client (run inside the client's namespace by the lab).
     #[command(hide = true)]
@@ -66,6 +67,12 @@ enum Command {
     /// flaps, partitions, loss, reloads, real-server deaths), the pair's invariants checked
     /// after each.
     Campaign(campaign::CampaignArgs),
+    /// The pair under load: a reload every second under traffic, then takeovers timed quiet
+    /// and with the control socket and metrics hammered.
+    Load(load::LoadArgs),
+    /// The load's hammer (run inside a director's namespace by the lab).
+    #[command(hide = true)]
+    Hammer(load::HammerArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -79,6 +86,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Client(args)) = &cli.command {
         return ExitCode::from(u8::try_from(client::run(args)).unwrap_or(1));
+    }
+    if let Some(Command::Hammer(args)) = &cli.command {
+        return ExitCode::from(u8::try_from(load::hammer_main(args)).unwrap_or(1));
     }
     let scenarios: Vec<&'static scenario::Scenario> = if cli.scenario == "all" {
         scenario::ALL.iter().collect()
@@ -131,17 +141,18 @@ fn main() -> ExitCode {
         let (result, cancel, net) = (Arc::clone(&result), Arc::clone(&cancel), Arc::clone(&net));
         let quick = cli.quick;
         let logs = cli.logs.clone();
-        let campaign = match &cli.command {
-            Some(Command::Campaign(a)) => Some(a.clone()),
-            _ => None,
-        };
+        let command = cli.command.clone();
         // What the VM runs after `tandem-lab --where host --tandem ...`, and how long it may.
-        let (vm_args, vm_limit) = match &campaign {
-            Some(a) => (
+        let (vm_args, vm_limit) = match &command {
+            Some(Command::Campaign(a)) => (
                 format!("campaign --seed {} --rounds {} --first {} --long {}", a.seed, a.rounds, a.first, a.long),
                 Duration::from_secs(600 + 120 * u64::from(a.rounds)),
             ),
-            None => (
+            Some(Command::Load(a)) => (
+                format!("load --reload-secs {} --takeovers {}", a.reload_secs, a.takeovers),
+                Duration::from_secs(600 + a.reload_secs + 120 * u64::from(a.takeovers)),
+            ),
+            _ => (
                 format!(
                     "--scenario {}{}",
                     tandem_tests::vm::shell_quote(&cli.scenario),
@@ -152,9 +163,10 @@ fn main() -> ExitCode {
         };
         std::thread::spawn(move || {
             let code = if here {
-                let code = match &campaign {
-                    Some(a) => run_campaign_here(&net, a, &tandem, &me, &dir, live),
-                    None => run_here(&net, &scenarios, &tandem, &me, &dir, live, quick),
+                let code = match &command {
+                    Some(Command::Campaign(a)) => run_campaign_here(&net, Job::Campaign(a), &tandem, &me, &dir, live),
+                    Some(Command::Load(a)) => run_campaign_here(&net, Job::Load(a), &tandem, &me, &dir, live),
+                    _ => run_here(&net, &scenarios, &tandem, &me, &dir, live, quick),
                 };
                 if let Some(to) = &logs {
                     copy_files(&dir, to);
@@ -266,10 +278,16 @@ fn run_here(
     u8::from(failed > 0)
 }
 
-/// Runs a fault campaign on this machine; the exit code.
+/// What runs on the campaign's set-up.
+enum Job<'a> {
+    Campaign(&'a campaign::CampaignArgs),
+    Load(&'a load::LoadArgs),
+}
+
+/// Runs a fault campaign or the load on this machine; the exit code.
 fn run_campaign_here(
     net: &net::Net,
-    args: &campaign::CampaignArgs,
+    job: Job<'_>,
     tandem: &std::path::Path,
     me: &std::path::Path,
     work: &std::path::Path,
@@ -281,7 +299,11 @@ fn run_campaign_here(
     }
     let setup = lab::Setup { tandem: tandem.to_path_buf(), me: me.to_path_buf(), work: work.to_path_buf() };
     let console = Arc::new(console::Console::new(live));
-    campaign::Campaign::new(net, &setup, console).run(args)
+    let c = campaign::Campaign::new(net, &setup, console);
+    match job {
+        Job::Campaign(args) => c.run(args),
+        Job::Load(args) => load::run(c, args),
+    }
 }
 
 /// Runs the lab inside the VM rig, printing as it goes; the exit code.
