@@ -401,6 +401,15 @@ fn the_sync_daemons_follow_the_vrrp_role_and_stop_with_tandem() {
     assert!(d2.contains("IPVS sync daemon started") && d2.contains("reason=tandem started"), "{d2}");
     assert!(d2.contains("reason=VI_PUB is MASTER") && d2.contains("reason=VI_PUB is BACKUP"), "{d2}");
     assert!(log("d1.log").contains("reason=tandem stopping"), "{}", log("d1.log"));
+    // The stop is ordered: every instance has released its addresses (the backup told by a
+    // priority-0 advert) before the master sync daemon stops and the virtual services go; the
+    // other way round, connections reaching the VIP meanwhile were reset (the fault campaign
+    // caught it).
+    let d1 = log("d1.log");
+    let stopped = d1.rfind("to=Stopped").unwrap_or(usize::MAX);
+    let sync_stopped = d1.find("reason=tandem stopping").unwrap_or(0);
+    let services_removed = d1.find("IPVS services removed at stop").unwrap_or(0);
+    assert!(stopped < sync_stopped && stopped < services_removed, "{d1}");
 }
 
 /// `tandem drill --back` on the master of a synced pair: it sees the backup (its sync

@@ -289,6 +289,13 @@ async fn async_run(
     statics.apply(&config, &shared.addrs, &shared.routing);
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    // The IPVS keeper, the sync driver and the resync stop only once every VRRP unit has
+    // stopped (its addresses released, the backup told by a priority-0 advert): removing the
+    // virtual services or stopping the master sync daemon while this director still holds
+    // the VIP would reset the connections that reach it meanwhile (seen in the fault
+    // campaign: a long-lived connection reset by a SIGTERM'd master). See `Stopping`.
+    let (late_stop_tx, late_stop_rx) = watch::channel(false);
+    let mut stopping = Stopping::default();
     let mut tasks = tokio::task::JoinSet::new();
     let (registry, instances) = watch::channel(std::collections::BTreeMap::new());
     // Routes and rules deleted on the host: a thread reads rtnetlink and broadcasts.
@@ -351,9 +358,9 @@ async fn async_run(
     let (target_tx, target_rx) = watch::channel(std::sync::Arc::new(checker.target()));
     let services = target_rx.clone();
     let (config_tx, config_rx) = watch::channel(None);
-    let stop = stop_rx.clone();
+    let stop = late_stop_rx.clone();
     let release_ipvs = options.release_ipvs;
-    tasks.spawn(async move { ("IPVS".to_string(), ipvs::keep(target_rx, release_ipvs, stop).await) });
+    tasks.spawn(async move { (LATE[0].to_string(), ipvs::keep(target_rx, release_ipvs, stop).await) });
     let stop = stop_rx.clone();
     let (health_tx, health_rx) = watch::channel(checker.health().clone());
     let check_durations = check_durations::CheckDurations::default();
@@ -363,16 +370,15 @@ async fn async_run(
     });
     // The kernel's sync daemons follow the role of the instance lvs_sync_daemon names.
     let (sync_tx, sync_rx) = watch::channel(syncd::Plan::of(&config));
-    let (units_seen, stop) = (instances.clone(), stop_rx.clone());
+    let (units_seen, stop) = (instances.clone(), late_stop_rx.clone());
     let (sync_status_tx, sync_status_rx) = watch::channel(syncd::SyncStatus::default());
-    tasks
-        .spawn(async move { ("IPVS sync".to_string(), syncd::drive(sync_rx, units_seen, stop, sync_status_tx).await) });
+    tasks.spawn(async move { (LATE[1].to_string(), syncd::drive(sync_rx, units_seen, stop, sync_status_tx).await) });
     // A backup daemon that starts asks the master for its whole table (bulk resync).
-    let (table, stop, seen_instances) = (services.clone(), stop_rx.clone(), instances.clone());
+    let (table, stop, seen_instances) = (services.clone(), late_stop_rx.clone(), instances.clone());
     let warm = warm.map(|w| resync::Warm { hold: hold_tx, until: std::time::Instant::now() + w });
     let (sync_seen_tx, sync_seen) = watch::channel(snapshot::SyncSnapshot::default());
     tasks.spawn(async move {
-        ("resync".to_string(), resync::run(sync_status_rx, seen_instances, table, stop, warm, sync_seen_tx).await)
+        (LATE[2].to_string(), resync::run(sync_status_rx, seen_instances, table, stop, warm, sync_seen_tx).await)
     });
     info!(units = units_count, ipvs = !config.virtual_servers.is_empty(), "tandem running");
     let mut current = config;
@@ -433,6 +439,7 @@ async fn async_run(
                     info!(signal = %sig.name, from = %sig.from, "stopping");
                     notify.stopping();
                     let _ = stop_tx.send(true);
+                    stopping.check(&tasks, &late_stop_tx);
                 }
                 signals::Effect::Dump(kind) => dumps.log(kind, &sig),
                 signals::Effect::Ignore => {
@@ -489,20 +496,26 @@ async fn async_run(
                     let _ = answer.send(outcome);
                 }
             },
-            done = tasks.join_next() => match done {
-                None => break,
-                Some(Ok((_, Ok(())))) => {}
-                Some(Ok((name, Err(e)))) => {
-                    error!(unit = %name, error = %e, "unit failed; stopping");
-                    notify.stopping();
-                    failed = Some(e);
-                    let _ = stop_tx.send(true);
+            done = tasks.join_next() => {
+                match done {
+                    None => break,
+                    Some(Ok((name, Ok(())))) => stopping.ended(&name),
+                    Some(Ok((name, Err(e)))) => {
+                        stopping.ended(&name);
+                        error!(unit = %name, error = %e, "unit failed; stopping");
+                        notify.stopping();
+                        failed = Some(e);
+                        let _ = stop_tx.send(true);
+                    }
+                    Some(Err(e)) => {
+                        error!(error = %e, "unit task ended abnormally; stopping");
+                        notify.stopping();
+                        failed = Some(e.to_string());
+                        let _ = stop_tx.send(true);
+                    }
                 }
-                Some(Err(e)) => {
-                    error!(error = %e, "unit task ended abnormally; stopping");
-                    notify.stopping();
-                    failed = Some(e.to_string());
-                    let _ = stop_tx.send(true);
+                if *stop_tx.borrow() {
+                    stopping.check(&tasks, &late_stop_tx);
                 }
             }
         }
@@ -520,6 +533,34 @@ async fn async_run(
     match failed {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// The tasks that stop last, after every VRRP unit: the IPVS keeper, the sync driver, the
+/// resync.
+const LATE: [&str; 3] = ["IPVS", "IPVS sync", "resync"];
+
+/// The ordered stop: once the VRRP units (and the checks) have ended, the late tasks are told
+/// to stop.
+#[derive(Default)]
+struct Stopping {
+    /// Late tasks that have ended (on an error, before any stop).
+    late_ended: usize,
+}
+
+impl Stopping {
+    /// A task called `name` ended.
+    fn ended(&mut self, name: &str) {
+        if LATE.contains(&name) {
+            self.late_ended += 1;
+        }
+    }
+
+    /// Stopping: tells the late tasks to stop once they are all that is left running.
+    fn check<T: 'static>(&self, tasks: &tokio::task::JoinSet<T>, late_stop: &watch::Sender<bool>) {
+        if tasks.len() <= LATE.len().saturating_sub(self.late_ended) && !*late_stop.borrow() {
+            let _ = late_stop.send(true);
+        }
     }
 }
 
