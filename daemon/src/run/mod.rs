@@ -14,6 +14,7 @@ mod build;
 mod check_durations;
 mod checks;
 pub mod control;
+pub mod dispatch;
 pub mod drill;
 mod email;
 mod fifo;
@@ -68,6 +69,8 @@ pub(crate) struct Shared {
     mail: email::Mailer,
     /// Routes and rules (virtual and static).
     routing: tandem_vrrp::linux::route::Routing,
+    /// The VRRP sockets, shared by the instances that can use them.
+    dispatch: dispatch::Dispatch,
 }
 
 impl Shared {
@@ -280,8 +283,15 @@ async fn async_run(
     firewall.clear_leftovers().await;
     let mail = email::Mailer::start(&config.global_defs);
     let routing = tandem_vrrp::linux::route::Routing::open().map_err(|e| e.to_string())?;
-    let shared =
-        std::sync::Arc::new(Shared { links: shared_links, addrs, routing, fifo, firewall, mail: mail.clone() });
+    let shared = std::sync::Arc::new(Shared {
+        links: shared_links,
+        addrs,
+        routing,
+        fifo,
+        firewall,
+        mail: mail.clone(),
+        dispatch: dispatch::Dispatch::default(),
+    });
     // static_ipaddress, static_routes, static_rules: whatever the VRRP state.
     let mut statics = routes::Statics::default();
     statics.apply(&config, &shared.addrs, &shared.routing);
@@ -453,6 +463,7 @@ async fn async_run(
                         instances: dumps.instances(),
                         health: health_rx.borrow().clone(),
                         sync: dumps.sync.borrow().clone(),
+                        vrrp_sockets: units.shared().dispatch.status(),
                     });
                 }
                 control::Request::Drill(req, answer) => {

@@ -21,7 +21,7 @@ use tandem_vrrp::linux::frames::FrameSender;
 use tandem_vrrp::linux::link::LinkState;
 use tandem_vrrp::linux::route::Routing;
 use tandem_vrrp::linux::route_monitor::Deleted;
-use tandem_vrrp::linux::socket::{Received, VrrpSocket};
+use tandem_vrrp::linux::socket::{Received, VrrpSender};
 use tandem_vrrp::track::{Effect, ScriptState, effect};
 use tandem_vrrp::wire::ah::{self, SeqCounter};
 use tandem_vrrp::wire::ipv4::Ipv4Repr;
@@ -31,7 +31,10 @@ use tracing::{debug, info, warn};
 
 /// The I/O of one member.
 struct Io {
-    socket: std::sync::Arc<VrrpSocket>,
+    /// The sending socket (shared with the instances that send the same way).
+    socket: std::sync::Arc<VrrpSender>,
+    /// The member's place on its interface's receiving socket: adverts come while it lives.
+    _rx: super::dispatch::Registration,
     /// A frame sender and the MAC of each interface the member's VIPs live on.
     frames: HashMap<u32, (FrameSender, [u8; 6])>,
     ipv6_router: bool,
@@ -106,42 +109,25 @@ pub fn remove_stale_addresses(unit: &Unit, addrs: &Addresses, routing: &Routing)
     }
 }
 
-/// Opens a member's sockets and starts the task that reads its adverts onto `tx`.
-fn open_io(
-    i: usize,
-    m: &Member,
-    shared: &super::Shared,
-    tx: &mpsc::Sender<Event>,
-    readers: &mut tokio::task::JoinSet<()>,
-) -> Result<Io, String> {
+/// Takes a member's sending socket and registers it on its interface's receiving socket
+/// (the first on the interface opens it), its adverts going onto `tx`.
+fn open_io(i: usize, m: &Member, shared: &super::Shared, tx: &mpsc::Sender<Event>) -> Result<Io, String> {
     let (ifname, ifindex) = m.advert_interface();
-    let socket = VrrpSocket::open(ifname, ifindex, m.v6, m.group, m.source, m.ah_key.is_some())
+    let ah = m.ah_key.is_some();
+    let socket = shared
+        .dispatch
+        .sender(ifname, ifindex, m.v6, ah, m.source, m.unicast_ttl)
         .map_err(|e| format!("{}: cannot open VRRP socket on {ifname}: {e}", m.settings.name))?;
-    if let Some(ttl) = m.unicast_ttl {
-        socket.set_unicast_ttl(ttl).map_err(|e| format!("{}: cannot set unicast_ttl {ttl}: {e}", m.settings.name))?;
-    }
-    let socket = std::sync::Arc::new(socket);
-    let mut io =
-        Io { socket: socket.clone(), frames: HashMap::new(), ipv6_router: false, ah: std::sync::Mutex::default() };
+    let want =
+        super::dispatch::Want { ifname, ifindex, v6: m.v6, ah, group: m.group, vrid: m.settings.vrid, member: i };
+    let rx = shared
+        .dispatch
+        .register(&want, tx.clone())
+        .map_err(|e| format!("{}: cannot open VRRP socket on {ifname}: {e}", m.settings.name))?;
+    let mut io = Io { socket, _rx: rx, frames: HashMap::new(), ipv6_router: false, ah: std::sync::Mutex::default() };
     open_frames(&mut io, m, shared)?;
     io.ipv6_router = std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{}/forwarding", m.ifname))
         .is_ok_and(|s| s.trim() == "1");
-    let tx = tx.clone();
-    readers.spawn(async move {
-        loop {
-            match socket.recv().await {
-                Ok(p) => {
-                    if tx.send(Event::Packet(i, p)).await.is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    warn!(error = %e, "VRRP receive failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-    });
     Ok(io)
 }
 
@@ -220,11 +206,10 @@ async fn run_with_interfaces(
     publisher: &Publisher,
 ) -> Result<Exit, String> {
     let (tx, mut rx) = mpsc::channel::<Event>(256);
-    // Dropped at the end of the run: the readers end with it.
-    let mut readers = tokio::task::JoinSet::new();
+    // Dropped at the end of the run: the registrations (and sockets nobody else uses) go.
     let mut io = Vec::new();
     for (i, m) in unit.members.iter().enumerate() {
-        io.push(open_io(i, m, shared, &tx, &mut readers)?);
+        io.push(open_io(i, m, shared, &tx)?);
     }
     drop(tx);
 
