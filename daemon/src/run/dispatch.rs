@@ -285,7 +285,7 @@ async fn read(socket: Arc<VrrpReceiver>, routes: Arc<Mutex<Routes>>, ah: bool) {
     let mut to: Vec<(usize, mpsc::Sender<Event>)> = Vec::new();
     loop {
         let p = match socket.recv().await {
-            Ok(p) => p,
+            Ok(p) => Box::new(p),
             Err(e) => {
                 warn!(error = %e, "VRRP receive failed");
                 tokio::time::sleep(Duration::from_millis(100)).await;

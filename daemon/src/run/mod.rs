@@ -53,8 +53,9 @@ use tracing::{error, info, warn};
 
 /// Something for a unit's loop.
 pub(crate) enum Event {
-    /// A packet for member N.
-    Packet(usize, Received),
+    /// A packet for member N (boxed: a unit's queue allocates its slots 32 at a time, and
+    /// a slot is as large as an event: 16 bytes rather than ~100, per slot of every unit).
+    Packet(usize, Box<Received>),
 }
 
 /// What every unit reads.
