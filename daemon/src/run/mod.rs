@@ -454,7 +454,8 @@ async fn async_run(
             _ = async { if let Some(w) = watchdog.as_mut() { w.tick().await } else { std::future::pending().await } } => {
                 notify.alive();
             }
-            _ = status_every.tick() => notify.status(dumps.status_line()),
+            // Made only for systemd: at 1,000 instances it was a copy of every snapshot a second.
+            _ = status_every.tick(), if notify.on() => notify.status(dumps.status_line()),
             Some(request) = control_rx.recv() => match request {
                 control::Request::Status(answer) => {
                     let _ = answer.send(status::Parts {
@@ -706,7 +707,8 @@ impl Dumps {
     /// systemd's STATUS line: the instances' states and the real servers in service.
     fn status_line(&self) -> String {
         let (up, total) = self.services.borrow().real_servers;
-        notify::status_line(&self.instances(), (total > 0).then_some((up, total)))
+        // Read in place: the line needs names and states, not a copy of every snapshot.
+        notify::status_line(self.instances.borrow().values().flatten(), (total > 0).then_some((up, total)))
     }
 
     /// Logs the dump `kind` asks for; nothing is written anywhere else.

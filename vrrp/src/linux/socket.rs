@@ -242,11 +242,13 @@ fn register(s: Socket) -> io::Result<AsyncFd<Socket>> {
 /// IPv4 raw sockets return the IP header with the payload.
 fn recv_v4(s: &Socket) -> io::Result<Option<Received>> {
     use std::io::Read;
-    let mut bytes = vec![0u8; 2048];
-    let n = (&*s).read(&mut bytes)?;
-    bytes.truncate(n);
+    // On the stack: a 2 KiB heap buffer per packet cost a malloc and a free (and glibc's
+    // consolidation of freed chunks) for every advert; what is kept is copied out below.
+    let mut buf = [0u8; 2048];
+    let n = (&*s).read(&mut buf)?;
+    let bytes = buf.get(..n).unwrap_or_default();
     // A packet the kernel handed us that does not parse as IPv4 is skipped.
-    let Ok(packet) = crate::wire::ipv4::Ipv4Packet::new_checked(&bytes[..]) else { return Ok(None) };
+    let Ok(packet) = crate::wire::ipv4::Ipv4Packet::new_checked(bytes) else { return Ok(None) };
     Ok(Some(Received {
         src: packet.src_addr().into(),
         dst: Some(packet.dst_addr().into()),
@@ -260,7 +262,7 @@ fn recv_v4(s: &Socket) -> io::Result<Option<Received>> {
 /// IPv6 raw sockets return the payload only; the hop limit comes as ancillary data.
 fn recv_v6(s: &Socket) -> io::Result<Option<Received>> {
     use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrIn6, recvmsg};
-    let mut buf = vec![0u8; 2048];
+    let mut buf = [0u8; 2048];
     let mut cmsg = nix::cmsg_space!(nix::libc::c_int);
     let mut iov = [io::IoSliceMut::new(&mut buf)];
     let msg =
