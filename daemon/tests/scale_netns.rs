@@ -15,6 +15,8 @@
 //! the implementation (measured: 25). The cap leaves only losses the protocol rides out, so
 //! any takeover is the implementation's fault (a late or lost hand-over of an advert).
 //!
+//! A second test reloads a tandem whose instances leave and come back: the sockets follow.
+//!
 //! `TANDEM_SCALE_LOSS` sets the percentage (default 11: the spared adverts bring the loss
 //! to ~10 %); `TANDEM_SCALE_UNBOUNDED` drops at random without the cap (and fails, as above).
 
@@ -184,4 +186,68 @@ fn a_thousand_instances_keep_their_roles_under_loss() {
         assert_eq!(sock["unknown_vrid"], 0, "{sock}");
         assert!(sock["received"].as_u64().unwrap_or(0) > 0, "{sock}");
     }
+}
+
+/// The receiving sockets follow reloads: an interface whose last instance a reload removes
+/// has its socket closed; one that gets an instance again has one again, shared by the
+/// instances there; the instance that stayed keeps its role throughout.
+#[test]
+fn receiving_sockets_follow_reloads() {
+    let mut lab = Lab::new("scalerl").unwrap();
+    let d1 = lab.host("d1").unwrap();
+    for l in 0..2 {
+        let seg = lab.segment(&format!("s{l}")).unwrap();
+        lab.connect(&d1, &seg, &format!("eth{l}"), &[&format!("10.{}.0.1/24", 10 + l)]).unwrap();
+    }
+    let inst = |name: &str, ifname: &str, vrid: u8, vip: &str| {
+        format!(
+            "vrrp_instance {name} {{\n    state BACKUP\n    interface {ifname}\n    virtual_router_id {vrid}\n    priority 200\n    advert_int 1\n    virtual_ipaddress {{\n        {vip}\n    }}\n}}\n"
+        )
+    };
+    let both =
+        inst("A", "eth0", 1, "10.100.0.1") + &inst("B", "eth0", 2, "10.100.0.2") + &inst("C", "eth1", 1, "10.101.0.1");
+    let dir = lab.dir().to_path_buf();
+    let conf = dir.join("d1.conf");
+    std::fs::write(&conf, &both).unwrap();
+    let sock = dir.join("d1.sock");
+    lab.spawn(&d1, BIN, &["run", "-f", conf.to_str().unwrap(), "--control-socket", sock.to_str().unwrap()], "d1.log")
+        .unwrap();
+    let sockets = || -> Vec<(String, Vec<u64>)> {
+        let Some(s) = status(&dir, "d1") else { return Vec::new() };
+        s["vrrp_sockets"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|x| {
+                        let vrids = x["vrids"].as_array().map(|v| v.iter().filter_map(Value::as_u64).collect());
+                        (x["interface"].as_str().unwrap_or_default().to_string(), vrids.unwrap_or_default())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let want_both = vec![("eth0".to_string(), vec![1, 2]), ("eth1".to_string(), vec![1])];
+    assert!(wait_until(Duration::from_secs(10), || sockets() == want_both), "{:?}", sockets());
+    assert!(wait_until(Duration::from_secs(10), || roles(&dir, "d1", "MASTER").0 == 3), "all three become master");
+    let reload = |text: &str| {
+        std::fs::write(&conf, text).unwrap();
+        let out = Command::new(BIN).args(["reload", "--control-socket", sock.to_str().unwrap()]).output().unwrap();
+        assert!(out.status.success(), "tandem reload: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    // C goes: eth1's socket closes; B goes too: eth0's serves A alone.
+    reload(&inst("A", "eth0", 1, "10.100.0.1"));
+    let want_a = vec![("eth0".to_string(), vec![1])];
+    assert!(wait_until(Duration::from_secs(10), || sockets() == want_a), "{:?}", sockets());
+    // They come back: eth1 has a socket again, eth0's serves both VRIDs again.
+    reload(&both);
+    assert!(wait_until(Duration::from_secs(10), || sockets() == want_both), "{:?}", sockets());
+    assert!(wait_until(Duration::from_secs(10), || roles(&dir, "d1", "MASTER").0 == 3), "all three master again");
+    // A kept its role throughout: it became master once and never left.
+    let s = status(&dir, "d1").unwrap();
+    let a = s["vrrp_instances"].as_array().unwrap().iter().find(|i| i["name"] == "A").cloned().unwrap();
+    assert_eq!(
+        (a["counters"]["became_master"].as_u64(), a["counters"]["released_master"].as_u64()),
+        (Some(1), Some(0)),
+        "{a}"
+    );
 }
