@@ -270,6 +270,9 @@ async fn run_with_interfaces(
     run.drain(&mut group, &ctx).await;
     run.publish(&group, &ctx);
 
+    // The rare and large futures (a reload, a graceful stop, a firewall change) are boxed
+    // where they are awaited: inline, every unit's task was sized for them all its life
+    // (measured: 6.0 KiB a unit, 4.8 KiB boxed).
     loop {
         let deadline = group.poll_timeout().map(tokio::time::Instant::from_std);
         let sleep = async {
@@ -305,7 +308,7 @@ async fn run_with_interfaces(
                     let recreated = !l.gone && run.unit.members.iter().any(|m| m.ifname == l.name && m.ifindex != l.ifindex);
                     if recreated {
                         info!(unit = %run.unit.name, interface = %l.name, "interface created again; the unit starts again on it");
-                        run.stop(&mut group, &ctx).await;
+                        Box::pin(run.stop(&mut group, &ctx)).await;
                         return Ok(Exit::Restart(Box::new(run.setup)));
                     }
                     // Someone deleted a VMAC: the unit starts again, which makes it again
@@ -313,7 +316,7 @@ async fn run_with_interfaces(
                     let vmac_lost = l.gone && run.unit.members.iter().filter_map(|m| m.vmac.as_ref()).any(|v| v.spec.name == l.name && v.ifindex == l.ifindex);
                     if vmac_lost {
                         warn!(unit = %run.unit.name, interface = %l.name, "VMAC interface deleted; the unit starts again and makes it again");
-                        run.stop(&mut group, &ctx).await;
+                        Box::pin(run.stop(&mut group, &ctx)).await;
                         return Ok(Exit::Restart(Box::new(run.setup)));
                     }
                     if run.track.link(&l) {
@@ -343,17 +346,17 @@ async fn run_with_interfaces(
                 Some(Command::Reconfigure(mut new)) => {
                     match new.resolve(&shared.addrs, Duration::ZERO) {
                         Ok(unit) if build::same_routers(&run.unit, &unit) => {
-                            run.reload(unit, *new, &mut group, shared, &ctx).await;
+                            Box::pin(run.reload(unit, *new, &mut group, shared, &ctx)).await;
                         }
                         Ok(unit) => {
                             info!(unit = %run.unit.name, "reload changed the unit's interface, virtual router id, version, source address or members: it stops and starts again");
-                            run.stop(&mut group, &ctx).await;
+                            Box::pin(run.stop(&mut group, &ctx)).await;
                             new.resolved = Some(Ok(unit));
                             return Ok(Exit::Restart(new));
                         }
                         Err(BuildError::Missing(why)) => {
                             info!(unit = %run.unit.name, reason = %why, "reload: the unit's interface or address is missing: it stops and waits for it");
-                            run.stop(&mut group, &ctx).await;
+                            Box::pin(run.stop(&mut group, &ctx)).await;
                             new.resolved = Some(Err(BuildError::Missing(why)));
                             return Ok(Exit::Restart(new));
                         }
@@ -377,7 +380,7 @@ async fn run_with_interfaces(
                 Some(Command::Remove) | None => {
                     info!(unit = %run.unit.name, "removed by a reload; stopping");
                     run.removed = true;
-                    run.stop(&mut group, &ctx).await;
+                    Box::pin(run.stop(&mut group, &ctx)).await;
                     return Ok(Exit::Removed);
                 }
             },
@@ -389,7 +392,7 @@ async fn run_with_interfaces(
             }
             _ = inputs.stop.changed() => {
                 info!(unit = %run.unit.name, "stopping");
-                run.stop(&mut group, &ctx).await;
+                Box::pin(run.stop(&mut group, &ctx)).await;
                 return Ok(Exit::Stopped);
             }
         }
@@ -686,7 +689,7 @@ impl Running {
             let new_routes: Vec<_> = m.routes.iter().filter(|r| !old.routes.contains(r)).cloned().collect();
             let new_rules: Vec<_> = m.rules.iter().filter(|r| !old.rules.contains(r)).cloned().collect();
             super::routes::add_all(ctx.routing, &m.settings.name, &new_routes, &new_rules);
-            ctx.firewall.set(&m.settings.name, &dropped(m)).await;
+            Box::pin(ctx.firewall.set(&m.settings.name, &dropped(m))).await;
         }
         self.unit = new;
         self.track =
@@ -789,7 +792,7 @@ impl Running {
                 }
                 Action::AddAddresses(_) => {
                     // The drop rules come first: no packet to a VIP is accepted in between.
-                    ctx.firewall.set(&m.settings.name, &dropped(m)).await;
+                    Box::pin(ctx.firewall.set(&m.settings.name, &dropped(m))).await;
                     for v in &m.vips {
                         match release::add(ctx.addrs, v) {
                             Ok(_) => debug!(instance = %m.settings.name, address = %v.address, "VIP added"),
@@ -805,7 +808,7 @@ impl Running {
                             warn!(instance = %m.settings.name, error = %e, "cannot remove VIP");
                         }
                     }
-                    ctx.firewall.set(&m.settings.name, &[]).await;
+                    Box::pin(ctx.firewall.set(&m.settings.name, &[])).await;
                 }
                 Action::SendGarp { repeat, .. } => {
                     let all: Vec<&AddressSpec> = m.vips.iter().collect();
