@@ -537,12 +537,12 @@ fn an_auth_mismatch_says_whether_the_type_or_the_password_is_wrong() {
 /// The VRID is read before anything is judged: a packet too short for it has none.
 #[test]
 fn the_vrid_is_peeked_from_any_packet_long_enough() {
-    assert_eq!(codec::peek_vrid(&[]), None);
-    assert_eq!(codec::peek_vrid(&[0x21]), None);
-    assert_eq!(codec::peek_vrid(&[0x21, 51]), Some(51));
+    assert_eq!(codec::vrid_of(&[], false), None);
+    assert_eq!(codec::vrid_of(&[0x21], false), None);
+    assert_eq!(codec::vrid_of(&[0x21, 51], false), Some(51));
     let captured = vector("v2_noauth.hex");
     let vrid = codec::VrrpPacket::new_checked(&captured[34..]).unwrap().vrid();
-    assert_eq!(codec::peek_vrid(&captured[34..]), Some(vrid));
+    assert_eq!(codec::vrid_of(&captured[34..], false), Some(vrid));
 }
 
 #[test]

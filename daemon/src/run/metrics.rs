@@ -37,6 +37,14 @@ struct Instance {
     vrid: String,
 }
 
+/// A shared VRRP receiving socket.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VrrpSocket {
+    intf: String,
+    family: String,
+    protocol: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct InstanceAddress {
     iname: String,
@@ -178,6 +186,24 @@ pub fn render(s: &Status, stats: &TableStats, durations: &CheckDurations) -> Res
                 Dropped { iname: l.iname.clone(), intf: l.intf.clone(), vrid: l.vrid.clone(), reason: reason.clone() };
             dropped.get_or_create(&dl).inc_by(*n);
         }
+    }
+
+    // The shared receiving sockets: what reached no instance.
+    let sock_rcvd =
+        counter::<VrrpSocket>(&mut r, "vrrp_socket_received", "VRRP packets received on the interface's socket");
+    let sock_unknown = counter::<VrrpSocket>(
+        &mut r,
+        "vrrp_socket_unknown_vrid",
+        "VRRP packets for a VRID no instance on the interface has (counted by no instance)",
+    );
+    let sock_full =
+        counter::<VrrpSocket>(&mut r, "vrrp_socket_queue_full", "VRRP packets an instance was too busy to take");
+    for s in &s.vrrp_sockets {
+        let l =
+            VrrpSocket { intf: s.interface.clone(), family: s.family.to_string(), protocol: s.protocol.to_string() };
+        sock_rcvd.get_or_create(&l).inc_by(s.received);
+        sock_unknown.get_or_create(&l).inc_by(s.unknown_vrid);
+        sock_full.get_or_create(&l).inc_by(s.queue_full);
     }
 
     // Real servers: the checks' verdict and the kernel's view.

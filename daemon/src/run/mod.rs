@@ -15,6 +15,7 @@ mod check_durations;
 mod checks;
 pub mod control;
 mod control_request;
+pub mod dispatch;
 pub mod drill;
 mod email;
 mod fifo;
@@ -54,8 +55,9 @@ use tracing::{error, info, warn};
 
 /// Something for a unit's loop.
 pub(crate) enum Event {
-    /// A packet for member N.
-    Packet(usize, Received),
+    /// A packet for member N (boxed: a unit's queue allocates its slots 32 at a time, and
+    /// a slot is as large as an event: 16 bytes rather than ~100, per slot of every unit).
+    Packet(usize, Box<Received>),
 }
 
 /// What every unit reads.
@@ -70,6 +72,8 @@ pub(crate) struct Shared {
     mail: email::Mailer,
     /// Routes and rules (virtual and static).
     routing: tandem_vrrp::linux::route::Routing,
+    /// The VRRP sockets, shared by the instances that can use them.
+    dispatch: dispatch::Dispatch,
 }
 
 impl Shared {
@@ -282,8 +286,15 @@ async fn async_run(
     firewall.clear_leftovers().await;
     let mail = email::Mailer::start(&config.global_defs);
     let routing = tandem_vrrp::linux::route::Routing::open().map_err(|e| e.to_string())?;
-    let shared =
-        std::sync::Arc::new(Shared { links: shared_links, addrs, routing, fifo, firewall, mail: mail.clone() });
+    let shared = std::sync::Arc::new(Shared {
+        links: shared_links,
+        addrs,
+        routing,
+        fifo,
+        firewall,
+        mail: mail.clone(),
+        dispatch: dispatch::Dispatch::default(),
+    });
     // static_ipaddress, static_routes, static_rules: whatever the VRRP state.
     let mut statics = routes::Statics::default();
     statics.apply(&config, &shared.addrs, &shared.routing);
@@ -452,7 +463,8 @@ async fn async_run(
             _ = async { if let Some(w) = watchdog.as_mut() { w.tick().await } else { std::future::pending().await } } => {
                 notify.alive();
             }
-            _ = status_every.tick() => notify.status(dumps.status_line()),
+            // Made only for systemd: at 1,000 instances it was a copy of every snapshot a second.
+            _ = status_every.tick(), if notify.on() => notify.status(dumps.status_line()),
             Some(request) = control_rx.recv() => match request {
                 control::Request::Status(answer) => {
                     let _ = answer.send(status::Parts {
@@ -462,6 +474,7 @@ async fn async_run(
                         instances: dumps.instances(),
                         health: health_rx.borrow().clone(),
                         sync: dumps.sync.borrow().clone(),
+                        vrrp_sockets: units.shared().dispatch.status(),
                     });
                 }
                 control::Request::Drill(req, answer) => {
@@ -737,7 +750,8 @@ impl Dumps {
     /// systemd's STATUS line: the instances' states and the real servers in service.
     fn status_line(&self) -> String {
         let (up, total) = self.services.borrow().real_servers;
-        notify::status_line(&self.instances(), (total > 0).then_some((up, total)))
+        // Read in place: the line needs names and states, not a copy of every snapshot.
+        notify::status_line(self.instances.borrow().values().flatten(), (total > 0).then_some((up, total)))
     }
 
     /// Logs the dump `kind` asks for; nothing is written anywhere else.

@@ -61,6 +61,12 @@ impl Notify {
         self.send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
     }
 
+    /// Whether notifications go anywhere (tandem runs under systemd): without, the status
+    /// line need not be made.
+    pub fn on(&self) -> bool {
+        self.on
+    }
+
     /// A new status line, sent when it differs from the last.
     pub fn status(&mut self, status: String) {
         if status != self.status {
@@ -82,8 +88,11 @@ impl Notify {
 
 /// The status line: each instance's state, then the real servers in service, e.g.
 /// `VI_1 MASTER, VI_2 MASTER; 4/4 real servers up`.
-pub fn status_line(instances: &[InstanceSnapshot], real_servers: Option<(usize, usize)>) -> String {
-    let mut parts: Vec<String> = instances.iter().map(|i| format!("{} {}", i.name, i.state)).collect();
+pub fn status_line<'a>(
+    instances: impl IntoIterator<Item = &'a InstanceSnapshot>,
+    real_servers: Option<(usize, usize)>,
+) -> String {
+    let mut parts: Vec<String> = instances.into_iter().map(|i| format!("{} {}", i.name, i.state)).collect();
     if parts.is_empty() {
         parts.push("no VRRP".to_string());
     }

@@ -31,13 +31,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, TryLockError};
 use std::time::{Duration, Instant};
 use tandem_vrrp::linux::addr::{AddressSpec, Addresses, Outcome};
-use tandem_vrrp::linux::socket::VrrpSocket;
+use tandem_vrrp::linux::socket::VrrpSender;
 use tracing::{error, info, warn};
 
 /// The priority-0 adverts a master sends when it goes.
 pub struct Goodbye {
     /// The instance's sending socket.
-    pub socket: Arc<VrrpSocket>,
+    pub socket: Arc<VrrpSender>,
     /// Each destination (the group, or every unicast peer) with the encoded advert.
     pub packets: Vec<(IpAddr, Vec<u8>)>,
 }

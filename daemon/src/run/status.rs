@@ -40,6 +40,8 @@ pub struct Parts {
     pub health: HealthSnapshot,
     /// Connection sync.
     pub sync: SyncSnapshot,
+    /// The VRRP receiving sockets (one per interface, family and protocol).
+    pub vrrp_sockets: Vec<super::dispatch::SocketStatus>,
 }
 
 /// The document `tandem status --json` prints.
@@ -69,6 +71,9 @@ pub struct Status {
     pub ipvs_error: Option<String>,
     /// Connection sync.
     pub sync: SyncSnapshot,
+    /// The VRRP receiving sockets: one per interface, family and protocol, shared by the
+    /// instances there; packets for a VRID none of them has are counted here.
+    pub vrrp_sockets: Vec<super::dispatch::SocketStatus>,
 }
 
 /// A sync group.
@@ -259,5 +264,6 @@ pub fn build(parts: Parts, kernel: Result<(Table, TableStats), String>) -> Statu
         virtual_servers,
         ipvs_error,
         sync: parts.sync,
+        vrrp_sockets: parts.vrrp_sockets,
     }
 }

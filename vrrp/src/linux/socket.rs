@@ -42,11 +42,11 @@ pub struct Received {
 /// A VRRP socket pair on one interface: one to send (bound to the source address, when one
 /// is configured) and one to receive. A raw socket bound to an address only receives packets
 /// sent to that address, so one socket cannot do both for multicast; keepalived also keeps
-/// them apart (open_vrrp_send_socket / open_vrrp_read_socket).
+/// them apart (open_vrrp_send_socket / open_vrrp_read_socket). The daemon shares each half
+/// between the instances that can use it ([`VrrpSender`], [`VrrpReceiver`]).
 pub struct VrrpSocket {
-    tx: AsyncFd<Socket>,
-    rx: AsyncFd<Socket>,
-    v6: bool,
+    tx: VrrpSender,
+    rx: VrrpReceiver,
 }
 
 impl VrrpSocket {
@@ -62,11 +62,50 @@ impl VrrpSocket {
         source: Option<IpAddr>,
         ah: bool,
     ) -> io::Result<Self> {
-        if ah && v6 {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "IPsec AH authentication is IPv4 only"));
+        let tx = VrrpSender::open(ifname, ifindex, v6, source, ah)?;
+        let rx = VrrpReceiver::open(ifname, ifindex, v6, ah)?;
+        if let Some(g) = group {
+            rx.join(g)?;
         }
-        let protocol = if ah { IPPROTO_AH } else { IPPROTO_VRRP };
-        let tx = raw_socket(ifname, ifindex, v6, protocol)?;
+        Ok(VrrpSocket { tx, rx })
+    }
+
+    /// See [`VrrpSender::set_unicast_ttl`].
+    pub fn set_unicast_ttl(&self, ttl: u8) -> io::Result<()> {
+        self.tx.set_unicast_ttl(ttl)
+    }
+
+    /// See [`VrrpSender::send_to`].
+    pub async fn send_to(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
+        self.tx.send_to(payload, dst).await
+    }
+
+    /// See [`VrrpSender::try_send_to`].
+    pub fn try_send_to(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
+        self.tx.try_send_to(payload, dst)
+    }
+
+    /// See [`VrrpReceiver::recv`].
+    pub async fn recv(&self) -> io::Result<Received> {
+        self.rx.recv().await
+    }
+}
+
+/// The sending half: a raw socket for adverts out of one interface, from one source address
+/// (or the kernel's choice), with one unicast TTL. Any number of instances with the same
+/// interface, family, protocol, source and unicast TTL can share one: it holds no state of
+/// an instance (with AH, each instance writes its own IP header).
+pub struct VrrpSender {
+    tx: AsyncFd<Socket>,
+    v6: bool,
+}
+
+impl VrrpSender {
+    /// Opens the sending socket for one interface and family; `source`, when given, is the
+    /// address adverts are sent from; `ah`: IPv4 AH-protected adverts (protocol 51, with
+    /// `IP_HDRINCL`: the sender writes the IP header, see [`VrrpSender::send_to`]).
+    pub fn open(ifname: &str, ifindex: u32, v6: bool, source: Option<IpAddr>, ah: bool) -> io::Result<Self> {
+        let tx = raw_socket(ifname, ifindex, v6, protocol(v6, ah)?)?;
         if ah {
             tx.set_header_included_v4(true)?;
         }
@@ -76,13 +115,7 @@ impl VrrpSocket {
         // The sending socket is never read: the smallest queue the kernel allows, so that what
         // it is given (every VRRP packet on the interface) is dropped, not hoarded.
         tx.set_recv_buffer_size(1)?;
-        let rx = raw_socket(ifname, ifindex, v6, protocol)?;
-        match group {
-            Some(IpAddr::V6(g)) => rx.join_multicast_v6(&g, ifindex)?,
-            Some(IpAddr::V4(g)) => rx.join_multicast_v4_n(&g, &socket2::InterfaceIndexOrAddress::Index(ifindex))?,
-            None => {}
-        }
-        Ok(VrrpSocket { tx: register(tx)?, rx: register(rx)?, v6 })
+        Ok(VrrpSender { tx: register(tx)?, v6 })
     }
 
     /// The TTL (IPv6: hop limit) of unicast adverts, 255 unless set (keepalived's
@@ -112,6 +145,44 @@ impl VrrpSocket {
         let to = SockAddr::from(SocketAddr::new(dst, 0));
         self.tx.get_ref().send_to(payload, &to).map(|_| ())
     }
+}
+
+/// The receiving half: a raw socket that receives every VRRP (or, for AH, every IPsec AH)
+/// packet that arrives on one interface, for any VRID: the daemon opens one per interface,
+/// family and protocol and hands each packet to the instance its VRID names
+/// ([`crate::wire::vrrp::vrid_of`]), as keepalived's socket pool does
+/// (keepalived/vrrp/vrrp_scheduler.c, vrrp_create_sockpool and vrrp_read_dispatcher_thread).
+pub struct VrrpReceiver {
+    rx: AsyncFd<Socket>,
+    v6: bool,
+    ifindex: u32,
+}
+
+impl VrrpReceiver {
+    /// Opens the receiving socket for one interface and family (`ah`: protocol 51, IPv4
+    /// only). It joins no group: see [`VrrpReceiver::join`].
+    pub fn open(ifname: &str, ifindex: u32, v6: bool, ah: bool) -> io::Result<Self> {
+        let rx = raw_socket(ifname, ifindex, v6, protocol(v6, ah)?)?;
+        Ok(VrrpReceiver { rx: register(rx)?, v6, ifindex })
+    }
+
+    /// Joins multicast group `group` on the interface.
+    pub fn join(&self, group: IpAddr) -> io::Result<()> {
+        let s = self.rx.get_ref();
+        match group {
+            IpAddr::V6(g) => s.join_multicast_v6(&g, self.ifindex),
+            IpAddr::V4(g) => s.join_multicast_v4_n(&g, &socket2::InterfaceIndexOrAddress::Index(self.ifindex)),
+        }
+    }
+
+    /// Leaves multicast group `group` on the interface.
+    pub fn leave(&self, group: IpAddr) -> io::Result<()> {
+        let s = self.rx.get_ref();
+        match group {
+            IpAddr::V6(g) => s.leave_multicast_v6(&g, self.ifindex),
+            IpAddr::V4(g) => s.leave_multicast_v4_n(&g, &socket2::InterfaceIndexOrAddress::Index(self.ifindex)),
+        }
+    }
 
     /// Receives one packet.
     pub async fn recv(&self) -> io::Result<Received> {
@@ -125,6 +196,15 @@ impl VrrpSocket {
                 Err(_would_block) => continue,
             }
         }
+    }
+}
+
+/// The IP protocol of the sockets: VRRP, or AH (IPv4 only).
+fn protocol(v6: bool, ah: bool) -> io::Result<i32> {
+    match (ah, v6) {
+        (true, true) => Err(io::Error::new(io::ErrorKind::InvalidInput, "IPsec AH authentication is IPv4 only")),
+        (true, false) => Ok(IPPROTO_AH),
+        (false, _) => Ok(IPPROTO_VRRP),
     }
 }
 
@@ -162,11 +242,13 @@ fn register(s: Socket) -> io::Result<AsyncFd<Socket>> {
 /// IPv4 raw sockets return the IP header with the payload.
 fn recv_v4(s: &Socket) -> io::Result<Option<Received>> {
     use std::io::Read;
-    let mut bytes = vec![0u8; 2048];
-    let n = (&*s).read(&mut bytes)?;
-    bytes.truncate(n);
+    // On the stack: a 2 KiB heap buffer per packet cost a malloc and a free (and glibc's
+    // consolidation of freed chunks) for every advert; what is kept is copied out below.
+    let mut buf = [0u8; 2048];
+    let n = (&*s).read(&mut buf)?;
+    let bytes = buf.get(..n).unwrap_or_default();
     // A packet the kernel handed us that does not parse as IPv4 is skipped.
-    let Ok(packet) = crate::wire::ipv4::Ipv4Packet::new_checked(&bytes[..]) else { return Ok(None) };
+    let Ok(packet) = crate::wire::ipv4::Ipv4Packet::new_checked(bytes) else { return Ok(None) };
     Ok(Some(Received {
         src: packet.src_addr().into(),
         dst: Some(packet.dst_addr().into()),
@@ -180,7 +262,7 @@ fn recv_v4(s: &Socket) -> io::Result<Option<Received>> {
 /// IPv6 raw sockets return the payload only; the hop limit comes as ancillary data.
 fn recv_v6(s: &Socket) -> io::Result<Option<Received>> {
     use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrIn6, recvmsg};
-    let mut buf = vec![0u8; 2048];
+    let mut buf = [0u8; 2048];
     let mut cmsg = nix::cmsg_space!(nix::libc::c_int);
     let mut iov = [io::IoSliceMut::new(&mut buf)];
     let msg =

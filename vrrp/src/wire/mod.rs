@@ -38,7 +38,7 @@ pub use ipv6::Ipv6Packet;
 pub use ndisc::{NeighbourAdvert, parse_na_frame, unsolicited_na};
 pub use vrrp::{
     AuthMismatch, EmitError, EmitOptions, ParseError, ParseOptions, VrrpPacket, auth_matches, auth_mismatch, emit,
-    emit_into, parse, peek_vrid, simple_password, simple_password_eq,
+    emit_into, parse, simple_password, simple_password_eq,
 };
 
 /// Why a link-layer or IP header view (Ethernet, IPv4, IPv6, ARP, NA) refused its bytes.

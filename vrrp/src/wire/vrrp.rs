@@ -595,11 +595,40 @@ pub fn auth_mismatch(configured: &Auth, received: &Auth) -> Option<AuthMismatch>
     Some(if same_type { AuthMismatch::Failure } else { AuthMismatch::Type })
 }
 
-/// The virtual router id a VRRP message names, when it is long enough to carry one (its
-/// second byte): a receiver looks it up before judging anything else, as keepalived does
-/// (vrrp_scheduler.c, vrrp_dispatcher_read), so that another virtual router's packets,
-/// malformed or not, are not counted against this one.
+/// The VRID a received VRRP packet is for, read before any check (keepalived's
+/// vrrp_scheduler.c reads it first too, to find the instance): the second byte of the VRRP
+/// message, found behind the AH header when `ah` (IPsec AH around VRRP). `None` when the
+/// packet is too short to carry one, or is AH around another protocol. Only the VRID is
+/// read: the instance it names checks the rest (length, checksum, version, authentication).
 #[must_use]
-pub fn peek_vrid(message: &[u8]) -> Option<u8> {
+pub fn vrid_of(payload: &[u8], ah: bool) -> Option<u8> {
+    let message = if ah {
+        let a = super::ah::AhPacket::new_checked(payload).ok()?;
+        if a.next_header() != PROTOCOL {
+            return None;
+        }
+        payload.get(super::ah::HEADER_LEN..)?
+    } else {
+        payload
+    };
     message.get(1).copied()
+}
+
+#[cfg(test)]
+mod vrid_of_tests {
+    use super::vrid_of;
+
+    #[test]
+    fn reads_the_vrid_plain_and_behind_ah() {
+        assert_eq!(vrid_of(&[0x21, 51, 100, 1], false), Some(51));
+        assert_eq!(vrid_of(&[0x21], false), None);
+        let mut ah = vec![112u8, 4, 0, 0, 0, 0, 0, 1, 0, 0, 0, 7];
+        ah.extend_from_slice(&[0; 12]);
+        ah.extend_from_slice(&[0x21, 9, 100, 1]);
+        assert_eq!(vrid_of(&ah, true), Some(9));
+        assert_eq!(vrid_of(ah.get(..20).unwrap_or_default(), true), None);
+        let mut tcp = ah.clone();
+        tcp.splice(..1, [6u8]); // AH around TCP: no advert
+        assert_eq!(vrid_of(&tcp, true), None);
+    }
 }
