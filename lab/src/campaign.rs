@@ -496,9 +496,10 @@ impl<'a> Campaign<'a> {
         }
         let healed = Instant::now();
         // 1. Exactly one holder of the VIP and the DIP, the same director, within the bound.
+        // One holder, and its tandem says it is master (not addresses a killed one left).
         let one = wait_for(ONE_HOLDER_WITHIN, || {
             let (v, d) = holders();
-            v.len() == 1 && v == d
+            v.len() == 1 && v == d && self.states(v[0]) == ["MASTER"; 2]
         });
         r.one_holder_s = one.map(|d| d.as_secs_f64());
         if one.is_none() {
@@ -570,8 +571,33 @@ impl<'a> Campaign<'a> {
     }
 
     /// Waits until director1 holds the VIP and the DIP and director2 neither.
+    ///
+    /// The addresses alone do not say it: a tandem killed with `kill -9` leaves its addresses
+    /// on the interfaces until the next one starts and removes them, so the daemons are asked
+    /// too (`tandem status`): director1's instances MASTER, director2's BACKUP. (Judged by the
+    /// addresses only, a round could pass while a restarted director1 was still a backup with
+    /// its predecessor's addresses, and the next round's connections then opened on a
+    /// director2 that director1 preempted a second later, before sync could carry them.)
     pub(crate) fn settle(&self, within: Duration) -> Option<Duration> {
-        wait_for(within, || holders() == (vec![1], vec![1]))
+        wait_for(within, || {
+            holders() == (vec![1], vec![1]) && self.states(1) == ["MASTER"; 2] && self.states(2) == ["BACKUP"; 2]
+        })
+    }
+
+    /// The states of director `d`'s VRRP instances, as its `tandem status --json` says
+    /// (empty when it does not answer).
+    pub(crate) fn states(&self, d: u8) -> Vec<String> {
+        let out = std::process::Command::new(&self.tandem)
+            .args(["status", "--json", "--control-socket", &self.socket(d)])
+            .stderr(Stdio::null())
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+        v["vrrp_instances"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|i| i["state"].as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
     }
 
     /// Both directors' tables are the file's virtual server with the live real servers.
