@@ -9,7 +9,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tandem_conf::{Options, Severity, load_str, to_toml};
+use tandem_conf::{Options, load_str};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -18,16 +18,5 @@ fuzz_target!(|data: &[u8]| {
     }
     let options = Options { config_id: Some("fuzz".into()), ..Options::default() };
     let report = load_str(&text, "/nonexistent/keepalived.conf", &options);
-    for d in &report.diagnostics {
-        if d.severity == Severity::Error {
-            assert!(report.location(d).is_some(), "an error without a place: {}", d.message);
-        }
-    }
-    if report.has_errors() {
-        return;
-    }
-    let toml = to_toml(&report.config).unwrap_or_else(|e| panic!("an accepted file does not write as TOML: {e}"));
-    let again = load_str(&toml, "/nonexistent/tandem.toml", &Options::default());
-    assert!(!again.has_errors(), "its TOML is refused:\n{}\n{toml}", again.render());
-    assert_eq!(again.config, report.config, "its TOML reads differently:\n{toml}");
+    tandem_fuzz::check_loaded(&report);
 });
