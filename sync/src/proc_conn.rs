@@ -94,6 +94,58 @@ pub struct ConnTable {
     pub malformed: usize,
 }
 
+impl ConnTable {
+    /// Adds what another read of the same file saw. The kernel serves these files a page at
+    /// a time, and each page starts by walking its hash table from the first bucket to the
+    /// reader's position (`ip_vs_conn_seq_start` -> `ip_vs_conn_array`): an entry that
+    /// expires between two pages, ahead of the position, shifts the rest down by one and the
+    /// next page starts one entry late, so one read of a busy table silently misses entries.
+    /// Two reads rarely miss the same one. An entry both reads saw is kept as `later` has it
+    /// (its state is the newer); `later`'s order comes first, then what only `self` saw.
+    /// Lines that were no entry are counted as the read that met more of them did.
+    /// Returns how many of `later`'s entries were new.
+    pub fn merge(&mut self, later: ConnTable) -> usize {
+        let mut seen: std::collections::HashSet<EntryKey> = later.entries.iter().map(EntryKey::of).collect();
+        let later_len = later.entries.len();
+        let earlier = std::mem::replace(&mut self.entries, later.entries);
+        let earlier_len = earlier.len();
+        self.entries.extend(earlier.into_iter().filter(|e| seen.insert(EntryKey::of(e))));
+        self.malformed = self.malformed.max(later.malformed);
+        // Entries of both = earlier_len - (earlier's kept alone); new = later_len - both.
+        let only_earlier = self.entries.len() - later_len;
+        later_len - (earlier_len - only_earlier)
+    }
+}
+
+/// What tells two entries apart in the kernel's table: the connection's addresses and ports
+/// (templates and persistence-engine entries by their data too), not its state or expiry.
+#[derive(PartialEq, Eq, Hash)]
+struct EntryKey {
+    protocol: u8,
+    client: IpAddr,
+    cport: u16,
+    vaddr: IpAddr,
+    vport: u16,
+    daddr: IpAddr,
+    dport: u16,
+    pe: Option<(String, String)>,
+}
+
+impl EntryKey {
+    fn of(e: &ConnEntry) -> Self {
+        EntryKey {
+            protocol: e.protocol,
+            client: e.client,
+            cport: e.cport,
+            vaddr: e.vaddr,
+            vport: e.vport,
+            daddr: e.daddr,
+            dport: e.dport,
+            pe: e.pe_name.clone().map(|n| (n, e.pe_data.clone().unwrap_or_default())),
+        }
+    }
+}
+
 /// Parses the whole text of /proc/net/ip_vs_conn or ip_vs_conn_sync (both formats may even be
 /// mixed): header lines and blank lines are skipped, other lines that do not parse are
 /// counted in [`ConnTable::malformed`]. Never fails.

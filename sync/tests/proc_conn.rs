@@ -136,3 +136,32 @@ proptest! {
         let _ = parse_conn_line(&mutated);
     }
 }
+
+/// Two reads of a changing table, each missing an entry (the page-by-page walk skips one
+/// when an entry ahead of it expires): the merge has every entry once, as the later read saw
+/// it, and what only the first read saw.
+#[test]
+fn two_reads_merge_into_every_entry_once() {
+    let all = parse_conn_table(IP_VS_CONN_SYNC).entries;
+    let mut first = parse_conn_table(IP_VS_CONN_SYNC);
+    first.entries.remove(40);
+    let mut second = parse_conn_table(IP_VS_CONN_SYNC);
+    second.entries.remove(7);
+    second.entries[0].state = "FIN_WAIT".into();
+    second.entries[0].expires = 3;
+    assert_eq!(first.merge(second), 1, "the entry the first read missed");
+    assert_eq!(first.entries.len(), all.len());
+    assert_eq!((first.entries[0].state.as_str(), first.entries[0].expires), ("FIN_WAIT", 3));
+    for e in &all[1..] {
+        assert_eq!(first.entries.iter().filter(|m| *m == e).count(), 1, "{e:?}");
+    }
+    // Entries differing only in state or expiry are one entry; in an address, two.
+    let mut a = parse_conn_table(IP_VS_CONN);
+    let mut b = parse_conn_table(IP_VS_CONN);
+    b.entries[1].expires += 5;
+    b.entries[2].cport ^= 1;
+    assert_eq!(a.merge(b), 1);
+    assert_eq!(a.entries.len(), 8);
+    let again = a.clone();
+    assert_eq!(a.merge(again), 0);
+}

@@ -218,11 +218,25 @@ fn table_size() -> Option<usize> {
     )
 }
 
+/// At most this many reads of /proc/net/ip_vs_conn make one snapshot of the table.
+const READS: usize = 4;
+
 /// Reads this director's table and packs it: (datagrams, records).
 fn pack_table(services: &Table, sync_id: u8, maxlen: usize) -> Result<(Vec<Vec<u8>>, usize), String> {
-    let text =
-        std::fs::read_to_string("/proc/net/ip_vs_conn").map_err(|e| format!("read /proc/net/ip_vs_conn: {e}"))?;
-    let table = tandem_sync::parse_conn_table(&text);
+    // One read of a table whose entries expire meanwhile misses some (see ConnTable::merge; the CI lost a connection at
+    // a return this way). Read again until a read finds nothing the others missed, at most
+    // READS times.
+    let read = || {
+        std::fs::read_to_string("/proc/net/ip_vs_conn")
+            .map(|text| tandem_sync::parse_conn_table(&text))
+            .map_err(|e| format!("read /proc/net/ip_vs_conn: {e}"))
+    };
+    let mut table = read()?;
+    for _ in 1..READS {
+        if table.merge(read()?) == 0 {
+            break;
+        }
+    }
     let by_mark = fwmark_dests(services);
     let (recs, skipped) = records(&table.entries, |e| dest_info(services, &by_mark, e));
     if skipped.total() > 0 || table.malformed > 0 {
