@@ -53,6 +53,10 @@ pub const REQUEST_ATTEMPTS: u32 = 5;
 pub const COOLDOWN: Duration = Duration::from_secs(2);
 /// How long a requester waits for the Done of a resync a master has started.
 pub const ANSWERED_WAIT: Duration = Duration::from_secs(600);
+/// The most requests one resync answers (and the most waiting for the next): a pair has one
+/// backup, a few directors a few. Without a bound, a stream of requests with fresh nonces
+/// grew the master's lists without end and made it multicast a Started for each.
+pub const MAX_REQUESTERS: usize = 16;
 /// How often a master says how large its table is.
 pub const TABLE_EVERY: Duration = Duration::from_secs(2);
 
@@ -292,6 +296,9 @@ pub enum Answer {
     Joined,
     /// Not for this master (another sync id).
     NotOurs,
+    /// Ignored: [`MAX_REQUESTERS`] requests already wait for this resync or the next. The
+    /// requester asks again ([`REQUEST_EVERY`]).
+    Full,
 }
 
 /// The master's side: answers requests, paces the datagrams, announces the end.
@@ -344,18 +351,24 @@ impl Sender {
         }
         if self.is_sending() {
             if !self.answering.contains(&nonce) {
+                if self.answering.len() >= MAX_REQUESTERS {
+                    return Answer::Full;
+                }
                 self.answering.push(nonce);
                 self.started.push_back(Control::Started { sync_id: self.sync_id, nonce });
             }
             return Answer::Joined;
         }
+        let known = self.waiting.contains(&nonce);
+        if !known && self.waiting.len() >= MAX_REQUESTERS {
+            return Answer::Full;
+        }
+        if !known {
+            self.waiting.push(nonce);
+        }
         if self.last_start.is_some_and(|t| now.saturating_duration_since(t) < COOLDOWN) {
-            if !self.waiting.contains(&nonce) {
-                self.waiting.push(nonce);
-            }
             return Answer::Joined;
         }
-        self.waiting.push(nonce);
         Answer::Start
     }
 
@@ -610,5 +623,30 @@ mod tests {
         assert_eq!(s.poll_control(), Some(Control::Started { sync_id: 51, nonce: 3 }));
         assert_eq!(s.poll_records(t0 + COOLDOWN), None);
         assert_eq!(s.poll_control(), Some(Control::Done { sync_id: 51, nonce: 3, records: 0, datagrams: 0 }));
+    }
+
+    /// A stream of requests with fresh nonces: each resync answers MAX_REQUESTERS of them (one
+    /// Started and one Done each), the rest are refused, and the lists stay bounded.
+    #[test]
+    fn requests_beyond_the_bound_are_refused() {
+        let t0 = Instant::now();
+        let mut s = Sender::new(51, ms(2));
+        let req = |nonce| Control::Request { sync_id: 51, nonce };
+        let answers: Vec<Answer> = (0..100).map(|n| s.handle_request(t0, &req(n))).collect();
+        assert_eq!(answers.iter().filter(|a| **a == Answer::Full).count(), 100 - MAX_REQUESTERS);
+        // A repeated request of one already waiting is not refused.
+        assert_ne!(s.handle_request(t0, &req(0)), Answer::Full);
+        s.start(t0, vec![vec![1]], 1);
+        assert_eq!((0..100).map(|n| s.handle_request(t0, &req(1000 + n))).filter(|a| *a == Answer::Full).count(), 100);
+        assert_eq!(s.poll_records(t0), Some(vec![1]));
+        assert_eq!(s.poll_records(t0 + ms(2)), None);
+        let sent: Vec<Control> = std::iter::from_fn(|| s.poll_control()).collect();
+        let started = sent.iter().filter(|c| matches!(c, Control::Started { .. })).count();
+        let done = sent.iter().filter(|c| matches!(c, Control::Done { .. })).count();
+        assert_eq!((started, done), (MAX_REQUESTERS, MAX_REQUESTERS));
+        // After it, in the cooldown, MAX_REQUESTERS wait for the next one again.
+        let waiting =
+            (0..100).map(|n| s.handle_request(t0 + ms(3), &req(2000 + n))).filter(|a| *a == Answer::Joined).count();
+        assert_eq!(waiting, MAX_REQUESTERS);
     }
 }

@@ -253,6 +253,9 @@ fn pack_table(services: &Table, sync_id: u8, maxlen: usize) -> Result<(Vec<Vec<u
     Ok((datagrams, recs.len()))
 }
 
+/// Refused resync requests are logged at most this often.
+const REFUSED_SAY_EVERY: Duration = Duration::from_secs(60);
+
 /// How long a backup counts as there after it last said so (three of its messages).
 const BACKUP_HEARD_FOR: Duration = Duration::from_secs(6);
 
@@ -296,6 +299,8 @@ pub async fn run(
     let mut buf = vec![0u8; 2048];
     let mut heard_buf = vec![0u8; 65_536];
     let mut lag = Lag::default();
+    // When a refused request was last logged.
+    let mut refused_said: Option<Instant> = None;
     let mut next_table = Instant::now();
     // Backups heard (address -> when, what they said).
     let mut backups: HashMap<IpAddr, (Instant, BackupSnapshot)> = HashMap::new();
@@ -484,6 +489,18 @@ pub async fn run(
                                         }
                                         Answer::Joined => debug!(%from, nonce, "resync: request joins the resync under way"),
                                         Answer::NotOurs => {}
+                                        Answer::Full => {
+                                            let now = Instant::now();
+                                            if refused_said.is_none_or(|t| now.duration_since(t) >= REFUSED_SAY_EVERY) {
+                                                refused_said = Some(now);
+                                                warn!(
+                                                    %from,
+                                                    nonce,
+                                                    max = tandem_sync::resync::MAX_REQUESTERS,
+                                                    "resync: request refused, as many requesters already wait (a flood on the sync link?)"
+                                                );
+                                            }
+                                        }
                                     }
                                 }
                             }
