@@ -208,7 +208,7 @@ async fn run_with_interfaces(
 ) -> Result<Exit, String> {
     let (tx, mut rx) = mpsc::channel::<Event>(256);
     // Dropped at the end of the run: the registrations (and sockets nobody else uses) go.
-    let mut io = Vec::new();
+    let mut io = Vec::with_capacity(unit.members.len());
     for (i, m) in unit.members.iter().enumerate() {
         io.push(open_io(i, m, shared, &tx)?);
     }

@@ -47,6 +47,9 @@ impl SyncGroup {
     /// A group of `members` (instances in [`State::Init`]).
     pub fn new(name: impl Into<String>, members: Vec<Instance>) -> Self {
         let mut members = members;
+        // Held for the group's life: no spare room (a vector collected from an iterator of
+        // unknown length keeps room for at least four instances).
+        members.shrink_to_fit();
         for m in &mut members {
             m.set_gated(true);
         }
