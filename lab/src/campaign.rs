@@ -952,7 +952,7 @@ mod tests {
         assert_ne!(a, b);
     }
 
-    /// The seed of the test suite's short campaign (lab/tests/lab_vm.rs): its first
+    /// The seed of the test suite's short campaign (lab/tests/campaign_vm.rs): its first
     /// six rounds draw six kinds of fault, the master's machine death, a partition, a kill -9,
     /// a bad reload and loss among them.
     const SUITE_SEED: u64 = 1964;
