@@ -154,6 +154,12 @@ mod tests {
         assert_eq!(find("^b", &[], "a\nb"), None);
         assert_eq!(find("^b", &["multiline"], "a\nb"), Some((2, 3)));
         assert_eq!(find("a b", &["extended"], "ab"), Some((0, 2)));
+        // utf: `.` is one character (é is two bytes), not one byte.
+        assert_eq!(find("^.$", &[], "é"), None);
+        assert_eq!(find("^.$", &["utf"], "é"), Some((0, 2)));
+        // ucp: \w is Unicode's word characters, not ASCII's.
+        assert_eq!(find("^\\w$", &["utf"], "é"), None);
+        assert_eq!(find("^\\w$", &["utf", "ucp"], "é"), Some((0, 2)));
     }
 
     #[test]
