@@ -1528,17 +1528,9 @@ fn keepalived_accepts_the_corpus() {
     );
     // The corpus is judged by the keepalived the suite is written against: another version
     // would accept or refuse for its own reasons.
-    let version = std::process::Command::new(keepalived).arg("--version").output().expect("cannot run keepalived");
-    let version = String::from_utf8_lossy(if version.stderr.is_empty() { &version.stdout } else { &version.stderr })
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        version.starts_with("Keepalived v2.2.7 "),
-        "the corpus is judged by keepalived 2.2.7; {} is {version:?}",
-        keepalived.display()
-    );
+    if let Err(e) = tandem_tests::keepalived::judge() {
+        panic!("{e}");
+    }
     // Always in a fresh network namespace (`unshare -n`), never in the machine's own: the
     // interfaces the corpus names are veth pairs made there.
     const SETUP: &str = "set -e; ip link set lo up; for i in 0 1 2 3; do ip link add eth$i type veth peer name eth${i}p; \

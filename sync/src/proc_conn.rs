@@ -23,6 +23,7 @@
 //! of fwmark services have protocol `IP` and the mark in the virtual address field (vport 0).
 
 use crate::state::protocol_from_name;
+use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Where an entry came from (ip_vs_conn_sync's origin column, `ip_vs_origin_name`).
@@ -105,45 +106,25 @@ impl ConnTable {
     /// Lines that were no entry are counted as the read that met more of them did.
     /// Returns how many of `later`'s entries were new.
     pub fn merge(&mut self, later: ConnTable) -> usize {
-        let mut seen: std::collections::HashSet<EntryKey> = later.entries.iter().map(EntryKey::of).collect();
-        let later_len = later.entries.len();
-        let earlier = std::mem::replace(&mut self.entries, later.entries);
-        let earlier_len = earlier.len();
-        self.entries.extend(earlier.into_iter().filter(|e| seen.insert(EntryKey::of(e))));
+        let ours: HashSet<EntryKey> = self.entries.iter().map(entry_key).collect();
+        let new = later.entries.iter().filter(|e| !ours.contains(&entry_key(e))).count();
+        let theirs: HashSet<EntryKey> = later.entries.iter().map(entry_key).collect();
+        let only_ours: Vec<ConnEntry> =
+            std::mem::take(&mut self.entries).into_iter().filter(|e| !theirs.contains(&entry_key(e))).collect();
+        self.entries = later.entries;
+        self.entries.extend(only_ours);
         self.malformed = self.malformed.max(later.malformed);
-        // Entries of both = earlier_len - (earlier's kept alone); new = later_len - both.
-        let only_earlier = self.entries.len() - later_len;
-        later_len - (earlier_len - only_earlier)
+        new
     }
 }
 
-/// What tells two entries apart in the kernel's table: the connection's addresses and ports
-/// (templates and persistence-engine entries by their data too), not its state or expiry.
-#[derive(PartialEq, Eq, Hash)]
-struct EntryKey {
-    protocol: u8,
-    client: IpAddr,
-    cport: u16,
-    vaddr: IpAddr,
-    vport: u16,
-    daddr: IpAddr,
-    dport: u16,
-    pe: Option<(String, String)>,
-}
+/// What tells two entries apart in the kernel's table: protocol, client, virtual and
+/// destination address and port, and the persistence engine's name and data (templates of
+/// engines differ by them), not the state or the expiry.
+type EntryKey<'a> = (u8, IpAddr, u16, IpAddr, u16, IpAddr, u16, Option<&'a str>, Option<&'a str>);
 
-impl EntryKey {
-    fn of(e: &ConnEntry) -> Self {
-        EntryKey {
-            protocol: e.protocol,
-            client: e.client,
-            cport: e.cport,
-            vaddr: e.vaddr,
-            vport: e.vport,
-            daddr: e.daddr,
-            dport: e.dport,
-            pe: e.pe_name.clone().map(|n| (n, e.pe_data.clone().unwrap_or_default())),
-        }
-    }
+fn entry_key(e: &ConnEntry) -> EntryKey<'_> {
+    (e.protocol, e.client, e.cport, e.vaddr, e.vport, e.daddr, e.dport, e.pe_name.as_deref(), e.pe_data.as_deref())
 }
 
 /// Parses the whole text of /proc/net/ip_vs_conn or ip_vs_conn_sync (both formats may even be

@@ -256,6 +256,22 @@ fn pack_table(services: &Table, sync_id: u8, maxlen: usize) -> Result<(Vec<Vec<u
 /// Refused resync requests are logged at most this often.
 const REFUSED_SAY_EVERY: Duration = Duration::from_secs(60);
 
+/// Logs a refused request (the master's lists are full), at most every
+/// [`REFUSED_SAY_EVERY`]: `said` is when it last did.
+fn say_refused(said: &mut Option<Instant>, from: SocketAddr, nonce: u64) {
+    let now = Instant::now();
+    if said.is_some_and(|t| now.duration_since(t) < REFUSED_SAY_EVERY) {
+        return;
+    }
+    *said = Some(now);
+    warn!(
+        %from,
+        nonce,
+        max = tandem_sync::resync::MAX_REQUESTERS,
+        "resync: request refused, as many requesters already wait (a flood on the sync link?)"
+    );
+}
+
 /// How long a backup counts as there after it last said so (three of its messages).
 const BACKUP_HEARD_FOR: Duration = Duration::from_secs(6);
 
@@ -489,18 +505,7 @@ pub async fn run(
                                         }
                                         Answer::Joined => debug!(%from, nonce, "resync: request joins the resync under way"),
                                         Answer::NotOurs => {}
-                                        Answer::Full => {
-                                            let now = Instant::now();
-                                            if refused_said.is_none_or(|t| now.duration_since(t) >= REFUSED_SAY_EVERY) {
-                                                refused_said = Some(now);
-                                                warn!(
-                                                    %from,
-                                                    nonce,
-                                                    max = tandem_sync::resync::MAX_REQUESTERS,
-                                                    "resync: request refused, as many requesters already wait (a flood on the sync link?)"
-                                                );
-                                            }
-                                        }
+                                        Answer::Full => say_refused(&mut refused_said, from, nonce),
                                     }
                                 }
                             }
