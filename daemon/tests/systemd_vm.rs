@@ -1,11 +1,11 @@
 //! The Debian package under systemd, in one VM boot with systemd as PID 1.
 //!
-//! On the host, `scripts/package` builds the .deb (and cargo-deb, when missing); its file list
-//! and control fields are checked with `dpkg-deb`. In the VM (the rig's systemd mode: an
-//! overlay over the host's root, so `dpkg -i` lands in a throwaway layer), the package is
-//! installed and two directors run as `tandem@d1` and `tandem@d2`, each in its own network
-//! namespace on one bridge, with one VRRP instance (VIP 192.0.2.100/24; d1 priority 150, d2
-//! 100). Then, one snippet each:
+//! On the host, `scripts/package` builds the .deb of the debug build the suite made (and
+//! cargo-deb, when missing); its file list and control fields are checked with `dpkg-deb`. In
+//! the VM (the rig's systemd mode: an overlay over the host's root, so `dpkg -i` lands in a
+//! throwaway layer), the package is installed and two directors run as `tandem@d1` and
+//! `tandem@d2`, each in its own network namespace on one bridge, with one VRRP instance (VIP
+//! 192.0.2.100/24; d1 priority 150, d2 100). Then, one snippet each:
 //!
 //! 1. `installed`: the package's files are where they should be, the units neither enabled nor
 //!    started;
@@ -23,7 +23,7 @@
 //! would come back before d2's master-down timer (3.6 s) and d2 might never be seen holding
 //! the VIP. Each snippet writes its evidence (systemctl show, systemctl status, journal, ip
 //! addr) to its output directory; the assertions here quote it. About 2 to 3.5 minutes here:
-//! the package (a release build when needed), then the VM (boot 15-30 s, dpkg -i about 20 s
+//! the package (of the debug build the suite made), then the VM (boot 15-30 s, dpkg -i about 20 s
 //! over the 9p root, the five steps, poweroff).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a failed set-up step should fail the test
@@ -44,8 +44,13 @@ fn deb() -> &'static Path {
     static DEB: OnceLock<PathBuf> = OnceLock::new();
     DEB.get_or_init(|| {
         let started = Instant::now();
-        let out =
-            Command::new(repo().join("scripts/package")).current_dir(repo()).output().expect("scripts/package runs");
+        // The packaging is under test, not the optimiser: the debug binary the suite built
+        // already, rather than a release build of everything (minutes on a fresh machine).
+        let out = Command::new(repo().join("scripts/package"))
+            .env("TANDEM_PACKAGE_PROFILE", "dev")
+            .current_dir(repo())
+            .output()
+            .expect("scripts/package runs");
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "scripts/package failed ({}):\n{stdout}\n{}", out.status, tail(&stderr, 40));

@@ -959,8 +959,24 @@ impl Vm {
             .snippets
             .iter()
             .map(|(name, _)| SnippetResult::read(name, &out.join("snippets").join(name)))
-            .collect();
+            .collect::<Vec<SnippetResult>>();
+        // Where the boot's time went (shown by `cargo test -- --nocapture`).
+        for r in setup.iter().chain(&results) {
+            match r.took {
+                Some(took) => eprintln!("tandem-vm: {} took {:.1} s (guest clock)", r.name, took.as_secs_f64()),
+                None => eprintln!("tandem-vm: {} did not finish", r.name),
+            }
+        }
         Ok(BatchRun { run, setup, results })
+    }
+}
+
+/// `START END` (two readings of /proc/uptime) as the time between them.
+fn uptime_span(text: &str) -> Option<Duration> {
+    let mut it = text.split_whitespace().map(str::parse::<f64>);
+    match (it.next(), it.next()) {
+        (Some(Ok(start)), Some(Ok(end))) => Duration::try_from_secs_f64(end - start).ok(),
+        _ => None,
     }
 }
 
@@ -1138,8 +1154,10 @@ impl Batch {
             r#"# tandem VM batch (generated)
 tandem_run() { # DIR SCRIPT
     mkdir -p "$1"
+    set -- "$1" "$2" "$(cut -d' ' -f1 /proc/uptime)"
     TANDEM_SNIPPET_OUT="$1" timeout -k 5 "$TANDEM_SNIPPET_TIMEOUT" /bin/sh "$2" < /dev/null > "$1/stdout" 2> "$1/stderr"
     echo $? > "$1/status"
+    echo "$3 $(cut -d' ' -f1 /proc/uptime)" > "$1/uptime"
     return "$(cat "$1/status")"
 }
 "#,
@@ -1171,6 +1189,8 @@ pub struct SnippetResult {
     pub stderr: String,
     /// Its `$TANDEM_SNIPPET_OUT` on the host (gone when the [`BatchRun`] is dropped).
     pub out_dir: PathBuf,
+    /// How long it ran, by the guest's monotonic clock; `None` when it did not finish.
+    pub took: Option<Duration>,
 }
 
 impl SnippetResult {
@@ -1181,6 +1201,7 @@ impl SnippetResult {
             stdout: read_lossy(&dir.join("stdout")),
             stderr: read_lossy(&dir.join("stderr")),
             out_dir: dir.to_path_buf(),
+            took: uptime_span(&read_lossy(&dir.join("uptime"))),
         }
     }
 
