@@ -52,21 +52,24 @@ pub fn table_with(c: &conf::Config, pools: Option<&[Vec<(SocketAddr, u32)>]>) ->
             match pool {
                 None => {
                     for rs in &vs.real_servers {
-                        dests.insert(DestKey { addr: rs.ip, port: rs.port.unwrap_or(vs_port) }, dest(vs, rs));
+                        dests.insert(
+                            DestKey { addr: rs.ip, port: dest_port(vs, rs.lb_kind, rs.port, vs_port) },
+                            dest(vs, rs),
+                        );
                     }
                 }
                 Some(pool) => {
                     for (addr, weight) in pool {
                         if let Some(rs) = find(addr) {
                             let d = Dest { weight: *weight, ..dest(vs, rs) };
-                            dests.insert(DestKey { addr: rs.ip, port: rs.port.unwrap_or(vs_port) }, d);
+                            dests.insert(DestKey { addr: rs.ip, port: dest_port(vs, rs.lb_kind, rs.port, vs_port) }, d);
                         } else if let Some(s) =
                             vs.sorry_server.as_ref().filter(|s| s.ip == addr.ip() && s.port.unwrap_or(0) == addr.port())
                         {
                             let mut as_rs = conf::RealServer::new(s.ip, s.port);
                             as_rs.lb_kind = s.lb_kind;
                             let d = Dest { weight: *weight, ..dest(vs, &as_rs) };
-                            dests.insert(DestKey { addr: s.ip, port: s.port.unwrap_or(vs_port) }, d);
+                            dests.insert(DestKey { addr: s.ip, port: dest_port(vs, s.lb_kind, s.port, vs_port) }, d);
                         }
                     }
                 }
@@ -75,6 +78,23 @@ pub fn table_with(c: &conf::Config, pools: Option<&[Vec<(SocketAddr, u32)>]>) ->
         }
     }
     t
+}
+
+/// The port a real server (or sorry server) has in the kernel's table, in a service whose
+/// port is `vs_port` (0 for a firewall mark). As keepalived (keepalived/check/ipvswrapper.c,
+/// ipvs_set_drule and ipvs_group_cmd) and ipvsadm: under NAT its own port, the service's when
+/// it names none; under DR and TUN, which cannot change a packet's port, the service's
+/// whatever port it names (that one is where its health checks go; `tandem check` warns).
+pub fn dest_port(
+    vs: &conf::VirtualServer,
+    method: Option<conf::ForwardMethod>,
+    port: Option<u16>,
+    vs_port: u16,
+) -> u16 {
+    match method.unwrap_or(vs.lb_kind) {
+        conf::ForwardMethod::Nat => port.unwrap_or(vs_port),
+        conf::ForwardMethod::Dr | conf::ForwardMethod::Tun => vs_port,
+    }
 }
 
 fn protocol(vs: &conf::VirtualServer) -> u16 {
@@ -264,5 +284,30 @@ pub(crate) mod tests {
             d6.values().next().unwrap().forward,
             Forward::Tunnel { kind: TunnelType::Gue, port: 6080, flags: 1 }
         );
+    }
+
+    /// Under DR and TUN the kernel holds a real server at the service's port (0 in a
+    /// firewall-mark service), as keepalived programs it, whatever port it names for its
+    /// checks; under NAT, at its own port. A real server with a NAT override in a DR service
+    /// keeps its own.
+    #[test]
+    fn dr_and_tun_real_servers_take_the_services_port() {
+        let c = load(
+            "virtual_server_group G {\n 192.0.2.50 8080\n fwmark 9\n}\n\
+             virtual_server group G {\n protocol TCP\n lb_kind DR\n real_server 10.0.0.11 80 {\n  weight 1\n }\n real_server 10.0.0.12 81 {\n  lb_kind NAT\n  weight 1\n }\n}\n\
+             virtual_server 192.0.2.60 443 {\n protocol TCP\n lb_kind TUN\n real_server 10.0.0.13 8443 {\n  weight 1\n }\n sorry_server 10.0.0.14 9443\n}\n",
+        );
+        let t = table(&c);
+        let ports = |k: &ServiceKey| t.services.get(k).unwrap().1.keys().map(|d| d.to_string()).collect::<Vec<_>>();
+        let addr = |a: &str, port| ServiceKey::Addr { protocol: proto::TCP, addr: a.parse().unwrap(), port };
+        assert_eq!(ports(&addr("192.0.2.50", 8080)), ["10.0.0.11:8080", "10.0.0.12:81"]);
+        assert_eq!(ports(&ServiceKey::Fwmark { v6: false, mark: 9 }), ["10.0.0.11:0", "10.0.0.12:81"]);
+        assert_eq!(ports(&addr("192.0.2.60", 443)), ["10.0.0.13:443"]);
+        // The sorry server too, when the health checks put it in.
+        let sorry: SocketAddr = "10.0.0.14:9443".parse().unwrap();
+        let pools = [vec![], vec![(sorry, 1)]];
+        let t = table_with(&c, Some(&pools));
+        let (_, d) = t.services.get(&addr("192.0.2.60", 443)).unwrap();
+        assert_eq!(d.keys().map(|d| d.to_string()).collect::<Vec<_>>(), ["10.0.0.14:443"]);
     }
 }

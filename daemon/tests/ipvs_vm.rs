@@ -56,6 +56,15 @@ const CASES: &[Case] = &[
         conf: "virtual_server 192.0.2.14 5060 {\n protocol UDP\n lb_algo rr\n lb_kind NAT\n persistence_timeout 60\n persistence_engine sip\n real_server 10.0.0.11 5060 {\n  weight 1\n  uthreshold 100\n  lthreshold 10\n }\n}\n",
         ipvsadm: "ipvsadm -A -u 192.0.2.14:5060 -s rr -p 60 --pe sip\nipvsadm -a -u 192.0.2.14:5060 -r 10.0.0.11:5060 -m -w 1 -x 100 -y 10",
     },
+    // A group: an address range, one address and a firewall mark, each a service of its own;
+    // under DR the real servers take each service's port, as keepalived programs them (and
+    // ipvsadm does), 0 in the mark's (keepalived's ipvs_group_cmd), not the port they name for
+    // their checks.
+    Case {
+        name: "group_range_vip_fwmark_dr",
+        conf: "virtual_server_group G1 {\n 192.0.2.40-42 80\n 192.0.2.50 8080\n fwmark 9\n}\nvirtual_server group G1 {\n protocol TCP\n lb_algo wlc\n lb_kind DR\n persistence_timeout 120\n real_server 10.0.0.11 8000 {\n  weight 2\n }\n real_server 10.0.0.12 8000 {\n  weight 1\n }\n}\n",
+        ipvsadm: "for a in 192.0.2.40:80 192.0.2.41:80 192.0.2.42:80 192.0.2.50:8080; do ipvsadm -A -t $a -s wlc -p 120; ipvsadm -a -t $a -r 10.0.0.11:8000 -g -w 2; ipvsadm -a -t $a -r 10.0.0.12:8000 -g -w 1; done\nipvsadm -A -f 9 -s wlc -p 120\nipvsadm -a -f 9 -r 10.0.0.11:0 -g -w 2\nipvsadm -a -f 9 -r 10.0.0.12:0 -g -w 1",
+    },
     Case {
         name: "every_scheduler",
         conf: "virtual_server 192.0.2.20 1001 {\n protocol TCP\n lb_algo rr\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1002 {\n protocol TCP\n lb_algo wrr\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1003 {\n protocol TCP\n lb_algo lc\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1004 {\n protocol TCP\n lb_algo wlc\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1005 {\n protocol TCP\n lb_algo lblc\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1006 {\n protocol TCP\n lb_algo lblcr\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1007 {\n protocol TCP\n lb_algo dh\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1008 {\n protocol TCP\n lb_algo sh\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1009 {\n protocol TCP\n lb_algo sed\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1010 {\n protocol TCP\n lb_algo nq\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1011 {\n protocol TCP\n lb_algo fo\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1012 {\n protocol TCP\n lb_algo ovf\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\nvirtual_server 192.0.2.20 1013 {\n protocol TCP\n lb_algo mh\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\n",
@@ -146,6 +155,7 @@ fn run() -> &'static BatchRun {
         batch = batch.snippet("ends", ends_snippet());
         batch = batch.snippet("globals", globals_snippet());
         batch = batch.snippet("flush_on_stop", flush_on_stop_snippet());
+        batch = batch.snippet("twos", twos_snippet());
         // Last: it unloads IPVS and loads it again.
         batch = batch.snippet("late", late_snippet());
         vm.run_batch(&batch).unwrap_or_else(|e| panic!("{e}"))
@@ -180,6 +190,44 @@ fn lvs_timeouts_and_lvs_flush_apply_and_dont_release_ipvs_keeps_the_table() {
     );
     assert_eq!(s.read_to_string("stop_status").unwrap().trim(), "0", "{log}");
     assert_eq!(s.read_to_string("after_stop").unwrap(), running, "--dont-release-ipvs leaves the table\n{log}");
+}
+
+/// The `twos` scheduler (Linux 6.2 and later): where the kernel has it, tandem's service is
+/// ipvsadm's; where it has not (Debian 12's 6.1), the kernel refuses that one service, tandem
+/// says which and why, and programs the others.
+fn twos_snippet() -> String {
+    let tandem = env!("CARGO_BIN_EXE_tandem");
+    let conf = "virtual_server 192.0.2.21 1014 {\n protocol TCP\n lb_algo twos\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\n\
+                virtual_server 192.0.2.21 1015 {\n protocol TCP\n lb_algo rr\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\n";
+    format!(
+        "cat > $TMPDIR/twos.conf <<'CONF'\n{conf}CONF\nipvsadm -C\nuname -r > \"$TANDEM_SNIPPET_OUT/kernel\"\n\
+         if modprobe ip_vs_twos 2>/dev/null; then echo yes > \"$TANDEM_SNIPPET_OUT/has_twos\"; fi\n\
+         ipvsadm -A -t 192.0.2.21:1014 -s twos && ipvsadm -a -t 192.0.2.21:1014 -r 10.0.0.11:80 -m -w 1\n\
+         ipvsadm -A -t 192.0.2.21:1015 -s rr\nipvsadm -a -t 192.0.2.21:1015 -r 10.0.0.11:80 -m -w 1\n\
+         ipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/ipvsadm\"\nipvsadm -C\n\
+         {tandem} run -f $TMPDIR/twos.conf > \"$TANDEM_SNIPPET_OUT/tandem.log\" 2>&1 &\npid=$!\n\
+         i=0; while [ $i -lt 150 ]; do ipvsadm -Sn > $TMPDIR/got; cmp -s $TMPDIR/got \"$TANDEM_SNIPPET_OUT/ipvsadm\" && break; i=$((i+1)); sleep 0.1; done\n\
+         sleep 1\nipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/tandem\"\nkill -TERM $pid; wait $pid\nipvsadm -C\n"
+    )
+}
+
+#[test]
+fn the_twos_scheduler_where_the_kernel_has_it_and_a_clear_refusal_where_not() {
+    let s = run().get("twos").unwrap();
+    let log = s.read_to_string("tandem.log").unwrap_or_default();
+    assert!(s.passed(), "{}\n{log}", s.stderr);
+    let (want, got) = (s.read_to_string("ipvsadm").unwrap_or_default(), s.read_to_string("tandem").unwrap_or_default());
+    assert!(got.contains("-A -t 192.0.2.21:1015 -s rr"), "the other service:\n{got}\n{log}");
+    assert_eq!(got, want, "{log}");
+    let kernel = s.read_to_string("kernel").unwrap_or_default();
+    if s.read_to_string("has_twos").is_ok() {
+        assert!(got.contains("-s twos"), "{got}\n{log}");
+    } else {
+        eprintln!("kernel {} has no twos scheduler: checked that it is refused clearly", kernel.trim());
+        assert!(!got.contains("twos"), "{got}");
+        let line = log.lines().find(|l| l.contains("192.0.2.21:1014")).unwrap_or_else(|| panic!("not logged:\n{log}"));
+        assert!(line.contains("twos"), "the refusal names the scheduler: {line}");
+    }
 }
 
 /// At stop, tandem removes the services it configured and leaves the others; with
@@ -226,7 +274,8 @@ fn at_stop_tandem_removes_its_services_and_lvs_flush_on_stop_every_service() {
 
 /// IPVS missing at start: the modules unloaded and the kernel's on-demand loading off
 /// (/proc/sys/kernel/modprobe), tandem starts anyway, its VRRP instance becomes master and
-/// holds the VIP, and it says it cannot program IPVS; once `modprobe ip_vs` loads the module,
+/// holds the VIP, and it says it cannot program IPVS (and `tandem plan` says IPVS is missing);
+/// once `modprobe ip_vs` loads the module,
 /// the table is programmed at the next retry without a restart.
 fn late_snippet() -> String {
     let tandem = env!("CARGO_BIN_EXE_tandem");
@@ -241,6 +290,7 @@ fn late_snippet() -> String {
          {tandem} run -f $TMPDIR/late.conf > \"$TANDEM_SNIPPET_OUT/tandem.log\" 2>&1 &\npid=$!\n\
          end=$(($(date +%s) + 15)); while [ $(date +%s) -lt $end ]; do ip -o addr show dev w0 | grep -q 192.0.2.101 && break; sleep 0.1; done\n\
          sleep 1\nip -o addr show dev w0 > \"$TANDEM_SNIPPET_OUT/vip_without_ipvs\"\n\
+         {tandem} plan -f $TMPDIR/late.conf > \"$TANDEM_SNIPPET_OUT/plan\" 2>&1; echo $? > \"$TANDEM_SNIPPET_OUT/plan.status\"\n\
          echo \"$helper\" > /proc/sys/kernel/modprobe\nmodprobe ip_vs\nmodprobe ip_vs_rr\n\
          end=$(($(date +%s) + 20)); while [ $(date +%s) -lt $end ]; do ipvsadm -Ln | grep -q 10.0.0.11 && break; sleep 0.2; done\n\
          ipvsadm -Sn > \"$TANDEM_SNIPPET_OUT/programmed\"\nkill -0 $pid && echo alive > \"$TANDEM_SNIPPET_OUT/alive\"\n\
@@ -256,6 +306,14 @@ fn without_ipvs_vrrp_runs_and_the_table_comes_once_the_module_is_loaded() {
     assert_eq!(s.read_to_string("loaded_before").unwrap().trim(), "0", "IPVS was still loaded");
     assert!(s.read_to_string("vip_without_ipvs").unwrap().contains("192.0.2.101/24"), "VRRP held the VIP\n{log}");
     assert!(log.contains("cannot program IPVS"), "{log}");
+    // `tandem plan` meanwhile: the same absence, said in words (exit 1), not a netlink dump.
+    let plan = s.read_to_string("plan").unwrap_or_default();
+    assert_eq!(s.read_to_string("plan.status").unwrap_or_default().trim(), "1", "{plan}");
+    assert!(
+        plan.contains("error: open the IPVS generic netlink family: IPVS is not available in this kernel (is the ip_vs module loaded? `modprobe ip_vs`)"),
+        "{plan}"
+    );
+    assert!(!plan.contains("Nlmsgerr"), "{plan}");
     assert_eq!(
         s.read_to_string("programmed").unwrap(),
         "-A -t 192.0.2.101:80 -s rr\n-a -t 192.0.2.101:80 -r 10.0.0.11:80 -m -w 1\n",

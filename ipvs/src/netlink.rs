@@ -142,6 +142,28 @@ fn request_of(change: &Change) -> Result<(u8, Attrs, Option<i32>), String> {
     })
 }
 
+/// The kernel's refusal of a change, in words. An added or edited service refused with
+/// ENOENT names a scheduler or persistence engine the kernel has no module for
+/// (net/netfilter/ipvs/ip_vs_ctl.c, ip_vs_add_service / ip_vs_edit_service after
+/// ip_vs_scheduler_get / ip_vs_pe_getbyname): say which, not "No such file or directory".
+fn refusal(change: &Change, errno: i32) -> IpvsError {
+    match change {
+        Change::AddService(_, s) | Change::EditService(_, s) if errno == ENOENT => {
+            let pe = s
+                .pe_name
+                .as_deref()
+                .map(|pe| format!(" or persistence engine `{pe}` (ip_vs_pe_{pe})"))
+                .unwrap_or_default();
+            IpvsError::new(
+                describe(change),
+                Some(errno),
+                format!("this kernel has no scheduler `{0}` (module ip_vs_{0}){pe}", s.scheduler),
+            )
+        }
+        _ => IpvsError::errno(describe(change), errno),
+    }
+}
+
 /// What a change does, in words, for errors.
 fn describe(change: &Change) -> String {
     match change {
@@ -458,7 +480,7 @@ impl Ipvs {
                     if let (Some(errno), Some((_, _, index, tolerated))) = (errno, parts.iter().find(|p| p.1 == seq)) {
                         let (index, tolerated) = (*index, *tolerated);
                         if tolerated != Some(errno) {
-                            refused.push((index, IpvsError::errno(describe(&changes[index]), errno)));
+                            refused.push((index, refusal(&changes[index], errno)));
                         }
                     }
                     if seq == last_seq {
@@ -517,5 +539,40 @@ impl Ipvs {
         let attr = nested(top::DAEMON, &[(attrs::daemon::STATE, state.code().to_ne_bytes().to_vec())])
             .map_err(|e| IpvsError::new(&op, None, e))?;
         self.request(cmd::DEL_DAEMON, NlmF::empty(), vec![attr], &op).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Service, ServiceFlags, proto};
+
+    fn service(scheduler: &str, pe: Option<&str>) -> Service {
+        Service {
+            scheduler: scheduler.into(),
+            flags: ServiceFlags(0),
+            timeout: 0,
+            netmask: u32::MAX,
+            pe_name: pe.map(String::from),
+        }
+    }
+
+    #[test]
+    fn a_service_refused_with_enoent_names_the_missing_scheduler() {
+        let k = ServiceKey::Addr { protocol: proto::TCP, addr: [192, 0, 2, 21].into(), port: 1014 };
+        let e = refusal(&Change::AddService(k, service("twos", None)), ENOENT);
+        assert_eq!(
+            e.to_string(),
+            "add service TCP 192.0.2.21:1014: this kernel has no scheduler `twos` (module ip_vs_twos)"
+        );
+        assert_eq!(e.errno, Some(ENOENT));
+        let e = refusal(&Change::EditService(k, service("rr", Some("sip"))), ENOENT);
+        assert!(
+            e.to_string().ends_with("no scheduler `rr` (module ip_vs_rr) or persistence engine `sip` (ip_vs_pe_sip)"),
+            "{e}"
+        );
+        // Any other refusal keeps the kernel's words.
+        let e = refusal(&Change::AddService(k, service("rr", None)), 22);
+        assert_eq!(e.to_string(), "add service TCP 192.0.2.21:1014: Invalid argument (os error 22)");
     }
 }

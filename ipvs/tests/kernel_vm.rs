@@ -61,8 +61,10 @@ fn rr() -> Service {
     Service { scheduler: "rr".into(), flags: ServiceFlags(0), timeout: 0, netmask: u32::MAX, pe_name: None }
 }
 
+/// A masquerading destination; non-zero thresholds, so that every dump compared with a model
+/// checks they went to the kernel and came back (`ipvsadm -Sn` never shows them).
 fn nat(weight: u32) -> Dest {
-    Dest { forward: Forward::Masq, weight, u_threshold: 0, l_threshold: 0 }
+    Dest { forward: Forward::Masq, weight, u_threshold: 1000, l_threshold: 100 }
 }
 
 /// A table of `n` services with 4 destinations each.
@@ -86,6 +88,11 @@ fn in_vm_batches() {
     assert!(ipvs.apply_all(&changes).unwrap().is_empty());
     assert_same(&ipvs.dump().unwrap(), &want);
     assert_eq!(sh("ipvsadm -Sn | grep -c '^-a'").trim(), "1200");
+    // The kernel holds the thresholds as ipvsadm reads them too ("-> RemoteAddress:Port
+    // Uthreshold Lthreshold ActiveConn InActConn").
+    let shown = sh("ipvsadm -Ln --thresholds -t 192.0.2.1:1000");
+    let line = shown.lines().find(|l| l.contains("10.1.0.2:80")).unwrap_or_default().to_string();
+    assert_eq!(line.split_whitespace().skip(2).take(2).collect::<Vec<_>>(), ["1000", "100"], "{shown}");
     // Applying the same additions again: every answer is "already there", none refused.
     assert!(ipvs.apply_all(&changes).unwrap().is_empty());
     // A batch with two impossible changes among good ones: exactly those two are refused,

@@ -208,8 +208,13 @@ pub fn build(parts: Parts, kernel: Result<(Table, TableStats), String>) -> Statu
             .enumerate()
             .map(|(j, rs)| {
                 let h = health.and_then(|h| h.real_servers.get(j));
-                let dests: Vec<DestKey> =
-                    keys.iter().map(|k| DestKey { addr: rs.ip, port: rs.port.unwrap_or(port_of(k)) }).collect();
+                let dests: Vec<DestKey> = keys
+                    .iter()
+                    .map(|k| DestKey {
+                        addr: rs.ip,
+                        port: crate::desired::dest_port(vs, rs.lb_kind, rs.port, port_of(k)),
+                    })
+                    .collect();
                 let in_kernel: Vec<_> =
                     keys.iter().zip(&dests).map(|(k, d)| table.services.get(k).and_then(|(_, ds)| ds.get(d))).collect();
                 let counters: Vec<_> = keys
@@ -233,7 +238,9 @@ pub fn build(parts: Parts, kernel: Result<(Table, TableStats), String>) -> Statu
             })
             .collect();
         let sorry_server = vs.sorry_server.as_ref().map(|s| {
-            let dests = keys.iter().map(|k| (k, DestKey { addr: s.ip, port: s.port.unwrap_or(port_of(k)) }));
+            let dests = keys.iter().map(|k| {
+                (k, DestKey { addr: s.ip, port: crate::desired::dest_port(vs, s.lb_kind, s.port, port_of(k)) })
+            });
             let mut found =
                 dests.clone().map(|(k, d)| table.services.get(k).is_some_and(|(_, ds)| ds.contains_key(&d)));
             SorryStatus {
