@@ -262,10 +262,13 @@ fn mixed_families_in_one_instance() {
 
 #[test]
 fn nopreempt_with_state_master_is_warned_at_nopreempt() {
-    let r = check(&INSTANCE.replace("    interface eth0\n", "    state MASTER\n    nopreempt\n    interface eth0\n"));
+    let r = check(
+        &INSTANCE
+            .replace("    interface eth0\n", "    state MASTER\n    priority 100\n    nopreempt\n    interface eth0\n"),
+    );
     let f = found(&r);
     assert_eq!(f.len(), 1, "{}", r.render());
-    assert_eq!((f[0].0, f[0].3, f[0].4), (Severity::Warning, 3, 5));
+    assert_eq!((f[0].0, f[0].3, f[0].4), (Severity::Warning, 4, 5));
     assert!(f[0].1.contains("nopreempt with state MASTER"));
 }
 
@@ -276,11 +279,31 @@ fn auth_type_ah_is_accepted_and_state_master_with_it_is_warned() {
     let ah = "    authentication {\n        auth_type AH\n        auth_pass s3cret\n    }\n    interface eth0\n";
     let r = check(&INSTANCE.replace("    interface eth0\n", ah));
     assert!(found(&r).is_empty(), "{}", r.render());
-    let r = check(&INSTANCE.replace("    interface eth0\n", &format!("    state MASTER\n{ah}")));
+    let r = check(&INSTANCE.replace("    interface eth0\n", &format!("    state MASTER\n    priority 100\n{ah}")));
     let f = found(&r);
     assert_eq!(f.len(), 1, "{}", r.render());
     assert_eq!((f[0].0, f[0].3, f[0].4), (Severity::Warning, 2, 11), "at MASTER");
     assert!(f[0].1.contains("state MASTER is incompatible with auth_type AH"), "{}", f[0].1);
+}
+
+/// keepalived derives a missing priority from the state: `state MASTER` alone makes the
+/// address owner, 255 (vrrp.c, vrrp_complete_instance), and so does tandem, warning (at
+/// `state`) since that changes how the instance behaves; BACKUP alone is 100.
+#[test]
+fn state_master_without_priority_is_the_address_owner_as_in_keepalived() {
+    let r = check(&INSTANCE.replace("    interface eth0\n", "    state MASTER\n    interface eth0\n"));
+    let f = found(&r);
+    assert_eq!(f.len(), 1, "{}", r.render());
+    assert_eq!((f[0].0, f[0].3, f[0].4), (Severity::Warning, 2, 5));
+    assert!(f[0].1.contains("address owner (priority 255)"), "{}", f[0].1);
+    assert_eq!(r.config.vrrp_instances[0].priority, 255);
+    let r =
+        check(&INSTANCE.replace("    interface eth0\n", "    state MASTER\n    priority 150\n    interface eth0\n"));
+    assert!(found(&r).is_empty(), "{}", r.render());
+    assert_eq!(r.config.vrrp_instances[0].priority, 150);
+    let r = check(&INSTANCE.replace("    interface eth0\n", "    state BACKUP\n    interface eth0\n"));
+    assert!(found(&r).is_empty(), "{}", r.render());
+    assert_eq!(r.config.vrrp_instances[0].priority, 100);
 }
 
 #[test]
@@ -685,11 +708,12 @@ fn a_block_on_a_keyword_that_takes_none_and_a_misspelt_block_keyword() {
 #[test]
 fn strict_mode_resets_are_warned_where_set() {
     let r = check(
-        "global_defs {\n    vrrp_strict\n}\nvrrp_instance VI_1 {\n    state MASTER\n    interface eth0\n    virtual_router_id 51\n    preempt_delay 5\n    garp_lower_prio_repeat 3\n    higher_prio_send_advert\n    authentication {\n        auth_type PASS\n        auth_pass x\n    }\n    virtual_ipaddress {\n        10.0.0.1/24\n    }\n}\n",
+        "global_defs {\n    vrrp_strict\n}\nvrrp_instance VI_1 {\n    state MASTER\n    priority 100\n    interface eth0\n    virtual_router_id 51\n    preempt_delay 5\n    garp_lower_prio_repeat 3\n    higher_prio_send_advert\n    authentication {\n        auth_type PASS\n        auth_pass x\n    }\n    virtual_ipaddress {\n        10.0.0.1/24\n    }\n}\n",
     );
     let lines: Vec<(Severity, usize)> = found(&r).iter().map(|d| (d.0, d.3)).collect();
-    assert_eq!(lines, [5, 8, 9, 10, 11].map(|l| (Severity::Warning, l)), "{}", r.render());
+    assert_eq!(lines, [5, 9, 10, 11, 12].map(|l| (Severity::Warning, l)), "{}", r.render());
     assert!(r.render().contains("strict mode does not support authentication"), "{}", r.render());
+    assert!(r.render().contains("state MASTER"), "{}", r.render());
 }
 
 // --- email alerts ---
@@ -851,4 +875,22 @@ fn vmac_xmit_base_without_use_vmac_is_warned() {
         "{}",
         r.render()
     );
+}
+
+/// `retry 0` is a checker's own (no retry); in a virtual_server or real_server keepalived
+/// refuses it ("retry value invalid - 0", check_parser.c), and so does tandem, rather than
+/// handing every checker below a retry count keepalived would not.
+#[test]
+fn retry_0_is_out_of_range_in_a_virtual_or_real_server_and_allowed_in_a_checker() {
+    let r = check(
+        "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    real_server 10.0.1.1 80 {\n        retry 0\n    }\n}\n",
+    );
+    one_error(&r, "retry 0 is out of range 1-1000000", 4, 15);
+    let r =
+        check("virtual_server 10.0.0.1 80 {\n    protocol TCP\n    retry 0\n    real_server 10.0.1.1 80 {\n    }\n}\n");
+    one_error(&r, "retry 0 is out of range 1-1000000", 3, 11);
+    let r = check(
+        "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    real_server 10.0.1.1 80 {\n        TCP_CHECK {\n            retry 0\n        }\n    }\n}\n",
+    );
+    assert!(found(&r).is_empty(), "{}", r.render());
 }

@@ -156,7 +156,9 @@ pub(super) fn virtual_server(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<Virt
             "ha_suspend" => v.ha_suspend = cx.flag(b),
             "virtualhost" => v.virtualhost = cx.word(b, "a host name"),
             "connect_timeout" => v.connect_timeout = cx.secs(b, 0, 0.001, 86400.0),
-            "retry" => v.retry = cx.int(b, 0, 0, 1_000_000),
+            // At least 1 here and in a real_server, 0 only in a checker block (keepalived's
+            // check_parser.c, vs_retry_handler / rs_retry_handler: "retry value invalid").
+            "retry" => v.retry = cx.int(b, 0, 1, 1_000_000),
             "delay_before_retry" => v.delay_before_retry = cx.secs(b, 0, 0.0, 86400.0),
             "warmup" => v.warmup = cx.secs(b, 0, 0.0, 86400.0),
             "smtp_alert" => v.smtp_alert = Some(cx.bool_opt(b)),
@@ -320,7 +322,7 @@ fn real_server(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<RealServer> {
             "notify_down" => r.notify_down = cx.command(b),
             "delay_loop" => r.delay_loop = cx.secs(b, 0, 0.001, 86400.0),
             "connect_timeout" => r.connect_timeout = cx.secs(b, 0, 0.001, 86400.0),
-            "retry" => r.retry = cx.int(b, 0, 0, 1_000_000),
+            "retry" => r.retry = cx.int(b, 0, 1, 1_000_000),
             "delay_before_retry" => r.delay_before_retry = cx.secs(b, 0, 0.0, 86400.0),
             "warmup" => r.warmup = cx.secs(b, 0, 0.0, 86400.0),
             "smtp_alert" => r.smtp_alert = Some(cx.bool_opt(b)),

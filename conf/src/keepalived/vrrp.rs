@@ -257,6 +257,8 @@ fn notify(cx: &mut Ctx, b: &Stmt, n: &mut Notify, path: &str) -> bool {
 pub(super) fn instance(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpInstance> {
     let name = block_name(cx, st, path)?;
     let mut v = VrrpInstance::new(name, 0);
+    // Where `state MASTER` was written, and whether a `priority` was.
+    let (mut master_at, mut priority_written) = (None, false);
     for b in cx.block(st) {
         let key = b.keyword.text.as_str();
         let here = format!("{path}.{key}");
@@ -266,14 +268,23 @@ pub(super) fn instance(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpInstan
         }
         match key {
             "state" => match cx.word(b, "MASTER or BACKUP").as_deref() {
-                Some("MASTER") => v.state = InitialState::Master,
-                Some("BACKUP") => v.state = InitialState::Backup,
+                Some("MASTER") => {
+                    v.state = InitialState::Master;
+                    master_at = Some(b.keyword.span);
+                }
+                Some("BACKUP") => {
+                    v.state = InitialState::Backup;
+                    master_at = None;
+                }
                 Some(other) => cx.error(b.args[0].span, format!("state must be MASTER or BACKUP, not `{other}`")),
                 None => {}
             },
             "interface" => v.interface = cx.word(b, "an interface name"),
             "virtual_router_id" => v.virtual_router_id = cx.int(b, 0, 1, 255).unwrap_or(v.virtual_router_id),
-            "priority" => v.priority = cx.int(b, 0, 1, 255).unwrap_or(v.priority),
+            "priority" => {
+                priority_written = true;
+                v.priority = cx.int(b, 0, 1, 255).unwrap_or(v.priority);
+            }
             "advert_int" => v.advert_int = cx.secs(b, 0, 0.0, 255.0).unwrap_or(v.advert_int),
             "version" => v.version = cx.int(b, 0, 2, 3),
             "native_ipv6" => v.native_ipv6 = cx.flag(b),
@@ -371,6 +382,15 @@ pub(super) fn instance(cx: &mut Ctx, st: &Stmt, path: &str) -> Option<VrrpInstan
         ) {
             cx.no_block(b);
         }
+    }
+    // keepalived derives a missing priority from the initial state: MASTER makes the
+    // instance the address owner, 255 (vrrp.c, vrrp_complete_instance).
+    if let (Some(span), false) = (master_at, priority_written) {
+        v.priority = 255;
+        cx.warn(
+            span,
+            "state MASTER without a priority makes this instance the address owner (priority 255), as keepalived does; write a priority to choose another",
+        );
     }
     Some(v)
 }
