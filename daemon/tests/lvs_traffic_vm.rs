@@ -72,8 +72,12 @@ client_loop() {{
   rm -f $TMPDIR/stop_client
   while [ ! -f $TMPDIR/stop_client ]; do s=$(stamp); a=$(ip netns exec cl curl -sS -m 1 http://198.51.100.10/ 2>/dev/null || echo FAILED); echo "$s $(stamp) $a"; sleep 0.05; done
 }}
+# fetch N URL: N requests, one curl process (starting one per request took most of a
+# snippet's time under emulation); busybox httpd closes each connection, so each request is
+# a new connection, scheduled anew. A failed request prints a line with FAILED.
 fetch() {{
-  n=0; while [ $n -lt $1 ]; do ip netns exec cl curl -sS -m 3 $2 || echo FAILED; n=$((n+1)); done
+  n=0; urls=""; while [ $n -lt $1 ]; do urls="$urls $2"; n=$((n+1)); done
+  ip netns exec cl curl -sS -m 3 $urls 2>&1 | sed 's/^curl: /FAILED curl: /'
 }}
 "#,
         tandem = env!("CARGO_BIN_EXE_tandem")
@@ -195,12 +199,87 @@ cp $TMPDIR/{name}.notified "$TANDEM_SNIPPET_OUT/notified" 2>/dev/null || true
     )
 }
 
+/// The checkers other than HTTP_GET, each a virtual server of its own (port, protocol, the
+/// checker block) with real server 10.0.0.11, checked every second without retries (`retry
+/// 0` is a checker's keyword: keepalived refuses it in a real_server).
+const CHECKERS: &[(&str, u16, &str, &str)] = &[
+    ("DNS_CHECK", 53, "UDP", "DNS_CHECK {\n   name example.test\n   type A\n   connect_timeout 1\n   retry 0\n  }"),
+    ("SMTP_CHECK", 25, "TCP", "SMTP_CHECK {\n   helo_name probe.tandem.test\n   connect_timeout 1\n   retry 0\n  }"),
+    ("UDP_CHECK", 7000, "UDP", "UDP_CHECK {\n   require_reply\n   connect_timeout 1\n   retry 0\n  }"),
+    ("PING_CHECK", 1004, "TCP", "PING_CHECK {\n   connect_timeout 1\n   retry 0\n  }"),
+    (
+        "SSL_GET",
+        443,
+        "TCP",
+        "SSL_GET {\n   url {\n    path /\n    status_code 200\n   }\n   connect_timeout 1\n   retry 0\n  }",
+    ),
+    (
+        "MISC_CHECK",
+        1006,
+        "TCP",
+        "MISC_CHECK {\n   misc_path \"/bin/sh -c 'test ! -e /run/tmp/misc_down'\"\n   misc_timeout 2\n   retry 0\n  }",
+    ),
+    ("FILE_CHECK", 1007, "TCP", "FILE_CHECK {\n   track_file rs1_switch\n  }"),
+];
+
+/// Every checker type through the daemon: on 10.0.0.11 a DNS, an SMTP and a UDP echo server
+/// (checker/tests/servers.py), a TLS web server (openssl s_server) and ICMP echo; a MISC_CHECK
+/// script's flag file and a FILE_CHECK's tracked file. All are failed at once (servers
+/// stopped, echo ignored, flag set, file 1): each real server must leave the kernel's table;
+/// all restored: each must come back.
+fn checkers_snippet() -> String {
+    let servers = concat!(env!("CARGO_MANIFEST_DIR"), "/../checker/tests/servers.py");
+    let mut conf = String::from(
+        "global_defs {\n script_user root\n}\ntrack_file rs1_switch {\n file /run/tmp/rs1_switch\n weight 0\n}\n",
+    );
+    for (_, port, protocol, check) in CHECKERS {
+        conf.push_str(&format!(
+            "virtual_server 198.51.100.10 {port} {{\n protocol {protocol}\n lb_algo rr\n lb_kind NAT\n delay_loop 1\n \
+             real_server 10.0.0.11 {port} {{\n  weight 1\n  {check}\n }}\n}}\n"
+        ));
+    }
+    format!(
+        r#"echo 0 > $TMPDIR/rs1_switch
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout $TMPDIR/rs1.key -out $TMPDIR/rs1.crt -subj /CN=rs1 -days 1 2>/dev/null
+up_servers() {{
+  ip netns exec rs1 python3 {servers} dns 10.0.0.11 53 & echo $! > $TMPDIR/dns.pid
+  ip netns exec rs1 python3 {servers} smtp 10.0.0.11 25 "220 rs1 ESMTP" probe.tandem.test & echo $! > $TMPDIR/smtp.pid
+  ip netns exec rs1 python3 {servers} udp-echo 10.0.0.11 7000 & echo $! > $TMPDIR/udp.pid
+  ip netns exec rs1 openssl s_server -quiet -www -accept 443 -cert $TMPDIR/rs1.crt -key $TMPDIR/rs1.key > /dev/null 2>&1 & echo $! > $TMPDIR/ssl.pid
+}}
+up_servers
+cat > $TMPDIR/checkers.conf <<'CONF'
+{conf}CONF
+in_table() {{ grep -c "10.0.0.11" $TMPDIR/now; }}
+start_tandem $TMPDIR/checkers.conf 10.0.0.11
+wait_for '[ "$(in_table)" -eq 7 ]' || echo "not all 7 up at first" >&2
+ip netns exec dir ipvsadm -Sn > "$TANDEM_SNIPPET_OUT/table_up_first"
+stamp > "$TANDEM_SNIPPET_OUT/t_fail"
+for p in dns smtp udp ssl; do kill $(cat $TMPDIR/$p.pid); done
+ip netns exec rs1 sysctl -qw net.ipv4.icmp_echo_ignore_all=1
+touch $TMPDIR/misc_down
+echo 1 > $TMPDIR/rs1_switch
+wait_for '[ "$(in_table)" -eq 0 ]' || echo "not all 7 gone" >&2
+ip netns exec dir ipvsadm -Sn > "$TANDEM_SNIPPET_OUT/table_down"
+stamp > "$TANDEM_SNIPPET_OUT/t_restore"
+up_servers
+ip netns exec rs1 sysctl -qw net.ipv4.icmp_echo_ignore_all=0
+rm -f $TMPDIR/misc_down
+echo 0 > $TMPDIR/rs1_switch
+wait_for '[ "$(in_table)" -eq 7 ]' || echo "not all 7 back" >&2
+ip netns exec dir ipvsadm -Sn > "$TANDEM_SNIPPET_OUT/table_up"
+stop_tandem
+for p in dns smtp udp ssl; do kill $(cat $TMPDIR/$p.pid) 2>/dev/null || true; done
+"#
+    )
+}
+
 fn run() -> &'static BatchRun {
     static RUN: OnceLock<BatchRun> = OnceLock::new();
     RUN.get_or_init(|| {
         // Under emulation a loaded machine once took over 90 s for the wrr snippet (300 curl
         // runs then; 150 now).
-        let vm = Vm::builder().timeout(Duration::from_secs(420)).build().unwrap_or_else(|e| panic!("{e}"));
+        let vm = Vm::builder().timeout(Duration::from_secs(480)).build().unwrap_or_else(|e| panic!("{e}"));
         let batch = Batch::new()
             .prelude(prelude())
             .setup(NAT_SETUP)
@@ -281,7 +360,8 @@ fn run() -> &'static BatchRun {
                     "grep -q \"10.0.0.11:80 \" $TMPDIR/now && ! grep -q 8080 $TMPDIR/now",
                 ),
             )
-            .snippet("dr", dr_snippet());
+            .snippet("dr", dr_snippet())
+            .snippet("checkers", checkers_snippet());
         vm.run_batch(&batch).unwrap_or_else(|e| panic!("{e}"))
     })
 }
@@ -515,4 +595,44 @@ fn losing_quorum_installs_the_sorry_server_and_regaining_it_removes_it() {
     let up = s.read_to_string("table_up").unwrap();
     assert!(up.contains("-r 10.0.0.11:80") && up.contains("-r 10.0.0.12:80") && !up.contains("8080"), "{up}");
     assert!(log.contains("quorum lost") && log.contains("quorum gained"), "{log}");
+}
+
+#[test]
+fn every_checker_type_takes_its_real_server_out_of_the_table_and_back() {
+    let s = snippet("checkers");
+    let log = s.read_to_string("tandem.log").unwrap();
+    assert!(s.stderr.is_empty(), "{}\n{log}", s.stderr);
+    let (t_fail, t_restore) = (
+        s.read_to_string("t_fail").unwrap().trim().parse::<u128>().unwrap(),
+        s.read_to_string("t_restore").unwrap().trim().parse::<u128>().unwrap(),
+    );
+    let (first, down, up) = (
+        s.read_to_string("table_up_first").unwrap(),
+        s.read_to_string("table_down").unwrap(),
+        s.read_to_string("table_up").unwrap(),
+    );
+    for (name, port, protocol, _) in CHECKERS {
+        let flag = if *protocol == "UDP" { "-u" } else { "-t" };
+        let entry = format!("-a {flag} 198.51.100.10:{port} -r 10.0.0.11:{port} -m -w 1");
+        assert!(first.contains(&entry), "{name}: not in at first:\n{first}\n{log}");
+        assert!(!down.contains(&entry), "{name}: still in after its failure:\n{down}\n{log}");
+        assert!(up.contains(&entry), "{name}: not back:\n{up}\n{log}");
+        // Each went down for its own check's reason, within delay_loop 1 + connect_timeout 1
+        // (MISC: misc_timeout 2) of the failure, with margin for the emulated guest, and came
+        // back after the restore.
+        let who = format!("10.0.0.11 {port} of virtual_server 198.51.100.10 {port}");
+        let line = log
+            .lines()
+            .find(|l| l.contains("real server down") && l.contains(&who))
+            .unwrap_or_else(|| panic!("{name}: no down line for {who}:\n{log}"));
+        assert!(line.contains("reason="), "{name}: {line}");
+        let took = logged_after(&log, &format!("{who} reason="), t_fail)
+            .unwrap_or_else(|| panic!("{name}: down not logged after the failure:\n{log}"));
+        assert!(took <= 6.0, "{name}: down {took:.2} s after the failure:\n{log}");
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains("real server up") && l.contains(&who)).collect();
+        assert!(
+            logged_after(&lines.join("\n"), "real server up", t_restore).is_some(),
+            "{name}: not logged up after the restore:\n{log}"
+        );
+    }
 }

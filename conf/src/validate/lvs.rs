@@ -229,7 +229,7 @@ fn real_servers(v: &mut V, p: &str, vs: &VirtualServer, key: &ServiceKey, files:
                 v.warn(
                     &format!("{}.port", rp()),
                     format!(
-                        "with {method} forwarding IPVS cannot map port {sport} to {rport}; packets keep port {sport}"
+                        "with {method} forwarding IPVS cannot map port {sport} to {rport}: packets keep port {sport}, the real server is programmed with it (as keepalived does) and its checks go to {rport}"
                     ),
                 );
             }
