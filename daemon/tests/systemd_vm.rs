@@ -190,8 +190,11 @@ evidence d1 d2
 /// Step 3: d1 killed with SIGKILL; d2 takes over; systemd restarts d1, which preempts.
 const KILL: &str = r#"pid=$(prop d1 MainPID); restarts=$(prop d1 NRestarts)
 echo "$pid $restarts" > "$OUT/before"
+date +%s.%N > "$OUT/t_kill"
 systemctl kill -s KILL tandem@d1
 wait_for 15 has_vip d2 > "$OUT/d2_vip_after" || { evidence d1 d2; fail "d2 did not take the VIP"; }
+# d2's own account of its takeover: the journal stamps each line as it comes.
+journalctl --no-pager -o short-unix -u tandem@d2 > "$OUT/journal.d2.unix" 2>&1
 ip -n d1 -o addr show dev eth0 > "$OUT/addr.d1.killed"
 restarted() { [ "$(prop d1 ActiveState)" = active ] && [ "$(prop d1 MainPID)" != "$pid" ] && [ "$(prop d1 MainPID)" != 0 ]; }
 wait_for 40 restarted > "$OUT/d1_restarted_after" || { evidence d1 d2; fail "systemd did not restart d1"; }
@@ -409,9 +412,24 @@ fn step2_both_directors_start_and_d1_is_master() {
 fn step3_a_killed_director_is_restarted_by_systemd_and_preempts() {
     let s = step("kill", "systemctl kill -s KILL tandem@d1");
     let (pid, restarts) = before(s);
-    let took = seconds(s, "d2_vip_after");
-    // Three adverts and d2's skew: 3.6 s; measured 3.1-4.0 s by the VM's clock.
-    assert!(took <= 8.0, "d2 took the VIP {took} s after d1 was killed (expected about 3.6 s)\n{}", evidence(s));
+    // Timed by d2, the side that decides: from the kill to d2's journal line for its
+    // transition to master, both by the guest's clock. d2 heard d1's last advert at most
+    // advert_int (1 s) before the kill and waits the master-down interval after it, 3 * 1 s +
+    // skew 0.61 s (RFC 3768 6.4.2): 2.61 to 3.61 s, plus journald's stamping under emulation.
+    let killed = seconds(s, "t_kill");
+    let journal = s.read_to_string("journal.d2.unix").unwrap_or_default();
+    let master_at = journal
+        .lines()
+        .filter(|l| l.contains("VRRP transition") && l.contains("to=Master"))
+        .filter_map(|l| l.split_whitespace().next()?.parse::<f64>().ok())
+        .find(|t| *t >= killed)
+        .unwrap_or_else(|| panic!("no transition to master in d2's journal after the kill:\n{journal}"));
+    let took = master_at - killed;
+    assert!(
+        (2.5..6.0).contains(&took),
+        "d2 became master {took:.2} s after d1 was killed (2.61-3.61 s by the RFC)\n{}",
+        evidence(s)
+    );
     assert_eq!(prop(s, "show.d1", "ActiveState"), "active", "{}", evidence(s));
     assert_eq!(prop(s, "show.d1", "NRestarts"), (restarts + 1).to_string(), "NRestarts\n{}", evidence(s));
     assert_ne!(prop(s, "show.d1", "MainPID"), pid.to_string(), "same MainPID\n{}", evidence(s));

@@ -8,7 +8,9 @@ use std::time::Duration;
 use tandem_tests::keepalived::Keepalived;
 use tandem_tests::netns::{Host, Lab, wait_until};
 
-use tandem_tests::pair::{Opts, Rig, Tandem, VIP, client_sees, config, has_vip, settles};
+use tandem_tests::pair::{
+    Opts, Rig, Tandem, VIP, adverts, capture_adverts, client_sees, config, handover, has_vip, settles,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tandem");
 
@@ -20,38 +22,11 @@ fn start(lab: &mut Lab, host: &Host, name: &str, conf: &str) -> Tandem {
     Tandem::start(lab, env!("CARGO_BIN_EXE_tandem"), host, name, conf).unwrap()
 }
 
-/// One VRRP advert as tcpdump printed it on the client's segment.
-#[derive(Debug)]
-struct Seen {
-    /// Capture time, seconds.
-    at: f64,
-    src: String,
-    prio: u32,
-}
-
-/// The adverts captured so far (`vrrp.cap`: `tcpdump -tt -n`'s lines).
-fn wire(lab: &Lab) -> Vec<Seen> {
-    let text = std::fs::read_to_string(lab.dir().join("vrrp.cap")).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            let at = w.next()?.parse().ok()?;
-            let src = w.nth(1)?.to_string();
-            let prio = l.split("prio ").nth(1)?.split(',').next()?.trim().parse().ok()?;
-            Some(Seen { at, src, prio })
-        })
-        .collect()
-}
-
 #[test]
 fn tandem_pair_elects_fails_over_and_preempts_back() {
     let mut r = rig("pair");
     // The adverts as the client's segment carries them: the takeovers are timed on the wire.
-    let client = r.client.clone();
-    r.lab
-        .spawn(&client, "tcpdump", &["-i", "eth0", "-n", "-tt", "-l", "--immediate-mode", "ip proto 112"], "vrrp.cap")
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    capture_adverts(&mut r).unwrap();
     let o = Opts { priority: 150, v3: false, v6: false, unicast: false, auth: false };
     let t1 = start(&mut r.lab, &r.d1.clone(), "d1", &config("1", "2", o));
     let t2 = start(&mut r.lab, &r.d2.clone(), "d2", &config("2", "1", Opts { priority: 100, ..o }));
@@ -73,13 +48,8 @@ fn tandem_pair_elects_fails_over_and_preempts_back() {
     r.lab.signal(t1.pid, "TERM").unwrap();
     assert!(settles(&r, &r.d2, &r.d1, VIP, 5), "no takeover after SIGTERM:\n{}\n{}", t1.log(), t2.log());
     std::thread::sleep(Duration::from_millis(300));
-    let adverts = wire(&r.lab);
-    let zero = adverts.iter().rposition(|a| a.src == "192.0.2.1" && a.prio == 0).expect("d1's priority 0 on the wire");
-    let first = adverts[zero..]
-        .iter()
-        .find(|a| a.src == "192.0.2.2")
-        .unwrap_or_else(|| panic!("d2's first advert on the wire: {adverts:?}\n{}", t2.log()));
-    let gap = first.at - adverts[zero].at;
+    let gap = handover(&adverts(&r.lab), "192.0.2.1", "192.0.2.2")
+        .unwrap_or_else(|| panic!("no priority 0 from d1 then advert from d2: {:?}\n{}", adverts(&r.lab), t2.log()));
     // RFC 3768 6.4.2: Skew_Time = (256 - 100) / 256 s.
     eprintln!("SIGTERM: priority 0 to d2's first advert: {gap:.3} s on the wire");
     assert!((0.5..1.5).contains(&gap), "priority 0 to d2's first advert: {gap:.3} s");
@@ -94,12 +64,12 @@ fn tandem_pair_elects_fails_over_and_preempts_back() {
     // Crash: no priority 0; d2 waits for the master-down interval, timed on the wire from
     // d1's last advert to d2's first: 3 * 1 s + Skew_Time 0.61 s (RFC 3768 6.4.2). The
     // lower bound is the protocol's; the upper leaves room for a loaded machine.
-    let before = wire(&r.lab).len();
+    let before = adverts(&r.lab).len();
     r.lab.signal(t1b.pid, "KILL").unwrap();
     let _ = r.lab.run(&r.d1, "ip", &["addr", "del", "192.0.2.100/24", "dev", "eth0"]);
     assert!(settles(&r, &r.d2, &r.d1, VIP, 8), "no takeover after SIGKILL:\n{}", t2.log());
     std::thread::sleep(Duration::from_millis(300));
-    let adverts = wire(&r.lab);
+    let adverts = adverts(&r.lab);
     let from_d2 = before + adverts[before..].iter().position(|a| a.src == "192.0.2.2").expect("d2 advertises");
     let last_d1 = adverts[..from_d2].iter().rev().find(|a| a.src == "192.0.2.1").expect("d1's last advert");
     let gap = adverts[from_d2].at - last_d1.at;

@@ -164,3 +164,50 @@ pub fn client_sees(r: &Rig, vip: &str, host: &Host) -> bool {
         r.lab.neighbour(&r.client, vip).ok().flatten().as_deref() == Some(mac.as_str())
     })
 }
+
+/// One VRRP advert as the client's capture saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Advert {
+    /// Capture time (tcpdump's, seconds since the epoch).
+    pub at: f64,
+    /// The sender's address.
+    pub src: String,
+    /// Its priority.
+    pub prio: u32,
+}
+
+/// The capture file [`capture_adverts`] writes, in the lab's folder.
+const CAPTURE: &str = "vrrp.cap";
+
+/// Starts capturing the VRRP adverts the client's segment carries (tcpdump on the client),
+/// so that takeovers are timed on the wire, by one clock, rather than by polling from the
+/// host; read them with [`adverts`].
+pub fn capture_adverts(r: &mut Rig) -> io::Result<()> {
+    let client = r.client.clone();
+    r.lab.spawn(&client, "tcpdump", &["-i", "eth0", "-n", "-tt", "-l", "--immediate-mode", "ip proto 112"], CAPTURE)?;
+    // tcpdump says nothing when it is ready: give it the moment it takes to open.
+    std::thread::sleep(Duration::from_millis(500));
+    Ok(())
+}
+
+/// The adverts captured so far (`tcpdump -tt -n`'s lines).
+pub fn adverts(lab: &Lab) -> Vec<Advert> {
+    let text = std::fs::read_to_string(lab.dir().join(CAPTURE)).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let at = w.next()?.parse().ok()?;
+            let src = w.nth(1)?.to_string();
+            let prio = l.split("prio ").nth(1)?.split(',').next()?.trim().parse().ok()?;
+            Some(Advert { at, src, prio })
+        })
+        .collect()
+}
+
+/// A graceful handover on the wire: seconds from `from`'s last priority-0 advert to `to`'s
+/// first advert after it; `None` when either is missing.
+pub fn handover(adverts: &[Advert], from: &str, to: &str) -> Option<f64> {
+    let zero = adverts.iter().rposition(|a| a.src == from && a.prio == 0)?;
+    let first = adverts[zero..].iter().find(|a| a.src == to)?;
+    Some(first.at - adverts[zero].at)
+}
