@@ -145,10 +145,35 @@ impl Script {
     /// Runs the script to completion or until `timeout`, then kills its process group
     /// (SIGTERM, then SIGKILL after a grace of 100 ms).
     pub async fn run(&self, timeout: Duration) -> Outcome {
-        let mut child = match self.command().spawn() {
-            Ok(c) => c,
-            Err(e) => return Outcome::CannotStart(format!("{}: {e}", self.argv[0])),
-        };
+        match self.start(true) {
+            Ok(running) => running.finish(timeout).await,
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// Starts the script now: its process exists when this returns, whatever becomes of the
+    /// task that waits for it. With `kill_on_drop`, dropping the [`Running`] kills it; without,
+    /// it runs on even after tandem (as keepalived's notify scripts do).
+    pub fn start(&self, kill_on_drop: bool) -> Result<Running, Outcome> {
+        match self.command().kill_on_drop(kill_on_drop).spawn() {
+            Ok(child) => Ok(Running { child, program: self.argv[0].clone() }),
+            Err(e) => Err(Outcome::CannotStart(format!("{}: {e}", self.argv[0]))),
+        }
+    }
+}
+
+/// A started script.
+#[derive(Debug)]
+pub struct Running {
+    child: tokio::process::Child,
+    program: String,
+}
+
+impl Running {
+    /// Waits for the script to end or until `timeout`, then kills its process group
+    /// (SIGTERM, then SIGKILL after a grace of 100 ms).
+    pub async fn finish(mut self, timeout: Duration) -> Outcome {
+        let child = &mut self.child;
         let pgid = child.id().and_then(|p| i32::try_from(p).ok()).map(nix::unistd::Pid::from_raw);
         match tokio::time::timeout(timeout, child.wait()).await {
             Ok(Ok(status)) => {
@@ -159,7 +184,7 @@ impl Script {
                     (None, None) => Outcome::Exited(-1),
                 }
             }
-            Ok(Err(e)) => Outcome::CannotStart(format!("waiting for {}: {e}", self.argv[0])),
+            Ok(Err(e)) => Outcome::CannotStart(format!("waiting for {}: {e}", self.program)),
             Err(_) => {
                 if let Some(pg) = pgid {
                     let _ = nix::sys::signal::killpg(pg, nix::sys::signal::Signal::SIGTERM);

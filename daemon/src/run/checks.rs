@@ -663,12 +663,7 @@ fn notify(credentials: &Result<Option<Credentials>, String>, command: Option<&St
     match Script::parse(command).and_then(|s| credentials.clone().map(|c| (s, c))) {
         Ok((mut script, credentials)) => {
             script.credentials = credentials;
-            tokio::spawn(async move {
-                let outcome = script.run(Duration::from_secs(60)).await;
-                if !outcome.success() {
-                    warn!(%outcome, "notify script");
-                }
-            });
+            super::notify_scripts::spawn(&script, |outcome| warn!(%outcome, "notify script"));
         }
         Err(e) => warn!(error = %e, "notify script"),
     }

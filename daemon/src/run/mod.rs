@@ -26,6 +26,7 @@ mod ipvs;
 mod limits;
 mod metrics;
 mod notify;
+mod notify_scripts;
 mod privileges;
 mod process_tracker;
 mod release;
@@ -536,6 +537,8 @@ async fn async_run(
     // The alerts of the stop (instances stopping, with `omega` the real servers and quorums
     // going down) get a few seconds to go out.
     mail.flush(Duration::from_secs(5)).await;
+    // And the notify scripts of the stop (notify_stop, STOP) a few seconds to run.
+    notify_scripts::wait(Duration::from_secs(5)).await;
     // Every unit has stopped and removed its VIPs: their drop rules go too.
     shared.firewall.remove().await;
     if let Some(p) = control_path {

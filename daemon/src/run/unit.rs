@@ -987,13 +987,8 @@ fn rx_lower_priority(m: &Member, fifo: &super::fifo::Fifos, priority: u8) {
 
 /// Runs a notify script in the background (60 s at most), logging a failure with `what`.
 fn spawn_notify(name: &str, s: Script, what: &'static str) {
-    let name = name.to_string();
-    tokio::spawn(async move {
-        let outcome = s.run(Duration::from_secs(60)).await;
-        if !outcome.success() {
-            warn!(%name, command = ?s.argv(), %outcome, "{what} script failed");
-        }
-    });
+    let (name, argv) = (name.to_string(), s.argv().to_vec());
+    super::notify_scripts::spawn(&s, move |outcome| warn!(%name, command = ?argv, %outcome, "{what} script failed"));
 }
 
 /// keepalived's notify scripts: `notify_master` etc. as they are, and `notify` with
