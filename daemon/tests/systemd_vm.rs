@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-use tandem_tests::vm::{Batch, BatchRun, SnippetResult, Vm, shell_quote, tail};
+use tandem_tests::vm::{Batch, BatchRun, SnippetResult, Vm, tail};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -69,45 +69,42 @@ fn conf(priority: u8) -> String {
 }
 
 /// Shell functions for every snippet.
-fn prelude() -> String {
-    format!(
-        r#"DEB={deb}
+const PRELUDE: &str = r#"# The package, handed to the guest as a job input: its systemd mounts a /tmp of its own,
+# which hides a checkout (and its target folder) under the host's /tmp.
+DEB="$TANDEM_VM_IN/tandem.deb"
 OUT="$TANDEM_SNIPPET_OUT"
 VIP=192.0.2.100
 # prop DIRECTOR PROPERTY: one property of tandem@DIRECTOR.
-prop() {{ systemctl show -p "$2" --value "tandem@$1"; }}
+prop() { systemctl show -p "$2" --value "tandem@$1"; }
 # show DIRECTOR FILE: the unit's state, main pid, restarts and status line, into $OUT/FILE.
-show() {{ systemctl show -p ActiveState -p SubState -p MainPID -p NRestarts -p StatusText -p Result "tandem@$1" > "$OUT/$2"; }}
-has_vip() {{ ip -n "$1" -o addr show dev eth0 | grep -q " $VIP/"; }}
-lacks_vip() {{ ! has_vip "$1"; }}
+show() { systemctl show -p ActiveState -p SubState -p MainPID -p NRestarts -p StatusText -p Result "tandem@$1" > "$OUT/$2"; }
+has_vip() { ip -n "$1" -o addr show dev eth0 | grep -q " $VIP/"; }
+lacks_vip() { ! has_vip "$1"; }
 # roles MASTER BACKUP: MASTER alone holds the VIP, and each unit's status line says so.
-roles() {{
+roles() {
   has_vip $1 && lacks_vip $2 && prop $1 StatusText | grep -q "VI_1 MASTER" && prop $2 StatusText | grep -q "VI_1 BACKUP"
-}}
+}
 # wait_for SECONDS COMMAND...: runs COMMAND every 0.2 s until it succeeds; prints how long it
 # took in seconds (by the clock: each try takes a while under emulation); fails after SECONDS.
-wait_for() {{
+wait_for() {
   t0=$(date +%s%N); deadline=$(($(date +%s) + $1)); shift
   while :; do
-    if "$@"; then echo "$(( ($(date +%s%N) - t0) / 1000000 ))" | awk '{{ printf "%.1f\n", $1 / 1000 }}'; return 0; fi
+    if "$@"; then echo "$(( ($(date +%s%N) - t0) / 1000000 ))" | awk '{ printf "%.1f\n", $1 / 1000 }'; return 0; fi
     [ "$(date +%s)" -lt "$deadline" ] || return 1
     sleep 0.2
   done
-}}
+}
 # evidence DIRECTOR...: addresses, unit state, systemctl status and the journal of each.
-evidence() {{
+evidence() {
   for d in "$@"; do
     ip -n $d -o addr show dev eth0 > "$OUT/addr.$d" 2>&1
     show $d "show.$d"
     systemctl status --no-pager -l "tandem@$d" > "$OUT/status.$d" 2>&1
     journalctl --no-pager -o short-monotonic -u "tandem@$d" > "$OUT/journal.$d" 2>&1
   done
-}}
-fail() {{ echo "FAIL: $*"; exit 1; }}
-"#,
-        deb = shell_quote(&deb().to_string_lossy())
-    )
 }
+fail() { echo "FAIL: $*"; exit 1; }
+"#;
 
 /// Installs the package; the namespaces d1 and d2 (eth0 each on the bridge in sw); the
 /// configurations; the test's drop-in.
@@ -231,8 +228,10 @@ fn run() -> &'static BatchRun {
     RUN.get_or_init(|| {
         let vm =
             Vm::builder().systemd(true).timeout(Duration::from_secs(600)).build().unwrap_or_else(|e| panic!("{e}"));
+        let package = std::fs::read(deb()).expect("the .deb");
         let batch = Batch::new()
-            .prelude(prelude())
+            .input("tandem.deb", package)
+            .prelude(PRELUDE)
             .setup(setup())
             .snippet_timeout(Duration::from_secs(180))
             .snippet("installed", INSTALLED)

@@ -940,6 +940,9 @@ impl Vm {
     /// [`BatchRun::check`]. The VM's timeout must cover the boot and all the snippets.
     pub fn run_batch(&self, batch: &Batch) -> Result<BatchRun, VmError> {
         let mut job = Job::new(batch.driver());
+        for (path, contents) in &batch.inputs {
+            job = job.input(path.clone(), contents.clone());
+        }
         let mut seen: Vec<&str> = Vec::new();
         for (name, script) in &batch.snippets {
             check_snippet_name(name)?;
@@ -1097,12 +1100,19 @@ pub struct Batch {
     prelude: String,
     setup: Option<String>,
     snippets: Vec<(String, String)>,
+    inputs: Vec<(PathBuf, Vec<u8>)>,
     timeout: Duration,
 }
 
 impl Default for Batch {
     fn default() -> Self {
-        Batch { prelude: String::new(), setup: None, snippets: Vec::new(), timeout: Duration::from_secs(60) }
+        Batch {
+            prelude: String::new(),
+            setup: None,
+            snippets: Vec::new(),
+            inputs: Vec::new(),
+            timeout: Duration::from_secs(60),
+        }
     }
 }
 
@@ -1115,6 +1125,13 @@ impl Batch {
     /// Shell text put before the setup and every snippet (functions, variables).
     pub fn prelude(mut self, text: impl Into<String>) -> Batch {
         self.prelude = text.into();
+        self
+    }
+
+    /// A file the scripts find at `$TANDEM_VM_IN/PATH` (as [`Job::input`]): for what the
+    /// guest may not see at its host path (systemd mode mounts its own /tmp).
+    pub fn input(mut self, path: impl Into<PathBuf>, contents: impl Into<Vec<u8>>) -> Batch {
+        self.inputs.push((path.into(), contents.into()));
         self
     }
 
