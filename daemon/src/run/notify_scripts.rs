@@ -71,7 +71,7 @@ mod tests {
             rt.block_on(async { spawn(&script, |_| {}) });
         }
         // The runtime is gone; the script was started and finishes on its own.
-        assert!(tandem_wait(|| mark.exists(), Duration::from_secs(5)), "the script never ran");
+        assert!(tandem_tests::netns::wait_until(Duration::from_secs(5), || mark.exists()), "the script never ran");
         // With a runtime that waits: the stop waits for the script to end.
         let _ = std::fs::remove_file(&mark);
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -81,16 +81,5 @@ mod tests {
         });
         assert!(mark.exists(), "wait returned before the script ended");
         let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    fn tandem_wait(f: impl Fn() -> bool, bound: Duration) -> bool {
-        let end = std::time::Instant::now() + bound;
-        while std::time::Instant::now() < end {
-            if f() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        f()
     }
 }
