@@ -651,6 +651,15 @@ fn unicast_ttl_and_a_peers_ttl_range_as_keepalived() {
 /// both ways: each drops the other's adverts (keepalived: "received an unexpected ip number
 /// count"; tandem counts `address_list_mismatch`), so both are master, as between two
 /// keepalived.
+///
+/// How many of keepalived's adverts tandem gets to count is keepalived's affair: a keepalived
+/// 2.2.7 master restarts its advert timer on every advert it reads, dropped ones too
+/// (vrrp_scheduler.c, vrrp_dispatcher_read: `vrrp_init_instance_sands` after each packet), so
+/// once tandem's adverts (every second, as its own) land just before its timer, keepalived
+/// falls silent after its first (seen on the wire in a loaded full run; docs/differences.md
+/// has the same re-arming under malformed adverts). What is tandem's: it
+/// counted keepalived's advert and accepted none of them (it is master below keepalived's
+/// priority).
 #[test]
 fn a_different_address_list_is_dropped_by_both_as_keepalived_does() {
     let o = Opts { priority: 150, v3: false, v6: false, unicast: false, auth: false };
@@ -680,17 +689,24 @@ fn a_different_address_list_is_dropped_by_both_as_keepalived_does() {
                 k.log()
             );
         } else {
-            let mismatches = || {
+            // (adverts received, of which dropped for their address list)
+            let counted = || {
                 let out = t.ask(BIN, &["status", "--json"]).ok()?;
                 let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-                v["vrrp_instances"][0]["counters"]["address_list_mismatch"].as_u64()
+                let c = &v["vrrp_instances"][0]["counters"];
+                Some((c["adverts_received"].as_u64()?, c["address_list_mismatch"].as_u64()?))
             };
             assert!(
-                wait_until(Duration::from_secs(6), || mismatches().is_some_and(|n| n >= 2)),
-                "{:?}\n{}",
-                mismatches(),
-                t.log()
+                wait_until(Duration::from_secs(3), || counted().is_some_and(|(_, dropped)| dropped >= 1)),
+                "{:?}\n{}\n{}",
+                counted(),
+                t.log(),
+                k.log()
             );
+            std::thread::sleep(Duration::from_secs(2));
+            let (received, dropped) = counted().unwrap_or_default();
+            assert_eq!(received, dropped, "an advert with keepalived's list was accepted:\n{}\n{}", t.log(), k.log());
+            assert!(has_vip(&r.lab, &d1, VIP), "tandem left master:\n{}", t.log());
         }
     }
 }
