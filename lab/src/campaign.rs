@@ -904,6 +904,7 @@ impl<'a> Campaign<'a> {
             c.stop();
         }
         let mut unclean = Vec::new();
+        let logs_before = self.log_sizes();
         for d in 1..=2u8 {
             let Some(mut c) = self.tandems[usize::from(d - 1)].take() else { continue };
             if let Ok(pid) = i32::try_from(c.id()) {
@@ -915,9 +916,11 @@ impl<'a> Campaign<'a> {
                 Some(s) if s.success() => {}
                 Some(s) => unclean.push(format!("director{d}: {s}")),
                 None => {
+                    // Where its threads wait, for the report: read before the kill.
+                    let threads = crate::observe::threads_of(c.id());
                     let _ = c.kill();
                     let _ = c.wait();
-                    unclean.push(format!("director{d}: still running 10 s after SIGTERM"));
+                    unclean.push(format!("director{d}: still running 10 s after SIGTERM (killed; threads: {threads})"));
                 }
             }
         }
@@ -932,6 +935,9 @@ impl<'a> Campaign<'a> {
             {
                 unclean.push(format!("director{d} left its control socket behind"));
             }
+        }
+        if !unclean.is_empty() {
+            unclean.push(self.logs_since(&logs_before));
         }
         self.net.cleanup();
         if unclean.is_empty() { Ok(()) } else { Err(unclean.join("; ")) }
