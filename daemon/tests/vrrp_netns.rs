@@ -704,7 +704,9 @@ fn a_different_address_list_is_dropped_by_both_as_keepalived_does() {
                 k.log()
             );
             std::thread::sleep(Duration::from_secs(2));
-            let (received, dropped) = counted().unwrap_or_default();
+            let Some((received, dropped)) = counted() else {
+                panic!("tandem status --json gave no counters:\n{}", t.log())
+            };
             assert_eq!(received, dropped, "an advert with keepalived's list was accepted:\n{}\n{}", t.log(), k.log());
             assert!(has_vip(&r.lab, &d1, VIP), "tandem left master:\n{}", t.log());
         }

@@ -26,7 +26,7 @@
 use crate::console::Console;
 use crate::events::{self, Event};
 use crate::net::{self, Net};
-use crate::observe::{now_ms, secs, wait_for};
+use crate::observe::{await_exit, now_ms, secs, sigterm, wait_for};
 use crate::scenario::{Scenario, VIP};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -907,21 +907,11 @@ impl<'a> Campaign<'a> {
         let logs_before = self.log_sizes();
         for d in 1..=2u8 {
             let Some(mut c) = self.tandems[usize::from(d - 1)].take() else { continue };
-            if let Ok(pid) = i32::try_from(c.id()) {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
-            }
-            match wait_for(Duration::from_secs(10), || matches!(c.try_wait(), Ok(Some(_))))
-                .and_then(|_| c.try_wait().ok().flatten())
-            {
-                Some(s) if s.success() => {}
-                Some(s) => unclean.push(format!("director{d}: {s}")),
-                None => {
-                    // Where its threads wait, for the report: read before the kill.
-                    let threads = crate::observe::threads_of(c.id());
-                    let _ = c.kill();
-                    let _ = c.wait();
-                    unclean.push(format!("director{d}: still running 10 s after SIGTERM (killed; threads: {threads})"));
-                }
+            sigterm(&c);
+            match await_exit(&mut c, Duration::from_secs(10)) {
+                Ok(s) if s.success() => {}
+                Ok(s) => unclean.push(format!("director{d}: {s}")),
+                Err(e) => unclean.push(format!("director{d}: {e}")),
             }
         }
         for c in self.web.iter_mut().flatten() {

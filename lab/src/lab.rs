@@ -4,7 +4,7 @@
 use crate::console::Console;
 use crate::events::{self, Event, LongFate};
 use crate::net::{self, Net};
-use crate::observe::{holder, name, now_ms, secs, table, threads_of, wait_for};
+use crate::observe::{await_exit, holder, name, now_ms, secs, sigterm, table, wait_for};
 use crate::report::{self, Mark};
 use crate::scenario::{Kind, Scenario, VIP};
 use std::io::{BufRead, BufReader, Write};
@@ -646,24 +646,15 @@ impl<'a> Lab<'a> {
             c.stop();
         }
         self.watching.store(false, Ordering::SeqCst);
-        for (_, c) in &mut self.tandems {
-            if let Ok(pid) = i32::try_from(c.id()) {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
-            }
+        for (_, c) in &self.tandems {
+            sigterm(c);
         }
         let mut stopped = Vec::new();
         let tandems: Vec<(u8, Child)> = self.tandems.drain(..).collect();
         for (d, mut c) in tandems {
-            let status = wait_for(Duration::from_secs(10), || matches!(c.try_wait(), Ok(Some(_))))
-                .and_then(|_| c.try_wait().ok().flatten());
-            match status {
-                Some(s) => stopped.push(format!("{}: {s}", name(d))),
-                None => {
-                    let threads = threads_of(c.id());
-                    let _ = c.kill();
-                    let _ = c.wait();
-                    stopped.push(format!("{}: still running 10 s after SIGTERM (killed; threads: {threads})", name(d)));
-                }
+            match await_exit(&mut c, Duration::from_secs(10)) {
+                Ok(s) => stopped.push(format!("{}: {s}", name(d))),
+                Err(e) => stopped.push(format!("{}: {e}", name(d))),
             }
         }
         let clean = stopped.iter().all(|s| s.ends_with("exit status: 0"));
