@@ -32,10 +32,16 @@ struct Seen {
     src: String,
 }
 
+/// What the capture on the client's segment (`vrrp.cap`, see [`capture`]) holds so far; nothing
+/// before tcpdump has written its first line.
+fn captured(lab: &Lab) -> String {
+    std::fs::read_to_string(lab.dir().join("vrrp.cap")).unwrap_or_default()
+}
+
 /// The adverts captured so far (`vrrp.cap`): `TIME SRC_MAC > DST_MAC, ethertype ...,
 /// length N: SRC > DST: ...`.
 fn wire(lab: &Lab) -> Vec<Seen> {
-    let text = std::fs::read_to_string(lab.dir().join("vrrp.cap")).unwrap_or_default();
+    let text = captured(lab);
     text.lines()
         .filter_map(|l| {
             let w: Vec<&str> = l.split_whitespace().collect();
@@ -47,7 +53,7 @@ fn wire(lab: &Lab) -> Vec<Seen> {
 
 /// The Ethernet sources of the gratuitous ARPs for `vip` captured so far.
 fn garps(lab: &Lab, vip: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(lab.dir().join("vrrp.cap")).unwrap_or_default();
+    let text = captured(lab);
     // `Request who-has VIP (ff:ff:ff:ff:ff:ff) tell VIP, length 28`
     let (asks, from) = (format!("who-has {vip} "), format!("tell {vip},"));
     text.lines()
@@ -58,7 +64,7 @@ fn garps(lab: &Lab, vip: &str) -> Vec<String> {
 
 /// The ARP lines captured so far, for a failure's report.
 fn arp_seen(lab: &Lab) -> String {
-    let text = std::fs::read_to_string(lab.dir().join("vrrp.cap")).unwrap_or_default();
+    let text = captured(lab);
     text.lines().filter(|l| l.contains("ARP")).collect::<Vec<_>>().join("\n")
 }
 

@@ -26,7 +26,7 @@
 use crate::console::Console;
 use crate::events::{self, Event};
 use crate::net::{self, Net};
-use crate::observe::{await_exit, now_ms, secs, sigterm, wait_for};
+use crate::observe::{await_exit, now_ms, secs, signal, sigterm, wait_for};
 use crate::scenario::{Scenario, VIP};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -275,11 +275,9 @@ impl Client {
     }
 
     pub(crate) fn stop(mut self) {
+        // End of input stops the client; one still running after 4 s is killed.
         drop(self.stdin.take());
-        if wait_for(Duration::from_secs(4), || matches!(self.child.try_wait(), Ok(Some(_)))).is_none() {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
+        let _ = await_exit(&mut self.child, Duration::from_secs(4));
     }
 }
 
@@ -802,13 +800,9 @@ impl<'a> Campaign<'a> {
 
     pub(crate) fn signal(&mut self, d: u8, sig: nix::sys::signal::Signal) {
         let Some(mut c) = self.tandems[usize::from(d - 1)].take() else { return };
-        if let Ok(pid) = i32::try_from(c.id()) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
-        }
-        if wait_for(Duration::from_secs(10), || matches!(c.try_wait(), Ok(Some(_)))).is_none() {
-            let _ = c.kill();
-        }
-        let _ = c.wait();
+        signal(&c, sig);
+        // One still running after 10 s is killed; the drill goes on either way.
+        let _ = await_exit(&mut c, Duration::from_secs(10));
     }
 
     pub(crate) fn start_tandem(&mut self, d: u8) -> Result<(), String> {

@@ -53,30 +53,38 @@ pub fn name(d: u8) -> &'static str {
     }
 }
 
-/// Asks a child to stop, as systemd does: SIGTERM.
-pub fn sigterm(child: &std::process::Child) {
+/// Sends `sig` to a child (a child that has exited already is no error).
+pub fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
     if let Ok(pid) = i32::try_from(child.id()) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
     }
 }
 
-/// Waits up to `limit` for a child already sent SIGTERM to exit and returns its status; one
-/// still running then is killed, and the error says where its threads waited (read before
-/// the kill).
+/// Asks a child to stop, as systemd does: SIGTERM.
+pub fn sigterm(child: &std::process::Child) {
+    signal(child, nix::sys::signal::Signal::SIGTERM);
+}
+
+/// Waits up to `limit` for a child already asked to stop (a signal, the end of its input) to
+/// exit and returns its status; one still running then is killed, and the error says where its
+/// threads waited (read before the kill).
 pub fn await_exit(child: &mut std::process::Child, limit: Duration) -> Result<std::process::ExitStatus, String> {
-    if let Some(status) =
-        wait_for(limit, || matches!(child.try_wait(), Ok(Some(_)))).and_then(|_| child.try_wait().ok().flatten())
-    {
+    let mut exited = None;
+    wait_for(limit, || {
+        exited = child.try_wait().ok().flatten();
+        exited.is_some()
+    });
+    if let Some(status) = exited {
         return Ok(status);
     }
     let threads = threads_of(child.id());
     let _ = child.kill();
     let _ = child.wait();
-    Err(format!("still running {} s after SIGTERM (killed; threads: {threads})", limit.as_secs()))
+    Err(format!("still running {} s after being asked to stop (killed; threads: {threads})", limit.as_secs()))
 }
 
 /// A process's threads and where each waits in the kernel, for a report.
-pub fn threads_of(pid: u32) -> String {
+fn threads_of(pid: u32) -> String {
     let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return "gone".to_string() };
     let read = |p: std::path::PathBuf| std::fs::read_to_string(p).unwrap_or_default().trim().to_string();
     let mut out: Vec<String> =
