@@ -24,13 +24,15 @@ fn gratuitous_arp_moves_a_stale_neighbour_entry() {
     // b believes the VIP is somewhere else.
     ip(&["-n", &p.b, "neigh", "add", "192.0.2.100", "lladdr", "02:00:00:00:00:01", "dev", "eth0", "nud", "stale"]);
     let mac = Pair::mac(&p.a);
-    Pair::within(&p.a, move || {
-        let tx = FrameSender::open(ifindex("eth0").unwrap()).unwrap();
-        tx.send(&arp::gratuitous_arp(mac, "192.0.2.100".parse().unwrap())).unwrap();
-    });
+    let tx = Pair::within(&p.a, || FrameSender::open(ifindex("eth0").unwrap()).unwrap());
+    let frame = arp::gratuitous_arp(mac, "192.0.2.100".parse().unwrap());
+    // Repeated, as a takeover's burst is: a veth that just came up drops what is sent before
+    // the kernel has attached its queue (the carrier event, net/core/link_watch.c, is
+    // processed from a workqueue, late on a busy machine).
     let want = mac_text(mac);
-    let ok = (0..50).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    let ok = (0..20).any(|_| {
+        tx.send(&frame).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
         neighbour_mac(&p.b, "192.0.2.100").contains(&want)
     });
     assert!(ok, "b's entry: {}", neighbour_mac(&p.b, "192.0.2.100"));

@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 use tandem_vrrp::linux::addr::ifindex;
-use tandem_vrrp::linux::socket::VrrpSocket;
+use tandem_vrrp::linux::socket::{Received, VrrpSocket};
 
 mod common;
 use common::Pair;
@@ -29,6 +29,21 @@ fn run<F: std::future::Future<Output = ()>>(f: F) {
     rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), f).await.expect("timed out") });
 }
 
+/// Sends `payload` to `dst` from `tx` every 100 ms, as adverts go, until `rx` receives a
+/// packet, and returns that packet. One send alone could be lost: a veth that has just come up
+/// drops what is sent before the kernel has attached its queue, which waits for the carrier
+/// event to be processed (net/core/link_watch.c, run from a workqueue: late on a busy machine;
+/// a full run saw a single IPv4 send never arrive). IPv6 has its own start-up delays too.
+async fn exchange(tx: &VrrpSocket, rx: &VrrpSocket, payload: &[u8], dst: IpAddr) -> Received {
+    let sender = async {
+        loop {
+            tx.send_to(payload, dst).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::select! { r = rx.recv() => r.unwrap(), () = sender => unreachable!() }
+}
+
 #[test]
 fn ipv4_multicast_arrives_with_ttl_255_and_tos_c0() {
     let p = Pair::new("m4");
@@ -36,8 +51,7 @@ fn ipv4_multicast_arrives_with_ttl_255_and_tos_c0() {
         let g = addr("224.0.0.18");
         let tx = open(&p.a, false, Some(g), Some(addr("192.0.2.1")));
         let rx = open(&p.b, false, Some(g), None);
-        tx.send_to(&PAYLOAD, g).await.unwrap();
-        let got = rx.recv().await.unwrap();
+        let got = exchange(&tx, &rx, &PAYLOAD, g).await;
         assert_eq!((got.src, got.dst, got.ttl, got.tos), (addr("192.0.2.1"), Some(g), 255, 0xc0));
         assert_eq!(got.payload, PAYLOAD);
     });
@@ -49,8 +63,7 @@ fn ipv4_unicast_reaches_the_peer() {
     run(async {
         let tx = open(&p.a, false, None, Some(addr("192.0.2.1")));
         let rx = open(&p.b, false, None, None);
-        tx.send_to(&PAYLOAD, addr("192.0.2.2")).await.unwrap();
-        let got = rx.recv().await.unwrap();
+        let got = exchange(&tx, &rx, &PAYLOAD, addr("192.0.2.2")).await;
         assert_eq!((got.src, got.dst, got.ttl), (addr("192.0.2.1"), Some(addr("192.0.2.2")), 255));
         assert_eq!(got.payload, PAYLOAD);
     });
@@ -64,14 +77,7 @@ fn ipv6_multicast_arrives_with_hop_limit_255() {
         let tx = open(&p.a, true, Some(g), None);
         let rx = open(&p.b, true, Some(g), None);
         let payload = [0x31u8, 7, 100, 0, 0, 100, 0, 0];
-        // IPv6 on a veth that just came up takes a moment; adverts are periodic anyway.
-        let sender = async {
-            loop {
-                tx.send_to(&payload, g).await.unwrap();
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        };
-        let got = tokio::select! { r = rx.recv() => r.unwrap(), () = sender => unreachable!() };
+        let got = exchange(&tx, &rx, &payload, g).await;
         assert_eq!(got.ttl, 255);
         // From eth0's link-local address, as VRRPv3 over IPv6 requires (RFC 5798 5.1.2.1).
         assert!(matches!(got.src, IpAddr::V6(a) if a.segments()[0] == 0xfe80), "{:?}", got.src);
