@@ -49,6 +49,14 @@ def smtp(addr, port, banner, helo_name):
     s.listen(16)
 
     def serve(conn):
+        # A checker that gives up mid-conversation (its timeout, or tandem stopping) resets
+        # the connection: that ends the conversation, as it would for a real mail server.
+        try:
+            converse(conn)
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+
+    def converse(conn):
         with conn:
             f = conn.makefile("rwb")
             f.write(banner.encode() + b"\r\n")
