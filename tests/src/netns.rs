@@ -33,6 +33,29 @@ pub struct Segment {
     pub ns: String,
 }
 
+/// Waits until `segment`'s bridge forwards on `port`, at most 5 s. The port was up before its
+/// host's end, so its carrier comes from the kernel's link_watch work (net/core/link_watch.c,
+/// run from a workqueue, late on a busy machine), which also tells the bridge to enable the
+/// port; until then the bridge drops what arrives there, and a test's first packet (a probe
+/// with a short timeout) would be lost.
+fn await_forwarding(segment: &Segment, port: &str) -> io::Result<()> {
+    // BR_STATE_FORWARDING (include/uapi/linux/if_bridge.h).
+    const FORWARDING: &str = "3";
+    let path = format!("/sys/class/net/{port}/brport/state");
+    let state = || {
+        Command::new("ip")
+            .args(["netns", "exec", &segment.ns, "cat", &path])
+            .stdin(Stdio::null())
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    if wait_until(std::time::Duration::from_secs(5), || state() == FORWARDING) {
+        return Ok(());
+    }
+    Err(io::Error::other(format!("{} {port}: the bridge does not forward after 5 s (state {:?})", segment.ns, state())))
+}
+
 /// Runs `ip ARGS`, failing with its stderr.
 pub fn ip(args: &[&str]) -> io::Result<()> {
     let out = Command::new("ip").args(args).stdin(Stdio::null()).output()?;
@@ -110,7 +133,8 @@ impl Lab {
             }
             ip(&args)?;
         }
-        ip(&["-n", &host.ns, "link", "set", ifname, "up"])
+        ip(&["-n", &host.ns, "link", "set", ifname, "up"])?;
+        await_forwarding(segment, &port)
     }
 
     /// Takes `host`'s `ifname` down or up: a partition or its healing.
