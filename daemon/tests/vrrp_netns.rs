@@ -24,9 +24,9 @@ fn rig(tag: &str) -> Rig {
 /// (vrrp_scheduler.c, vrrp_dispatcher_read: `vrrp_init_instance_sands` after each packet,
 /// unless `lower_prio_no_advert`): beside a tandem master that adverts once a second, it adverts
 /// only when its timer beats tandem's next advert, on a busy machine hardly ever after its
-/// first (a loaded run saw two in nine seconds). `lower_prio_no_advert` keeps its timer its
-/// own; it changes nothing else here, as keepalived drops tandem's adverts before it compares
-/// priorities.
+/// first (a loaded run counted two in the eight seconds the test waits). `lower_prio_no_advert`
+/// keeps its timer its own; it changes nothing else here, as keepalived drops tandem's adverts
+/// before it compares priorities.
 fn advert_steadily(conf: String) -> String {
     let steady = conf.replace("    virtual_ipaddress {", "    lower_prio_no_advert\n    virtual_ipaddress {");
     assert!(steady.contains("lower_prio_no_advert"), "{conf}");

@@ -42,6 +42,17 @@ impl Pair {
             ip(&["-n", n, "link", "set", "eth0", "up"]);
             ip(&["-n", n, "link", "set", "lo", "up"]);
         }
+        // A veth's carrier, and the queue that sends through it, come from the kernel's
+        // link_watch work (net/core/link_watch.c, from a workqueue, late on a busy machine);
+        // what is sent before is dropped. operstate turns "up" in that same work.
+        for n in [&a, &b] {
+            let up = || run_in(n, &["cat", "/sys/class/net/eth0/operstate"]).trim() == "up";
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while !up() {
+                assert!(std::time::Instant::now() < deadline, "{n} eth0 is not up after 5 s");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
         Pair { a, b }
     }
 
