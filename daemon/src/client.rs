@@ -203,6 +203,15 @@ pub fn render(v: &Value) -> String {
             );
         }
     }
+    for r in v["ipvs_refused"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "  REFUSED by the kernel {} times since {}: {}",
+            r["times"],
+            ago(r["since_unix_ms"].as_u64().unwrap_or(0), now),
+            str_of(&r["error"])
+        );
+    }
     let sync = &v["sync"];
     if let Some(iface) = sync["interface"].as_str() {
         let daemons: Vec<&str> = sync["daemons"].as_array().into_iter().flatten().map(str_of).collect();
@@ -257,6 +266,20 @@ mod tests {
         );
         assert!(text.contains("(not in the table)"), "{text}");
         let _ = render(&Value::Null);
+    }
+
+    #[test]
+    fn a_change_the_kernel_refuses_is_shown_with_its_count_and_age() {
+        let v: Value = serde_json::from_str(
+            r#"{"at_unix_ms":70000,"virtual_servers":[],"ipvs_refused":[{"change":"add service TCP 192.0.2.21:1014",
+                "error":"add service TCP 192.0.2.21:1014: this kernel has no scheduler `twos`","since_unix_ms":10000,"times":13}]}"#,
+        )
+        .unwrap();
+        let text = render(&v);
+        assert!(
+            text.contains("REFUSED by the kernel 13 times since 60 s ago: add service TCP 192.0.2.21:1014: this kernel has no scheduler `twos`"),
+            "{text}"
+        );
     }
 
     #[test]

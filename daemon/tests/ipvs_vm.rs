@@ -156,6 +156,7 @@ fn run() -> &'static BatchRun {
         batch = batch.snippet("globals", globals_snippet());
         batch = batch.snippet("flush_on_stop", flush_on_stop_snippet());
         batch = batch.snippet("twos", twos_snippet());
+        batch = batch.snippet("refused", refused_snippet());
         // Last: it unloads IPVS and loads it again.
         batch = batch.snippet("late", late_snippet());
         vm.run_batch(&batch).unwrap_or_else(|e| panic!("{e}"))
@@ -228,6 +229,80 @@ fn the_twos_scheduler_where_the_kernel_has_it_and_a_clear_refusal_where_not() {
         let line = log.lines().find(|l| l.contains("192.0.2.21:1014")).unwrap_or_else(|| panic!("not logged:\n{log}"));
         assert!(line.contains("twos"), "the refusal names the scheduler: {line}");
     }
+}
+
+/// A service the kernel refuses (its scheduler's module cannot be loaded: on-demand loading
+/// is off and ip_vs_mh unloaded) is retried at every round but logged once, shown by
+/// `tandem status` meanwhile, and taken once the module is loaded, which is logged too. Two
+/// reloads that change the other service's weight make the rounds that retry it.
+fn refused_snippet() -> String {
+    let tandem = env!("CARGO_BIN_EXE_tandem");
+    let conf = "virtual_server 192.0.2.41 80 {\n protocol TCP\n lb_algo mh\n real_server 10.0.0.11 80 {\n  weight 1\n }\n}\n\
+                virtual_server 192.0.2.41 81 {\n protocol TCP\n lb_algo rr\n real_server 10.0.0.11 80 {\n  weight W\n }\n}\n";
+    let out = "$TANDEM_SNIPPET_OUT";
+    let sock = "--control-socket $TMPDIR/refused.sock";
+    let metrics = "http://127.0.0.1:9650/metrics";
+    // Writes the file with the rr service's real server at weight `w`.
+    let write = |w: u32| format!("sed 's/weight W/weight {w}/' $TMPDIR/refused.in > $TMPDIR/refused.conf\n");
+    let has = |w: u32, why: &str| {
+        format!("has '-a -t 192.0.2.41:81 -r 10.0.0.11:80 -m -w {w}' && echo {why} >> \"{out}/rounds\"\n")
+    };
+    let reload = |w: u32, why: &str| format!("{}kill -HUP $pid\n{}", write(w), has(w, why));
+    format!(
+        "cat > $TMPDIR/refused.in <<'CONF'\n{conf}CONF\n\
+         has() {{ end=$(($(date +%s) + 20)); while [ $(date +%s) -lt $end ]; do ipvsadm -Sn | grep -qx -- \"$1\" && return 0; sleep 0.1; done; return 1; }}\n\
+         ipvsadm -C\nhelper=$(cat /proc/sys/kernel/modprobe); echo /bin/false > /proc/sys/kernel/modprobe\n\
+         rmmod ip_vs_mh 2>/dev/null || true\nlsmod | grep -c '^ip_vs_mh ' > \"{out}/mh_loaded_before\" || true\n\
+         {}{tandem} run -f $TMPDIR/refused.conf {sock} --metrics-listen 127.0.0.1:9650 > \"{out}/tandem.log\" 2>&1 &\npid=$!\n\
+         {}{}{}\
+         {tandem} status --json {sock} > \"{out}/refused.json\"\n{tandem} status {sock} > \"{out}/refused.txt\"\n\
+         curl -s {metrics} | grep '^tandem_ipvs_refused_changes ' > \"{out}/refused.metric\"\n\
+         echo \"$helper\" > /proc/sys/kernel/modprobe\nmodprobe ip_vs_mh\n\
+         {}has '-A -t 192.0.2.41:80 -s mh' && echo yes > \"{out}/taken\"\n\
+         end=$(($(date +%s) + 10)); while [ $(date +%s) -lt $end ]; do {tandem} status --json {sock} > \"{out}/taken.json\"; grep -q '\"ipvs_refused\":\\[\\]' \"{out}/taken.json\" && break; sleep 0.2; done\n\
+         kill -TERM $pid; wait $pid\nipvsadm -C\n",
+        write(1),
+        has(1, "start"),
+        reload(2, "reload"),
+        reload(3, "reload"),
+        reload(4, "loaded"),
+    )
+}
+
+#[test]
+fn a_refused_service_is_logged_once_shown_in_status_and_taken_once_the_kernel_can() {
+    let s = run().get("refused").unwrap();
+    let log = s.read_to_string("tandem.log").unwrap_or_default();
+    assert!(s.passed(), "{}\n{log}", s.stderr);
+    assert_eq!(s.read_to_string("mh_loaded_before").unwrap_or_default().trim(), "0", "ip_vs_mh still loaded");
+    let rounds = s.read_to_string("rounds").unwrap_or_default();
+    assert_eq!(rounds, "start\nreload\nreload\nloaded\n", "the rounds that retry it\n{log}");
+    let json = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&s.read_to_string(name).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{name}: {e}\n{log}"))
+    };
+    // Three rounds refused it (start, two reloads); status, read after the third, shows each
+    // refusal counted at least twice, and each logged once.
+    let refused = json("refused.json");
+    let refused = refused["ipvs_refused"].as_array().cloned().unwrap_or_default();
+    assert!(
+        refused.iter().any(|r| r["change"].as_str().is_some_and(|c| c.contains("192.0.2.41:80"))),
+        "{refused:?}\n{log}"
+    );
+    for r in &refused {
+        assert!(r["times"].as_u64().is_some_and(|t| t >= 2), "refused in each round, counted: {r}\n{log}");
+        assert!(r["error"].as_str().is_some_and(|e| e.contains("mh")), "the refusal names the scheduler: {r}");
+    }
+    let said = log.lines().filter(|l| l.contains("IPVS refused a change")).count();
+    assert_eq!(said, refused.len(), "each refusal is logged once, however many rounds retry it:\n{log}");
+    let metric = s.read_to_string("refused.metric").unwrap_or_default();
+    assert_eq!(metric, format!("tandem_ipvs_refused_changes {}\n", refused.len()), "{log}");
+    let text = s.read_to_string("refused.txt").unwrap_or_default();
+    assert!(text.contains("REFUSED by the kernel") && text.contains("192.0.2.41:80"), "{text}");
+    // Once the module loads, the next round takes it, says so, and status shows none.
+    assert_eq!(s.read_to_string("taken").unwrap_or_default(), "yes\n", "the mh service went in\n{log}");
+    assert!(log.contains("IPVS took a change it had refused"), "{log}");
+    assert_eq!(json("taken.json")["ipvs_refused"], serde_json::json!([]), "{log}");
 }
 
 /// At stop, tandem removes the services it configured and leaves the others; with
@@ -320,6 +395,9 @@ fn without_ipvs_vrrp_runs_and_the_table_comes_once_the_module_is_loaded() {
         "{log}"
     );
     assert_eq!(s.read_to_string("alive").unwrap().trim(), "alive");
+    // Said when it started failing and when it worked again; the rounds between retry quietly.
+    assert_eq!(log.matches("cannot program IPVS").count(), 1, "{log}");
+    assert!(log.contains("IPVS programmed again"), "{log}");
 }
 
 /// `tandem plan --offline` prints the table a file describes as `ipvsadm -Sn` prints it,

@@ -10,7 +10,8 @@
 //! services it manages, unless told to leave them (`--dont-release-ipvs`, as keepalived's
 //! option).
 
-use std::collections::BTreeSet;
+use super::ipvs_refusals::{Refusal, Refusals};
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tandem_ipvs::{Change, Ipvs, Scope, ServiceKey, Table, Timeouts, diff};
@@ -63,6 +64,8 @@ struct Keeper {
     timeouts_set: Option<Timeouts>,
     /// How long the last dump of the kernel's table took.
     last_dump: Duration,
+    /// The changes the kernel refused at the last round that tried them.
+    refusals: Refusals,
 }
 
 impl Keeper {
@@ -99,6 +102,9 @@ impl Keeper {
         let scope = if target.whole { Scope::Whole } else { Scope::Declared(&self.managed) };
         let changes = diff(model, &target.desired, scope);
         if changes.is_empty() {
+            // What the kernel refused is no longer needed: the configuration dropped it, or the
+            // table has it now.
+            say_refusals(&self.refusals.round(Vec::new(), super::snapshot::now_unix_ms()), |_| false);
             let (services, dests) = model.size();
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             debug!(services, dests, ms = format_args!("{ms:.1}"), "IPVS in step with the configuration");
@@ -128,8 +134,43 @@ impl Keeper {
                 info!(change = %c, "IPVS");
             }
         }
-        for (_, e) in &refused {
-            error!(error = %e, "IPVS refused a change; retrying at the next reconcile");
+        // A destination of a service the kernel refused to add is refused in turn (ESRCH, no
+        // such service): the service's refusal says why, the destination's would only repeat
+        // it less clearly.
+        let services_refused: BTreeSet<ServiceKey> = refused
+            .iter()
+            .filter_map(|(i, _)| match changes.get(*i) {
+                Some(Change::AddService(k, _)) => Some(*k),
+                _ => None,
+            })
+            .collect();
+        let follows = |c: &Change| match c {
+            Change::AddDest(k, ..) | Change::EditDest(k, ..) | Change::DelDest(k, ..) => services_refused.contains(k),
+            _ => false,
+        };
+        let tried = self.refusals.round(
+            refused
+                .iter()
+                .filter_map(|(i, e)| changes.get(*i).filter(|c| !follows(c)).map(|c| (c.to_string(), e.to_string())))
+                .collect(),
+            super::snapshot::now_unix_ms(),
+        );
+        if !refused.is_empty() && tried.started.is_empty() {
+            debug!(refused = refused.len(), "IPVS still refuses what it refused before");
+        }
+        if tried.ended.is_empty() {
+            say_refusals(&tried, |_| false);
+        } else {
+            // Which of the changes that ended their refusal were applied now (built only then:
+            // a round can hold thousands of changes).
+            let refused_at: HashSet<usize> = refused.iter().map(|(i, _)| *i).collect();
+            let applied: HashSet<String> = changes
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !refused_at.contains(i))
+                .map(|(_, c)| c.to_string())
+                .collect();
+            say_refusals(&tried, |c| applied.contains(c));
         }
         // A deleted service is no longer tandem's concern once it is gone.
         let desired = &target.desired;
@@ -169,15 +210,44 @@ impl Keeper {
     }
 }
 
+/// Logs what a round's refusals changed: each new one as an error, each ended one as taken
+/// (`applied` says whether its change went in this round) or no longer needed.
+fn say_refusals(round: &super::ipvs_refusals::Round, applied: impl Fn(&str) -> bool) {
+    for r in &round.started {
+        error!(
+            error = %r.error,
+            "IPVS refused a change; retrying it at every reconcile, quietly until it is taken (status: ipvs_refused)"
+        );
+    }
+    for r in &round.ended {
+        if applied(&r.change) {
+            info!(change = %r.change, refused = r.times, "IPVS took a change it had refused");
+        } else {
+            info!(change = %r.change, refused = r.times, "a change IPVS refused is no longer needed");
+        }
+    }
+}
+
 /// Applies the target now, then keeps it applied: every reconcile period against a fresh
 /// dump, and at once against the model whenever `targets` changes (a reload). Until `stop`.
+/// What the kernel refuses is published on `refused_tx` after every round.
 pub async fn keep(
     mut targets: watch::Receiver<Arc<Target>>,
     release: bool,
     mut stop: watch::Receiver<bool>,
+    refused_tx: watch::Sender<Vec<Refusal>>,
 ) -> Result<(), String> {
-    let mut keeper =
-        Keeper { ipvs: None, model: None, managed: BTreeSet::new(), timeouts_set: None, last_dump: Duration::ZERO };
+    let mut keeper = Keeper {
+        ipvs: None,
+        model: None,
+        managed: BTreeSet::new(),
+        timeouts_set: None,
+        last_dump: Duration::ZERO,
+        refusals: Refusals::default(),
+    };
+    // The error of the last round, when it failed: logged when it starts or changes, and
+    // when a round succeeds again; the rounds between retry quietly.
+    let mut failing: Option<String> = None;
     let mut round = Round::Start;
     // The next comparison with a fresh dump: a period after the last one, however often the
     // target changes in between (health transitions every few seconds would otherwise put
@@ -204,11 +274,21 @@ pub async fn keep(
             // bring those up to ten times a second, and they free little.
             super::heap::give_back_freed();
         }
-        if let Err(e) = result {
+        match result {
             // As keepalived, whose VRRP goes on when its checker cannot reach IPVS: say so
-            // loudly and try again next period (the module may be loaded meanwhile).
-            error!(error = %e, "cannot program IPVS; retrying in {} s", RECONCILE_PERIOD.as_secs());
+            // loudly and try again every period (the module may be loaded meanwhile).
+            Err(e) if failing.as_ref() != Some(&e) => {
+                error!(error = %e, "cannot program IPVS; retrying every {} s", RECONCILE_PERIOD.as_secs());
+                failing = Some(e);
+            }
+            Err(e) => debug!(error = %e, "cannot program IPVS yet"),
+            Ok(_) => {
+                if failing.take().is_some() {
+                    info!("IPVS programmed again");
+                }
+            }
         }
+        super::publish(&refused_tx, &keeper.refusals.list());
         tokio::select! {
             () = tokio::time::sleep_until(next_dump) => round = Round::Drift,
             changed = targets.changed() => {

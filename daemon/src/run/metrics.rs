@@ -234,6 +234,14 @@ pub fn render(s: &Status, stats: &TableStats, durations: &CheckDurations) -> Res
         }
     }
 
+    let refused = Gauge::<i64>::default();
+    r.register(
+        "ipvs_refused_changes",
+        "Changes to the IPVS table the kernel refuses, retried at every reconcile (status: ipvs_refused)",
+        refused.clone(),
+    );
+    refused.set(i64::try_from(s.ipvs_refused.len()).unwrap_or(i64::MAX));
+
     // The kernel's traffic counters, per service and per destination.
     let svc_conns = counter::<Service>(&mut r, "ipvs_service_connections", "Connections scheduled by the service");
     let svc_in = counter::<Service>(&mut r, "ipvs_service_in_bytes", "Bytes in through the service");

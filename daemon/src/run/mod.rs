@@ -23,6 +23,7 @@ mod file_tracker;
 mod firewall;
 mod heap;
 mod ipvs;
+mod ipvs_refusals;
 mod limits;
 mod metrics;
 mod notify;
@@ -372,7 +373,8 @@ async fn async_run(
     let (config_tx, config_rx) = watch::channel(None);
     let stop = late_stop_rx.clone();
     let release_ipvs = options.release_ipvs;
-    tasks.spawn(async move { (LATE[0].to_string(), ipvs::keep(target_rx, release_ipvs, stop).await) });
+    let (refused_tx, refused) = watch::channel(Vec::new());
+    tasks.spawn(async move { (LATE[0].to_string(), ipvs::keep(target_rx, release_ipvs, stop, refused_tx).await) });
     let stop = stop_rx.clone();
     let (health_tx, health_rx) = watch::channel(checker.health().clone());
     let check_durations = check_durations::CheckDurations::default();
@@ -394,7 +396,7 @@ async fn async_run(
     });
     info!(units = units_count, ipvs = !config.virtual_servers.is_empty(), "tandem running");
     let mut current = config;
-    let mut dumps = Dumps { instances, services, sync: sync_seen, stats_base: HashMap::new() };
+    let mut dumps = Dumps { instances, services, refused, sync: sync_seen, stats_base: HashMap::new() };
     // `tandem status` and `tandem reload` reach the loop through the control socket.
     let (control_tx, mut control_rx) = tokio::sync::mpsc::channel::<control::Request>(16);
     let started_unix_ms = snapshot::now_unix_ms();
@@ -475,6 +477,7 @@ async fn async_run(
                         instances: dumps.instances(),
                         health: health_rx.borrow().clone(),
                         sync: dumps.sync.borrow().clone(),
+                        ipvs_refused: dumps.refused.borrow().clone(),
                         vrrp_sockets: units.shared().dispatch.status(),
                     });
                 }
@@ -739,6 +742,8 @@ struct Vrrp<'a> {
 struct Dumps {
     instances: units::Instances,
     services: watch::Receiver<std::sync::Arc<ipvs::Target>>,
+    /// The changes the kernel refuses, as the IPVS keeper last published them.
+    refused: watch::Receiver<Vec<ipvs_refusals::Refusal>>,
     sync: watch::Receiver<snapshot::SyncSnapshot>,
     /// Counters at the last SIGRTMAX-1 (keepalived's STATS_CLEAR), by instance: SIGUSR2
     /// shows what counted since. The counters themselves never go back (metrics read them).

@@ -40,6 +40,8 @@ pub struct Parts {
     pub health: HealthSnapshot,
     /// Connection sync.
     pub sync: SyncSnapshot,
+    /// The changes the kernel refused at the IPVS keeper's last round.
+    pub ipvs_refused: Vec<super::ipvs_refusals::Refusal>,
     /// The VRRP receiving sockets (one per interface, family and protocol).
     pub vrrp_sockets: Vec<super::dispatch::SocketStatus>,
 }
@@ -69,6 +71,9 @@ pub struct Status {
     pub virtual_servers: Vec<VirtualServerStatus>,
     /// Why the kernel's view is missing, when it is (IPVS not available, no permission).
     pub ipvs_error: Option<String>,
+    /// Changes to the kernel's table it refuses (retried at every reconcile): a service whose
+    /// scheduler this kernel lacks, say.
+    pub ipvs_refused: Vec<super::ipvs_refusals::Refusal>,
     /// Connection sync.
     pub sync: SyncSnapshot,
     /// The VRRP receiving sockets: one per interface, family and protocol, shared by the
@@ -270,6 +275,7 @@ pub fn build(parts: Parts, kernel: Result<(Table, TableStats), String>) -> Statu
         vrrp_instances: parts.instances,
         virtual_servers,
         ipvs_error,
+        ipvs_refused: parts.ipvs_refused,
         sync: parts.sync,
         vrrp_sockets: parts.vrrp_sockets,
     }
