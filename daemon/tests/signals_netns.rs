@@ -15,7 +15,9 @@ use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 use tandem_tests::keepalived::Keepalived;
 use tandem_tests::netns::{Host, Lab, wait_until};
-use tandem_tests::pair::{Opts, Rig, Tandem, VIP, adverts, capture_adverts, config, handover, has_vip, rig, settles};
+use tandem_tests::pair::{
+    Opts, Rig, Tandem, VIP, adverts, capture_adverts, config, hands_over_within_its_skew, has_vip, rig, settles,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tandem");
 
@@ -124,19 +126,6 @@ fn no_signal_of_the_list_ends_a_tandem_master_or_moves_the_vip_from_a_keepalived
     harmless_signals(&mut r, &t1, &|| k.log(), &|log| log.matches("Entering").count());
 }
 
-/// A graceful stop on the wire, among the adverts captured after the first `seen`: d1's
-/// priority 0, then d2's first advert after its skew (0.61 s at priority 100, RFC 3768
-/// 6.4.2), well before the 3.61 s a crash would take.
-fn takes_over_within_its_skew(r: &Rig, seen: usize, sig: &str) {
-    let mut gap = None;
-    wait_until(Duration::from_secs(2), || {
-        gap = handover(adverts(&r.lab).get(seen..).unwrap_or_default(), "192.0.2.1", "192.0.2.2");
-        gap.is_some()
-    });
-    let gap = gap.unwrap_or_else(|| panic!("{sig}: no priority 0 from d1 then advert from d2: {:?}", adverts(&r.lab)));
-    assert!((0.5..1.5).contains(&gap), "{sig}: d1's priority 0 to d2's first advert: {gap:.3} s");
-}
-
 /// SIGTERM, SIGINT and SIGQUIT stop gracefully: exit 0, no VIP left, and the backup takes over
 /// within its skew (priority 0), well before the 3.6 s of a crash.
 #[test]
@@ -150,7 +139,7 @@ fn term_int_and_quit_stop_gracefully_and_leave_no_vip() {
         let seen = adverts(&r.lab).len();
         r.lab.signal(t1.pid, sig).unwrap();
         assert!(settles(&r, &r.d2, &r.d1, VIP, 5), "{sig}: no takeover:\n{}\n{}", t1.log(), t2.log());
-        takes_over_within_its_skew(&r, seen, sig);
+        hands_over_within_its_skew(&r, seen, sig);
         assert!(wait_until(Duration::from_secs(3), || r.lab.exit_status(t1.pid).unwrap().is_some()));
         let status = r.lab.exit_status(t1.pid).unwrap().unwrap();
         assert_eq!(status.code(), Some(0), "{sig}: {status:?}\n{}", t1.log());
@@ -242,7 +231,7 @@ fn a_log_reader_that_goes_away_ends_nothing() {
     let seen = adverts(&r.lab).len();
     r.lab.signal(pid, "TERM").unwrap();
     assert!(settles(&r, &r.d2, &r.d1, VIP, 5), "no takeover:\n{}", t2.log());
-    takes_over_within_its_skew(&r, seen, "TERM");
+    hands_over_within_its_skew(&r, seen, "TERM");
     assert!(wait_until(Duration::from_secs(3), || r.lab.exit_status(pid).unwrap().is_some()));
     assert_eq!(r.lab.exit_status(pid).unwrap().unwrap().code(), Some(0));
 }

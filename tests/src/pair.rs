@@ -211,3 +211,21 @@ pub fn handover(adverts: &[Advert], from: &str, to: &str) -> Option<f64> {
     let first = adverts[zero..].iter().find(|a| a.src == to)?;
     Some(first.at - adverts[zero].at)
 }
+
+/// A graceful stop of d1 (192.0.2.1) on the wire, among the adverts captured after the first
+/// `seen`: its priority 0, then d2's (192.0.2.2) first advert after its skew (0.61 s at
+/// priority 100, RFC 3768 6.4.2), well before the 3.61 s a crash would take. Waits up to 2 s
+/// for both to reach the capture; fails the test, naming `what`, unless the gap is 0.5-1.5 s.
+/// Returns the gap in seconds.
+#[allow(clippy::panic)] // a test helper: its failure is the test's
+pub fn hands_over_within_its_skew(r: &Rig, seen: usize, what: &str) -> f64 {
+    let mut gap = None;
+    wait_until(Duration::from_secs(2), || {
+        gap = handover(adverts(&r.lab).get(seen..).unwrap_or_default(), "192.0.2.1", "192.0.2.2");
+        gap.is_some()
+    });
+    let gap = gap.unwrap_or_else(|| panic!("{what}: no priority 0 from d1 then advert from d2: {:?}", adverts(&r.lab)));
+    eprintln!("{what}: priority 0 to d2's first advert: {gap:.3} s on the wire");
+    assert!((0.5..1.5).contains(&gap), "{what}: d1's priority 0 to d2's first advert: {gap:.3} s");
+    gap
+}

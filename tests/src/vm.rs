@@ -1323,6 +1323,16 @@ mod tests {
     }
 
     #[test]
+    fn a_snippets_time_is_the_span_of_its_two_uptime_readings() {
+        assert_eq!(uptime_span("12.50 15.75\n"), Some(Duration::from_millis(3250)));
+        assert_eq!(uptime_span("7.00 7.00"), Some(Duration::ZERO));
+        // A snippet killed before its second reading, a clock read backwards, or junk: no time.
+        assert_eq!(uptime_span("12.50\n"), None);
+        assert_eq!(uptime_span("15.75 12.50"), None);
+        assert_eq!(uptime_span("x 1.0"), None);
+    }
+
+    #[test]
     fn shell_quoting_survives_quotes() {
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
     }
