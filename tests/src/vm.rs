@@ -1169,17 +1169,47 @@ impl Batch {
         let secs = self.timeout.as_secs().max(1);
         let mut s = String::from(
             r#"# tandem VM batch (generated)
+# Where the processes of group PGID wait, and any thread in uninterruptible sleep: a line a
+# thread (pid/tid, name, state, wchan), then its kernel stack; then the kernel's last lines.
+tandem_where() { # PGID
+    pg=$1
+    for t in /proc/[0-9]*/task/[0-9]*; do
+        # Builtins only until a thread is chosen: a process per thread is slow in the guest.
+        read -r stat < "$t/stat" 2>/dev/null || continue
+        set -- ${stat##*") "}
+        [ "$1" = D ] || [ "$3" = "$pg" ] || continue
+        comm= wchan=
+        read -r comm < "$t/comm" 2>/dev/null
+        read -r wchan < "$t/wchan" 2>/dev/null
+        echo "${t#/proc/} $comm $1 $wchan"
+        sed 's/^/    /' "$t/stack" 2>/dev/null
+    done
+    echo "--- the kernel's last lines"
+    dmesg 2>/dev/null | tail -n 20
+}
 tandem_run() { # DIR SCRIPT
     mkdir -p "$1"
     set -- "$1" "$2" "$(cut -d' ' -f1 /proc/uptime)"
-    TANDEM_SNIPPET_OUT="$1" timeout -k 5 "$TANDEM_SNIPPET_TIMEOUT" /bin/sh "$2" < /dev/null > "$1/stdout" 2> "$1/stderr"
+    # timeout leads its own process group: the snippet's processes are that group.
+    TANDEM_SNIPPET_OUT="$1" timeout -k 5 "$TANDEM_SNIPPET_TIMEOUT" /bin/sh "$2" < /dev/null > "$1/stdout" 2> "$1/stderr" &
+    set -- "$1" "$2" "$3" "$!"
+    ( sleep "$TANDEM_WHERE_AT"; tandem_where "$4" > "$1/where" 2>&1 ) &
+    set -- "$1" "$2" "$3" "$4" "$!"
+    wait "$4"
     echo $? > "$1/status"
+    # Timed out: the reading has begun (2 s before), let it finish; else it is not wanted.
+    case "$(cat "$1/status")" in
+        124|137) wait "$5" ;;
+        *) kill "$5" 2>/dev/null ;;
+    esac
     echo "$3 $(cut -d' ' -f1 /proc/uptime)" > "$1/uptime"
     return "$(cat "$1/status")"
 }
 "#,
         );
         s.push_str(&format!("TANDEM_SNIPPET_TIMEOUT={secs}\n"));
+        // Where a snippet's processes wait is read just before its timeout kills them.
+        s.push_str(&format!("TANDEM_WHERE_AT={}\n", secs.saturating_sub(2).max(1)));
         if self.setup.is_some() {
             s.push_str("tandem_run \"$TANDEM_VM_OUT/setup\" \"$TANDEM_VM_IN/setup.sh\" || exit 0\n");
         }
@@ -1202,7 +1232,8 @@ pub struct SnippetResult {
     pub status: Option<i32>,
     /// What it wrote to stdout.
     pub stdout: String,
-    /// What it wrote to stderr.
+    /// What it wrote to stderr; when it timed out, followed by where its processes waited
+    /// just before (each thread's state, wchan and kernel stack) and the kernel's last lines.
     pub stderr: String,
     /// Its `$TANDEM_SNIPPET_OUT` on the host (gone when the [`BatchRun`] is dropped).
     pub out_dir: PathBuf,
@@ -1212,11 +1243,21 @@ pub struct SnippetResult {
 
 impl SnippetResult {
     fn read(name: &str, dir: &Path) -> SnippetResult {
+        let status = read_lossy(&dir.join("status")).trim().parse().ok();
+        let mut stderr = read_lossy(&dir.join("stderr"));
+        let timed_out = matches!(status, Some(SNIPPET_TIMED_OUT) | Some(137));
+        let waits = read_lossy(&dir.join("where"));
+        if timed_out && !waits.is_empty() {
+            stderr.push_str(
+                "\n--- where its processes waited 2 s before the timeout (pid/tid, name, state, wchan; kernel stack)\n",
+            );
+            stderr.push_str(&waits);
+        }
         SnippetResult {
             name: name.to_string(),
-            status: read_lossy(&dir.join("status")).trim().parse().ok(),
+            status,
             stdout: read_lossy(&dir.join("stdout")),
-            stderr: read_lossy(&dir.join("stderr")),
+            stderr,
             out_dir: dir.to_path_buf(),
             took: uptime_span(&read_lossy(&dir.join("uptime"))),
         }

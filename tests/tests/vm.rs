@@ -141,6 +141,10 @@ fn snippets_in_one_boot_keep_their_own_results() {
     let hang = run.get("hang").unwrap();
     assert!(hang.timed_out(), "{hang:?}");
     assert_eq!(hang.stdout, "sleeping\n");
+    // Before the kill, the rig read where the snippet's processes waited: its shell and its
+    // sleep, each with its state.
+    assert!(hang.stderr.contains("where its processes waited"), "{}", hang.stderr);
+    assert!(hang.stderr.lines().any(|l| l.contains(" sleep S ")), "{}", hang.stderr);
 
     let after = run.get("after").unwrap();
     assert!(after.passed() && after.stdout == "still ran\n", "{after:?}");
