@@ -1243,24 +1243,22 @@ pub struct SnippetResult {
 
 impl SnippetResult {
     fn read(name: &str, dir: &Path) -> SnippetResult {
-        let status = read_lossy(&dir.join("status")).trim().parse().ok();
-        let mut stderr = read_lossy(&dir.join("stderr"));
-        let timed_out = matches!(status, Some(SNIPPET_TIMED_OUT) | Some(137));
-        let waits = read_lossy(&dir.join("where"));
-        if timed_out && !waits.is_empty() {
-            stderr.push_str(
-                "\n--- where its processes waited 2 s before the timeout (pid/tid, name, state, wchan; kernel stack)\n",
-            );
-            stderr.push_str(&waits);
-        }
-        SnippetResult {
+        let mut result = SnippetResult {
             name: name.to_string(),
-            status,
+            status: read_lossy(&dir.join("status")).trim().parse().ok(),
             stdout: read_lossy(&dir.join("stdout")),
-            stderr,
+            stderr: read_lossy(&dir.join("stderr")),
             out_dir: dir.to_path_buf(),
             took: uptime_span(&read_lossy(&dir.join("uptime"))),
+        };
+        let waits = read_lossy(&dir.join("where"));
+        if result.timed_out() && !waits.is_empty() {
+            result.stderr.push_str(
+                "\n--- where its processes waited 2 s before the timeout (pid/tid, name, state, wchan; kernel stack)\n",
+            );
+            result.stderr.push_str(&waits);
         }
+        result
     }
 
     /// Whether it ran and exited with 0.

@@ -158,20 +158,15 @@ impl Keeper {
         if !refused.is_empty() && tried.started.is_empty() {
             debug!(refused = refused.len(), "IPVS still refuses what it refused before");
         }
-        if tried.ended.is_empty() {
-            say_refusals(&tried, |_| false);
+        // The changes applied now, in words, to tell a refusal the kernel ended from one no
+        // longer asked for: built only when a refusal ended (a round can hold thousands).
+        let applied: HashSet<String> = if tried.ended.is_empty() {
+            HashSet::new()
         } else {
-            // Which of the changes that ended their refusal were applied now (built only then:
-            // a round can hold thousands of changes).
             let refused_at: HashSet<usize> = refused.iter().map(|(i, _)| *i).collect();
-            let applied: HashSet<String> = changes
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| !refused_at.contains(i))
-                .map(|(_, c)| c.to_string())
-                .collect();
-            say_refusals(&tried, |c| applied.contains(c));
-        }
+            changes.iter().enumerate().filter(|(i, _)| !refused_at.contains(i)).map(|(_, c)| c.to_string()).collect()
+        };
+        say_refusals(&tried, |c| applied.contains(c));
         // A deleted service is no longer tandem's concern once it is gone.
         let desired = &target.desired;
         self.managed.retain(|k| desired.services.contains_key(k) || model.services.contains_key(k));
