@@ -6,6 +6,16 @@
 //! failures unless asked for an acknowledgement. So [`Ipvs::apply_all`] writes many changes
 //! per send, asks for an acknowledgement of the last one only, and matches the failures it
 //! reads back to their changes by sequence number.
+//!
+//! The kernel handles a request in the sender's own `send` (af_netlink.c,
+//! netlink_unicast_kernel calls the family's input synchronously), so every answer to a
+//! request that is not a dump is queued before `send` returns: the client reads those
+//! without waiting, and a request the kernel did not answer is reported, not waited for.
+//! That happens: a handler returning EINTR gets no answer at all (netlink_rcv_skb takes EINTR
+//! for "dump in progress"), and IPVS_CMD_DEL_DAEMON returns it when the sync thread it stops
+//! had not run yet (ip_vs_sync.c, stop_sync_thread returns kthread_stop's -EINTR), as after
+//! a start a few milliseconds earlier. A dump's later parts are made as the reader reads
+//! (netlink_recvmsg), so a dump is read waiting.
 
 use crate::attrs::{self, cmd, top};
 use crate::diff::Change;
@@ -59,10 +69,18 @@ impl IpvsError {
 /// An exchange's failure (the kernel's errno, or what went wrong locally) as an error of `op`.
 fn failed(op: impl Into<String>, (errno, detail): (Option<i32>, String)) -> IpvsError {
     match errno {
-        Some(e) => IpvsError::errno(op, e),
-        None => IpvsError::new(op, None, detail),
+        Some(e) if detail.is_empty() => IpvsError::errno(op, e),
+        _ => IpvsError::new(op, errno, detail),
     }
 }
+
+/// The errno a request gets when the kernel sent no answer to it: its handler returned
+/// EINTR (see the module doc).
+const NO_ANSWER_ERRNO: i32 = 4;
+
+/// The words of a request the kernel did not answer.
+const NO_ANSWER: &str =
+    "the kernel sent no answer (its handler returned EINTR, which netlink drops as for a dump in progress)";
 
 /// errno values (asm-generic/errno-base.h).
 const ENOENT: i32 = 2;
@@ -256,14 +274,22 @@ impl Conn {
         Ok(Conn { socket, seq: 0, buf: Vec::new() })
     }
 
-    fn receive(&mut self) -> Result<Vec<Nlmsghdr<u16, Msg>>, String> {
+    /// Reads one datagram of answers; `queued`: only what is already queued (`None` when
+    /// nothing is), else waiting for it.
+    fn receive(&mut self, queued: bool) -> Result<Option<Vec<Nlmsghdr<u16, Msg>>>, String> {
         self.buf.resize(RECV_BUFFER, 0);
-        let (n, _) = self.socket.recv(&mut self.buf[..], MsgFlags::empty()).map_err(|e| e.to_string())?;
-        parse(self.buf.get(..n).unwrap_or_default())
+        let flags = if queued { MsgFlags::DONTWAIT } else { MsgFlags::empty() };
+        let n = match self.socket.recv(&mut self.buf[..], flags) {
+            Ok((n, _)) => n,
+            Err(e) if queued && e.kind() == std::io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) => return Err(e.to_string()),
+        };
+        parse(self.buf.get(..n).unwrap_or_default()).map(Some)
     }
 
     /// Sends one request and gathers its replies: up to the acknowledgement, or up to
-    /// NLMSG_DONE for a dump.
+    /// NLMSG_DONE for a dump. A request that is not a dump and finds no answer queued fails
+    /// with [`NO_ANSWER_ERRNO`] (see the module doc).
     fn exchange(
         &mut self,
         family: u16,
@@ -290,8 +316,12 @@ impl Conn {
         let seq = self.seq;
         let bytes = encode(family, command, flags | NlmF::ACK, seq, attrs).map_err(|e| (None, e))?;
         self.socket.send(&bytes, MsgFlags::empty()).map_err(|e| (None, e.to_string()))?;
+        let queued = !flags.contains(NlmF::DUMP);
         loop {
-            for m in self.receive().map_err(|e| (None, e))? {
+            let Some(replies) = self.receive(queued).map_err(|e| (None, e))? else {
+                return Err((Some(NO_ANSWER_ERRNO), NO_ANSWER.to_string()));
+            };
+            for m in replies {
                 if *m.nl_seq() != seq {
                     continue; // a late answer to an earlier request
                 }
@@ -471,7 +501,12 @@ impl Ipvs {
             let bytes: Vec<u8> = parts.iter().flat_map(|p| p.0.iter().copied()).collect();
             conn.socket.send(&bytes, MsgFlags::empty()).map_err(|e| fail(e.to_string()))?;
             'replies: loop {
-                for m in conn.receive().map_err(fail)? {
+                // Answered in the send (see the module doc): a batch without its last answer
+                // is an error, its outcome unknown.
+                let Some(replies) = conn.receive(true).map_err(fail)? else {
+                    return Err(IpvsError::new("apply IPVS changes", Some(NO_ANSWER_ERRNO), NO_ANSWER));
+                };
+                for m in replies {
                     let seq = *m.nl_seq();
                     let errno = match m.nl_payload() {
                         NlPayload::Err(e) => Some(-*e.error()),
@@ -534,11 +569,24 @@ impl Ipvs {
     }
 
     /// Stops the sync daemon in `state` (DEL_DAEMON). ESRCH when none runs.
+    ///
+    /// A daemon stopped before its thread first ran (a start a few milliseconds earlier)
+    /// stops without an answer from the kernel (see the module doc); the daemons the kernel
+    /// then lists say whether it stopped.
     pub fn stop_sync_daemon(&self, state: SyncState) -> Result<(), IpvsError> {
         let op = format!("stop the IPVS sync {state:?} daemon");
         let attr = nested(top::DAEMON, &[(attrs::daemon::STATE, state.code().to_ne_bytes().to_vec())])
             .map_err(|e| IpvsError::new(&op, None, e))?;
-        self.request(cmd::DEL_DAEMON, NlmF::empty(), vec![attr], &op).map(|_| ())
+        match self.request(cmd::DEL_DAEMON, NlmF::empty(), vec![attr], &op) {
+            Err(e) if e.errno == Some(NO_ANSWER_ERRNO) => {
+                if self.sync_daemons()?.iter().any(|d| d.state == state) {
+                    Err(e)
+                } else {
+                    Ok(())
+                }
+            }
+            other => other.map(|_| ()),
+        }
     }
 }
 
