@@ -257,6 +257,7 @@ fn refused_snippet() -> String {
          {}{}{}\
          {tandem} status --json {sock} > \"{out}/refused.json\"\n{tandem} status {sock} > \"{out}/refused.txt\"\n\
          curl -s {metrics} | grep '^tandem_ipvs_refused_changes ' > \"{out}/refused.metric\"\n\
+         kill -USR1 $pid; end=$(($(date +%s) + 10)); while [ $(date +%s) -lt $end ] && ! grep -q 'ipvs refused ' \"{out}/tandem.log\"; do sleep 0.1; done\n\
          echo \"$helper\" > /proc/sys/kernel/modprobe\nmodprobe ip_vs_mh\n\
          {}has '-A -t 192.0.2.41:80 -s mh' && echo yes > \"{out}/taken\"\n\
          end=$(($(date +%s) + 10)); while [ $(date +%s) -lt $end ]; do {tandem} status --json {sock} > \"{out}/taken.json\"; grep -q '\"ipvs_refused\":\\[\\]' \"{out}/taken.json\" && break; sleep 0.2; done\n\
@@ -297,6 +298,9 @@ fn a_refused_service_is_logged_once_shown_in_status_and_taken_once_the_kernel_ca
     assert_eq!(said, refused.len(), "each refusal is logged once, however many rounds retry it:\n{log}");
     let metric = s.read_to_string("refused.metric").unwrap_or_default();
     assert_eq!(metric, format!("tandem_ipvs_refused_changes {}\n", refused.len()), "{log}");
+    // SIGUSR1's dump lists it too.
+    let dumped = log.lines().filter(|l| l.contains("ipvs refused ") && l.contains("192.0.2.41:80")).count();
+    assert_eq!(dumped, 1, "the state dump lists the refusal:\n{log}");
     let text = s.read_to_string("refused.txt").unwrap_or_default();
     assert!(text.contains("REFUSED by the kernel") && text.contains("192.0.2.41:80"), "{text}");
     // Once the module loads, the next round takes it, says so, and status shows none.

@@ -24,6 +24,18 @@ pub struct Refusal {
     pub times: u64,
 }
 
+impl Refusal {
+    /// SIGUSR1's line for this refusal, at `now_unix_ms`.
+    pub fn dump_line(&self, now_unix_ms: u64) -> String {
+        format!(
+            "ipvs refused {} times since {:.0} s ago: {}",
+            self.times,
+            now_unix_ms.saturating_sub(self.since_unix_ms) as f64 / 1000.0,
+            self.error
+        )
+    }
+}
+
 /// How a round's refusals compare with the last round's.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Round {
@@ -102,5 +114,19 @@ mod tests {
         assert!(next.ended.is_empty());
         let kept: Vec<_> = r.list().iter().map(|s| (s.change.clone(), s.times)).collect();
         assert_eq!(kept, [("a".to_string(), 1), ("b".to_string(), 2), ("c".to_string(), 1)]);
+    }
+
+    #[test]
+    fn the_dump_line_gives_the_count_the_age_and_the_kernels_words() {
+        let r = Refusal {
+            change: "add service TCP 192.0.2.41:80".into(),
+            error: "add service TCP 192.0.2.41:80: this kernel has no scheduler `mh`".into(),
+            since_unix_ms: 1_000,
+            times: 3,
+        };
+        assert_eq!(
+            r.dump_line(13_400),
+            "ipvs refused 3 times since 12 s ago: add service TCP 192.0.2.41:80: this kernel has no scheduler `mh`"
+        );
     }
 }

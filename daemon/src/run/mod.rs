@@ -781,6 +781,9 @@ impl Dumps {
                 for v in snapshot::services(&self.services.borrow().desired) {
                     info!("{}", snapshot::service_line(&v));
                 }
+                for r in self.refused.borrow().iter() {
+                    info!("{}", r.dump_line(now));
+                }
                 if let Some(line) = snapshot::sync_line(&self.sync.borrow(), now) {
                     info!("{line}");
                 }
