@@ -50,7 +50,8 @@ const VERSION: u8 = 1;
 pub struct IpvsError {
     /// What was being done, e.g. "add destination 10.0.0.2:80 to TCP 192.0.2.10:80".
     pub op: String,
-    /// The kernel's errno, when it answered with one.
+    /// The kernel's errno, when it answered with one; EINTR (4), which the kernel never
+    /// sends, when it sent no answer at all (see the module doc).
     pub errno: Option<i32>,
     /// The kernel's or the library's words.
     pub detail: String,
