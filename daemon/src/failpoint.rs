@@ -7,6 +7,8 @@
 //!   became master (the VIPs are on the interface, the runtime's thread panics).
 //! - `links-thread`: the thread that follows link changes panics at its first event (a
 //!   panic outside the runtime).
+//! - `sync-stop-hang`: the sync driver's last step at a stop never returns (as a netlink
+//!   call the kernel never answers would not): the stop's bound must end tandem.
 
 use std::sync::OnceLock;
 

@@ -147,6 +147,42 @@ fn term_int_and_quit_stop_gracefully_and_leave_no_vip() {
     }
 }
 
+/// A stop that cannot finish (the sync driver's last step never returns, as a netlink call
+/// the kernel never answered did) ends at tandem's stop bound, 10 s after the signal: the
+/// VIP handed over at once, what was still waited for logged, exit status 1; not at
+/// systemd's SIGKILL, not never.
+#[test]
+fn a_stop_that_cannot_finish_ends_at_its_bound() {
+    let mut r = rig("stopbound").unwrap();
+    // d1 first: without IPVS here its resync never completes, which holds its preemption.
+    let conf = format!("global_defs {{\n    lvs_sync_daemon eth0 VI_1\n}}\n{}", config("1", "2", Opts::v2(150)));
+    let t1 =
+        Tandem::start_with_env(&mut r.lab, BIN, &r.d1.clone(), "d1-hang", &conf, &["TANDEM_FAILPOINT=sync-stop-hang"])
+            .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || has_vip(&r.lab, &r.d1, VIP)), "d1 not master:\n{}", t1.log());
+    let t2 = start(&mut r.lab, &r.d2.clone(), "d2", &config("2", "1", Opts::v2(100)));
+    assert!(settles(&r, &r.d1, &r.d2, VIP, 10), "d1 not master:\n{}\n{}", t1.log(), t2.log());
+    let signalled = std::time::Instant::now();
+    r.lab.signal(t1.pid, "TERM").unwrap();
+    assert!(settles(&r, &r.d2, &r.d1, VIP, 5), "no takeover:\n{}\n{}", t1.log(), t2.log());
+    assert!(
+        !wait_until(Duration::from_secs(7), || r.lab.exit_status(t1.pid).unwrap().is_some()),
+        "ended before its bound, so the failpoint did not hold the stop:\n{}",
+        t1.log()
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || r.lab.exit_status(t1.pid).unwrap().is_some()),
+        "still running {:?} after SIGTERM:\n{}",
+        signalled.elapsed(),
+        t1.log()
+    );
+    let status = r.lab.exit_status(t1.pid).unwrap().unwrap();
+    let log = t1.log();
+    assert_eq!(status.code(), Some(1), "{status:?}\n{log}");
+    assert!(log.contains("tandem did not stop within 10 s") && log.contains("waiting=the task IPVS sync"), "{log}");
+    assert!(!has_vip(&r.lab, &r.d1, VIP), "VIP left on d1");
+}
+
 /// No core files from the aborts below in the test's folder.
 fn no_core_dumps() {
     let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);

@@ -211,8 +211,19 @@ pub fn run(config: tandem_conf::Config, options: Options, reload: Reloader) -> R
     // pages go back too.
     heap::give_back_freed();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    rt.block_on(async_run(std::sync::Arc::new(config), checks, options, reload, signal_rx))
+    let outcome = rt.block_on(async_run(std::sync::Arc::new(config), checks, options, reload, signal_rx));
+    // A blocking step still running (a netlink call the stop gave up on) would hold a plain
+    // drop of the runtime for ever.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    outcome
 }
+
+/// The longest a stop may take, from the signal to the end of the last task: past it, tandem
+/// logs what it still waits for, lets go of what it holds ([`release::release_all`]) and
+/// ends with an error, before the SIGKILL of systemd's `TimeoutStopSec=15s` (our unit's). A
+/// stop takes milliseconds (under a second to remove 10,000 services); only a bug or a
+/// kernel that does not answer reaches this.
+const STOP_BOUND: Duration = Duration::from_secs(10);
 
 /// `config` is shared (one copy, not one per task: with 10,000 real servers it is megabytes).
 async fn async_run(
@@ -424,10 +435,25 @@ async fn async_run(
     let mut status_every = tokio::time::interval(Duration::from_secs(1));
 
     let mut failed = None;
+    // Set when the stop begins: its bound.
+    let mut stop_by: Option<tokio::time::Instant> = None;
+    let mut overran = false;
     // Static routes through an interface that went down and up again are restored.
     let mut links_seen = link_tx.subscribe();
     loop {
         tokio::select! {
+            () = async { match stop_by { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
+                let waiting = stopping.waiting(*late_stop_tx.borrow());
+                error!(
+                    waiting = %waiting,
+                    "tandem did not stop within {} s; ending without waiting any longer (its virtual addresses released)",
+                    STOP_BOUND.as_secs()
+                );
+                release::release_all("the stop ran past its bound");
+                failed = Some(format!("the stop ran past {} s, waiting for {waiting}", STOP_BOUND.as_secs()));
+                overran = true;
+                break;
+            }
             Ok(l) = links_seen.recv() => {
                 let shared = units.shared();
                 statics.link(&current, &l.name, l.up && !l.gone, &shared.addrs, &shared.routing);
@@ -536,12 +562,17 @@ async fn async_run(
                 }
             }
         }
+        if stop_by.is_none() && *stop_tx.borrow() {
+            stop_by = Some(tokio::time::Instant::now() + STOP_BOUND);
+        }
     }
     // The alerts of the stop (instances stopping, with `omega` the real servers and quorums
-    // going down) get a few seconds to go out.
-    mail.flush(Duration::from_secs(5)).await;
-    // And the notify scripts of the stop (notify_stop, STOP) a few seconds to run.
-    notify_scripts::wait(Duration::from_secs(5)).await;
+    // going down) get a few seconds to go out, and the notify scripts of the stop
+    // (notify_stop, STOP) a few seconds to run; not after a stop that ran past its bound.
+    if !overran {
+        mail.flush(Duration::from_secs(5)).await;
+        notify_scripts::wait(Duration::from_secs(5)).await;
+    }
     // Every unit has stopped and removed its VIPs: their drop rules go too.
     shared.firewall.remove().await;
     if let Some(p) = control_path {
@@ -564,20 +595,30 @@ const LATE: [&str; 3] = ["IPVS", "IPVS sync", "resync"];
 #[derive(Default)]
 struct Stopping {
     /// Late tasks that have ended (on an error, before any stop).
-    late_ended: usize,
+    late_ended: Vec<&'static str>,
 }
 
 impl Stopping {
     /// A task called `name` ended.
     fn ended(&mut self, name: &str) {
-        if LATE.contains(&name) {
-            self.late_ended += 1;
+        if let Some(late) = LATE.iter().find(|l| **l == name) {
+            self.late_ended.push(late);
         }
+    }
+
+    /// What a stop still waits for, in words: the late tasks still running once they were
+    /// told to stop (`late_told`), else the VRRP units and the checks before them.
+    fn waiting(&self, late_told: bool) -> String {
+        if !late_told {
+            return "the VRRP units or the health checks to stop".to_string();
+        }
+        let left: Vec<&str> = LATE.iter().filter(|l| !self.late_ended.contains(l)).copied().collect();
+        format!("the task{} {}", if left.len() == 1 { "" } else { "s" }, left.join(", "))
     }
 
     /// Stopping: tells the late tasks to stop once they are all that is left running.
     fn check<T: 'static>(&self, tasks: &tokio::task::JoinSet<T>, late_stop: &watch::Sender<bool>) {
-        if tasks.len() <= LATE.len().saturating_sub(self.late_ended) && !*late_stop.borrow() {
+        if tasks.len() <= LATE.len().saturating_sub(self.late_ended.len()) && !*late_stop.borrow() {
             let _ = late_stop.send(true);
         }
     }

@@ -288,7 +288,15 @@ pub async fn drive(
                 }
                 _ = stop.changed() => {
                     // Failing to stop (no IPVS socket) leaves nothing of ours running anyway.
-                    let (_, _not_running) = super::blocking(driver, |d| d.stop_ours(&Why::Stop)).await?;
+                    let (_, _not_running) = super::blocking(driver, |d| {
+                        if crate::failpoint::armed("sync-stop-hang") {
+                            loop {
+                                std::thread::park();
+                            }
+                        }
+                        d.stop_ours(&Why::Stop)
+                    })
+                    .await?;
                     return Ok(());
                 }
             }
