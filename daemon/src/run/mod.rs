@@ -450,7 +450,8 @@ async fn async_run(
                     STOP_BOUND.as_secs()
                 );
                 release::release_all("the stop ran past its bound");
-                failed = Some(format!("the stop ran past {} s, waiting for {waiting}", STOP_BOUND.as_secs()));
+                // A unit's failure that began the stop stays the reason given.
+                failed = failed.or_else(|| Some(format!("the stop ran past {} s, waiting for {waiting}", STOP_BOUND.as_secs())));
                 overran = true;
                 break;
             }
@@ -864,6 +865,17 @@ impl Dumps {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stop_past_its_bound_names_what_it_waits_for() {
+        let mut s = Stopping::default();
+        assert_eq!(s.waiting(false), "the VRRP units or the health checks to stop");
+        assert_eq!(s.waiting(true), "the tasks IPVS, IPVS sync, resync");
+        s.ended("VI_1");
+        s.ended("IPVS");
+        s.ended("resync");
+        assert_eq!(s.waiting(true), "the task IPVS sync");
+    }
 
     #[test]
     fn a_reload_names_the_global_defs_it_does_not_apply() {
