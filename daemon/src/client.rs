@@ -27,7 +27,7 @@ pub fn ask_within(path: &Path, request: &str, wait: Duration) -> Result<Value, S
 }
 
 /// How long ago `at` (ms since the Unix epoch) was, from `now`, in words.
-fn ago(at: u64, now: u64) -> String {
+pub(crate) fn ago(at: u64, now: u64) -> String {
     let s = now.saturating_sub(at) / 1000;
     match s {
         0..=119 => format!("{s} s ago"),

@@ -476,8 +476,9 @@ impl Ipvs {
     /// as applied. An `Err` means the socket failed and the outcome of the changes from the
     /// failing batch on is unknown: re-read the table.
     pub fn apply_all(&self, changes: &[Change]) -> Result<Vec<(usize, IpvsError)>, IpvsError> {
-        let fail = |detail: String| IpvsError::new("apply IPVS changes", None, detail);
-        let mut conn = self.conn("apply IPVS changes")?;
+        let op = "apply IPVS changes";
+        let fail = |detail: String| IpvsError::new(op, None, detail);
+        let mut conn = self.conn(op)?;
         let mut refused = Vec::new();
         let mut start = 0;
         while start < changes.len() {
@@ -505,7 +506,7 @@ impl Ipvs {
                 // Answered in the send (see the module doc): a batch without its last answer
                 // is an error, its outcome unknown.
                 let Some(replies) = conn.receive(true).map_err(fail)? else {
-                    return Err(IpvsError::new("apply IPVS changes", Some(NO_ANSWER_ERRNO), NO_ANSWER));
+                    return Err(IpvsError::new(op, Some(NO_ANSWER_ERRNO), NO_ANSWER));
                 };
                 for m in replies {
                     let seq = *m.nl_seq();

@@ -25,12 +25,13 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    /// SIGUSR1's line for this refusal, at `now_unix_ms`.
+    /// SIGUSR1's line for this refusal, at `now_unix_ms`, its age in the words of
+    /// `tandem status`.
     pub fn dump_line(&self, now_unix_ms: u64) -> String {
         format!(
-            "ipvs refused {} times since {:.0} s ago: {}",
+            "ipvs refused {} times since {}: {}",
             self.times,
-            now_unix_ms.saturating_sub(self.since_unix_ms) as f64 / 1000.0,
+            crate::client::ago(self.since_unix_ms, now_unix_ms),
             self.error
         )
     }

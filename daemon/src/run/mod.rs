@@ -221,8 +221,9 @@ pub fn run(config: tandem_conf::Config, options: Options, reload: Reloader) -> R
 /// The longest a stop may take, from the signal to the end of the last task: past it, tandem
 /// logs what it still waits for, lets go of what it holds ([`release::release_all`]) and
 /// ends with an error, before the SIGKILL of systemd's `TimeoutStopSec=15s` (our unit's). A
-/// stop takes milliseconds (under a second to remove 10,000 services); only a bug or a
-/// kernel that does not answer reaches this.
+/// stop takes milliseconds, seconds at most with a large table to remove (docs/BENCHMARKS.md:
+/// a cold apply of 50,000 changes took about 3 s in the emulated VM); only a bug or a kernel
+/// that does not answer reaches this.
 const STOP_BOUND: Duration = Duration::from_secs(10);
 
 /// `config` is shared (one copy, not one per task: with 10,000 real servers it is megabytes).
